@@ -1,0 +1,169 @@
+"""The ``lablb`` command line. Thin: it parses arguments, calls the library, prints.
+
+A ``LablbError`` becomes one line on stderr and a non-zero exit; a traceback only with
+``--debug``. Nothing a user typed wrong ever yields a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from collections.abc import Sequence
+
+from lablb.errors import LablbError
+
+PING_TARGETS_ROLES = ("router", "web")
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from lablb.check import check
+
+    result = check(args.files, strict_mode=args.strict, docroot=args.docroot)
+    if args.json:
+        print(json.dumps([d.as_json() for d in result.diagnostics], indent=2))
+        return result.status
+    for d in result.diagnostics:
+        print(d.format())
+    errors = sum(1 for d in result.diagnostics if d.severity == "error")
+    warnings = len(result.diagnostics) - errors
+    verdict = {0: "valid", 3: "fatal errors", 4: "errors"}[result.status]
+    print(f"{len(args.files)} file(s): {errors} error(s), {warnings} warning(s): {verdict}",
+          file=sys.stderr)
+    return result.status
+
+
+def _cmd_topo_list(_args: argparse.Namespace) -> int:
+    from lablb.lab.registry import all_topologies
+
+    for name, entry in sorted(all_topologies().items()):
+        print(f"{name:<12} {entry.summary}  ({entry.source.name})")
+    return 0
+
+
+def _cmd_topo_show(args: argparse.Namespace) -> int:
+    from lablb.lab import graph
+    from lablb.lab.registry import get
+
+    entry = get(args.name)
+    topo = entry.cls()
+    print(graph.render_text(entry.name, graph.describe(topo), topo.switches(sort=True)))
+    if entry.balancers:
+        print(f"\nbalancers: {', '.join(entry.balancers)}; configs: {entry.config_dir()}")
+    if args.png:
+        graph.draw_png(entry.name, topo, args.png)
+        print(f"picture: {args.png}")
+    return 0
+
+
+def _ping_all(lab: object) -> int:
+    from lablb.lab.graph import describe
+    from lablb.lab.net import Lab
+    from lablb.measure.ping import parse_ping
+
+    assert isinstance(lab, Lab)
+    views = describe(lab.spec.topology.cls(**lab.spec.params))
+    clients = [v for v in views if v.role == "client"][:1]
+    targets = [(v.name, a.split("/")[0]) for v in views if v.role in PING_TARGETS_ROLES
+               for a in v.addresses[:1]]
+    failures = 0
+    for client in clients:
+        for name, addr in targets:
+            res = parse_ping(lab.run(client.name, ["ping", "-c", "3", "-i", "0.2", "-W", "1",
+                                                   addr], timeout=10).stdout)
+            mark = "ok  " if res.ok else "FAIL"
+            rtt = f"{res.rtt_avg_ms:.3f} ms" if res.rtt_avg_ms is not None else "-"
+            print(f"  {mark} {client.name} -> {name} ({addr}): {res.received}/"
+                  f"{res.transmitted} replies, avg rtt {rtt}")
+            failures += 0 if res.ok else 1
+    return failures
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    from lablb.lab.net import Lab, LabSpec
+    from lablb.lab.registry import get
+
+    spec = LabSpec(get(args.name))
+    with Lab(spec, verbose=args.verbose) as lab:
+        print(f"lab {args.name} is up:")
+        for host in lab.hosts:
+            print(f"  {host.name:<6} pid {host.pid:<7} ip netns exec lablb-{host.name} bash")
+        status = 0
+        if args.ping:
+            print("ping from a client:")
+            status = 1 if _ping_all(lab) else 0
+        if args.duration is None:
+            print("Ctrl-C to tear it down")
+            while True:
+                signal.pause()
+        elif args.duration > 0:
+            time.sleep(args.duration)
+    print(f"lab {args.name} torn down")
+    return status
+
+
+def _cmd_clean(_args: argparse.Namespace) -> int:
+    from lablb.lab.clean import clean
+    from lablb.lab.net import preflight
+
+    preflight()
+    done = clean()
+    for line in done:
+        print(line)
+    print("clean: nothing left" if not done else f"clean: {len(done)} action(s)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="lablb", description="network failover test lab")
+    ap.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("check", help="validate keepalived.conf files (several: as one cluster)")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="diagnostics as a JSON list")
+    p.add_argument("--strict", action="store_true", help="warnings are errors")
+    p.add_argument("--docroot", metavar="DIR",
+                   help="check HTTP_GET digests against the pages under DIR")
+    p.set_defaults(func=_cmd_check)
+
+    topo = sub.add_parser("topo", help="list and show topologies").add_subparsers(
+        dest="topo_command", required=True, metavar="list|show")
+    p = topo.add_parser("list", help="the topologies lablb knows")
+    p.set_defaults(func=_cmd_topo_list)
+    p = topo.add_parser("show", help="hosts, roles and addresses of a topology")
+    p.add_argument("name")
+    p.add_argument("--png", metavar="FILE", help="also draw it to a PNG file")
+    p.set_defaults(func=_cmd_topo_show)
+
+    p = sub.add_parser("up", help="bring a lab up and keep it until Ctrl-C")
+    p.add_argument("name")
+    p.add_argument("--ping", action="store_true", help="ping the router and web nodes from a client")
+    p.add_argument("--for", dest="duration", type=float, metavar="SECONDS",
+                   help="tear down after SECONDS (0: at once) instead of waiting for Ctrl-C")
+    p.add_argument("--verbose", action="store_true", help="show Mininet's own log")
+    p.set_defaults(func=_cmd_up)
+
+    p = sub.add_parser("clean", help="remove whatever a lab left behind (namespaces, links, processes)")
+    p.set_defaults(func=_cmd_clean)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except LablbError as exc:
+        if args.debug:
+            raise
+        print(f"lablb: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("lablb: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Diagnostics about keepalived.conf files: where, how bad, a stable code and a hint.
+
+Pure data. The parser and the linter produce ``Diagnostic`` values; they never print
+and never raise for a user's mistake. ``exit_status`` maps a list of diagnostics to
+the exit codes of ``keepalived -t`` that ``lablb check`` follows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+# Exit statuses of ``lablb check``, after keepalived's own (keepalived/include/main.h).
+EXIT_OK = 0
+EXIT_FATAL = 3  # the configuration cannot be read at all
+EXIT_CONFIG = 4  # errors keepalived would report and skip
+
+
+@dataclass(frozen=True, order=True)
+class Where:
+    """A position in a configuration file; line and col count from 1."""
+
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+NOWHERE = Where("", 0, 0)
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    where: Where
+    severity: Severity
+    code: str
+    message: str
+    hint: str = ""
+    fatal: bool = False
+
+    def format(self) -> str:
+        hint = f"\n    hint: {self.hint}" if self.hint else ""
+        return f"{self.where}: {self.severity}[{self.code}]: {self.message}{hint}"
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "file": self.where.file,
+            "line": self.where.line,
+            "col": self.where.col,
+            "severity": str(self.severity),
+            "code": self.code,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+def error(where: Where, code: str, message: str, hint: str = "", *, fatal: bool = False) -> Diagnostic:
+    return Diagnostic(where, Severity.ERROR, code, message, hint, fatal)
+
+
+def warning(where: Where, code: str, message: str, hint: str = "") -> Diagnostic:
+    return Diagnostic(where, Severity.WARNING, code, message, hint)
+
+
+def strict(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """``--strict``: every warning becomes an error."""
+    return [
+        Diagnostic(d.where, Severity.ERROR, d.code, d.message, d.hint, d.fatal) for d in diagnostics
+    ]
+
+
+def exit_status(diagnostics: Iterable[Diagnostic]) -> int:
+    """0 when no error, 3 when any error is fatal, 4 otherwise."""
+    errors = [d for d in diagnostics if d.severity is Severity.ERROR]
+    if any(d.fatal for d in errors):
+        return EXIT_FATAL
+    return EXIT_CONFIG if errors else EXIT_OK

@@ -1,0 +1,195 @@
+"""Assemble a ``KeepalivedConfig`` from the statement tree; the parser's entry point.
+
+Pure, like the rest of ``lablb.config``: ``parse(path, reader)`` reads through the
+reader it is given. Here the top-level blocks are built and the checker timings are
+resolved the way keepalived inherits them: checker, else real_server, else
+virtual_server, else the checker type's default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lablb.config import model as m
+from lablb.config import parser as p
+from lablb.config import values as v
+from lablb.config.diagnostics import Diagnostic, Severity, Where, error, warning
+from lablb.config.tree import Reader, Statement, read_tree
+from lablb.errors import ConfigError
+
+
+def _block_name(st: Statement, diags: list[Diagnostic]) -> str:
+    if not st.args:
+        raise v.bad(st.keyword, "missing-argument", f"{st.name} needs a name",
+                    f"{st.name} NAME {{ ... }}")
+    return v.arg(st, diags, "a name").text
+
+
+def _global_defs(st: Statement, diags: list[Diagnostic]) -> p.Read:
+    assert st.block is not None
+    v.no_args(st, diags)
+    return p.read_block(st.block, p.GLOBAL_DEFS, diags, st.where)
+
+
+def _vrrp_script(st: Statement, diags: list[Diagnostic]) -> m.VrrpScript:
+    assert st.block is not None
+    name = _block_name(st, diags)
+    r = p.read_block(st.block, p.VRRP_SCRIPT, diags, st.where)
+    if "script" not in r.values:
+        diags.append(error(st.where, "missing-required", f"vrrp_script {name} has no script"))
+    return m.VrrpScript(name, where=st.where, unsupported=tuple(r.unsupported), **r.values)
+
+
+def _sync_group(st: Statement, diags: list[Diagnostic]) -> m.SyncGroup:
+    assert st.block is not None
+    name = _block_name(st, diags)
+    r = p.read_block(st.block, p.VRRP_SYNC_GROUP, diags, st.where)
+    return m.SyncGroup(name, where=st.where, unsupported=tuple(r.unsupported), **r.values)
+
+
+def _instance(st: Statement, diags: list[Diagnostic]) -> m.VrrpInstance:
+    assert st.block is not None
+    name = _block_name(st, diags)
+    r = p.read_block(st.block, p.VRRP_INSTANCE, diags, st.where)
+    values = dict(r.values)
+    values.pop("_preempt", None)  # "preempt" is keepalived's default, kept for compatibility
+    for required in ("interface", "virtual_router_id"):
+        if required not in values:
+            diags.append(error(st.where, "missing-required",
+                               f"vrrp_instance {name} has no {required}",
+                               "keepalived refuses an instance without it"))
+    return m.VrrpInstance(name, where=st.where, unsupported=tuple(r.unsupported), **values)
+
+
+def _checker(pc: p.PartialChecker, inherited: dict[str, Any], rs_port: int | None) -> m.Checker:
+    own = pc.read.values
+
+    def pick(key: str, default: Any) -> Any:
+        return own.get(key, inherited.get(key, default))
+
+    return m.Checker(
+        kind=pc.kind,  # type: ignore[arg-type]
+        connect_ip=own.get("connect_ip"),
+        connect_port=own.get("connect_port", rs_port),
+        bindto=own.get("bindto"),
+        bind_port=own.get("bind_port"),
+        connect_timeout=pick("connect_timeout", m.DEFAULT_CONNECT_TIMEOUT),
+        retry=pick("retry", m.CHECKER_DEFAULT_RETRY[pc.kind]),
+        delay_before_retry=pick("delay_before_retry", m.CHECKER_DEFAULT_DELAY_BEFORE_RETRY[pc.kind]),
+        delay_loop=pick("delay_loop", m.DEFAULT_DELAY_LOOP),
+        warmup=pick("warmup", None),
+        urls=tuple(own.get("urls", ())),
+        misc_path=own.get("misc_path"),
+        misc_timeout=own.get("misc_timeout"),
+        misc_dynamic=own.get("misc_dynamic", False),
+        where=pc.read.where,
+        unsupported=tuple(pc.read.unsupported),
+    )
+
+
+def _virtual_server(st: Statement, diags: list[Diagnostic]) -> m.VirtualServer | None:
+    assert st.block is not None
+    head: dict[str, Any] = {}
+    if st.args and st.args[0].text == "group":
+        diags.append(warning(st.where, "unsupported",
+                               "virtual_server group is parsed but not run by lablb",
+                               "declare each virtual_server by address and port"))
+        return None
+    if st.args and st.args[0].text == "fwmark":
+        if len(st.args) < 2:
+            raise v.bad(st.keyword, "missing-argument", "virtual_server fwmark needs a number")
+        head["fwmark"] = v.parse_int(st.args[1], 1, 2**32 - 1, "fwmark")
+    else:
+        head["address"], head["port"] = v.address_port(st, diags)
+    r = p.read_block(st.block, p.VIRTUAL_SERVER, diags, st.where)
+    values = dict(r.values)
+    inherited = {k: values.pop(k) for k in p.CHECK_TIMING if k in values and k != "delay_loop"}
+    inherited["delay_loop"] = values.get("delay_loop", m.DEFAULT_DELAY_LOOP)
+    real_servers = []
+    for prs in values.pop("real_servers", []):
+        rs = dict(prs.read.values)
+        rs_inherited = {**inherited, **{k: rs.pop(k) for k in p.CHECK_TIMING if k in rs}}
+        port_ = prs.port if prs.port is not None else head.get("port")
+        checkers = tuple(_checker(pc, rs_inherited, port_) for pc in rs.pop("checkers", []))
+        rs.setdefault("inhibit_on_failure", values.get("inhibit_on_failure", False))
+        real_servers.append(m.RealServer(prs.address, port_, checkers=checkers,
+                                         where=prs.read.where,
+                                         unsupported=tuple(prs.read.unsupported), **rs))
+    return m.VirtualServer(**head, **values, real_servers=tuple(real_servers), where=st.where,
+                           unsupported=tuple(r.unsupported))
+
+
+TOP = p.BlockSpec("the top level", {
+    "global_defs": p.Field("global_defs", _global_defs, block=True, repeat=True),
+    "vrrp_script": p.Field("vrrp_scripts", _vrrp_script, block=True, repeat=True),
+    "vrrp_sync_group": p.Field("vrrp_sync_groups", _sync_group, block=True, repeat=True),
+    "vrrp_instance": p.Field("vrrp_instances", _instance, block=True, repeat=True),
+    "virtual_server": p.Field("virtual_servers", _virtual_server, block=True, repeat=True),
+}, unsupported=p.TOP.unsupported)
+
+
+@dataclass(frozen=True)
+class Parsed:
+    config: m.KeepalivedConfig
+    diagnostics: tuple[Diagnostic, ...]
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.severity is Severity.ERROR)
+
+
+def _unique(items: list[Any], what: str, diags: list[Diagnostic]) -> tuple[Any, ...]:
+    seen: dict[str, Any] = {}
+    for item in items:
+        if item.name in seen:
+            diags.append(error(item.where, "duplicate-name",
+                               f"{what} {item.name} is declared twice (first at "
+                               f"{seen[item.name].where})", "give each a name of its own"))
+        seen.setdefault(item.name, item)
+    return tuple(items)
+
+
+def parse(path: str, reader: Reader) -> Parsed:
+    """Parse ``path`` (and its includes) into a config and its diagnostics; never raises
+    for a mistake in the file."""
+    tree = read_tree(path, reader)
+    diags = list(tree.diagnostics)
+    r = p.read_block(tree.statements, TOP, diags, Where(path, 1, 1))
+    values = r.values
+    gd_values: dict[str, Any] = {}
+    gd_unsupported: list[m.Unsupported] = []
+    for gd in values.get("global_defs", []):
+        gd_values.update(gd.values)
+        gd_unsupported.extend(gd.unsupported)
+    if "smtp_server" in gd_values:
+        ip, port_ = gd_values["smtp_server"]
+        gd_values["smtp_server"] = m.SmtpServer(str(ip), port_ or m.DEFAULT_SMTP_PORT)
+    first_gd = values["global_defs"][0].where if values.get("global_defs") else Where(path, 0, 0)
+    config = m.KeepalivedConfig(
+        path=path,
+        files=tree.files,
+        global_defs=m.GlobalDefs(where=first_gd, unsupported=tuple(gd_unsupported), **gd_values),
+        vrrp_scripts=_unique(values.get("vrrp_scripts", []), "vrrp_script", diags),
+        vrrp_sync_groups=_unique(values.get("vrrp_sync_groups", []), "vrrp_sync_group", diags),
+        vrrp_instances=_unique(values.get("vrrp_instances", []), "vrrp_instance", diags),
+        virtual_servers=tuple(vs for vs in values.get("virtual_servers", []) if vs is not None),
+        unsupported=tuple(r.unsupported),
+    )
+    return Parsed(config, tuple(diags))
+
+
+def load(path: str, reader: Reader | None = None) -> m.KeepalivedConfig:
+    """Parse for a daemon: the config, or ``ConfigError`` naming the first error."""
+    if reader is None:
+        from lablb.config.files import FileReader
+
+        reader = FileReader()
+    parsed = parse(path, reader)
+    if parsed.errors:
+        first = parsed.errors[0]
+        more = f" (and {len(parsed.errors) - 1} more; run lablb check {path})" if len(
+            parsed.errors) > 1 else ""
+        raise ConfigError(first.message + more, file=first.where.file, line=first.where.line,
+                          col=first.where.col, hint=first.hint)
+    return parsed.config

@@ -1,0 +1,272 @@
+"""What a keepalived.conf says, as typed, frozen values with keepalived's defaults.
+
+Pure data; ``lablb.config.parser`` builds these. Every default below is keepalived's
+(keepalived.conf(5), keepalived 2.2), so a value a file does not set reads the way
+keepalived would run it. Times are seconds as ``float``. ``where`` says where each
+object was declared, for diagnostics. ``unsupported`` keeps, per block, the keywords
+keepalived knows and lablb does not implement: parsed and reported, never dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Interface
+from typing import Literal
+
+from lablb.config.diagnostics import NOWHERE, Where
+
+# keepalived's defaults, named where more than one block uses them.
+DEFAULT_ADVERT_INT = 1.0
+DEFAULT_PRIORITY = 100
+DEFAULT_GARP_MASTER_DELAY = 5.0
+DEFAULT_GARP_MASTER_REPEAT = 5
+DEFAULT_GARP_MASTER_REFRESH = 0.0
+DEFAULT_GARP_MASTER_REFRESH_REPEAT = 1
+DEFAULT_DOWN_TIMER_ADVERTS = 3
+DEFAULT_DELAY_LOOP = 60.0
+DEFAULT_CONNECT_TIMEOUT = 5.0
+DEFAULT_PERSISTENCE_TIMEOUT = 360  # "persistence_timeout" with no value: 6 minutes
+DEFAULT_SMTP_PORT = 25
+DEFAULT_SMTP_CONNECT_TIMEOUT = 30.0
+VRRP_MCAST_GROUP4 = IPv4Address("224.0.0.18")  # RFC 3768 section 5.2.2
+
+CheckerKind = Literal["HTTP_GET", "SSL_GET", "TCP_CHECK", "MISC_CHECK"]
+# retry and delay_before_retry when neither the checker, its real_server nor its
+# virtual_server says (keepalived.conf(5), virtual_server).
+CHECKER_DEFAULT_RETRY: dict[str, int] = {"HTTP_GET": 1, "SSL_GET": 1, "TCP_CHECK": 1, "MISC_CHECK": 0}
+CHECKER_DEFAULT_DELAY_BEFORE_RETRY: dict[str, float] = {
+    "HTTP_GET": 3.0, "SSL_GET": 3.0, "TCP_CHECK": 1.0, "MISC_CHECK": 1.0,
+}
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """A keyword keepalived knows and lablb parses but does not act on."""
+
+    keyword: str
+    args: tuple[str, ...]
+    where: Where
+
+
+@dataclass(frozen=True)
+class Script:
+    """A notify or check command line, with the user to run it as (if given)."""
+
+    command: str
+    user: str | None = None
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    address: str
+    port: int = DEFAULT_SMTP_PORT
+
+
+@dataclass(frozen=True)
+class GlobalDefs:
+    notification_email: tuple[str, ...] = ()
+    notification_email_from: str | None = None
+    smtp_server: SmtpServer | None = None
+    smtp_helo_name: str | None = None
+    smtp_connect_timeout: float = DEFAULT_SMTP_CONNECT_TIMEOUT
+    router_id: str | None = None
+    vrrp_mcast_group4: IPv4Address = VRRP_MCAST_GROUP4
+    vrrp_version: int = 2
+    vrrp_garp_master_delay: float = DEFAULT_GARP_MASTER_DELAY
+    vrrp_garp_master_repeat: int = DEFAULT_GARP_MASTER_REPEAT
+    vrrp_garp_master_refresh: float = DEFAULT_GARP_MASTER_REFRESH
+    vrrp_garp_master_refresh_repeat: int = DEFAULT_GARP_MASTER_REFRESH_REPEAT
+    vrrp_garp_interval: float = 0.0
+    where: Where = NOWHERE
+    unsupported: tuple[Unsupported, ...] = ()
+
+
+@dataclass(frozen=True)
+class VrrpScript:
+    name: str
+    script: Script | None = None
+    interval: float = 1.0
+    timeout: float | None = None
+    weight: int = 0
+    rise: int = 1
+    fall: int = 1
+    init_fail: bool = False
+    where: Where = NOWHERE
+    unsupported: tuple[Unsupported, ...] = ()
+
+
+@dataclass(frozen=True)
+class VirtualAddress:
+    """One ``virtual_ipaddress`` line: ``ADDR[/PREFIX] [brd X] [dev IF] [scope S] [label L]``."""
+
+    interface: IPv4Interface
+    dev: str | None = None
+    brd: IPv4Address | None = None
+    scope: str | None = None
+    label: str | None = None
+    where: Where = NOWHERE
+
+    @property
+    def ip(self) -> IPv4Address:
+        return self.interface.ip
+
+
+@dataclass(frozen=True)
+class Tracked:
+    """A ``track_interface`` or ``track_script`` entry; weight None means "fault"."""
+
+    name: str
+    weight: int | None = None
+    reverse: bool = False
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True)
+class Authentication:
+    auth_type: Literal["PASS", "AH"]
+    auth_pass: str  # as keepalived uses it: at most 8 characters
+
+
+@dataclass(frozen=True)
+class VrrpInstance:
+    name: str
+    interface: str | None = None
+    virtual_router_id: int | None = None
+    state: Literal["MASTER", "BACKUP"] = "BACKUP"
+    priority: int = DEFAULT_PRIORITY
+    advert_int: float = DEFAULT_ADVERT_INT
+    version: int | None = None  # None: global_defs vrrp_version
+    nopreempt: bool = False
+    preempt_delay: float = 0.0
+    authentication: Authentication | None = None
+    virtual_ipaddress: tuple[VirtualAddress, ...] = ()
+    virtual_ipaddress_excluded: tuple[VirtualAddress, ...] = ()
+    unicast_src_ip: IPv4Address | None = None
+    unicast_peer: tuple[IPv4Address, ...] = ()
+    track_interface: tuple[Tracked, ...] = ()
+    track_script: tuple[Tracked, ...] = ()
+    notify_master: Script | None = None
+    notify_backup: Script | None = None
+    notify_fault: Script | None = None
+    notify_stop: Script | None = None
+    notify: Script | None = None
+    smtp_alert: bool = False
+    garp_master_delay: float | None = None  # None: global_defs vrrp_garp_master_delay
+    garp_master_repeat: int | None = None
+    garp_master_refresh: float | None = None
+    garp_master_refresh_repeat: int | None = None
+    down_timer_adverts: int = DEFAULT_DOWN_TIMER_ADVERTS
+    where: Where = NOWHERE
+    unsupported: tuple[Unsupported, ...] = ()
+
+    @property
+    def vips(self) -> tuple[IPv4Address, ...]:
+        return tuple(v.ip for v in self.virtual_ipaddress)
+
+
+@dataclass(frozen=True)
+class SyncGroup:
+    name: str
+    group: tuple[str, ...] = ()
+    notify_master: Script | None = None
+    notify_backup: Script | None = None
+    notify_fault: Script | None = None
+    notify_stop: Script | None = None
+    notify: Script | None = None
+    smtp_alert: bool = False
+    where: Where = NOWHERE
+    unsupported: tuple[Unsupported, ...] = ()
+
+
+@dataclass(frozen=True)
+class Url:
+    path: str
+    digest: str | None = None
+    status_code: tuple[tuple[int, int], ...] = ((200, 299),)
+    virtualhost: str | None = None
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True)
+class Checker:
+    """One health checker of a real server, every inherited default resolved."""
+
+    kind: CheckerKind
+    connect_ip: IPv4Address | None = None
+    connect_port: int | None = None
+    bindto: IPv4Address | None = None
+    bind_port: int | None = None
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    retry: int = 1
+    delay_before_retry: float = 1.0
+    delay_loop: float = DEFAULT_DELAY_LOOP
+    warmup: float | None = None
+    urls: tuple[Url, ...] = ()  # HTTP_GET / SSL_GET
+    misc_path: Script | None = None  # MISC_CHECK
+    misc_timeout: float | None = None
+    misc_dynamic: bool = False
+    where: Where = NOWHERE
+    unsupported: tuple[Unsupported, ...] = ()
+
+
+@dataclass(frozen=True)
+class RealServer:
+    address: IPv4Address
+    port: int | None = None
+    weight: int = 1
+    inhibit_on_failure: bool = False
+    notify_up: Script | None = None
+    notify_down: Script | None = None
+    checkers: tuple[Checker, ...] = ()
+    where: Where = NOWHERE
+    unsupported: tuple[Unsupported, ...] = ()
+
+
+@dataclass(frozen=True)
+class VirtualServer:
+    address: IPv4Address | None = None
+    port: int | None = None
+    fwmark: int | None = None
+    delay_loop: float = DEFAULT_DELAY_LOOP
+    lvs_sched: str = "wlc"
+    lvs_method: Literal["NAT", "DR", "TUN"] = "NAT"
+    persistence_timeout: int | None = None
+    protocol: Literal["TCP", "UDP", "SCTP"] = "TCP"
+    sorry_server: tuple[IPv4Address, int | None] | None = None
+    quorum: int = 1
+    hysteresis: int = 0
+    alpha: bool = False
+    omega: bool = False
+    inhibit_on_failure: bool = False
+    ha_suspend: bool = False
+    virtualhost: str | None = None
+    real_servers: tuple[RealServer, ...] = ()
+    where: Where = NOWHERE
+    unsupported: tuple[Unsupported, ...] = ()
+
+    @property
+    def label(self) -> str:
+        if self.fwmark is not None:
+            return f"fwmark {self.fwmark}"
+        return f"{self.address}:{self.port}" if self.port is not None else str(self.address)
+
+
+@dataclass(frozen=True)
+class KeepalivedConfig:
+    """One keepalived.conf with everything it includes."""
+
+    path: str
+    files: tuple[str, ...] = ()
+    global_defs: GlobalDefs = field(default_factory=GlobalDefs)
+    vrrp_scripts: tuple[VrrpScript, ...] = ()
+    vrrp_sync_groups: tuple[SyncGroup, ...] = ()
+    vrrp_instances: tuple[VrrpInstance, ...] = ()
+    virtual_servers: tuple[VirtualServer, ...] = ()
+    unsupported: tuple[Unsupported, ...] = ()
+
+    def instance(self, name: str) -> VrrpInstance | None:
+        return next((i for i in self.vrrp_instances if i.name == name), None)
+
+    def version_of(self, instance: VrrpInstance) -> int:
+        return instance.version if instance.version is not None else self.global_defs.vrrp_version

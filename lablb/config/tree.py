@@ -1,0 +1,253 @@
+"""The statement tree of a keepalived.conf, with its includes spliced in.
+
+Pure: files are read through a ``Reader`` handed in (``lablb.config.files`` has the
+one that touches the disk), so every rule here is testable in memory.
+
+A statement is a keyword, its arguments and, when it opens one, a block of
+statements. ``include`` is textual, as in keepalived: the included file's lines are
+read in place of the include line, relative to the directory of the including file,
+with globs and csh-style braces. An include cycle is fatal.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from lablb.config.diagnostics import Diagnostic, Where, error, warning
+from lablb.config.lexer import Token, tokenize_line
+
+INCLUDE_KEYWORDS = ("include", "includer", "includem", "includew", "includeb", "includea")
+MAX_INCLUDE_DEPTH = 32
+
+
+class Reader(Protocol):
+    """Where configuration text comes from."""
+
+    def read(self, path: str) -> str:
+        """The text of ``path``; raise ``OSError`` when it cannot be read."""
+        ...
+
+    def glob(self, pattern: str) -> list[str]:
+        """Paths matching a glob pattern (no braces), sorted."""
+        ...
+
+    def realpath(self, path: str) -> str:
+        """A canonical name, to recognise an include cycle."""
+        ...
+
+
+@dataclass(frozen=True)
+class Statement:
+    keyword: Token
+    args: tuple[Token, ...]
+    block: tuple[Statement, ...] | None = None
+
+    @property
+    def where(self) -> Where:
+        return self.keyword.where
+
+    @property
+    def name(self) -> str:
+        return self.keyword.text
+
+
+@dataclass
+class _Open:
+    """A block being read: its opening statement's tokens and what it holds so far."""
+
+    head: list[Token]
+    brace: Token
+    body: list[Statement] = field(default_factory=list)
+
+
+def expand_braces(pattern: str) -> list[str]:
+    """csh-style brace expansion: ``a{b,c}d`` -> ``abd``, ``acd`` (nested allowed)."""
+    depth = 0
+    start = -1
+    for i, ch in enumerate(pattern):
+        if ch == "{":
+            if depth == 0:
+                start = i
+            depth += 1
+        elif ch == "}" and depth:
+            depth -= 1
+            if depth == 0:
+                inner = pattern[start + 1 : i]
+                parts, level, last = [], 0, 0
+                for j, c in enumerate(inner):
+                    if c == "{":
+                        level += 1
+                    elif c == "}":
+                        level -= 1
+                    elif c == "," and level == 0:
+                        parts.append(inner[last:j])
+                        last = j + 1
+                parts.append(inner[last:])
+                if len(parts) == 1:
+                    continue
+                head, tail = pattern[:start], pattern[i + 1 :]
+                return [x for p in parts for x in expand_braces(head + p + tail)]
+    return [pattern]
+
+
+class _Builder:
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
+        self.diags: list[Diagnostic] = []
+        self.files: list[str] = []
+        self.top: list[Statement] = []
+        self.stack: list[_Open] = []
+        self.pending: list[Token] = []
+        self.last_line_statement: Statement | None = None
+
+    # -- blocks ---------------------------------------------------------------
+    def _body(self) -> list[Statement]:
+        return self.stack[-1].body if self.stack else self.top
+
+    def _end_statement(self) -> None:
+        if not self.pending:
+            return
+        stmt = Statement(self.pending[0], tuple(self.pending[1:]))
+        self._body().append(stmt)
+        self.last_line_statement = stmt
+        self.pending = []
+
+    def _open(self, brace: Token) -> None:
+        if self.pending:
+            self.stack.append(_Open(self.pending, brace))
+            self.pending = []
+            return
+        # "keyword\n{": keepalived accepts the brace on the next line.
+        body = self._body()
+        prev = self.last_line_statement
+        if prev is not None and body and body[-1] is prev and prev.block is None:
+            body.pop()
+            self.stack.append(_Open([prev.keyword, *prev.args], brace))
+            return
+        self.diags.append(
+            error(brace.where, "unexpected-brace", "'{' opens a block with no keyword",
+                  "put the block's keyword before the '{'")
+        )
+        self.stack.append(_Open([Token("", brace.where)], brace))
+
+    def _close(self, brace: Token) -> None:
+        self._end_statement()
+        if not self.stack:
+            self.diags.append(
+                error(brace.where, "unexpected-brace", "'}' closes no open block",
+                      "remove it, or look for a '{' missing above")
+            )
+            return
+        opened = self.stack.pop()
+        stmt = Statement(opened.head[0], tuple(opened.head[1:]), tuple(opened.body))
+        if stmt.keyword.text:
+            self._body().append(stmt)
+        self.last_line_statement = None
+
+    # -- files ----------------------------------------------------------------
+    def feed_file(self, path: str, chain: tuple[str, ...], where: Where | None) -> None:
+        real = self.reader.realpath(path)
+        if real in chain:
+            cycle = " -> ".join([*chain, real])
+            self.diags.append(
+                error(where or Where(path, 0, 0), "include-cycle",
+                      f"include cycle: {cycle}", "an included file must not include "
+                      "itself, directly or through others", fatal=True)
+            )
+            return
+        if len(chain) >= MAX_INCLUDE_DEPTH:
+            self.diags.append(
+                error(where or Where(path, 0, 0), "include-depth",
+                      f"includes nested deeper than {MAX_INCLUDE_DEPTH}", fatal=True)
+            )
+            return
+        try:
+            text = self.reader.read(path)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            self.diags.append(
+                error(where or Where(path, 0, 0), "unreadable", f"cannot read {path}: {reason}",
+                      "check the path and its permissions", fatal=True)
+            )
+            return
+        self.files.append(path)
+        odd: list[Diagnostic] = []
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            tokens, diags = tokenize_line(line, path, lineno)
+            for d in diags:
+                (odd if d.code in ("nbsp", "odd-space") else self.diags).append(d)
+            if tokens and tokens[0].text in INCLUDE_KEYWORDS and not tokens[0].quoted:
+                self._end_statement()
+                self._include(path, tokens, (*chain, real))
+                continue
+            for tok in tokens:
+                if tok.is_open:
+                    self._open(tok)
+                elif tok.is_close:
+                    self._close(tok)
+                else:
+                    self.pending.append(tok)
+            self._end_statement()
+        if odd:
+            # One line per file is enough to say it; the count says how widespread.
+            first = odd[0]
+            more = f" ({len(odd) - 1} more lines in this file)" if len(odd) > 1 else ""
+            self.diags.append(
+                Diagnostic(first.where, first.severity, first.code, first.message + more,
+                           first.hint)
+            )
+
+    def _include(self, path: str, tokens: list[Token], chain: tuple[str, ...]) -> None:
+        kw = tokens[0]
+        if len(tokens) < 2:
+            self.diags.append(error(kw.where, "missing-argument", f"{kw.text} needs a file name"))
+            return
+        base = posixpath.dirname(path)
+        matches: list[str] = []
+        for tok in tokens[1:]:
+            for pattern in expand_braces(tok.text):
+                full = pattern if posixpath.isabs(pattern) else posixpath.join(base, pattern)
+                if re.search(r"[*?\[]", full):
+                    matches.extend(self.reader.glob(full))
+                else:
+                    matches.append(full)
+        if not matches:
+            diag = warning if kw.text == "include" else error
+            self.diags.append(
+                diag(kw.where, "include-missing", f"{kw.text} {tokens[1].text} matches no file",
+                     f"paths are relative to {base or '.'}")
+            )
+        for match in matches:
+            self.feed_file(match, chain, kw.where)
+
+    def finish(self) -> None:
+        self._end_statement()
+        while self.stack:
+            opened = self.stack.pop()
+            head = " ".join(t.text for t in opened.head)
+            self.diags.append(
+                error(opened.brace.where, "missing-brace",
+                      f"block '{head}' opened here is never closed",
+                      "add the missing '}' (keepalived would read the rest of the file "
+                      "as part of this block)", fatal=True)
+            )
+            stmt = Statement(opened.head[0], tuple(opened.head[1:]), tuple(opened.body))
+            self._body().append(stmt)
+
+
+@dataclass(frozen=True)
+class Tree:
+    statements: tuple[Statement, ...]
+    files: tuple[str, ...]
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def read_tree(path: str, reader: Reader) -> Tree:
+    """Read ``path`` and everything it includes into one statement tree."""
+    builder = _Builder(reader)
+    builder.feed_file(path, (), None)
+    builder.finish()
+    return Tree(tuple(builder.top), tuple(builder.files), tuple(builder.diags))

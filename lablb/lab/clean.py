@@ -1,0 +1,69 @@
+"""``lablb clean``: remove whatever a lab may have left, even after ``kill -9``.
+
+What a lab makes in the root namespace: Mininet host shells and every process in their
+namespaces, switch bridges (``sN``) and their veth ends (``sN-ethM``), named namespaces
+``lablb-HOST``, and a state file in ``/run/lablb``. A running lab's state file names its
+pid; a lab whose process is alive is left alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+from lablb.lab import procs
+
+SWITCH_BRIDGE = re.compile(r"^s\d+$")
+SWITCH_PORT = re.compile(r"^s\d+-eth\d+$")
+
+
+def _live_labs() -> list[dict[str, object]]:
+    live = []
+    if not procs.STATE_DIR.is_dir():
+        return live
+    for path in procs.STATE_DIR.glob("lab-*.json"):
+        try:
+            state = json.loads(path.read_text())
+        except (OSError, ValueError):
+            path.unlink(missing_ok=True)
+            continue
+        pid = int(state.get("pid", 0))
+        if pid and pid != os.getpid() and procs.netns_of(pid) is not None:
+            live.append(state)
+        else:
+            path.unlink(missing_ok=True)
+    return live
+
+
+def clean() -> list[str]:
+    """Remove every lab leftover; return what was done, one line each."""
+    done: list[str] = []
+    live = _live_labs()
+    spared_shells = {int(p) for s in live for p in s.get("host_pids", {}).values()}  # type: ignore[attr-defined]
+    spared_bridges = {b for s in live for b in s.get("bridges", [])}  # type: ignore[attr-defined]
+    if live:
+        done.append(f"left alone: {len(live)} running lab(s) (pid "
+                    f"{', '.join(str(s['pid']) for s in live)})")
+
+    shells = [p for p in procs.host_shells() if p not in spared_shells]
+    namespaces = {ns for ns in (procs.netns_of(p) for p in shells) if ns}
+    namespaces.discard(procs.own_netns() or "")
+    inside = procs.pids_in_netns(namespaces) if namespaces else []
+    killed = procs.kill_all(sorted(set(inside) | set(shells)))
+    if killed:
+        done.append(f"killed {len(killed)} process(es) in {len(namespaces)} lab namespace(s)")
+
+    for name in procs.named_netns():
+        if name.startswith(procs.NETNS_PREFIX) and not any(
+                name == procs.NETNS_PREFIX + h for s in live for h in s.get("host_pids", {})):  # type: ignore[attr-defined]
+            procs.run(["ip", "netns", "delete", name])
+            done.append(f"deleted netns {name}")
+
+    for name, kind in procs.links():
+        if name in spared_bridges or any(name.startswith(b + "-") for b in spared_bridges):
+            continue
+        if (kind == "bridge" and SWITCH_BRIDGE.match(name)) or SWITCH_PORT.match(name):
+            if procs.run(["ip", "link", "delete", name]).returncode == 0:
+                done.append(f"deleted {kind} {name}")
+    return done

@@ -1,0 +1,170 @@
+"""``with Lab(spec) as lab:`` a Mininet network that always tears down.
+
+Built with Linux bridges and no controller (this lab's kernels may have no Open
+vSwitch), ``LabLink`` for htb bandwidth, ``LabHost`` for each node. Teardown runs on a
+normal exit, an exception, SIGINT and SIGTERM; a state file in ``/run/lablb`` lets
+``lablb clean`` finish the job after ``kill -9``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from types import FrameType, TracebackType
+from typing import Any
+
+from lablb.errors import LabError
+from lablb.lab import procs
+from lablb.lab.registry import TopoEntry
+
+REQUIRED_TOOLS = {"mnexec": "mininet", "brctl": "bridge-utils", "ifconfig": "net-tools",
+                  "tc": "iproute2", "ip": "iproute2", "sysctl": "procps"}
+# The bridge must not hand frames to iptables/nftables: the lab's own nft rules
+# (fault injection) are meant for hosts, and a stray host firewall must not see the LAN.
+BRIDGE_SYSCTLS = ("net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables",
+                  "net.bridge.bridge-nf-call-arptables")
+
+
+class LabInterrupted(LabError):
+    """SIGTERM (or SIGINT) arrived while a lab was up; it has been torn down."""
+
+
+@dataclass(frozen=True)
+class LabSpec:
+    topology: TopoEntry
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def preflight() -> None:
+    """Root and the tools Mininet shells out to; a clear LabError when one is missing."""
+    if os.geteuid() != 0:
+        raise LabError("a lab needs root (network namespaces, veth, bridges): run with sudo")
+    missing = [f"{tool} (apt package {pkg})" for tool, pkg in REQUIRED_TOOLS.items()
+               if shutil.which(tool) is None]
+    if missing:
+        raise LabError(f"missing tools: {', '.join(missing)}; run ./dev setup")
+
+
+def set_bridge_sysctls() -> None:
+    for key in BRIDGE_SYSCTLS:
+        path = "/proc/sys/" + key.replace(".", "/")
+        if os.path.exists(path):
+            with open(path, "w") as fh:
+                fh.write("0")
+
+
+class Lab:
+    def __init__(self, spec: LabSpec, *, verbose: bool = False) -> None:
+        self.spec = spec
+        self.verbose = verbose
+        self.net: Any = None
+        self._old_handlers: dict[int, Any] = {}
+        self._state_file = procs.STATE_DIR / f"lab-{os.getpid()}.json"
+        self._netns: list[str] = []
+
+    # -- context --------------------------------------------------------------
+    def __enter__(self) -> Lab:
+        preflight()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._old_handlers[sig] = signal.signal(sig, self._on_signal)
+        try:
+            self._start()
+        except BaseException:
+            self._teardown()
+            raise
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._teardown()
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        raise LabInterrupted(f"{signal.Signals(signum).name} received: lab torn down")
+
+    # -- bring-up -------------------------------------------------------------
+    def _start(self) -> None:
+        from mininet.log import setLogLevel
+        from mininet.net import Mininet
+        from mininet.nodelib import LinuxBridge
+
+        from lablb.lab.host import LabHost
+        from lablb.lab.link import LabLink
+
+        setLogLevel("info" if self.verbose else "error")
+        set_bridge_sysctls()
+        topo = self.spec.topology.cls(**self.spec.params)
+        self.net = Mininet(topo=topo, switch=LinuxBridge, controller=None, link=LabLink,
+                           host=LabHost, autoSetMacs=False, build=False, waitConnected=False)
+        self._write_state()  # before build: a kill -9 during build leaves a trail
+        self.net.build()
+        self.net.start()
+        for host in self.net.hosts:
+            name = procs.NETNS_PREFIX + host.name
+            if procs.run(["ip", "netns", "attach", name, str(host.pid)]).returncode == 0:
+                self._netns.append(name)
+        self._write_state()
+
+    def _write_state(self) -> None:
+        procs.STATE_DIR.mkdir(parents=True, exist_ok=True)
+        state = {
+            "pid": os.getpid(),
+            "topology": self.spec.topology.name,
+            "started": time.time(),
+            "host_pids": {h.name: h.pid for h in self.net.hosts} if self.net.hosts else {},
+            "bridges": [s.name for s in self.net.switches],
+            "netns": self._netns,
+        }
+        self._state_file.write_text(json.dumps(state, indent=2))
+
+    # -- teardown -------------------------------------------------------------
+    def _teardown(self) -> None:
+        # A second Ctrl-C must not cut the teardown in half.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        try:
+            if self.net is not None:
+                shells = [h.pid for h in self.net.hosts if getattr(h, "pid", None)]
+                namespaces = {ns for ns in map(procs.netns_of, shells) if ns}
+                namespaces.discard(procs.own_netns() or "")
+                strays = [p for p in procs.pids_in_netns(namespaces) if p not in shells]
+                procs.kill_all(strays)
+                self.net.stop()
+                self.net = None
+            for name in self._netns:
+                procs.run(["ip", "netns", "delete", name])
+            self._netns = []
+            self._state_file.unlink(missing_ok=True)
+        finally:
+            for sig, handler in self._old_handlers.items():
+                signal.signal(sig, handler)
+            self._old_handlers = {}
+
+    # -- use ------------------------------------------------------------------
+    def host(self, name: str) -> Any:
+        if self.net is None:
+            raise LabError("the lab is not up")
+        try:
+            return self.net[name]
+        except KeyError:
+            raise LabError(f"no host {name!r} in topology {self.spec.topology.name}") from None
+
+    @property
+    def hosts(self) -> list[Any]:
+        return list(self.net.hosts) if self.net is not None else []
+
+    def run(self, host: str, argv: list[str], timeout: float = 10.0) -> subprocess.CompletedProcess[str]:
+        """Run ``argv`` in ``host`` (no pty), bounded by ``timeout`` seconds."""
+        proc = self.host(host).popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise LabError(f"{host}: {' '.join(argv)} took longer than {timeout:g} s") from None
+        return subprocess.CompletedProcess(argv, proc.returncode, out, err)

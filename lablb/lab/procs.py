@@ -1,0 +1,97 @@
+"""Processes and namespaces of the host machine, as the lab layer sees them.
+
+The OS edge that both a running ``Lab`` and ``lablb clean`` use: which processes share
+a network namespace, killing them, deleting links and named namespaces. Linux only;
+needs root for anything that changes state.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+STATE_DIR = Path(os.environ.get("LABLB_STATE_DIR", "/run/lablb"))
+NETNS_PREFIX = "lablb-"
+HOST_SHELL_MARK = "mininet:"  # Mininet's host shells are "bash ... mininet:NAME"
+
+
+def netns_of(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/net")
+    except OSError:
+        return None
+
+
+def own_netns() -> str | None:
+    return netns_of(os.getpid())
+
+
+def all_pids() -> list[int]:
+    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
+            errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def pids_in_netns(namespaces: set[str]) -> list[int]:
+    """Every process whose network namespace is one of ``namespaces``."""
+    return [pid for pid in all_pids() if netns_of(pid) in namespaces]
+
+
+def host_shells() -> list[int]:
+    """Mininet host shells still running (from this lab or a killed one)."""
+    return [pid for pid in all_pids() if HOST_SHELL_MARK in cmdline(pid)]
+
+
+def kill_all(pids: list[int], grace: float = 1.0) -> list[int]:
+    """SIGTERM, a bounded wait, then SIGKILL. Returns the pids that were signalled."""
+    me = os.getpid()
+    targets = [p for p in pids if p != me]
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in targets:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(_alive(p) for p in targets):
+            time.sleep(0.02)
+    return targets
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def run(argv: list[str], timeout: float = 10.0) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def links() -> list[tuple[str, str]]:
+    """(name, kind) of every link in this (the root) namespace."""
+    out = run(["ip", "-d", "-o", "link", "show"]).stdout
+    found = []
+    for line in out.splitlines():
+        m = re.match(r"\d+: ([^:@]+)[@:]", line)
+        if m:
+            kind = "bridge" if " bridge " in line else ("veth" if " veth " in line else "other")
+            found.append((m.group(1), kind))
+    return found
+
+
+def named_netns() -> list[str]:
+    return sorted(line.split()[0] for line in run(["ip", "netns", "list"]).stdout.splitlines()
+                  if line.strip())
