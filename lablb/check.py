@@ -33,10 +33,13 @@ def docroot_reader(docroot: str) -> Callable[[str], bytes | None]:
             return None
         with open(full, "rb") as fh:
             return fh.read()
+
     return read
 
 
-def check(paths: list[str], *, strict_mode: bool = False, docroot: str | None = None) -> CheckResult:
+def check(
+    paths: list[str], *, strict_mode: bool = False, docroot: str | None = None
+) -> CheckResult:
     reader = FileReader()
     diags: list[Diagnostic] = []
     configs: list[KeepalivedConfig] = []

@@ -30,8 +30,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
     errors = sum(1 for d in result.diagnostics if d.severity == "error")
     warnings = len(result.diagnostics) - errors
     verdict = {0: "valid", 3: "fatal errors", 4: "errors"}[result.status]
-    print(f"{len(args.files)} file(s): {errors} error(s), {warnings} warning(s): {verdict}",
-          file=sys.stderr)
+    print(
+        f"{len(args.files)} file(s): {errors} error(s), {warnings} warning(s): {verdict}",
+        file=sys.stderr,
+    )
     return result.status
 
 
@@ -66,17 +68,26 @@ def _ping_all(lab: object) -> int:
     assert isinstance(lab, Lab)
     views = describe(lab.spec.topology.cls(**lab.spec.params))
     clients = [v for v in views if v.role == "client"][:1]
-    targets = [(v.name, a.split("/")[0]) for v in views if v.role in PING_TARGETS_ROLES
-               for a in v.addresses[:1]]
+    targets = [
+        (v.name, a.split("/")[0])
+        for v in views
+        if v.role in PING_TARGETS_ROLES
+        for a in v.addresses[:1]
+    ]
     failures = 0
     for client in clients:
         for name, addr in targets:
-            res = parse_ping(lab.run(client.name, ["ping", "-c", "3", "-i", "0.2", "-W", "1",
-                                                   addr], timeout=10).stdout)
+            res = parse_ping(
+                lab.run(
+                    client.name, ["ping", "-c", "3", "-i", "0.2", "-W", "1", addr], timeout=10
+                ).stdout
+            )
             mark = "ok  " if res.ok else "FAIL"
             rtt = f"{res.rtt_avg_ms:.3f} ms" if res.rtt_avg_ms is not None else "-"
-            print(f"  {mark} {client.name} -> {name} ({addr}): {res.received}/"
-                  f"{res.transmitted} replies, avg rtt {rtt}")
+            print(
+                f"  {mark} {client.name} -> {name} ({addr}): {res.received}/"
+                f"{res.transmitted} replies, avg rtt {rtt}"
+            )
             failures += 0 if res.ok else 1
     return failures
 
@@ -125,12 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--json", action="store_true", help="diagnostics as a JSON list")
     p.add_argument("--strict", action="store_true", help="warnings are errors")
-    p.add_argument("--docroot", metavar="DIR",
-                   help="check HTTP_GET digests against the pages under DIR")
+    p.add_argument(
+        "--docroot", metavar="DIR", help="check HTTP_GET digests against the pages under DIR"
+    )
     p.set_defaults(func=_cmd_check)
 
     topo = sub.add_parser("topo", help="list and show topologies").add_subparsers(
-        dest="topo_command", required=True, metavar="list|show")
+        dest="topo_command", required=True, metavar="list|show"
+    )
     p = topo.add_parser("list", help="the topologies lablb knows")
     p.set_defaults(func=_cmd_topo_list)
     p = topo.add_parser("show", help="hosts, roles and addresses of a topology")
@@ -140,13 +153,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("up", help="bring a lab up and keep it until Ctrl-C")
     p.add_argument("name")
-    p.add_argument("--ping", action="store_true", help="ping the router and web nodes from a client")
-    p.add_argument("--for", dest="duration", type=float, metavar="SECONDS",
-                   help="tear down after SECONDS (0: at once) instead of waiting for Ctrl-C")
+    p.add_argument(
+        "--ping", action="store_true", help="ping the router and web nodes from a client"
+    )
+    p.add_argument(
+        "--for",
+        dest="duration",
+        type=float,
+        metavar="SECONDS",
+        help="tear down after SECONDS (0: at once) instead of waiting for Ctrl-C",
+    )
     p.add_argument("--verbose", action="store_true", help="show Mininet's own log")
     p.set_defaults(func=_cmd_up)
 
-    p = sub.add_parser("clean", help="remove whatever a lab left behind (namespaces, links, processes)")
+    p = sub.add_parser(
+        "clean", help="remove whatever a lab left behind (namespaces, links, processes)"
+    )
     p.set_defaults(func=_cmd_clean)
     return ap
 

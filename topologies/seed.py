@@ -57,30 +57,39 @@ class SeedTopo(Topo):
         lan = self.addSwitch("s1")
         clients = self.addSwitch("s2")
 
-        r1 = self.addHost("r1", ip=None, role="router",
-                          sysctls={"net.ipv4.ip_forward": 1},
-                          routes=[f"{SERVICE_VIP}/32 dev eth0"])
+        r1 = self.addHost(
+            "r1",
+            ip=None,
+            role="router",
+            sysctls={"net.ipv4.ip_forward": 1},
+            routes=[f"{SERVICE_VIP}/32 dev eth0"],
+        )
         self.addLink(r1, lan, intfName1="eth0", params1={"ip": "172.30.0.1/24"}, **link)
         self.addLink(r1, clients, intfName1="eth1", params1={"ip": "198.51.100.1/24"}, **link)
 
         for name, last in (("lb01", 20), ("lb02", 21)):
             host = self.addHost(name, ip=None, role="balancer", defaultRoute="via 172.30.0.1")
-            self.addLink(host, lan, intfName1="eth0", params1={"ip": f"172.30.0.{last}/24"},
-                         **link)
+            self.addLink(host, lan, intfName1="eth0", params1={"ip": f"172.30.0.{last}/24"}, **link)
 
         for name, last in (("web01", 23), ("web02", 24)):
-            host = self.addHost(name, ip=None, role="web", defaultRoute="via 172.30.0.1",
-                                lo_addresses=[f"{SERVICE_VIP}/32"], sysctls=ARP_FOR_DR)
-            self.addLink(host, lan, intfName1="eth0", params1={"ip": f"172.30.0.{last}/24"},
-                         **link)
+            host = self.addHost(
+                name,
+                ip=None,
+                role="web",
+                defaultRoute="via 172.30.0.1",
+                lo_addresses=[f"{SERVICE_VIP}/32"],
+                sysctls=ARP_FOR_DR,
+            )
+            self.addLink(host, lan, intfName1="eth0", params1={"ip": f"172.30.0.{last}/24"}, **link)
 
         mx = self.addHost("mx01", ip=None, role="mail", defaultRoute="via 172.30.0.1")
         self.addLink(mx, lan, intfName1="eth0", params1={"ip": "172.30.0.25/24"}, **link)
 
         for name, last in (("cl01", 11), ("cl02", 12)):
             host = self.addHost(name, ip=None, role="client", defaultRoute="via 198.51.100.1")
-            self.addLink(host, clients, intfName1="eth0",
-                         params1={"ip": f"198.51.100.{last}/24"}, **link)
+            self.addLink(
+                host, clients, intfName1="eth0", params1={"ip": f"198.51.100.{last}/24"}, **link
+            )
 
 
 TOPOS = {"seed": SeedTopo}

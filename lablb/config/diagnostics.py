@@ -63,7 +63,9 @@ class Diagnostic:
         }
 
 
-def error(where: Where, code: str, message: str, hint: str = "", *, fatal: bool = False) -> Diagnostic:
+def error(
+    where: Where, code: str, message: str, hint: str = "", *, fatal: bool = False
+) -> Diagnostic:
     return Diagnostic(where, Severity.ERROR, code, message, hint, fatal)
 
 

@@ -152,7 +152,7 @@ def _odd_space_diagnostic(where: Where, ch: str, line: str) -> Diagnostic:
     # What keepalived itself makes of the line: its first word glued to the odd space.
     words = [w for w in re.split(r"[ \t\r\n\v\f]+", line) if w]
     word = words[0] if words else ""
-    seen = word.replace(ch, "\\u%04x" % ord(ch)) if ch in word else word
+    seen = word.replace(ch, f"\\u{ord(ch):04x}")
     return error(
         where,
         "nbsp" if ch == "\u00a0" else "odd-space",

@@ -21,8 +21,9 @@ from lablb.errors import ConfigError
 
 def _block_name(st: Statement, diags: list[Diagnostic]) -> str:
     if not st.args:
-        raise v.bad(st.keyword, "missing-argument", f"{st.name} needs a name",
-                    f"{st.name} NAME {{ ... }}")
+        raise v.bad(
+            st.keyword, "missing-argument", f"{st.name} needs a name", f"{st.name} NAME {{ ... }}"
+        )
     return v.arg(st, diags, "a name").text
 
 
@@ -56,9 +57,14 @@ def _instance(st: Statement, diags: list[Diagnostic]) -> m.VrrpInstance:
     values.pop("_preempt", None)  # "preempt" is keepalived's default, kept for compatibility
     for required in ("interface", "virtual_router_id"):
         if required not in values:
-            diags.append(error(st.where, "missing-required",
-                               f"vrrp_instance {name} has no {required}",
-                               "keepalived refuses an instance without it"))
+            diags.append(
+                error(
+                    st.where,
+                    "missing-required",
+                    f"vrrp_instance {name} has no {required}",
+                    "keepalived refuses an instance without it",
+                )
+            )
     return m.VrrpInstance(name, where=st.where, unsupported=tuple(r.unsupported), **values)
 
 
@@ -76,7 +82,9 @@ def _checker(pc: p.PartialChecker, inherited: dict[str, Any], rs_port: int | Non
         bind_port=own.get("bind_port"),
         connect_timeout=pick("connect_timeout", m.DEFAULT_CONNECT_TIMEOUT),
         retry=pick("retry", m.CHECKER_DEFAULT_RETRY[pc.kind]),
-        delay_before_retry=pick("delay_before_retry", m.CHECKER_DEFAULT_DELAY_BEFORE_RETRY[pc.kind]),
+        delay_before_retry=pick(
+            "delay_before_retry", m.CHECKER_DEFAULT_DELAY_BEFORE_RETRY[pc.kind]
+        ),
         delay_loop=pick("delay_loop", m.DEFAULT_DELAY_LOOP),
         warmup=pick("warmup", None),
         urls=tuple(own.get("urls", ())),
@@ -92,9 +100,14 @@ def _virtual_server(st: Statement, diags: list[Diagnostic]) -> m.VirtualServer |
     assert st.block is not None
     head: dict[str, Any] = {}
     if st.args and st.args[0].text == "group":
-        diags.append(warning(st.where, "unsupported",
-                               "virtual_server group is parsed but not run by lablb",
-                               "declare each virtual_server by address and port"))
+        diags.append(
+            warning(
+                st.where,
+                "unsupported",
+                "virtual_server group is parsed but not run by lablb",
+                "declare each virtual_server by address and port",
+            )
+        )
         return None
     if st.args and st.args[0].text == "fwmark":
         if len(st.args) < 2:
@@ -113,20 +126,36 @@ def _virtual_server(st: Statement, diags: list[Diagnostic]) -> m.VirtualServer |
         port_ = prs.port if prs.port is not None else head.get("port")
         checkers = tuple(_checker(pc, rs_inherited, port_) for pc in rs.pop("checkers", []))
         rs.setdefault("inhibit_on_failure", values.get("inhibit_on_failure", False))
-        real_servers.append(m.RealServer(prs.address, port_, checkers=checkers,
-                                         where=prs.read.where,
-                                         unsupported=tuple(prs.read.unsupported), **rs))
-    return m.VirtualServer(**head, **values, real_servers=tuple(real_servers), where=st.where,
-                           unsupported=tuple(r.unsupported))
+        real_servers.append(
+            m.RealServer(
+                prs.address,
+                port_,
+                checkers=checkers,
+                where=prs.read.where,
+                unsupported=tuple(prs.read.unsupported),
+                **rs,
+            )
+        )
+    return m.VirtualServer(
+        **head,
+        **values,
+        real_servers=tuple(real_servers),
+        where=st.where,
+        unsupported=tuple(r.unsupported),
+    )
 
 
-TOP = p.BlockSpec("the top level", {
-    "global_defs": p.Field("global_defs", _global_defs, block=True, repeat=True),
-    "vrrp_script": p.Field("vrrp_scripts", _vrrp_script, block=True, repeat=True),
-    "vrrp_sync_group": p.Field("vrrp_sync_groups", _sync_group, block=True, repeat=True),
-    "vrrp_instance": p.Field("vrrp_instances", _instance, block=True, repeat=True),
-    "virtual_server": p.Field("virtual_servers", _virtual_server, block=True, repeat=True),
-}, unsupported=p.TOP.unsupported)
+TOP = p.BlockSpec(
+    "the top level",
+    {
+        "global_defs": p.Field("global_defs", _global_defs, block=True, repeat=True),
+        "vrrp_script": p.Field("vrrp_scripts", _vrrp_script, block=True, repeat=True),
+        "vrrp_sync_group": p.Field("vrrp_sync_groups", _sync_group, block=True, repeat=True),
+        "vrrp_instance": p.Field("vrrp_instances", _instance, block=True, repeat=True),
+        "virtual_server": p.Field("virtual_servers", _virtual_server, block=True, repeat=True),
+    },
+    unsupported=p.TOP.unsupported,
+)
 
 
 @dataclass(frozen=True)
@@ -143,9 +172,14 @@ def _unique(items: list[Any], what: str, diags: list[Diagnostic]) -> tuple[Any, 
     seen: dict[str, Any] = {}
     for item in items:
         if item.name in seen:
-            diags.append(error(item.where, "duplicate-name",
-                               f"{what} {item.name} is declared twice (first at "
-                               f"{seen[item.name].where})", "give each a name of its own"))
+            diags.append(
+                error(
+                    item.where,
+                    "duplicate-name",
+                    f"{what} {item.name} is declared twice (first at {seen[item.name].where})",
+                    "give each a name of its own",
+                )
+            )
         seen.setdefault(item.name, item)
     return tuple(items)
 
@@ -188,8 +222,16 @@ def load(path: str, reader: Reader | None = None) -> m.KeepalivedConfig:
     parsed = parse(path, reader)
     if parsed.errors:
         first = parsed.errors[0]
-        more = f" (and {len(parsed.errors) - 1} more; run lablb check {path})" if len(
-            parsed.errors) > 1 else ""
-        raise ConfigError(first.message + more, file=first.where.file, line=first.where.line,
-                          col=first.where.col, hint=first.hint)
+        more = (
+            f" (and {len(parsed.errors) - 1} more; run lablb check {path})"
+            if len(parsed.errors) > 1
+            else ""
+        )
+        raise ConfigError(
+            first.message + more,
+            file=first.where.file,
+            line=first.where.line,
+            col=first.where.col,
+            hint=first.hint,
+        )
     return parsed.config

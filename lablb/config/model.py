@@ -33,9 +33,17 @@ VRRP_MCAST_GROUP4 = IPv4Address("224.0.0.18")  # RFC 3768 section 5.2.2
 CheckerKind = Literal["HTTP_GET", "SSL_GET", "TCP_CHECK", "MISC_CHECK"]
 # retry and delay_before_retry when neither the checker, its real_server nor its
 # virtual_server says (keepalived.conf(5), virtual_server).
-CHECKER_DEFAULT_RETRY: dict[str, int] = {"HTTP_GET": 1, "SSL_GET": 1, "TCP_CHECK": 1, "MISC_CHECK": 0}
+CHECKER_DEFAULT_RETRY: dict[str, int] = {
+    "HTTP_GET": 1,
+    "SSL_GET": 1,
+    "TCP_CHECK": 1,
+    "MISC_CHECK": 0,
+}
 CHECKER_DEFAULT_DELAY_BEFORE_RETRY: dict[str, float] = {
-    "HTTP_GET": 3.0, "SSL_GET": 3.0, "TCP_CHECK": 1.0, "MISC_CHECK": 1.0,
+    "HTTP_GET": 3.0,
+    "SSL_GET": 3.0,
+    "TCP_CHECK": 1.0,
+    "MISC_CHECK": 1.0,
 }
 
 

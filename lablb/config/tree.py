@@ -93,6 +93,23 @@ def expand_braces(pattern: str) -> list[str]:
     return [pattern]
 
 
+_INCLUDE_LINE = re.compile(
+    r"^([ \t]*)(" + "|".join(INCLUDE_KEYWORDS) + r")(?:[ \t]+([^#!]*))?[ \t]*(?:[#!].*)?$"
+)
+
+
+def _include_tokens(match: re.Match[str], path: str, lineno: int) -> list[Token]:
+    col = len(match.group(1)) + 1
+    tokens = [Token(match.group(2), Where(path, lineno, col))]
+    rest = match.group(3) or ""
+    offset = match.start(3) if match.group(3) is not None else 0
+    for word in re.finditer(r"[^ \t]+", rest):
+        tokens.append(
+            Token(word.group(0).strip("\"'"), Where(path, lineno, offset + word.start() + 1))
+        )
+    return tokens
+
+
 class _Builder:
     def __init__(self, reader: Reader) -> None:
         self.reader = reader
@@ -128,8 +145,12 @@ class _Builder:
             self.stack.append(_Open([prev.keyword, *prev.args], brace))
             return
         self.diags.append(
-            error(brace.where, "unexpected-brace", "'{' opens a block with no keyword",
-                  "put the block's keyword before the '{'")
+            error(
+                brace.where,
+                "unexpected-brace",
+                "'{' opens a block with no keyword",
+                "put the block's keyword before the '{'",
+            )
         )
         self.stack.append(_Open([Token("", brace.where)], brace))
 
@@ -137,8 +158,12 @@ class _Builder:
         self._end_statement()
         if not self.stack:
             self.diags.append(
-                error(brace.where, "unexpected-brace", "'}' closes no open block",
-                      "remove it, or look for a '{' missing above")
+                error(
+                    brace.where,
+                    "unexpected-brace",
+                    "'}' closes no open block",
+                    "remove it, or look for a '{' missing above",
+                )
             )
             return
         opened = self.stack.pop()
@@ -153,15 +178,23 @@ class _Builder:
         if real in chain:
             cycle = " -> ".join([*chain, real])
             self.diags.append(
-                error(where or Where(path, 0, 0), "include-cycle",
-                      f"include cycle: {cycle}", "an included file must not include "
-                      "itself, directly or through others", fatal=True)
+                error(
+                    where or Where(path, 0, 0),
+                    "include-cycle",
+                    f"include cycle: {cycle}",
+                    "an included file must not include itself, directly or through others",
+                    fatal=True,
+                )
             )
             return
         if len(chain) >= MAX_INCLUDE_DEPTH:
             self.diags.append(
-                error(where or Where(path, 0, 0), "include-depth",
-                      f"includes nested deeper than {MAX_INCLUDE_DEPTH}", fatal=True)
+                error(
+                    where or Where(path, 0, 0),
+                    "include-depth",
+                    f"includes nested deeper than {MAX_INCLUDE_DEPTH}",
+                    fatal=True,
+                )
             )
             return
         try:
@@ -169,20 +202,27 @@ class _Builder:
         except OSError as exc:
             reason = exc.strerror or str(exc)
             self.diags.append(
-                error(where or Where(path, 0, 0), "unreadable", f"cannot read {path}: {reason}",
-                      "check the path and its permissions", fatal=True)
+                error(
+                    where or Where(path, 0, 0),
+                    "unreadable",
+                    f"cannot read {path}: {reason}",
+                    "check the path and its permissions",
+                    fatal=True,
+                )
             )
             return
         self.files.append(path)
         odd: list[Diagnostic] = []
         for lineno, line in enumerate(text.splitlines(), start=1):
+            include = _INCLUDE_LINE.match(line)
+            if include:
+                # Read raw, as keepalived does, so that "{a,b}" stays one brace pattern.
+                self._end_statement()
+                self._include(path, _include_tokens(include, path, lineno), (*chain, real))
+                continue
             tokens, diags = tokenize_line(line, path, lineno)
             for d in diags:
                 (odd if d.code in ("nbsp", "odd-space") else self.diags).append(d)
-            if tokens and tokens[0].text in INCLUDE_KEYWORDS and not tokens[0].quoted:
-                self._end_statement()
-                self._include(path, tokens, (*chain, real))
-                continue
             for tok in tokens:
                 if tok.is_open:
                     self._open(tok)
@@ -196,8 +236,9 @@ class _Builder:
             first = odd[0]
             more = f" ({len(odd) - 1} more lines in this file)" if len(odd) > 1 else ""
             self.diags.append(
-                Diagnostic(first.where, first.severity, first.code, first.message + more,
-                           first.hint)
+                Diagnostic(
+                    first.where, first.severity, first.code, first.message + more, first.hint
+                )
             )
 
     def _include(self, path: str, tokens: list[Token], chain: tuple[str, ...]) -> None:
@@ -217,8 +258,12 @@ class _Builder:
         if not matches:
             diag = warning if kw.text == "include" else error
             self.diags.append(
-                diag(kw.where, "include-missing", f"{kw.text} {tokens[1].text} matches no file",
-                     f"paths are relative to {base or '.'}")
+                diag(
+                    kw.where,
+                    "include-missing",
+                    f"{kw.text} {tokens[1].text} matches no file",
+                    f"paths are relative to {base or '.'}",
+                )
             )
         for match in matches:
             self.feed_file(match, chain, kw.where)
@@ -229,10 +274,14 @@ class _Builder:
             opened = self.stack.pop()
             head = " ".join(t.text for t in opened.head)
             self.diags.append(
-                error(opened.brace.where, "missing-brace",
-                      f"block '{head}' opened here is never closed",
-                      "add the missing '}' (keepalived would read the rest of the file "
-                      "as part of this block)", fatal=True)
+                error(
+                    opened.brace.where,
+                    "missing-brace",
+                    f"block '{head}' opened here is never closed",
+                    "add the missing '}' (keepalived would read the rest of the file "
+                    "as part of this block)",
+                    fatal=True,
+                )
             )
             stmt = Statement(opened.head[0], tuple(opened.head[1:]), tuple(opened.body))
             self._body().append(stmt)

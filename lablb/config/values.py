@@ -7,6 +7,7 @@ arguments, which keepalived ignores, are a warning and do not stop the value.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from ipaddress import AddressValueError, IPv4Address
 from typing import Any
@@ -35,35 +36,61 @@ def bad(tok: Token, code: str, message: str, hint: str = "") -> Bad:
 def arg(stmt: Statement, diags: list[Diagnostic], what: str) -> Token:
     """The one argument of ``stmt``; more than one is a warning (keepalived ignores them)."""
     if not stmt.args:
-        raise bad(stmt.keyword, "missing-argument", f"{stmt.name} needs {what}",
-                  f"write it as: {stmt.name} <{what}>")
+        raise bad(
+            stmt.keyword,
+            "missing-argument",
+            f"{stmt.name} needs {what}",
+            f"write it as: {stmt.name} <{what}>",
+        )
     if len(stmt.args) > 1:
         extra = " ".join(t.text for t in stmt.args[1:])
         whole = " ".join(t.text for t in stmt.args)
-        hint = (f"'{EMAIL_PLACEHOLDER}' is what a web page shows in place of an address it "
-                "hides: the real address was lost when the text was copied"
-                if EMAIL_PLACEHOLDER in whole else "remove them, or quote a value with spaces")
-        diags.append(warning(stmt.args[1].where, "extra-argument",
-                             f"{stmt.name} takes one value; keepalived ignores '{extra}'", hint))
+        hint = (
+            f"'{EMAIL_PLACEHOLDER}' is what a web page shows in place of an address it "
+            "hides: the real address was lost when the text was copied"
+            if EMAIL_PLACEHOLDER in whole
+            else "remove them, or quote a value with spaces"
+        )
+        diags.append(
+            warning(
+                stmt.args[1].where,
+                "extra-argument",
+                f"{stmt.name} takes one value; keepalived ignores '{extra}'",
+                hint,
+            )
+        )
     return stmt.args[0]
 
 
 def no_args(stmt: Statement, diags: list[Diagnostic]) -> None:
     if stmt.args:
-        diags.append(warning(stmt.args[0].where, "extra-argument",
-                             f"{stmt.name} takes no value; keepalived ignores "
-                             f"'{' '.join(t.text for t in stmt.args)}'"))
+        diags.append(
+            warning(
+                stmt.args[0].where,
+                "extra-argument",
+                f"{stmt.name} takes no value; keepalived ignores "
+                f"'{' '.join(t.text for t in stmt.args)}'",
+            )
+        )
 
 
 def parse_int(tok: Token, lo: int, hi: int, name: str) -> int:
     try:
         value = int(tok.text, 10)
     except ValueError:
-        raise bad(tok, "bad-number", f"{name} wants a whole number, not '{tok.text}'",
-                  f"a whole number from {lo} to {hi}") from None
+        raise bad(
+            tok,
+            "bad-number",
+            f"{name} wants a whole number, not '{tok.text}'",
+            f"a whole number from {lo} to {hi}",
+        ) from None
     if not lo <= value <= hi:
-        raise bad(tok, "out-of-range", f"{name} {value} is outside [{lo}, {hi}]",
-                  f"use a value from {lo} to {hi}")
+        raise bad(
+            tok,
+            "out-of-range",
+            f"{name} {value} is outside [{lo}, {hi}]",
+            f"use a value from {lo} to {hi}",
+        )
     return value
 
 
@@ -71,11 +98,19 @@ def parse_float(tok: Token, lo: float, hi: float, name: str) -> float:
     try:
         value = float(tok.text)
     except ValueError:
-        raise bad(tok, "bad-number", f"{name} wants a number of seconds, not '{tok.text}'",
-                  "seconds, fractions allowed (e.g. 0.5)") from None
-    if value != value or not lo <= value <= hi:
-        raise bad(tok, "out-of-range", f"{name} {tok.text} is outside [{lo:g}, {hi:g}]",
-                  f"use a value from {lo:g} to {hi:g}")
+        raise bad(
+            tok,
+            "bad-number",
+            f"{name} wants a number of seconds, not '{tok.text}'",
+            "seconds, fractions allowed (e.g. 0.5)",
+        ) from None
+    if math.isnan(value) or not lo <= value <= hi:
+        raise bad(
+            tok,
+            "out-of-range",
+            f"{name} {tok.text} is outside [{lo:g}, {hi:g}]",
+            f"use a value from {lo:g} to {hi:g}",
+        )
     return value
 
 
@@ -83,19 +118,25 @@ def parse_ipv4(tok: Token, name: str) -> IPv4Address:
     try:
         return IPv4Address(tok.text)
     except AddressValueError:
-        raise bad(tok, "bad-address", f"{name} wants an IPv4 address, not '{tok.text}'",
-                  "dotted quad, e.g. 172.30.0.22") from None
+        raise bad(
+            tok,
+            "bad-address",
+            f"{name} wants an IPv4 address, not '{tok.text}'",
+            "dotted quad, e.g. 172.30.0.22",
+        ) from None
 
 
 def integer(lo: int, hi: int) -> Reader:
     def read(stmt: Statement, diags: list[Diagnostic]) -> int:
         return parse_int(arg(stmt, diags, "a number"), lo, hi, stmt.name)
+
     return read
 
 
 def timer(lo: float = 0.0, hi: float = 86400.0) -> Reader:
     def read(stmt: Statement, diags: list[Diagnostic]) -> float:
         return parse_float(arg(stmt, diags, "seconds"), lo, hi, stmt.name)
+
     return read
 
 
@@ -124,8 +165,9 @@ def boolean(stmt: Statement, diags: list[Diagnostic]) -> bool:
     try:
         return BOOLEANS[tok.text.lower()]
     except KeyError:
-        raise bad(tok, "bad-value", f"{stmt.name} wants on|off|true|false|yes|no, not "
-                  f"'{tok.text}'") from None
+        raise bad(
+            tok, "bad-value", f"{stmt.name} wants on|off|true|false|yes|no, not '{tok.text}'"
+        ) from None
 
 
 def choice(*names: str) -> Reader:
@@ -134,24 +176,40 @@ def choice(*names: str) -> Reader:
         if tok.text in names:
             return tok.text
         folded = {n.lower(): n for n in names}
-        hint = (f"did you mean {folded[tok.text.lower()]}? keepalived is case-sensitive here"
-                if tok.text.lower() in folded else f"one of: {', '.join(names)}")
+        hint = (
+            f"did you mean {folded[tok.text.lower()]}? keepalived is case-sensitive here"
+            if tok.text.lower() in folded
+            else f"one of: {', '.join(names)}"
+        )
         raise bad(tok, "bad-value", f"{stmt.name} does not know '{tok.text}'", hint)
+
     return read
 
 
 def script(stmt: Statement, diags: list[Diagnostic]) -> Script:
     """``keyword <STRING>|<QUOTED-STRING> [username [groupname]]``."""
     if not stmt.args:
-        raise bad(stmt.keyword, "missing-argument", f"{stmt.name} needs a command",
-                  'quote a command with arguments: "/path/script arg"')
+        raise bad(
+            stmt.keyword,
+            "missing-argument",
+            f"{stmt.name} needs a command",
+            'quote a command with arguments: "/path/script arg"',
+        )
     toks = stmt.args
     if len(toks) > 3:
-        diags.append(warning(toks[3].where, "extra-argument",
-                             f"{stmt.name} takes a command, a user and a group; keepalived "
-                             "ignores the rest", 'quote a command with arguments'))
-    return Script(toks[0].text, toks[1].text if len(toks) > 1 else None,
-                  toks[2].text if len(toks) > 2 else None)
+        diags.append(
+            warning(
+                toks[3].where,
+                "extra-argument",
+                f"{stmt.name} takes a command, a user and a group; keepalived ignores the rest",
+                "quote a command with arguments",
+            )
+        )
+    return Script(
+        toks[0].text,
+        toks[1].text if len(toks) > 1 else None,
+        toks[2].text if len(toks) > 2 else None,
+    )
 
 
 def words(stmt: Statement, diags: list[Diagnostic]) -> tuple[str, ...]:
@@ -160,8 +218,11 @@ def words(stmt: Statement, diags: list[Diagnostic]) -> tuple[str, ...]:
     out: list[str] = []
     for item in stmt.block:
         if item.block is not None:
-            diags.append(error(item.where, "unexpected-block",
-                               f"{stmt.name} holds a list of words, not blocks"))
+            diags.append(
+                error(
+                    item.where, "unexpected-block", f"{stmt.name} holds a list of words, not blocks"
+                )
+            )
             continue
         out.extend(t.text for t in (item.keyword, *item.args))
     return tuple(out)
@@ -174,16 +235,25 @@ def address_port(stmt: Statement, diags: list[Diagnostic]) -> tuple[IPv4Address,
     ip = parse_ipv4(stmt.args[0], stmt.name)
     port_ = parse_int(stmt.args[1], 0, 65535, f"{stmt.name} port") if len(stmt.args) > 1 else None
     if len(stmt.args) > 2:
-        diags.append(warning(stmt.args[2].where, "extra-argument",
-                             f"{stmt.name} takes an address and a port; keepalived ignores the rest"))
+        diags.append(
+            warning(
+                stmt.args[2].where,
+                "extra-argument",
+                f"{stmt.name} takes an address and a port; keepalived ignores the rest",
+            )
+        )
     return ip, port_
 
 
 def status_codes(stmt: Statement, diags: list[Diagnostic]) -> tuple[tuple[int, int], ...]:
     """``status_code 200 200-299 ...`` as inclusive ranges."""
     if not stmt.args:
-        raise bad(stmt.keyword, "missing-argument", "status_code needs codes or ranges",
-                  "e.g. status_code 200 or status_code 200-299")
+        raise bad(
+            stmt.keyword,
+            "missing-argument",
+            "status_code needs codes or ranges",
+            "e.g. status_code 200 or status_code 200-299",
+        )
     out: list[tuple[int, int]] = []
     for tok in stmt.args:
         lo_s, _, hi_s = tok.text.partition("-")

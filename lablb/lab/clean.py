@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from typing import Any
 
 from lablb.lab import procs
 
@@ -18,8 +19,8 @@ SWITCH_BRIDGE = re.compile(r"^s\d+$")
 SWITCH_PORT = re.compile(r"^s\d+-eth\d+$")
 
 
-def _live_labs() -> list[dict[str, object]]:
-    live = []
+def live_labs() -> list[dict[str, Any]]:
+    live: list[dict[str, Any]] = []
     if not procs.STATE_DIR.is_dir():
         return live
     for path in procs.STATE_DIR.glob("lab-*.json"):
@@ -39,12 +40,13 @@ def _live_labs() -> list[dict[str, object]]:
 def clean() -> list[str]:
     """Remove every lab leftover; return what was done, one line each."""
     done: list[str] = []
-    live = _live_labs()
-    spared_shells = {int(p) for s in live for p in s.get("host_pids", {}).values()}  # type: ignore[attr-defined]
-    spared_bridges = {b for s in live for b in s.get("bridges", [])}  # type: ignore[attr-defined]
+    live = live_labs()
+    spared_shells = {int(p) for s in live for p in s.get("host_pids", {}).values()}
+    spared_bridges = {b for s in live for b in s.get("bridges", [])}
     if live:
-        done.append(f"left alone: {len(live)} running lab(s) (pid "
-                    f"{', '.join(str(s['pid']) for s in live)})")
+        done.append(
+            f"left alone: {len(live)} running lab(s) (pid {', '.join(str(s['pid']) for s in live)})"
+        )
 
     shells = [p for p in procs.host_shells() if p not in spared_shells]
     namespaces = {ns for ns in (procs.netns_of(p) for p in shells) if ns}
@@ -56,14 +58,15 @@ def clean() -> list[str]:
 
     for name in procs.named_netns():
         if name.startswith(procs.NETNS_PREFIX) and not any(
-                name == procs.NETNS_PREFIX + h for s in live for h in s.get("host_pids", {})):  # type: ignore[attr-defined]
+            name == procs.NETNS_PREFIX + h for s in live for h in s.get("host_pids", {})
+        ):
             procs.run(["ip", "netns", "delete", name])
             done.append(f"deleted netns {name}")
 
     for name, kind in procs.links():
         if name in spared_bridges or any(name.startswith(b + "-") for b in spared_bridges):
             continue
-        if (kind == "bridge" and SWITCH_BRIDGE.match(name)) or SWITCH_PORT.match(name):
-            if procs.run(["ip", "link", "delete", name]).returncode == 0:
-                done.append(f"deleted {kind} {name}")
+        ours = (kind == "bridge" and SWITCH_BRIDGE.match(name)) or SWITCH_PORT.match(name)
+        if ours and procs.run(["ip", "link", "delete", name]).returncode == 0:
+            done.append(f"deleted {kind} {name}")
     return done

@@ -12,8 +12,14 @@ from typing import Any
 
 import networkx as nx
 
-ROLE_COLOURS = {"balancer": "#d95f02", "web": "#1b9e77", "router": "#7570b3",
-                "client": "#66a61e", "mail": "#e6ab02", "switch": "#999999"}
+ROLE_COLOURS = {
+    "balancer": "#d95f02",
+    "web": "#1b9e77",
+    "router": "#7570b3",
+    "client": "#66a61e",
+    "mail": "#e6ab02",
+    "switch": "#999999",
+}
 
 
 @dataclass(frozen=True)
@@ -51,9 +57,15 @@ def describe(topo: Any) -> list[HostView]:
         routes = list(opts.get("routes", ()))
         if opts.get("defaultRoute"):
             routes.insert(0, f"default {opts['defaultRoute']}")
-        views.append(HostView(host, opts.get("role", "host"),
-                              tuple(sorted(ifaces[host], key=lambda i: i.name)),
-                              tuple(opts.get("lo_addresses", ())), tuple(routes)))
+        views.append(
+            HostView(
+                host,
+                opts.get("role", "host"),
+                tuple(sorted(ifaces[host], key=lambda i: i.name)),
+                tuple(opts.get("lo_addresses", ())),
+                tuple(routes),
+            )
+        )
     return views
 
 
@@ -65,12 +77,19 @@ def to_graph(topo: Any) -> nx.Graph:
         g.add_node(sw, role="switch", addresses=[])
     for a, b, info in topo.links(sort=True, withInfo=True):
         g.add_edge(a, b, bw=info.get("bw"))
+    # Layers for drawing: hops from the clients, so traffic reads top to bottom.
+    sources = [n for n, d in g.nodes(data=True) if d["role"] == "client"] or list(g.nodes)[:1]
+    hops = nx.multi_source_dijkstra_path_length(g, sources) if sources else {}
+    for n in g.nodes:
+        g.nodes[n]["layer"] = -hops.get(n, 0)
     return g
 
 
 def render_text(name: str, views: list[HostView], switches: list[str]) -> str:
-    lines = [f"topology {name}: {len(views)} hosts, {len(switches)} switches "
-             f"({', '.join(switches)})", ""]
+    lines = [
+        f"topology {name}: {len(views)} hosts, {len(switches)} switches ({', '.join(switches)})",
+        "",
+    ]
     head = f"{'host':<7} {'role':<9} {'interface':<10} {'address':<18} {'link to':<8}"
     lines += [head, "-" * len(head)]
     for v in views:
@@ -94,18 +113,19 @@ def draw_png(name: str, topo: Any, path: str) -> None:
     import matplotlib.pyplot as plt
 
     g = to_graph(topo)
-    pos = nx.kamada_kawai_layout(g)
+    pos = nx.multipartite_layout(g, subset_key="layer", align="horizontal", scale=2.0)
     fig, ax = plt.subplots(figsize=(10, 7))
     colours = [ROLE_COLOURS.get(g.nodes[n]["role"], "#cccccc") for n in g.nodes]
     sizes = [600 if g.nodes[n]["role"] == "switch" else 1400 for n in g.nodes]
     nx.draw_networkx_edges(g, pos, ax=ax, width=1.5, edge_color="#555555")
-    nx.draw_networkx_nodes(g, pos, ax=ax, node_color=colours, node_size=sizes,
-                           node_shape="o", edgecolors="black")
+    nx.draw_networkx_nodes(
+        g, pos, ax=ax, node_color=colours, node_size=sizes, node_shape="o", edgecolors="black"
+    )
     labels = {n: "\n".join([n, *g.nodes[n]["addresses"]]) for n in g.nodes}
     nx.draw_networkx_labels(g, pos, labels=labels, ax=ax, font_size=7)
     for role, colour in ROLE_COLOURS.items():
         ax.scatter([], [], c=colour, label=role, s=80, edgecolors="black")
-    ax.legend(loc="lower left", fontsize=8, frameon=False)
+    ax.legend(loc="upper left", fontsize=8, frameon=False)
     ax.set_title(f"lablb topology {name}")
     ax.axis("off")
     fig.tight_layout()

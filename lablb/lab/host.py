@@ -15,9 +15,14 @@ from lablb.errors import LabError
 
 
 class LabHost(Host):  # type: ignore[misc]
-    def config(self, sysctls: dict[str, int | str] | None = None,
-               lo_addresses: list[str] | None = None, routes: list[str] | None = None,
-               role: str = "host", **params: Any) -> Any:
+    def config(
+        self,
+        sysctls: dict[str, int | str] | None = None,
+        lo_addresses: list[str] | None = None,
+        routes: list[str] | None = None,
+        role: str = "host",
+        **params: Any,
+    ) -> Any:
         result = super().config(**params)
         self.role = role
         for key, value in (sysctls or {}).items():

@@ -27,19 +27,23 @@ def htb_commands(bw_mbit: float) -> list[str]:
     rate_bytes = bw_mbit * 1e6 / 8
     r2q = max(10, int(rate_bytes // MAX_QUANTUM) + 1)
     burst = max(15_000, int(rate_bytes / 1000))
-    return [f"%s qdisc add dev %s root handle 5:0 htb default 1 r2q {r2q}",
-            f"%s class add dev %s parent 5:0 classid 5:1 htb rate {bw_mbit:f}Mbit burst {burst}"]
+    return [
+        f"%s qdisc add dev %s root handle 5:0 htb default 1 r2q {r2q}",
+        f"%s class add dev %s parent 5:0 classid 5:1 htb rate {bw_mbit:f}Mbit burst {burst}",
+    ]
 
 
 class LabIntf(TCIntf):  # type: ignore[misc]
     def config(self, **params: Any) -> Any:
         asked = [k for k in NETEM_OPTIONS if params.get(k)]
         if asked:
-            raise LabError(f"link option(s) {', '.join(asked)} need netem, which this kernel "
-                           "lacks; drop or delay traffic with lablb's nftables faults instead")
+            raise LabError(
+                f"link option(s) {', '.join(asked)} need netem, which this kernel "
+                "lacks; drop or delay traffic with lablb's nftables faults instead"
+            )
         return super().config(**params)
 
-    def bwCmds(self, bw: float | None = None, **_opts: Any) -> tuple[list[str], str]:  # noqa: N802
+    def bwCmds(self, bw: float | None = None, **_opts: Any) -> tuple[list[str], str]:
         if bw is None:
             return [], " root "
         if not 0 < bw <= self.bwParamMax:

@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from types import FrameType, TracebackType
@@ -22,12 +23,21 @@ from lablb.errors import LabError
 from lablb.lab import procs
 from lablb.lab.registry import TopoEntry
 
-REQUIRED_TOOLS = {"mnexec": "mininet", "brctl": "bridge-utils", "ifconfig": "net-tools",
-                  "tc": "iproute2", "ip": "iproute2", "sysctl": "procps"}
+REQUIRED_TOOLS = {
+    "mnexec": "mininet",
+    "brctl": "bridge-utils",
+    "ifconfig": "net-tools",
+    "tc": "iproute2",
+    "ip": "iproute2",
+    "sysctl": "procps",
+}
 # The bridge must not hand frames to iptables/nftables: the lab's own nft rules
 # (fault injection) are meant for hosts, and a stray host firewall must not see the LAN.
-BRIDGE_SYSCTLS = ("net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables",
-                  "net.bridge.bridge-nf-call-arptables")
+BRIDGE_SYSCTLS = (
+    "net.bridge.bridge-nf-call-iptables",
+    "net.bridge.bridge-nf-call-ip6tables",
+    "net.bridge.bridge-nf-call-arptables",
+)
 
 
 class LabInterrupted(LabError):
@@ -44,8 +54,11 @@ def preflight() -> None:
     """Root and the tools Mininet shells out to; a clear LabError when one is missing."""
     if os.geteuid() != 0:
         raise LabError("a lab needs root (network namespaces, veth, bridges): run with sudo")
-    missing = [f"{tool} (apt package {pkg})" for tool, pkg in REQUIRED_TOOLS.items()
-               if shutil.which(tool) is None]
+    missing = [
+        f"{tool} (apt package {pkg})"
+        for tool, pkg in REQUIRED_TOOLS.items()
+        if shutil.which(tool) is None
+    ]
     if missing:
         raise LabError(f"missing tools: {', '.join(missing)}; run ./dev setup")
 
@@ -79,8 +92,9 @@ class Lab:
             raise
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self._teardown()
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
@@ -92,14 +106,35 @@ class Lab:
         from mininet.net import Mininet
         from mininet.nodelib import LinuxBridge
 
+        from lablb.lab.clean import clean, live_labs
         from lablb.lab.host import LabHost
         from lablb.lab.link import LabLink
 
         setLogLevel("info" if self.verbose else "error")
+        live = [s for s in live_labs() if s.get("pid") != os.getpid()]
+        if live:
+            raise LabError(
+                f"another lab is running (pid {live[0]['pid']}, topology "
+                f"{live[0].get('topology')}); stop it first"
+            )
+        leftovers = clean()
+        if leftovers:
+            print(
+                f"lablb: removed what an earlier run left ({len(leftovers)} action(s))",
+                file=sys.stderr,
+            )
         set_bridge_sysctls()
         topo = self.spec.topology.cls(**self.spec.params)
-        self.net = Mininet(topo=topo, switch=LinuxBridge, controller=None, link=LabLink,
-                           host=LabHost, autoSetMacs=False, build=False, waitConnected=False)
+        self.net = Mininet(
+            topo=topo,
+            switch=LinuxBridge,
+            controller=None,
+            link=LabLink,
+            host=LabHost,
+            autoSetMacs=False,
+            build=False,
+            waitConnected=False,
+        )
         self._write_state()  # before build: a kill -9 during build leaves a trail
         self.net.build()
         self.net.start()
@@ -140,8 +175,8 @@ class Lab:
             self._netns = []
             self._state_file.unlink(missing_ok=True)
         finally:
-            for sig, handler in self._old_handlers.items():
-                signal.signal(sig, handler)
+            for signum, handler in self._old_handlers.items():
+                signal.signal(signum, handler)
             self._old_handlers = {}
 
     # -- use ------------------------------------------------------------------
@@ -157,10 +192,13 @@ class Lab:
     def hosts(self) -> list[Any]:
         return list(self.net.hosts) if self.net is not None else []
 
-    def run(self, host: str, argv: list[str], timeout: float = 10.0) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, host: str, argv: list[str], timeout: float = 10.0
+    ) -> subprocess.CompletedProcess[str]:
         """Run ``argv`` in ``host`` (no pty), bounded by ``timeout`` seconds."""
-        proc = self.host(host).popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
+        proc = self.host(host).popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:

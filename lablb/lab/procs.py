@@ -7,6 +7,7 @@ needs root for anything that changes state.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -36,8 +37,13 @@ def all_pids() -> list[int]:
 
 def cmdline(pid: int) -> str:
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
-            errors="replace").strip()
+        return (
+            Path(f"/proc/{pid}/cmdline")
+            .read_bytes()
+            .replace(b"\0", b" ")
+            .decode(errors="replace")
+            .strip()
+        )
     except OSError:
         return ""
 
@@ -58,10 +64,8 @@ def kill_all(pids: list[int], grace: float = 1.0) -> list[int]:
     targets = [p for p in pids if p != me]
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in targets:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline and any(_alive(p) for p in targets):
             time.sleep(0.02)
@@ -93,5 +97,6 @@ def links() -> list[tuple[str, str]]:
 
 
 def named_netns() -> list[str]:
-    return sorted(line.split()[0] for line in run(["ip", "netns", "list"]).stdout.splitlines()
-                  if line.strip())
+    return sorted(
+        line.split()[0] for line in run(["ip", "netns", "list"]).stdout.splitlines() if line.strip()
+    )

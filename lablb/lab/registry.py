@@ -24,8 +24,10 @@ def topologies_dir() -> Path:
     env = os.environ.get("LABLB_TOPOLOGIES")
     path = Path(env) if env else REPO_ROOT / "topologies"
     if not path.is_dir():
-        raise LabError(f"no topologies folder at {path}; set LABLB_TOPOLOGIES or install "
-                       "lablb from its checkout (pip install -e .)")
+        raise LabError(
+            f"no topologies folder at {path}; set LABLB_TOPOLOGIES or install "
+            "lablb from its checkout (pip install -e .)"
+        )
     return path
 
 
@@ -50,7 +52,10 @@ class TopoEntry:
             configs = getattr(self.cls, "default_configs", f"configs/{self.name}")
         path = Path(configs)
         if not path.is_dir():
-            for candidate in (self.source.parent / configs, self.source.parent / "configs" / configs):
+            for candidate in (
+                self.source.parent / configs,
+                self.source.parent / "configs" / configs,
+            ):
                 if candidate.is_dir():
                     return candidate
             raise LabError(f"no config set {configs!r} (looked in {self.source.parent}/configs)")

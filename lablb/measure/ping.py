@@ -27,5 +27,6 @@ def parse_ping(text: str) -> PingResult:
     if counts is None:
         raise LabError(f"ping printed no summary: {text.strip()[-200:]!r}")
     rtt = _RTT.search(text)
-    return PingResult(int(counts.group(1)), int(counts.group(2)),
-                      float(rtt.group(2)) if rtt else None)
+    return PingResult(
+        int(counts.group(1)), int(counts.group(2)), float(rtt.group(2)) if rtt else None
+    )

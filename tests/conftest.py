@@ -1,0 +1,38 @@
+"""Shared test helpers: parse configs held in memory."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from lablb.config.files import MemoryReader
+from lablb.config.load import Parsed, parse
+
+REPO = Path(__file__).resolve().parents[1]
+SEED_VERBATIM = REPO / "topologies" / "configs" / "seed-verbatim"
+SEED = REPO / "topologies" / "configs" / "seed"
+DOCROOT = REPO / "topologies" / "www"
+
+
+def parse_text(text: str, files: dict[str, str] | None = None, path: str = "/etc/k.conf") -> Parsed:
+    all_files = {path: textwrap.dedent(text), **(files or {})}
+    return parse(path, MemoryReader(all_files))
+
+
+def codes(parsed: Parsed) -> list[str]:
+    return [d.code for d in parsed.diagnostics]
+
+
+@pytest.fixture
+def minimal_instance() -> str:
+    return """
+    vrrp_instance VI_1 {
+        interface eth0
+        virtual_router_id 51
+        virtual_ipaddress {
+            172.30.0.22/24
+        }
+    }
+    """

@@ -1,0 +1,83 @@
+"""The command line: exit codes, JSON, one clear line and never a traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from lablb.cli import main
+from tests.conftest import SEED, SEED_VERBATIM
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lablb", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_check_verbatim_pair_names_the_service_vip() -> None:
+    res = run("check", str(SEED_VERBATIM / "lb01.conf"), str(SEED_VERBATIM / "lb02.conf"))
+    assert res.returncode == 4
+    assert "172.16.55.100" in res.stdout and "vip-not-carried" in res.stdout
+
+
+def test_check_corrected_pair_exits_zero() -> None:
+    res = run("check", "--strict", str(SEED / "lb01.conf"), str(SEED / "lb02.conf"))
+    assert (res.returncode, res.stdout) == (0, "")
+
+
+def test_check_json_schema() -> None:
+    res = run("check", "--json", str(SEED_VERBATIM / "lb01.conf"))
+    items = json.loads(res.stdout)
+    assert res.returncode == 4 and items
+    for item in items:
+        assert set(item) == {"file", "line", "col", "severity", "code", "message", "hint"}
+        assert item["severity"] in ("error", "warning")
+        assert isinstance(item["line"], int) and isinstance(item["col"], int)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "vrrp_instance X {\n",  # missing }
+        "}}}}\n{{{\n",  # brace soup
+        "\x00\x01\xff garbage\n",  # binary junk
+        "vrrp_instance X {\n priority 1e9999\n}\n",  # absurd number
+        "include /nonexistent/*\n",
+    ],
+)
+def test_garbage_never_tracebacks(tmp_path, content: str) -> None:  # type: ignore[no-untyped-def]
+    conf = tmp_path / "bad.conf"
+    conf.write_text(content, errors="surrogateescape")
+    res = run("check", str(conf))
+    assert "Traceback" not in res.stderr + res.stdout
+    assert res.returncode in (0, 3, 4)
+
+
+def test_missing_file_is_fatal_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    res = run("check", str(tmp_path / "nope.conf"))
+    assert res.returncode == 3
+    assert "cannot read" in res.stdout and "Traceback" not in res.stderr
+
+
+def test_lab_error_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["topo", "show", "no-such-topology"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lablb: no topology named 'no-such-topology'") and err.count("\n") == 1
+
+
+def test_topo_list_and_show(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert "seed" in run("topo", "list").stdout
+    png = tmp_path / "seed.png"
+    res = run("topo", "show", "seed", "--png", str(png))
+    assert res.returncode == 0, res.stderr
+    for needle in ("lb01", "172.30.0.20/24", "web02", "172.16.55.100/32", "r1", "198.51.100.1/24"):
+        assert needle in res.stdout
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,71 @@
+"""``include``: relative to the including file, globs and braces, cycles refused."""
+
+from __future__ import annotations
+
+from lablb.config.tree import expand_braces
+from tests.conftest import codes, parse_text
+
+INSTANCE = "vrrp_instance {name} {{\n interface eth0\n virtual_router_id {vrid}\n}}\n"
+
+
+def test_include_is_relative_to_the_including_file() -> None:
+    parsed = parse_text(
+        "include conf.d/a.conf\n",
+        {
+            "/etc/conf.d/a.conf": "include b.conf\n",
+            "/etc/conf.d/b.conf": INSTANCE.format(name="B", vrid=2),
+        },
+    )
+    assert codes(parsed) == []
+    assert [i.name for i in parsed.config.vrrp_instances] == ["B"]
+    assert parsed.config.files == ("/etc/k.conf", "/etc/conf.d/a.conf", "/etc/conf.d/b.conf")
+    assert parsed.config.vrrp_instances[0].where.file == "/etc/conf.d/b.conf"
+
+
+def test_include_glob_sorted_and_braces() -> None:
+    parsed = parse_text(
+        "include d/*.conf\ninclude e/{x,y}.conf\n",
+        {
+            "/etc/d/2.conf": INSTANCE.format(name="D2", vrid=2),
+            "/etc/d/1.conf": INSTANCE.format(name="D1", vrid=1),
+            "/etc/d/skip.txt": "garbage {",
+            "/etc/e/x.conf": INSTANCE.format(name="EX", vrid=3),
+            "/etc/e/y.conf": INSTANCE.format(name="EY", vrid=4),
+        },
+    )
+    assert codes(parsed) == []
+    assert [i.name for i in parsed.config.vrrp_instances] == ["D1", "D2", "EX", "EY"]
+
+
+def test_include_inside_a_block_is_textual() -> None:
+    parsed = parse_text(
+        "vrrp_instance X {\n include x-body.conf\n}\n",
+        {"/etc/x-body.conf": "interface eth1\nvirtual_router_id 7\n"},
+    )
+    assert codes(parsed) == []
+    assert parsed.config.vrrp_instances[0].interface == "eth1"
+
+
+def test_include_cycle_is_fatal() -> None:
+    parsed = parse_text(
+        "include a.conf\n", {"/etc/a.conf": "include b.conf\n", "/etc/b.conf": "include a.conf\n"}
+    )
+    (d,) = [d for d in parsed.diagnostics if d.code == "include-cycle"]
+    assert d.fatal and (d.where.file, d.where.line, d.where.col) == ("/etc/b.conf", 1, 1)
+    assert "/etc/a.conf -> /etc/b.conf -> /etc/a.conf" in d.message
+
+
+def test_self_include_is_a_cycle() -> None:
+    parsed = parse_text("include k.conf\n")
+    assert "include-cycle" in codes(parsed)
+
+
+def test_include_missing_file() -> None:
+    assert codes(parse_text("include nothing/*.conf\n")) == ["include-missing"]
+    assert [d.fatal for d in parse_text("include gone.conf\n").diagnostics] == [True]
+
+
+def test_brace_expansion() -> None:
+    assert expand_braces("a{b,c{d,e}}f") == ["abf", "acdf", "acef"]
+    assert expand_braces("plain") == ["plain"]
+    assert expand_braces("{single}") == ["{single}"]
