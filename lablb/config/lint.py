@@ -278,7 +278,7 @@ def lint_docroot(
                                 f"{url.digest} does not match the page served "
                                 f"(MD5 {actual}); the checker would mark every real "
                                 "server down",
-                                f"digest {actual}  (lablb genhash --file PAGE computes it)",
+                                f"digest {actual}  (the MD5 of the page body: md5sum PAGE)",
                             )
                         )
     return out

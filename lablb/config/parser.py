@@ -243,7 +243,7 @@ def _url(st: Statement, diags: list[Diagnostic]) -> m.Url:
                 st.where,
                 "bad-digest",
                 f"digest '{digest}' is not 32 hex digits",
-                "digest is the MD5 of the page body: lablb genhash URL",
+                "digest is the MD5 of the page body: md5sum PAGE, or keepalived's genhash",
             )
         )
         digest = None
