@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -36,3 +38,14 @@ def minimal_instance() -> str:
         }
     }
     """
+
+
+def run_lablb(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """The lablb command line in a subprocess, as a user runs it, bounded in time."""
+    return subprocess.run(
+        [sys.executable, "-m", "lablb", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

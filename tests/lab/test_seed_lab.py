@@ -15,6 +15,7 @@ from lablb.errors import LabError
 from lablb.lab.net import Lab, LabSpec
 from lablb.lab.registry import get
 from lablb.measure.ping import parse_ping
+from tests.conftest import run_lablb
 from tests.lab.leftovers import Snapshot, snapshot
 
 UP_TIMEOUT = 60.0
@@ -92,16 +93,6 @@ def test_sigterm_tears_down(before: Snapshot) -> None:
     assert snapshot() == before
 
 
-def _lablb(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lablb", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_clean_after_kill_9(before: Snapshot) -> None:
     proc = _start_up()
     os.kill(proc.pid, signal.SIGKILL)
@@ -109,9 +100,9 @@ def test_clean_after_kill_9(before: Snapshot) -> None:
     left = snapshot()
     # kill -9 leaves the lab behind: its named namespaces keep it alive, with bridges.
     assert left.netns and left.links != before.links
-    res = _lablb("clean")
+    res = run_lablb("clean")
     assert res.returncode == 0, res.stderr
     assert "deleted netns lablb-lb01" in res.stdout and "deleted bridge s1" in res.stdout
     assert snapshot() == before
-    again = _lablb("clean")
+    again = run_lablb("clean")
     assert "nothing left" in again.stdout

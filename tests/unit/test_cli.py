@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from lablb.cli import main
 from tests.conftest import SEED, SEED_VERBATIM
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lablb", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from tests.conftest import run_lablb as run
 
 
 def test_check_verbatim_pair_names_the_service_vip() -> None:
