@@ -1,0 +1,167 @@
+"""All the VRRP instances of one keepalived.conf, with their sync groups. Pure.
+
+``Engine`` routes inputs to the right ``Router`` (by interface and VRID for adverts, by
+name for tracked objects) and applies ``vrrp_sync_group``: when one member moves to
+MASTER, BACKUP or FAULT, the others follow (keepalived.conf(5), vrrp_sync_group). Every
+output is ``(instance name, action)``. No clock, no sockets: the daemon edge does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+
+from lablb.config.model import KeepalivedConfig, VrrpInstance
+from lablb.errors import ConfigError
+from lablb.vrrp.fsm import Action, Params, Router, State, Transition
+from lablb.vrrp.packet import Advert, AuthType
+
+Out = tuple[str, Action]
+
+
+def _at(inst: VrrpInstance, message: str, hint: str = "") -> ConfigError:
+    w = inst.where
+    return ConfigError(
+        f"vrrp_instance {inst.name}: {message}", file=w.file, line=w.line, col=w.col, hint=hint
+    )
+
+
+def params_of(config: KeepalivedConfig, inst: VrrpInstance, primary_ip: IPv4Address) -> Params:
+    """The machine's parameters for one instance; per-instance GARP settings override
+    ``global_defs`` as in keepalived."""
+    g = config.global_defs
+    if inst.virtual_router_id is None:
+        raise _at(inst, "no virtual_router_id")
+    auth_type, auth_pass = AuthType.NONE, b""
+    if inst.authentication is not None:
+        if inst.authentication.auth_type == "AH":
+            raise _at(
+                inst,
+                "auth_type AH is not implemented by lablb's engine",
+                "use auth_type PASS, or run this node with --engine keepalived",
+            )
+        auth_type, auth_pass = AuthType.PASS, inst.authentication.auth_pass.encode()[:8]
+
+    def pick(own: float | None, default: float) -> float:
+        return default if own is None else own
+
+    return Params(
+        name=inst.name,
+        vrid=inst.virtual_router_id,
+        priority=inst.priority,
+        advert_int=inst.advert_int,
+        primary_ip=inst.unicast_src_ip or primary_ip,
+        vips=inst.vips,
+        version=config.version_of(inst),
+        want_master=inst.state == "MASTER",
+        nopreempt=inst.nopreempt,
+        preempt_delay=inst.preempt_delay,
+        auth_type=auth_type,
+        auth_pass=auth_pass,
+        down_timer_adverts=inst.down_timer_adverts,
+        garp_master_delay=pick(inst.garp_master_delay, g.vrrp_garp_master_delay),
+        garp_master_repeat=int(pick(inst.garp_master_repeat, g.vrrp_garp_master_repeat)),
+        garp_master_refresh=pick(inst.garp_master_refresh, g.vrrp_garp_master_refresh),
+        garp_master_refresh_repeat=int(
+            pick(inst.garp_master_refresh_repeat, g.vrrp_garp_master_refresh_repeat)
+        ),
+    )
+
+
+@dataclass
+class Engine:
+    """The routers of one node. ``interfaces`` maps instance name -> interface name."""
+
+    routers: dict[str, Router]
+    interfaces: dict[str, str]
+    groups: dict[str, tuple[str, ...]]
+
+    @classmethod
+    def from_config(
+        cls, config: KeepalivedConfig, primary_ips: Mapping[str, IPv4Address]
+    ) -> Engine:
+        """``primary_ips``: interface -> its primary IPv4 address (the advert source)."""
+        routers, interfaces = {}, {}
+        for inst in config.vrrp_instances:
+            if inst.interface is None:
+                raise _at(inst, "no interface")
+            if inst.interface not in primary_ips:
+                raise _at(
+                    inst,
+                    f"interface {inst.interface} has no IPv4 address on this node",
+                    "check the interface name against `ip -br addr`",
+                )
+            routers[inst.name] = Router(params_of(config, inst, primary_ips[inst.interface]))
+            interfaces[inst.name] = inst.interface
+        groups = {
+            g.name: tuple(m for m in g.group if m in routers) for g in config.vrrp_sync_groups
+        }
+        return cls(routers, interfaces, groups)
+
+    def deadline(self) -> float | None:
+        times = [t for r in self.routers.values() if (t := r.next_deadline()) is not None]
+        return min(times) if times else None
+
+    def start(self, now: float) -> list[Out]:
+        return self._each(now, lambda r: r.start(now))
+
+    def stop(self, now: float) -> list[Out]:
+        return [(name, a) for name, r in self.routers.items() for a in r.stop(now)]
+
+    def expire(self, now: float) -> list[Out]:
+        return self._each(now, lambda r: r.expire(now))
+
+    def receive(self, now: float, interface: str, source: IPv4Address, advert: Advert) -> list[Out]:
+        """Hand an advert to the instance on ``interface`` with its VRID. An advert for
+        a VRID nobody here runs is none of our business (another cluster on the LAN)."""
+        for name, router in self.routers.items():
+            if self.interfaces[name] == interface and router.params.vrid == advert.vrid:
+                return self._sync(now, [(name, a) for a in router.receive(now, source, advert)])
+        return []
+
+    def track_interface(self, now: float, interface: str, up: bool) -> list[Out]:
+        """An interface changed state: instances on it go to FAULT or leave it
+        (keepalived tracks an instance's own interface implicitly)."""
+        out: list[Out] = []
+        for name, router in self.routers.items():
+            if self.interfaces[name] == interface:
+                out += [(name, a) for a in router.track(now, f"interface {interface}", up, None)]
+        return self._sync(now, out)
+
+    def track(
+        self, now: float, instance: str, name: str, up: bool, weight: int | None
+    ) -> list[Out]:
+        router = self.routers[instance]
+        return self._sync(now, [(instance, a) for a in router.track(now, name, up, weight)])
+
+    def _each(self, now: float, step: Callable[[Router], list[Action]]) -> list[Out]:
+        out: list[Out] = []
+        for name, router in self.routers.items():
+            out += [(name, a) for a in step(router)]
+        return self._sync(now, out)
+
+    def _sync(self, now: float, out: list[Out]) -> list[Out]:
+        """Sync groups: members follow a member's move. Forced moves do not cascade."""
+        forced: list[Out] = []
+        for name, action in out:
+            if not isinstance(action, Transition) or action.new is State.INITIALIZE:
+                continue
+            for group, members in self.groups.items():
+                if name not in members:
+                    continue
+                for other in members:
+                    router = self.routers[other]
+                    if other == name or router.state is action.new:
+                        continue
+                    if router.state is State.FAULT and action.new is not State.FAULT:
+                        continue  # a faulty member holds the group where it is
+                    why = f"sync group {group}: {name} went {action.new.value}"
+                    forced += [(other, a) for a in router.force(now, action.new, why)]
+        return out + forced
+
+    def states(self) -> dict[str, State]:
+        return {name: r.state for name, r in self.routers.items()}
+
+    def instances_on(self, interface: str) -> Iterable[str]:
+        return (n for n, i in self.interfaces.items() if i == interface)
