@@ -127,6 +127,12 @@ def _cmd_clean(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_daemon(args: argparse.Namespace) -> int:
+    from lablb.daemon import Options, run
+
+    return run(Options(args.config, args.pidfile, args.vrrp_pidfile, args.log, args.run_for))
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="lablb", description="network failover test lab")
     ap.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -165,6 +171,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--verbose", action="store_true", help="show Mininet's own log")
     p.set_defaults(func=_cmd_up)
+
+    p = sub.add_parser(
+        "daemon",
+        help="run VRRP from a keepalived.conf in the foreground (like keepalived -n -f)",
+    )
+    p.add_argument("-f", "--use-file", dest="config", required=True, metavar="CONFIG")
+    p.add_argument("-p", "--pid", dest="pidfile", metavar="PIDFILE", help="parent pid file")
+    p.add_argument(
+        "-r", "--vrrp_pid", dest="vrrp_pidfile", metavar="FILE", help="VRRP process pid file"
+    )
+    p.add_argument("--log", metavar="FILE", help="JSON event lines (default: stderr)")
+    p.add_argument("--run-for", type=float, metavar="SECONDS", help="stop gracefully after SECONDS")
+    p.set_defaults(func=_cmd_daemon)
 
     p = sub.add_parser(
         "clean", help="remove whatever a lab left behind (namespaces, links, processes)"

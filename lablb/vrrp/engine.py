@@ -165,3 +165,23 @@ class Engine:
 
     def instances_on(self, interface: str) -> Iterable[str]:
         return (n for n, i in self.interfaces.items() if i == interface)
+
+
+def adopt(old: Engine, new: Engine, now: float) -> list[Out]:
+    """Reload (SIGHUP): routers whose parameters did not change keep their state and
+    timers; removed or changed ones stop (priority 0 if master), new ones start."""
+    out: list[Out] = []
+    for name, router in old.routers.items():
+        kept = new.routers.get(name)
+        if (
+            kept is not None
+            and kept.params == router.params
+            and (new.interfaces[name] == old.interfaces[name])
+        ):
+            new.routers[name] = router
+        else:
+            out += [(name, a) for a in router.stop(now)]
+    for name, router in new.routers.items():
+        if router.state is State.INITIALIZE:
+            out += [(name, a) for a in router.start(now)]
+    return new._sync(now, out)

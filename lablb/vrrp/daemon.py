@@ -1,0 +1,385 @@
+"""The VRRP process: runs the pure ``Engine`` against real sockets and a real clock.
+
+This is the daemon edge. It reads the keepalived.conf, opens a protocol-112 socket per
+interface, and then loops: wait for a packet, a link change, a signal or the engine's next
+deadline; feed the engine; execute what it returns. It runs alone in its own process (the
+supervisor in ``lablb.daemon`` starts it), so checkers and the forwarder can never delay
+an advert, the way keepalived keeps its VRRP child apart.
+
+Every event is one JSON line with ``ts`` (CLOCK_MONOTONIC, the same clock for every
+network namespace on the host) and ``wall``. SIGTERM/SIGINT: graceful stop (priority 0,
+addresses removed). SIGHUP: reload the file; unchanged instances keep their state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import select
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import IO
+
+from lablb.config.load import load
+from lablb.config.model import KeepalivedConfig, Script, VirtualAddress, VrrpScript
+from lablb.errors import LablbError, PacketError
+from lablb.vrrp import io
+from lablb.vrrp.engine import Engine, Out, adopt
+from lablb.vrrp.fsm import AddVips, Garp, Rejected, RemoveVips, Send, State, Transition
+from lablb.vrrp.packet import Checksum, decode_ipv4
+from lablb.vrrp.track import RiseFall
+
+MAX_WAIT = 0.5  # the loop wakes at least this often, to reap scripts and poll links
+SCRIPT_KILL_AFTER = 30.0  # a notify script still running after this is killed
+
+
+class EventLog:
+    """One JSON object per line, flushed at once so a reader sees events as they occur."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+
+    def __call__(self, event: str, **fields: object) -> None:
+        record: dict[str, object] = {
+            "ts": round(time.monotonic(), 6),
+            "wall": round(time.time(), 6),
+            "event": event,
+            "pid": os.getpid(),
+        }
+        record.update(fields)
+        self.stream.write(json.dumps(record, default=str) + "\n")
+        self.stream.flush()
+
+
+@dataclass
+class ScriptTracker:
+    """One ``vrrp_script`` run every ``interval``, judged by rise/fall."""
+
+    script: VrrpScript
+    users: list[tuple[str, int | None]]  # (instance, weight) that track it
+    state: RiseFall
+    next_run: float = 0.0
+    proc: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+
+
+@dataclass
+class Daemon:
+    config_path: str
+    log: EventLog
+    config: KeepalivedConfig | None = None
+    engine: Engine | None = None
+    sockets: dict[str, io.VrrpSocket] = field(default_factory=dict)
+    garp: dict[str, io.GarpSender] = field(default_factory=dict)
+    links: dict[str, bool] = field(default_factory=dict)
+    scripts: list[ScriptTracker] = field(default_factory=list)
+    children: list[tuple[float, subprocess.Popen[bytes]]] = field(default_factory=list)
+    stopping: bool = False
+    reloading: bool = False
+
+    # -- setup ---------------------------------------------------------------------------
+    def configure(self, now: float) -> list[Out]:
+        """(Re)read the file and build the engine; on reload, keep unchanged instances."""
+        config = load(self.config_path)
+        interfaces = {i.interface for i in config.vrrp_instances if i.interface}
+        primaries = {n: ip for n in interfaces if (ip := io.primary_ipv4(n)) is not None}
+        engine = Engine.from_config(config, primaries)
+        old, self.config = self.engine, config
+        if old is None:
+            self._clear_stale_vips(config)
+        for name in interfaces - set(self.sockets):
+            group = config.global_defs.vrrp_mcast_group4
+            self.sockets[name] = io.VrrpSocket(name, primaries[name], group)
+            self.garp[name] = io.GarpSender(name)
+        self.engine = engine
+        self.scripts = self._script_trackers(config)
+        out = engine.start(now) if old is None else adopt(old, engine, now)
+        for name in interfaces:
+            self.links[name] = io.link_up(name)
+            if not self.links[name]:
+                out += engine.track_interface(now, name, up=False)
+        for inst in config.vrrp_instances:
+            for t in inst.track_interface:
+                if not io.link_up(t.name):
+                    out += engine.track(now, inst.name, f"interface {t.name}", False, t.weight)
+        return out
+
+    def _clear_stale_vips(self, config: KeepalivedConfig) -> None:
+        """A crashed run may have left addresses behind; a starting node owns none."""
+        for inst in config.vrrp_instances:
+            for vip in inst.virtual_ipaddress:
+                io.del_vip(vip, inst.interface or "")
+
+    def _script_trackers(self, config: KeepalivedConfig) -> list[ScriptTracker]:
+        trackers = []
+        for vs in config.vrrp_scripts:
+            users = [
+                (inst.name, t.weight if t.weight is not None else vs.weight or None)
+                for inst in config.vrrp_instances
+                for t in inst.track_script
+                if t.name == vs.name
+            ]
+            if users and vs.script is not None:
+                state = RiseFall(vs.rise, vs.fall, up=not vs.init_fail)
+                trackers.append(ScriptTracker(vs, users, state))
+        return trackers
+
+    # -- executing actions -----------------------------------------------------------
+    def execute(self, out: Out | list[Out]) -> None:
+        assert self.engine is not None and self.config is not None
+        for instance, action in out if isinstance(out, list) else [out]:
+            iface = self.engine.interfaces.get(instance, "")
+            inst = self.config.instance(instance)
+            if isinstance(action, Send):
+                sock = self.sockets[iface]
+                wire = action.advert.encode(sock.source, sock.group, Checksum.PSEUDO_HEADER)
+                sock.send(wire, inst.unicast_peer if inst else ())
+            elif isinstance(action, AddVips | RemoveVips):
+                self._vips(instance, iface, action)
+            elif isinstance(action, Garp):
+                for vip in self._vip_lines(instance):
+                    dev = vip.dev or iface
+                    sender = self.garp.get(dev) or self.garp.setdefault(dev, io.GarpSender(dev))
+                    sent = sender.send(vip.ip, action.count)
+                    self.log("garp", instance=instance, address=vip.ip, interface=dev, count=sent)
+            elif isinstance(action, Transition):
+                self.log(
+                    "state",
+                    instance=instance,
+                    **{"from": action.old.value, "to": action.new.value},
+                    reason=action.reason,
+                    priority=action.priority,
+                )
+                if inst is not None:
+                    self._notify(instance, action)
+            elif isinstance(action, Rejected):
+                count = self.engine.routers[instance].rejected.get(action.reason, 0)
+                self.log(
+                    "reject",
+                    instance=instance,
+                    reason=action.reason.name,
+                    source=action.source,
+                    detail=action.detail,
+                    count=count,
+                )
+
+    def _vip_lines(self, instance: str) -> tuple[VirtualAddress, ...]:
+        inst = self.config.instance(instance) if self.config else None
+        return inst.virtual_ipaddress if inst else ()
+
+    def _vips(self, instance: str, iface: str, action: AddVips | RemoveVips) -> None:
+        op, fn = ("add", io.add_vip) if isinstance(action, AddVips) else ("del", io.del_vip)
+        for vip in self._vip_lines(instance):
+            error = fn(vip, iface)
+            self.log("vip", instance=instance, op=op, address=vip.interface, error=error)
+
+    def _notify(self, instance: str, t: Transition) -> None:
+        """keepalived's notify contract: notify_master/backup/fault/stop run bare;
+        ``notify`` gets TYPE NAME STATE PRIORITY."""
+        inst = self.config.instance(instance) if self.config else None
+        if inst is None:
+            return
+        state = "STOP" if t.new is State.INITIALIZE else t.new.value
+        specific = {
+            "MASTER": inst.notify_master,
+            "BACKUP": inst.notify_backup,
+            "FAULT": inst.notify_fault,
+            "STOP": inst.notify_stop,
+        }[state]
+        self._spawn(specific, [])
+        self._spawn(inst.notify, ["INSTANCE", instance, state, str(t.priority)])
+
+    def _spawn(self, script: Script | None, args: list[str]) -> None:
+        if script is None:
+            return
+        argv = [*shlex.split(script.command), *args]
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=True)
+        except OSError as exc:
+            self.log("script-error", argv=argv, error=str(exc))
+            return
+        self.children.append((time.monotonic(), proc))
+        self.log("script", argv=argv, child=proc.pid)
+
+    def reap(self, now: float) -> None:
+        alive = []
+        for started, proc in self.children:
+            if proc.poll() is None and now - started > SCRIPT_KILL_AFTER:
+                proc.kill()
+                proc.wait(timeout=5)
+                self.log("script-killed", child=proc.pid)
+            elif proc.poll() is None:
+                alive.append((started, proc))
+        self.children = alive
+
+    # -- inputs ------------------------------------------------------------------------
+    def on_packet(self, iface: str, now: float) -> None:
+        assert self.engine is not None
+        sock = self.sockets[iface]
+        while (buf := sock.receive()) is not None:
+            try:
+                src, _dst, advert = decode_ipv4(buf)
+            except PacketError as exc:
+                self.log(
+                    "reject",
+                    instance=None,
+                    reason=getattr(exc.reason, "name", "?"),
+                    detail=exc.detail,
+                    interface=iface,
+                )
+                continue
+            if src == sock.source:
+                continue
+            self.execute(self.engine.receive(now, iface, src, advert))
+
+    def on_links(self, now: float) -> None:
+        assert self.engine is not None and self.config is not None
+        for name, was in list(self.links.items()):
+            up = io.link_up(name)
+            if up != was:
+                self.links[name] = up
+                self.log("link", interface=name, up=up)
+                self.execute(self.engine.track_interface(now, name, up))
+        for inst in self.config.vrrp_instances:
+            for t in inst.track_interface:
+                up = io.link_up(t.name)
+                self.execute(self.engine.track(now, inst.name, f"interface {t.name}", up, t.weight))
+
+    def on_scripts(self, now: float) -> None:
+        assert self.engine is not None
+        for tr in self.scripts:
+            if tr.proc is not None:
+                code = tr.proc.poll()
+                timeout = tr.script.timeout or tr.script.interval
+                if code is None and now - tr.started > timeout:
+                    tr.proc.kill()
+                    tr.proc.wait(timeout=5)
+                    code = -1
+                if code is None:
+                    continue
+                tr.proc = None
+                changed = tr.state.result(code == 0)
+                if changed is not None:
+                    self.log("track-script", script=tr.script.name, up=changed, exit=code)
+                    for inst, weight in tr.users:
+                        self.execute(self.engine.track(now, inst, tr.script.name, changed, weight))
+            if tr.proc is None and now >= tr.next_run and tr.script.script is not None:
+                argv = shlex.split(tr.script.script.command)
+                try:
+                    tr.proc = subprocess.Popen(
+                        argv,
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                except OSError:
+                    tr.proc = None
+                    tr.state.result(False)
+                tr.started, tr.next_run = now, now + tr.script.interval
+
+    # -- the loop -----------------------------------------------------------------------
+    def run(self, run_for: float | None = None) -> int:
+        wake_r, wake_w = socket.socketpair()
+        wake_r.setblocking(False)
+        wake_w.setblocking(False)
+        signal.set_wakeup_fd(wake_w.fileno())
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_reload)
+        links = io.LinkWatch()
+        start = time.monotonic()
+        self.execute(self.configure(start))
+        assert self.engine is not None
+        self.log("start", config=self.config_path, states=self._states())
+        by_fd = {s.fileno(): name for name, s in self.sockets.items()}
+        try:
+            while not self.stopping:
+                now = time.monotonic()
+                if run_for is not None and now - start >= run_for:
+                    break
+                deadline = self.engine.deadline()
+                wait = MAX_WAIT if deadline is None else min(MAX_WAIT, max(0.0, deadline - now))
+                fds = [*by_fd, links.fileno(), wake_r.fileno()]
+                readable, _, _ = select.select(fds, [], [], wait)
+                now = time.monotonic()
+                for fd in readable:
+                    if fd == links.fileno():
+                        links.drain()
+                        self.on_links(now)
+                    elif fd == wake_r.fileno():
+                        wake_r.recv(4096)
+                    else:
+                        self.on_packet(by_fd[fd], now)
+                if self.reloading:
+                    self.reloading = False
+                    self._reload(now)
+                    by_fd = {s.fileno(): name for name, s in self.sockets.items()}
+                self.execute(self.engine.expire(time.monotonic()))
+                self.on_scripts(now)
+                self.reap(now)
+        finally:
+            self.execute(self.engine.stop(time.monotonic()))
+            self.log("stop", states=self._states())
+            for s in self.sockets.values():
+                s.close()
+            for g in self.garp.values():
+                g.close()
+            links.close()
+            signal.set_wakeup_fd(-1)
+        return 0
+
+    def _reload(self, now: float) -> None:
+        try:
+            out = self.configure(now)
+        except LablbError as exc:
+            self.log("reload", ok=False, error=str(exc))
+            return
+        self.execute(out)
+        self.log("reload", ok=True, states=self._states())
+
+    def _states(self) -> dict[str, str]:
+        return {n: s.value for n, s in self.engine.states().items()} if self.engine else {}
+
+    def _on_stop(self, _signum: int, _frame: object) -> None:
+        self.stopping = True
+
+    def _on_reload(self, _signum: int, _frame: object) -> None:
+        self.reloading = True
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m lablb.vrrp.daemon -f CONFIG [--log FILE] [-r PIDFILE]``: the VRRP
+    process alone. Users run ``lablb daemon``, which starts this."""
+    p = argparse.ArgumentParser(prog="lablb-vrrp")
+    p.add_argument("-f", "--use-file", dest="config", required=True)
+    p.add_argument("--log", help="append JSON event lines here (default: stderr)")
+    p.add_argument("-r", "--vrrp_pid", dest="pidfile")
+    p.add_argument("--run-for", type=float, help="stop gracefully after this many seconds")
+    args = p.parse_args(argv)
+    stream = open(args.log, "a", encoding="utf-8") if args.log else sys.stderr  # noqa: SIM115
+    log = EventLog(stream)
+    if args.pidfile:
+        with open(args.pidfile, "w", encoding="utf-8") as f:
+            f.write(f"{os.getpid()}\n")
+    try:
+        return Daemon(args.config, log).run(args.run_for)
+    except LablbError as exc:
+        log("error", error=str(exc))
+        print(f"lablb vrrp: {exc}", file=sys.stderr)
+        return exc.exit_code
+    finally:
+        if args.pidfile:
+            with contextlib.suppress(OSError):
+                os.unlink(args.pidfile)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
