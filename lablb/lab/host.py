@@ -25,6 +25,8 @@ class LabHost(Host):  # type: ignore[misc]
     ) -> Any:
         result = super().config(**params)
         self.role = role
+        gateway = params.get("defaultRoute")
+        self.lab_routes = ([f"default {gateway}"] if gateway else []) + list(routes or ())
         for key, value in (sysctls or {}).items():
             self.must(["sysctl", "-q", "-w", f"{key}={value}"])
         for addr in lo_addresses or ():
@@ -32,6 +34,12 @@ class LabHost(Host):  # type: ignore[misc]
         for route in routes or ():
             self.must(["ip", "route", "add", *route.split()])
         return result
+
+    def restore_routes(self) -> None:
+        """Put the topology's routes back: taking a link down makes the kernel drop
+        routes through it, and a rebooted machine would have them again."""
+        for route in self.lab_routes:
+            self.must(["ip", "route", "replace", *route.split()])
 
     def must(self, argv: list[str]) -> str:
         """Run ``argv`` in this host; a failure is a LabError naming host and command."""

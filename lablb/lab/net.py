@@ -14,8 +14,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -72,10 +75,16 @@ def set_bridge_sysctls() -> None:
 
 
 class Lab:
-    def __init__(self, spec: LabSpec, *, verbose: bool = False) -> None:
+    def __init__(
+        self, spec: LabSpec, *, verbose: bool = False, workdir: Path | None = None
+    ) -> None:
         self.spec = spec
         self.verbose = verbose
         self.net: Any = None
+        # Pid files and daemon logs; a directory the caller names is kept afterwards.
+        self._keep_workdir = workdir is not None
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="lablb-"))
+        self._stoppers: list[Callable[[], None]] = []
         self._old_handlers: dict[int, Any] = {}
         self._state_file = procs.STATE_DIR / f"lab-{os.getpid()}.json"
         self._netns: list[str] = []
@@ -162,6 +171,12 @@ class Lab:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_IGN)
         try:
+            for stop in reversed(self._stoppers):
+                try:
+                    stop()
+                except Exception as exc:  # teardown must go on whatever one stop raised
+                    print(f"lablb: teardown: {exc}", file=sys.stderr)
+            self._stoppers = []
             if self.net is not None:
                 shells = [h.pid for h in self.net.hosts if getattr(h, "pid", None)]
                 namespaces = {ns for ns in map(procs.netns_of, shells) if ns}
@@ -174,6 +189,8 @@ class Lab:
                 procs.run(["ip", "netns", "delete", name])
             self._netns = []
             self._state_file.unlink(missing_ok=True)
+            if not self._keep_workdir:
+                shutil.rmtree(self.workdir, ignore_errors=True)
         finally:
             for signum, handler in self._old_handlers.items():
                 signal.signal(signum, handler)
@@ -191,6 +208,32 @@ class Lab:
     @property
     def hosts(self) -> list[Any]:
         return list(self.net.hosts) if self.net is not None else []
+
+    def on_teardown(self, stop: Callable[[], None]) -> None:
+        """Call ``stop`` at teardown (last registered, first called), before the host
+        processes are killed: daemons get to stop gracefully."""
+        self._stoppers.append(stop)
+
+    def popen(self, host: str, argv: list[str], log: Path | None = None) -> subprocess.Popen[bytes]:
+        """Start a long-lived process in ``host``; output to ``log`` (or discarded)."""
+        out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - child owns it
+        try:
+            proc: subprocess.Popen[bytes] = self.host(host).popen(
+                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+            )
+        finally:
+            if log:
+                out.close()  # type: ignore[union-attr]
+        return proc
+
+    def root(self, argv: list[str], timeout: float = 10.0) -> subprocess.CompletedProcess[str]:
+        """Run ``argv`` in the root namespace (switch-side links, bridges)."""
+        try:
+            return subprocess.run(
+                argv, capture_output=True, text=True, timeout=timeout, check=False
+            )
+        except subprocess.TimeoutExpired:
+            raise LabError(f"{' '.join(argv)} took longer than {timeout:g} s") from None
 
     def run(
         self, host: str, argv: list[str], timeout: float = 10.0

@@ -1,0 +1,249 @@
+"""A VRRP speaker on a lab balancer: lablb's engine or the real keepalived, same file.
+
+Both engines are driven the same way, the way an operator drives keepalived: a parent
+process with a pid file (``-p``) and a VRRP child with its own (``-r``), one pair of
+files per node since every Mininet host shares the file system. Stopping the parent is
+a graceful stop; a crash is SIGSTOP of the VRRP child (so it cannot say goodbye), then
+SIGKILL of both. Lab layer: it only runs commands in hosts through ``Lab``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+from pathlib import Path
+
+from lablb.errors import LabError
+from lablb.lab.net import Lab
+
+ENGINES = ("lablb", "keepalived")
+STOP_TIMEOUT = 5.0
+PIDFILE_TIMEOUT = 5.0
+_KEEPALIVED_STATE = re.compile(r"\((?P<inst>[^)]+)\) Entering (?P<state>[A-Z]+) STATE")
+
+
+def engines_for(choice: str, balancers: tuple[str, ...]) -> dict[str, str]:
+    """``lablb``, ``keepalived``, ``mixed`` (lablb on the first balancer, keepalived on
+    the others) or an explicit ``lb01=keepalived,lb02=lablb``."""
+    if choice in ENGINES:
+        return dict.fromkeys(balancers, choice)
+    if choice == "mixed":
+        return {b: ENGINES[i > 0] for i, b in enumerate(balancers)}
+    picked: dict[str, str] = {}
+    for part in choice.split(","):
+        node, _, engine = part.partition("=")
+        if node not in balancers or engine not in ENGINES:
+            raise LabError(
+                f"--engine {choice!r}: expected lablb, keepalived, mixed or NODE=ENGINE,... "
+                f"with NODE in {', '.join(balancers)}"
+            )
+        picked[node] = engine
+    return {b: picked.get(b, "lablb") for b in balancers}
+
+
+def _read_pid(path: Path) -> int | None:
+    """The live process a pid file names; a zombie counts as gone (whoever reaps it)."""
+    try:
+        pid = int(path.read_text().split()[0])
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, ValueError, IndexError):
+        return None
+    state = stat.rpartition(")")[2].split()[0]
+    return None if state in ("Z", "X") else pid
+
+
+@dataclass
+class VrrpNode:
+    """One balancer's VRRP speaker in a running lab."""
+
+    lab: Lab
+    host: str
+    engine: str
+    config: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def dir(self) -> Path:
+        d = self.lab.workdir / self.host
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    @property
+    def pidfile(self) -> Path:
+        return self.dir / f"{self.engine}.pid"
+
+    @property
+    def vrrp_pidfile(self) -> Path:
+        return self.dir / f"{self.engine}-vrrp.pid"
+
+    @property
+    def log(self) -> Path:
+        """lablb: JSON event lines. keepalived: its console log."""
+        return self.dir / f"{self.engine}.log"
+
+    def argv(self) -> list[str]:
+        files = ["-p", str(self.pidfile), "-r", str(self.vrrp_pidfile)]
+        if self.engine == "keepalived":
+            # -P: VRRP only; -n: foreground; -l -D: detailed log on the console.
+            return ["keepalived", "-n", "-l", "-D", "-P", "-f", str(self.config), *files]
+        return [
+            sys.executable,
+            "-m",
+            "lablb",
+            "daemon",
+            "-f",
+            str(self.config),
+            *files,
+            "--log",
+            str(self.log),
+        ]
+
+    def start(self) -> None:
+        if self.running():
+            raise LabError(f"{self.host}: {self.engine} is already running")
+        for f in (self.pidfile, self.vrrp_pidfile):
+            f.unlink(missing_ok=True)
+        console = self.dir / f"{self.engine}.out" if self.engine == "lablb" else self.log
+        self.proc = self.lab.popen(self.host, self.argv(), log=console)
+        deadline = time.monotonic() + PIDFILE_TIMEOUT
+        while self.pids() == (None, None) or None in self.pids():
+            if self.proc.poll() is not None:
+                raise LabError(f"{self.host}: {self.engine} exited at start: {self.tail()}")
+            if time.monotonic() > deadline:
+                raise LabError(f"{self.host}: {self.engine} wrote no pid files: {self.tail()}")
+            time.sleep(0.02)
+
+    def tail(self, lines: int = 5) -> str:
+        texts = []
+        for f in (self.dir / f"{self.engine}.out", self.log):
+            if f.exists():
+                texts += f.read_text(errors="replace").splitlines()[-lines:]
+        return " | ".join(texts)
+
+    def pids(self) -> tuple[int | None, int | None]:
+        """(parent, VRRP child), None for one that is not running."""
+        return _read_pid(self.pidfile), _read_pid(self.vrrp_pidfile)
+
+    def running(self) -> bool:
+        return any(p is not None for p in self.pids())
+
+    def stop(self) -> None:
+        """Graceful stop: SIGTERM to the parent (priority 0, addresses removed)."""
+        parent, _child = self.pids()
+        if parent is not None:
+            os.kill(parent, signal.SIGTERM)
+        self._wait_gone(STOP_TIMEOUT)
+        if self.running():
+            self.kill()
+
+    def kill(self) -> None:
+        """Crash: the VRRP child is frozen first so it cannot send a goodbye, then both
+        processes get SIGKILL."""
+        parent, child = self.pids()
+        if child is not None:
+            os.kill(child, signal.SIGSTOP)
+        for pid in (parent, child):
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        self._wait_gone(STOP_TIMEOUT)
+
+    def freeze(self, frozen: bool = True) -> None:
+        """SIGSTOP (or SIGCONT) of the VRRP child: a stalled timer, nothing else."""
+        _parent, child = self.pids()
+        if child is None:
+            raise LabError(f"{self.host}: no VRRP process to freeze")
+        os.kill(child, signal.SIGSTOP if frozen else signal.SIGCONT)
+
+    def _wait_gone(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        proc = self.proc
+        while time.monotonic() < deadline:
+            if proc is not None:
+                proc.poll()
+            if not self.running():
+                break
+            time.sleep(0.02)
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(subprocess.TimeoutExpired):  # reaped at teardown
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+
+    def flush_vips(self) -> None:
+        """Remove the config's virtual addresses, as a reboot would after a crash."""
+        from lablb.config.load import load
+
+        for inst in load(str(self.config)).vrrp_instances:
+            for vip in inst.virtual_ipaddress:
+                dev = vip.dev or inst.interface or "eth0"
+                self.lab.run(self.host, ["ip", "addr", "del", str(vip.interface), "dev", dev])
+
+    # -- what the node says about itself -------------------------------------------------
+    def states(self) -> list[tuple[str, str]]:
+        """(instance, state) changes in order, from the engine's own log."""
+        if not self.log.exists():
+            return []
+        text = self.log.read_text(errors="replace")
+        if self.engine == "keepalived":
+            return [(m["inst"], m["state"]) for m in _KEEPALIVED_STATE.finditer(text)]
+        out = []
+        for line in text.splitlines():
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue
+            if ev.get("event") == "state":
+                out.append((ev["instance"], ev["to"]))
+        return out
+
+    def state(self, instance: str) -> str | None:
+        mine = [s for i, s in self.states() if i == instance]
+        return mine[-1] if mine else None
+
+    def events(self, kind: str) -> list[dict[str, object]]:
+        """lablb's JSON events of one kind (keepalived has none: []) ."""
+        if self.engine != "lablb" or not self.log.exists():
+            return []
+        out = []
+        for line in self.log.read_text(errors="replace").splitlines():
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue
+            if ev.get("event") == kind:
+                out.append(ev)
+        return out
+
+    def holds(self, address: IPv4Address) -> bool:
+        """Does the node carry ``address`` on an interface that is up right now (the wire
+        truth, whatever the engine logs)?"""
+        res = self.lab.run(self.host, ["ip", "-j", "-4", "addr", "show", "up"], timeout=5)
+        for link in json.loads(res.stdout or "[]"):
+            if "LOWER_UP" not in link.get("flags", []):
+                continue
+            for a in link.get("addr_info", []):
+                if a.get("local") == str(address):
+                    return True
+        return False
+
+
+def start_vrrp(lab: Lab, configs: Path, engines: dict[str, str]) -> dict[str, VrrpNode]:
+    """Start each balancer's engine on ``configs/NODE.conf``; they stop gracefully at
+    teardown."""
+    nodes = {}
+    for host, engine in engines.items():
+        conf = configs / f"{host}.conf"
+        if not conf.is_file():
+            raise LabError(f"no config for {host}: {conf} does not exist")
+        node = VrrpNode(lab, host, engine, conf)
+        node.start()
+        lab.on_teardown(node.stop)
+        nodes[host] = node
+    return nodes
