@@ -96,11 +96,19 @@ def _cmd_up(args: argparse.Namespace) -> int:
     from lablb.lab.net import Lab, LabSpec
     from lablb.lab.registry import get
 
-    spec = LabSpec(get(args.name))
+    entry = get(args.name)
+    spec = LabSpec(entry)
     with Lab(spec, verbose=args.verbose) as lab:
         print(f"lab {args.name} is up:")
         for host in lab.hosts:
             print(f"  {host.name:<6} pid {host.pid:<7} ip netns exec lablb-{host.name} bash")
+        if args.engine != "none" and entry.balancers:
+            from lablb.lab.balancer import engines_for, start_vrrp
+
+            configs = entry.config_dir(args.configs)
+            nodes = start_vrrp(lab, configs, engines_for(args.engine, entry.balancers))
+            for name, node in nodes.items():
+                print(f"  {name:<6} VRRP: {node.engine} -f {node.config}  (log {node.log})")
         status = 0
         if args.ping:
             print("ping from a client:")
@@ -170,6 +178,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="tear down after SECONDS (0: at once) instead of waiting for Ctrl-C",
     )
     p.add_argument("--verbose", action="store_true", help="show Mininet's own log")
+    p.add_argument(
+        "--engine",
+        default="lablb",
+        metavar="ENGINE",
+        help="VRRP on the balancers: lablb, keepalived, mixed (lablb on the first), "
+        "NODE=ENGINE,... or none (default: lablb)",
+    )
+    p.add_argument("--configs", metavar="DIR", help="keepalived.conf per balancer (DIR/NODE.conf)")
     p.set_defaults(func=_cmd_up)
 
     p = sub.add_parser(

@@ -237,11 +237,14 @@ class VrrpNode:
 def start_vrrp(lab: Lab, configs: Path, engines: dict[str, str]) -> dict[str, VrrpNode]:
     """Start each balancer's engine on ``configs/NODE.conf``; they stop gracefully at
     teardown."""
+    from lablb.config.load import load
+
     nodes = {}
     for host, engine in engines.items():
         conf = configs / f"{host}.conf"
         if not conf.is_file():
             raise LabError(f"no config for {host}: {conf} does not exist")
+        load(str(conf))  # a broken file fails here, with its line and column
         node = VrrpNode(lab, host, engine, conf)
         node.start()
         lab.on_teardown(node.stop)

@@ -19,10 +19,13 @@ SWITCH_BRIDGE = re.compile(r"^s\d+$")
 SWITCH_PORT = re.compile(r"^s\d+-eth\d+$")
 
 
-def live_labs() -> list[dict[str, Any]]:
+def _lab_states() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(live, dead) labs from their state files; a dead lab's file is removed, its
+    content returned so its namespaces can still be swept."""
     live: list[dict[str, Any]] = []
+    dead: list[dict[str, Any]] = []
     if not procs.STATE_DIR.is_dir():
-        return live
+        return live, dead
     for path in procs.STATE_DIR.glob("lab-*.json"):
         try:
             state = json.loads(path.read_text())
@@ -33,14 +36,26 @@ def live_labs() -> list[dict[str, Any]]:
         if pid and pid != os.getpid() and procs.netns_of(pid) is not None:
             live.append(state)
         else:
+            dead.append(state)
             path.unlink(missing_ok=True)
-    return live
+    return live, dead
+
+
+def live_labs() -> list[dict[str, Any]]:
+    return _lab_states()[0]
+
+
+def _named_netns_id(name: str) -> str | None:
+    try:
+        return f"net:[{os.stat(f'/run/netns/{name}').st_ino}]"
+    except OSError:
+        return None
 
 
 def clean() -> list[str]:
     """Remove every lab leftover; return what was done, one line each."""
     done: list[str] = []
-    live = live_labs()
+    live, dead = _lab_states()
     spared_shells = {int(p) for s in live for p in s.get("host_pids", {}).values()}
     spared_bridges = {b for s in live for b in s.get("bridges", [])}
     if live:
@@ -50,7 +65,15 @@ def clean() -> list[str]:
 
     shells = [p for p in procs.host_shells() if p not in spared_shells]
     namespaces = {ns for ns in (procs.netns_of(p) for p in shells) if ns}
-    namespaces.discard(procs.own_netns() or "")
+    # A killed lab's daemons outlive its shells: find them by the namespaces the dead
+    # lab recorded, and by the named namespaces it attached.
+    namespaces |= {ns for s in dead for ns in s.get("netns_ids", {}).values() if ns}
+    live_names = {procs.NETNS_PREFIX + h for s in live for h in s.get("host_pids", {})}
+    for name in procs.named_netns():
+        if name.startswith(procs.NETNS_PREFIX) and name not in live_names:
+            namespaces.add(_named_netns_id(name) or "")
+    namespaces -= {procs.own_netns() or "", ""}
+    namespaces -= {ns for s in live for ns in s.get("netns_ids", {}).values()}
     inside = procs.pids_in_netns(namespaces) if namespaces else []
     killed = procs.kill_all(sorted(set(inside) | set(shells)))
     if killed:

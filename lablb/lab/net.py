@@ -160,6 +160,7 @@ class Lab:
             "topology": self.spec.topology.name,
             "started": time.time(),
             "host_pids": {h.name: h.pid for h in self.net.hosts} if self.net.hosts else {},
+            "netns_ids": {h.name: procs.netns_of(h.pid) for h in self.net.hosts if h.pid},
             "bridges": [s.name for s in self.net.switches],
             "netns": self._netns,
         }
