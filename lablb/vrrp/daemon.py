@@ -84,6 +84,7 @@ class Daemon:
     children: list[tuple[float, subprocess.Popen[bytes]]] = field(default_factory=list)
     stopping: bool = False
     reloading: bool = False
+    undecodable: dict[str, int] = field(default_factory=dict)  # reason -> count
 
     # -- setup ---------------------------------------------------------------------------
     def configure(self, now: float) -> list[Out]:
@@ -228,12 +229,15 @@ class Daemon:
             try:
                 src, _dst, advert = decode_ipv4(buf)
             except PacketError as exc:
+                reason = getattr(exc.reason, "name", str(exc.reason))
+                self.undecodable[reason] = self.undecodable.get(reason, 0) + 1
                 self.log(
                     "reject",
                     instance=None,
-                    reason=getattr(exc.reason, "name", "?"),
+                    reason=reason,
                     detail=exc.detail,
                     interface=iface,
+                    count=self.undecodable[reason],
                 )
                 continue
             if src == sock.source:

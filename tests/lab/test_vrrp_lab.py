@@ -224,3 +224,51 @@ def test_reload_and_notify(seed_lab: Lab, tmp_path: Path) -> None:
     assert "INSTANCE VI_1 BACKUP 99" in lines
     assert "INSTANCE VI_1 MASTER 150" in lines
     assert "INSTANCE VI_1 MASTER 100" in lines and "INSTANCE VI_1 BACKUP 100" in lines
+
+
+@pytest.mark.parametrize("name", ["ifdown", "isolate"])
+def test_interface_faults_fail_over_and_recover(seed_lab: Lab, name: str) -> None:
+    """The master loses its interface, or its whole host is cut off: it goes to FAULT
+    and cannot say goodbye, so lb02 takes over after its master-down interval; undone,
+    lb01 is a backup again and pre-empts."""
+    nodes, t1 = elect(seed_lab, "lablb")
+    t2 = timing(SEED / "lb02.conf", "lb02")
+    gap, _ = probe_fault(seed_lab, nodes["lb01"], name, settle=t2.master_down + 1.0)
+    low, high = t2.master_down - t2.advert_int, t2.master_down + TOLERANCE
+    assert low <= gap.seconds <= high, (
+        f"{name}: outage {gap.seconds:.3f} s not in [{low:.3f}, {high:.3f}]"
+    )
+    assert holders(nodes, t1.vip) == ["lb02"]
+    assert nodes["lb01"].state("VI_1") == "FAULT"
+    fault(name, nodes["lb01"]).undo()
+    wait_for(
+        f"{name} undone",
+        lambda: holders(nodes, t1.vip) == ["lb01"],
+        t1.master_down + STARTUP,
+    )
+    assert nodes["lb01"].state("VI_1") == "MASTER"
+    assert nodes["lb02"].state("VI_1") == "BACKUP"
+
+
+def test_frozen_master_means_two_masters_until_it_thaws(seed_lab: Lab) -> None:
+    """A stalled VRRP process still holds the VIP (the kernel keeps answering for it):
+    lb02 takes over after its master-down interval, so there are two masters, which
+    clients do not notice (lb02's GARPs win). Thawed, lb01 advertises at once with
+    the higher priority and lb02 backs off."""
+    nodes, t1 = elect(seed_lab, "lablb")
+    t2 = timing(SEED / "lb02.conf", "lb02")
+    f = fault("freeze", nodes["lb01"])
+    at = f.inject()
+    wait_for("lb02 master", lambda: nodes["lb02"].state("VI_1") == "MASTER", t2.master_down + 1.0)
+    became = [e for e in nodes["lb02"].events("state") if e["to"] == "MASTER"][-1]
+    took = float(str(became["ts"])) - at
+    low, high = t2.master_down - t2.advert_int, t2.master_down + TOLERANCE
+    assert low <= took <= high, f"lb02 master {took:.3f} s after the freeze"
+    assert holders(nodes, t1.vip) == ["lb01", "lb02"]
+    f.undo()
+    wait_for(
+        "one master again",
+        lambda: holders(nodes, t1.vip) == ["lb01"],
+        t1.advert_int + TOLERANCE + 0.5,
+    )
+    assert nodes["lb02"].state("VI_1") == "BACKUP"
