@@ -29,6 +29,7 @@ DEFAULT_PERSISTENCE_TIMEOUT = 360  # "persistence_timeout" with no value: 6 minu
 DEFAULT_SMTP_PORT = 25
 DEFAULT_SMTP_CONNECT_TIMEOUT = 30.0
 VRRP_MCAST_GROUP4 = IPv4Address("224.0.0.18")  # RFC 3768 section 5.2.2
+LVS_SYNC_GROUP = IPv4Address("224.0.0.81")  # IPVS's connection sync group
 
 CheckerKind = Literal["HTTP_GET", "SSL_GET", "TCP_CHECK", "MISC_CHECK"]
 # retry and delay_before_retry when neither the checker, its real_server nor its
@@ -72,6 +73,18 @@ class SmtpServer:
 
 
 @dataclass(frozen=True)
+class SyncDaemon:
+    """``lvs_sync_daemon INTERFACE VRRP_INSTANCE [id N] [port P] [group G]``: IPVS
+    connection sync on INTERFACE, master or backup as VRRP_INSTANCE is."""
+
+    interface: str
+    instance: str
+    sync_id: int = 0
+    port: int = 8848  # IPVS's default sync port
+    group: IPv4Address = LVS_SYNC_GROUP
+
+
+@dataclass(frozen=True)
 class GlobalDefs:
     notification_email: tuple[str, ...] = ()
     notification_email_from: str | None = None
@@ -86,6 +99,7 @@ class GlobalDefs:
     vrrp_garp_master_refresh: float = DEFAULT_GARP_MASTER_REFRESH
     vrrp_garp_master_refresh_repeat: int = DEFAULT_GARP_MASTER_REFRESH_REPEAT
     vrrp_garp_interval: float = 0.0
+    lvs_sync_daemon: SyncDaemon | None = None
     where: Where = NOWHERE
     unsupported: tuple[Unsupported, ...] = ()
 

@@ -337,6 +337,7 @@ GLOBAL_DEFS = BlockSpec(
             }
         ),
         "smtp_server": _f("smtp_server", v.address_port),
+        "lvs_sync_daemon": _f("lvs_sync_daemon", v.sync_daemon),
     },
     aliases={"lvs_id": "router_id", "smtp_connection_timeout": "smtp_connect_timeout"},
     unsupported=frozenset(
@@ -345,7 +346,6 @@ GLOBAL_DEFS = BlockSpec(
             "enable_script_security",
             "script_user",
             "vrrp_skip_check_adv_addr",
-            "lvs_sync_daemon",
             "lvs_flush",
             "vrrp_mcast_group6",
             "default_interface",

@@ -14,7 +14,7 @@ from typing import Any
 
 from lablb.config.diagnostics import Diagnostic, error, warning
 from lablb.config.lexer import Token
-from lablb.config.model import Script
+from lablb.config.model import Script, SyncDaemon
 from lablb.config.tree import Statement
 
 Reader = Callable[[Statement, list[Diagnostic]], Any]
@@ -263,3 +263,38 @@ def status_codes(stmt: Statement, diags: list[Diagnostic]) -> tuple[tuple[int, i
             raise bad(tok, "bad-value", f"status_code range {tok.text} runs backwards")
         out.append((lo, hi))
     return tuple(out)
+
+
+def sync_daemon(stmt: Statement, diags: list[Diagnostic]) -> SyncDaemon:
+    """``lvs_sync_daemon INTERFACE VRRP_INSTANCE [id N] [maxlen N] [port P] [ttl N]
+    [group G]``."""
+    if len(stmt.args) < 2:
+        raise bad(
+            stmt.keyword,
+            "missing-argument",
+            f"{stmt.name} needs an interface and a vrrp_instance name",
+        )
+    iface, inst = stmt.args[0].text, stmt.args[1].text
+    opts: dict[str, Any] = {}
+    rest = list(stmt.args[2:])
+    while rest:
+        key = rest.pop(0)
+        if not rest:
+            raise bad(key, "missing-argument", f"{stmt.name} {key.text} needs a value")
+        val = rest.pop(0)
+        if key.text == "id":
+            opts["sync_id"] = parse_int(val, 0, 255, "lvs_sync_daemon id")
+        elif key.text == "port":
+            opts["port"] = parse_int(val, 1, 65535, "lvs_sync_daemon port")
+        elif key.text == "group":
+            opts["group"] = parse_ipv4(val, "lvs_sync_daemon group")
+        elif key.text in ("maxlen", "ttl"):
+            parse_int(val, 1, 65535, f"lvs_sync_daemon {key.text}")
+        else:
+            raise bad(
+                key,
+                "bad-value",
+                f"{stmt.name}: unknown option {key.text!r}",
+                "options are id, maxlen, port, ttl, group",
+            )
+    return SyncDaemon(iface, inst, **opts)
