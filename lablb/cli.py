@@ -138,7 +138,12 @@ def _cmd_clean(_args: argparse.Namespace) -> int:
 def _cmd_daemon(args: argparse.Namespace) -> int:
     from lablb.daemon import Options, run
 
-    return run(Options(args.config, args.pidfile, args.vrrp_pidfile, args.log, args.run_for))
+    only = "vrrp" if args.vrrp else "check" if args.check else None
+    return run(
+        Options(
+            args.config, args.pidfile, args.vrrp_pidfile, args.log, args.run_for, args.run_dir, only
+        )
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -199,6 +204,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--log", metavar="FILE", help="JSON event lines (default: stderr)")
     p.add_argument("--run-for", type=float, metavar="SECONDS", help="stop gracefully after SECONDS")
+    p.add_argument(
+        "--run-dir",
+        metavar="DIR",
+        help="status files and sockets (default: the pid file's directory)",
+    )
+    only = p.add_mutually_exclusive_group()
+    only.add_argument("-P", "--vrrp", action="store_true", help="run VRRP only")
+    only.add_argument(
+        "-C",
+        "--check",
+        action="store_true",
+        help="run the forwarder and checkers only (beside another VRRP)",
+    )
     p.set_defaults(func=_cmd_daemon)
 
     p = sub.add_parser(

@@ -1,9 +1,10 @@
 """``lablb daemon``: the parent process, as keepalived's parent is. Edge only.
 
-It writes the pid file, starts the protocol processes as children (today the VRRP
-process; each subsystem keeps its own process so none can delay another's timers),
-relays SIGTERM/SIGINT/SIGHUP to them, and exits when they do. It never does protocol
-work itself. Stopping the parent is a graceful stop of everything.
+It writes the pid file and starts one child process per subsystem the configuration
+uses: VRRP (``vrrp_instance``), the Direct Routing forwarder and the health checkers
+(``virtual_server``). Each keeps its own process so none can delay another's timers,
+the way keepalived keeps VRRP and checkers apart. The parent relays SIGTERM/SIGINT/SIGHUP
+and, when one child ends, stops the others and exits. It never does protocol work.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from lablb.errors import LabError
 
 CHILD_STOP_TIMEOUT = 5.0  # then SIGKILL: a stop is always bounded
+POLL = 0.1
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,8 @@ class Options:
     vrrp_pidfile: str | None = None
     log: str | None = None
     run_for: float | None = None
+    run_dir: str | None = None
+    only: str | None = None  # "vrrp" (keepalived -P) or "check" (keepalived -C)
 
 
 def _pid_alive(path: str) -> int | None:
@@ -40,54 +45,92 @@ def _pid_alive(path: str) -> int | None:
     return pid
 
 
-def vrrp_argv(opts: Options) -> list[str]:
-    argv = [sys.executable, "-m", "lablb.vrrp.daemon", "-f", opts.config]
-    if opts.log:
-        argv += ["--log", opts.log]
-    if opts.vrrp_pidfile:
-        argv += ["-r", opts.vrrp_pidfile]
+def children(opts: Options, has_vrrp: bool, has_vs: bool) -> dict[str, list[str]]:
+    """argv of each child process this configuration needs."""
+    py = [sys.executable, "-m"]
+    run_dir = opts.run_dir or str(Path(opts.pidfile or "/run/lablb/daemon.pid").parent)
+    tail = ["--log", opts.log] if opts.log else []
     if opts.run_for is not None:
-        argv += ["--run-for", str(opts.run_for)]
-    return argv
+        tail += ["--run-for", str(opts.run_for)]
+    out: dict[str, list[str]] = {}
+    if has_vrrp and opts.only != "check":
+        argv = [*py, "lablb.vrrp.daemon", "-f", opts.config, *tail]
+        if opts.vrrp_pidfile:
+            argv += ["-r", opts.vrrp_pidfile]
+        out["vrrp"] = argv
+    if has_vs and opts.only != "vrrp":
+        out["forwarder"] = [
+            *py,
+            "lablb.ipvs.forwarder",
+            "-f",
+            opts.config,
+            "--run-dir",
+            run_dir,
+            *tail,
+        ]
+        out["checker"] = [
+            *py,
+            "lablb.checker.daemon",
+            "-f",
+            opts.config,
+            "--run-dir",
+            run_dir,
+            *tail,
+        ]
+    return out
 
 
 def run(opts: Options) -> int:
     """Run in the foreground (like ``keepalived -n``) until stopped or a child exits."""
     from lablb.config.load import load
 
-    load(opts.config)  # fail here, with the file's line and column, not in a child
+    cfg = load(opts.config)  # fail here, with the file's line and column, not in a child
+    argvs = children(opts, bool(cfg.vrrp_instances), bool(cfg.virtual_servers))
+    if not argvs:
+        raise LabError(f"{opts.config}: no vrrp_instance and no virtual_server: nothing to run")
     if opts.pidfile:
         other = _pid_alive(opts.pidfile)
         if other is not None and other != os.getpid():
             raise LabError(f"a daemon with pid file {opts.pidfile} is already running ({other})")
         with open(opts.pidfile, "w", encoding="utf-8") as f:
             f.write(f"{os.getpid()}\n")
-    child = subprocess.Popen(vrrp_argv(opts))
+    procs = {name: subprocess.Popen(argv) for name, argv in argvs.items()}
     stop_requested = False
 
     def relay(signum: int, _frame: object) -> None:
         nonlocal stop_requested
         if signum != signal.SIGHUP:
             stop_requested = True
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM if signum == signal.SIGINT else signum)
+        for p in procs.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM if signum == signal.SIGINT else signum)
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, relay)
+    ended, code = "", 0
     try:
-        code = child.wait()
+        while not ended:
+            for name, p in procs.items():
+                if p.poll() is not None:
+                    ended, code = name, p.returncode
+                    break
+            else:
+                time.sleep(POLL)
     finally:
-        if child.poll() is None:
-            child.terminate()
-            deadline = time.monotonic() + CHILD_STOP_TIMEOUT
-            while child.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if child.poll() is None:
-                child.kill()
-                child.wait()
+        for p in procs.values():
+            if p.poll() is None:
+                p.terminate()
+        deadline = time.monotonic() + CHILD_STOP_TIMEOUT
+        while any(p.poll() is None for p in procs.values()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait()
         if opts.pidfile:
             with contextlib.suppress(OSError):
                 os.unlink(opts.pidfile)
-    if code != 0 and not stop_requested:
-        print(f"lablb daemon: the VRRP process exited with status {code}", file=sys.stderr)
-    return code if code >= 0 else 0 if stop_requested else 128 - code
+    if stop_requested or (opts.run_for is not None and code == 0):
+        return 0
+    print(f"lablb daemon: the {ended} process exited with status {code}", file=sys.stderr)
+    return code if code > 0 else 128 - code if code < 0 else 1

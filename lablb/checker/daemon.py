@@ -1,0 +1,220 @@
+"""The health-checker process: runs every real server's checkers on keepalived's
+schedule and tells the forwarder what changed. Edge.
+
+Attempts run in worker threads (each bounded by its ``connect_timeout``) so one slow
+server never delays another's checks; the schedule and the verdicts are
+``lablb.checker.logic``'s. Changes go to the forwarder's UNIX socket as JSON
+(``{"op": "set"|"remove", "vs", "addr", "port", "weight"}``), alerts go by mail, and the
+state of every checker is written to ``checker.json`` in the run directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import socket
+import sys
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lablb.checker.logic import (
+    Alert,
+    CheckerState,
+    Pool,
+    PoolAction,
+    Remove,
+    SetWeight,
+    Timing,
+    detection_bound,
+    rs_key,
+)
+from lablb.checker.probes import PROBES, Result
+from lablb.config.load import load
+from lablb.config.model import Checker, KeepalivedConfig, RealServer, VirtualServer
+from lablb.errors import LablbError
+from lablb.mail import send_alert
+from lablb.vrrp.daemon import EventLog
+
+TICK = 0.05
+STATUS_EVERY = 0.5
+
+
+@dataclass
+class Job:
+    vs: VirtualServer
+    rs: RealServer
+    checker: Checker
+    state: CheckerState
+    pool: Pool
+    running: Future[Result] | None = None
+    last: str = ""
+
+
+@dataclass
+class CheckerDaemon:
+    config: KeepalivedConfig
+    run_dir: Path
+    log: EventLog
+    jobs: list[Job] = field(default_factory=list)
+    pools: list[Pool] = field(default_factory=list)
+    pending: list[dict[str, object]] = field(default_factory=list)  # for the forwarder
+    mailer: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=2))
+
+    def __post_init__(self) -> None:
+        for vs in self.config.virtual_servers:
+            pool = Pool(vs)
+            self.pools.append(pool)
+            for rs in vs.real_servers:
+                for c in rs.checkers:
+                    state = CheckerState(Timing.of(c), up=not vs.alpha)
+                    self.jobs.append(Job(vs, rs, c, state, pool))
+        for pool in self.pools:
+            self.apply(pool.initial())
+        self.ctl = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.ctl_path = self.run_dir / "forwarder.sock"
+
+    def apply(self, actions: list[PoolAction]) -> None:
+        for a in actions:
+            if isinstance(a, SetWeight):
+                self.pending.append(
+                    {
+                        "op": "set",
+                        "vs": a.vs,
+                        "addr": str(a.addr),
+                        "port": a.port,
+                        "weight": a.weight,
+                    }
+                )
+            elif isinstance(a, Remove):
+                self.pending.append(
+                    {"op": "remove", "vs": a.vs, "addr": str(a.addr), "port": a.port}
+                )
+            elif isinstance(a, Alert):
+                # Mail can take up to smtp_connect_timeout: a worker thread sends it.
+                self.mailer.submit(self._mail, a)
+
+    def _mail(self, a: Alert) -> None:
+        self.log(
+            "alert",
+            subject=a.subject,
+            result=send_alert(self.config.global_defs, a.subject, a.body),
+        )
+
+    def flush(self) -> None:
+        """Deliver pending changes; the forwarder may not be listening yet."""
+        while self.pending:
+            try:
+                self.ctl.sendto(json.dumps(self.pending[0]).encode(), str(self.ctl_path))
+            except OSError:
+                return
+            self.pending.pop(0)
+
+    def step(self, now: float, pool: ThreadPoolExecutor) -> None:
+        for job in self.jobs:
+            if job.running is not None:
+                if not job.running.done():
+                    continue
+                ok, why, weight = job.running.result()
+                job.running, job.last = None, why
+                before = self.rs_up(job)
+                changed = job.state.result(now, ok)
+                if changed is not None:
+                    self.log(
+                        "checker",
+                        vs=job.vs.label,
+                        rs=rs_key(job.vs, job.rs),
+                        kind=job.checker.kind,
+                        up=changed,
+                        why=why,
+                    )
+                after = self.rs_up(job)
+                if after != before or weight is not None:
+                    self.apply(job.pool.change(job.rs, after, why, weight))
+                    self.log(
+                        "real-server", vs=job.vs.label, rs=rs_key(job.vs, job.rs), up=after, why=why
+                    )
+            if job.running is None and job.state.due(now):
+                probe = PROBES[job.checker.kind]
+                job.running = pool.submit(probe, job.checker, job.rs, job.vs)
+
+    def rs_up(self, job: Job) -> bool:
+        """A real server is up when all its checkers are."""
+        return all(j.state.up for j in self.jobs if j.rs is job.rs and j.vs is job.vs)
+
+    def status(self) -> dict[str, object]:
+        out = []
+        for pool in self.pools:
+            servers = []
+            for rs in pool.vs.real_servers:
+                jobs = [j for j in self.jobs if j.rs is rs]
+                servers.append(
+                    {
+                        "rs": rs_key(pool.vs, rs),
+                        "up": pool.health[rs_key(pool.vs, rs)],
+                        "checkers": [
+                            {
+                                "kind": j.checker.kind,
+                                "up": j.state.up,
+                                "last": j.last,
+                                "detection_bound_s": detection_bound(j.state.timing),
+                            }
+                            for j in jobs
+                        ],
+                    }
+                )
+            out.append({"vs": pool.vs.label, "quorum_up": pool.service_up, "real_servers": servers})
+        return {"ts": time.monotonic(), "virtual_servers": out}
+
+
+def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = None) -> int:
+    cfg = load(config_path)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    d = CheckerDaemon(cfg, run_dir, log)
+    stop = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
+    log("checker-start", checkers=len(d.jobs))
+    start = last_status = time.monotonic()
+    with ThreadPoolExecutor(max_workers=max(1, len(d.jobs))) as pool:
+        try:
+            while not stop["now"]:
+                now = time.monotonic()
+                if run_for is not None and now - start >= run_for:
+                    break
+                d.step(now, pool)
+                d.flush()
+                if now - last_status >= STATUS_EVERY:
+                    tmp = run_dir / "checker.json.tmp"
+                    tmp.write_text(json.dumps(d.status()))
+                    tmp.replace(run_dir / "checker.json")
+                    last_status = now
+                time.sleep(TICK)
+        finally:
+            d.mailer.shutdown(wait=False, cancel_futures=True)
+            d.ctl.close()
+            log("checker-stop")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="lablb-checker")
+    p.add_argument("-f", dest="config", required=True)
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--log")
+    p.add_argument("--run-for", type=float)
+    args = p.parse_args(argv)
+    stream = open(args.log, "a", encoding="utf-8") if args.log else sys.stderr  # noqa: SIM115
+    log = EventLog(stream)
+    try:
+        return run(args.config, Path(args.run_dir), log, args.run_for)
+    except LablbError as exc:
+        log("error", error=str(exc))
+        print(f"lablb checker: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,152 @@
+"""Web nodes: nginx in each, serving the topology's web root and a large real MP4.
+
+Lab layer. The MP4 is made once by ffmpeg (H.264 test pattern plus a tone, constant
+bitrate so its size is what was asked) and cached in ``/var/cache/lablb``; each web node
+gets its own document root in the lab's work directory with the topology's pages, the
+video, and ``whoami.txt`` (so a client can tell which node answered). nginx serves Range
+requests for static files by itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from lablb.errors import LabError
+from lablb.lab.net import Lab
+
+CACHE = Path("/var/cache/lablb")
+VIDEO_BITRATE = 8_000_000  # bit/s: a 150 MB file plays for 150 s
+DEFAULT_VIDEO_MB = 150
+FFMPEG_TIMEOUT = 600.0
+NGINX_START_TIMEOUT = 5.0
+
+NGINX_CONF = """worker_processes 1;
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log {dir}/access.log;
+    client_body_temp_path {dir}/tmp/body;
+    proxy_temp_path {dir}/tmp/proxy;
+    fastcgi_temp_path {dir}/tmp/fastcgi;
+    uwsgi_temp_path {dir}/tmp/uwsgi;
+    scgi_temp_path {dir}/tmp/scgi;
+    sendfile on;
+    keepalive_timeout 5;
+    server {{
+        listen 80;
+        root {root};
+        add_header X-Served-By {host} always;
+    }}
+}}
+"""
+
+
+def video(size_mb: int = DEFAULT_VIDEO_MB) -> Path:
+    """A cached MP4 of about ``size_mb`` MB (made on first use: seconds to a minute)."""
+    if size_mb < 1:
+        raise LabError(f"video size {size_mb} MB: at least 1")
+    path = CACHE / f"video-{size_mb}M.mp4"
+    if path.exists():
+        return path
+    CACHE.mkdir(parents=True, exist_ok=True)
+    seconds = size_mb * 8_000_000 / VIDEO_BITRATE
+    tmp = path.with_suffix(".part.mp4")
+    rate = f"{VIDEO_BITRATE // 1000}k"
+    argv = [
+        "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+        "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+        "-t", f"{seconds:g}",
+        "-c:v", "libx264", "-preset", "ultrafast", "-x264-params", "nal-hrd=cbr",
+        "-b:v", rate, "-minrate", rate, "-maxrate", rate, "-bufsize", "2M",
+        "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", str(tmp),
+    ]  # fmt: skip
+    try:
+        res = subprocess.run(
+            argv, capture_output=True, text=True, timeout=FFMPEG_TIMEOUT, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise LabError(f"ffmpeg took longer than {FFMPEG_TIMEOUT:g} s") from None
+    if res.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        raise LabError(f"ffmpeg failed: {res.stderr.strip()[-300:]}")
+    tmp.replace(path)
+    return path
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class WebNode:
+    """nginx in one lab host."""
+
+    def __init__(self, lab: Lab, host: str, docroot: Path, video_path: Path | None) -> None:
+        self.lab, self.host = lab, host
+        self.dir = lab.workdir / host / "nginx"
+        self.root = lab.workdir / host / "www"
+        (self.dir / "tmp").mkdir(parents=True, exist_ok=True)
+        if self.root.exists():
+            shutil.rmtree(self.root)
+        shutil.copytree(docroot, self.root)
+        (self.root / "whoami.txt").write_text(f"{host}\n")
+        if video_path is not None:
+            (self.root / "video").mkdir(exist_ok=True)
+            (self.root / "video" / video_path.name).symlink_to(video_path)
+        self.conf = self.dir / "nginx.conf"
+        self.conf.write_text(NGINX_CONF.format(dir=self.dir, root=self.root, host=host))
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = self.lab.popen(
+            self.host, ["nginx", "-c", str(self.conf)], log=self.dir / "nginx.out"
+        )
+        deadline = time.monotonic() + NGINX_START_TIMEOUT
+        while (
+            self.lab.run(
+                self.host,
+                ["curl", "-sf", "-o", "/dev/null", "http://127.0.0.1/whoami.txt"],
+                timeout=5,
+            ).returncode
+            != 0
+        ):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                out = (self.dir / "nginx.out").read_text(errors="replace")[-300:]
+                raise LabError(f"{self.host}: nginx did not start: {out}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+def start_web(
+    lab: Lab, hosts: list[str], docroot: Path, video_mb: int | None
+) -> dict[str, WebNode]:
+    """nginx on each web host; with ``video_mb``, the cached MP4 under /video/."""
+    path = video(video_mb) if video_mb else None
+    nodes = {}
+    for host in hosts:
+        node = WebNode(lab, host, docroot, path)
+        node.start()
+        lab.on_teardown(node.stop)
+        nodes[host] = node
+    return nodes
