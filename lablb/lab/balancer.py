@@ -60,6 +60,22 @@ def _read_pid(path: Path) -> int | None:
     return None if state in ("Z", "X") else pid
 
 
+def _descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (from /proc's parent links)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = (entry / "stat").read_text()
+                parents[int(entry.name)] = int(stat.rpartition(")")[2].split()[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {c for c, p in parents.items() if p in frontier} - found
+        found |= frontier
+    return found
+
+
 @dataclass
 class VrrpNode:
     """One balancer's VRRP speaker in a running lab."""
@@ -69,6 +85,7 @@ class VrrpNode:
     engine: str
     config: Path
     proc: subprocess.Popen[bytes] | None = None
+    companion: subprocess.Popen[bytes] | None = None
 
     @property
     def dir(self) -> Path:
@@ -104,7 +121,35 @@ class VrrpNode:
             *files,
             "--log",
             str(self.log),
+            "--run-dir",
+            str(self.dir),
         ]
+
+    def companion_argv(self) -> list[str] | None:
+        """keepalived runs VRRP only here (no IPVS in this kernel): lablb's forwarder and
+        checkers run beside it (``lablb daemon -C``), as keepalived's own would."""
+        if self.engine != "keepalived" or not self._has_virtual_servers():
+            return None
+        return [
+            sys.executable,
+            "-m",
+            "lablb",
+            "daemon",
+            "-C",
+            "-f",
+            str(self.config),
+            "-p",
+            str(self.dir / "lablb-check.pid"),
+            "--log",
+            str(self.dir / "lablb-check.log"),
+            "--run-dir",
+            str(self.dir),
+        ]
+
+    def _has_virtual_servers(self) -> bool:
+        from lablb.config.load import load
+
+        return bool(load(str(self.config)).virtual_servers)
 
     def start(self) -> None:
         if self.running():
@@ -113,6 +158,9 @@ class VrrpNode:
             f.unlink(missing_ok=True)
         console = self.dir / f"{self.engine}.out" if self.engine == "lablb" else self.log
         self.proc = self.lab.popen(self.host, self.argv(), log=console)
+        companion = self.companion_argv()
+        if companion is not None:
+            self.companion = self.lab.popen(self.host, companion, log=self.dir / "lablb-check.out")
         deadline = time.monotonic() + PIDFILE_TIMEOUT
         while self.pids() == (None, None) or None in self.pids():
             if self.proc.poll() is not None:
@@ -132,29 +180,37 @@ class VrrpNode:
         """(parent, VRRP child), None for one that is not running."""
         return _read_pid(self.pidfile), _read_pid(self.vrrp_pidfile)
 
+    def all_pids(self) -> list[int]:
+        """Every process of this node's daemons: parents, VRRP child, forwarder, checker."""
+        roots = [p for p in (*self.pids(), _read_pid(self.dir / "lablb-check.pid")) if p]
+        return sorted(set(roots) | {d for r in roots for d in _descendants(r)})
+
     def running(self) -> bool:
-        return any(p is not None for p in self.pids())
+        return bool(self.all_pids())
 
     def stop(self) -> None:
-        """Graceful stop: SIGTERM to the parent (priority 0, addresses removed)."""
-        parent, _child = self.pids()
-        if parent is not None:
-            os.kill(parent, signal.SIGTERM)
+        """Graceful stop: SIGTERM to the parents (priority 0, addresses removed)."""
+        for pid in (self.pids()[0], _read_pid(self.dir / "lablb-check.pid")):
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
         self._wait_gone(STOP_TIMEOUT)
         if self.running():
             self.kill()
 
     def kill(self) -> None:
-        """Crash: the VRRP child is frozen first so it cannot send a goodbye, then both
-        processes get SIGKILL."""
-        parent, child = self.pids()
+        """Crash: the VRRP child is frozen first so it cannot send a goodbye, then every
+        process of the node gets SIGKILL."""
+        _parent, child = self.pids()
+        victims = self.all_pids()
         if child is not None:
             os.kill(child, signal.SIGSTOP)
-        for pid in (parent, child):
-            if pid is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+        for pid in victims:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self._wait_gone(STOP_TIMEOUT)
+        # A killed forwarder leaves its nft table (a rebooted node would not have it).
+        self.lab.run(self.host, ["nft", "delete", "table", "ip", "lablb_dr"])
 
     def freeze(self, frozen: bool = True) -> None:
         """SIGSTOP (or SIGCONT) of the VRRP child: a stalled timer, nothing else."""
@@ -167,8 +223,9 @@ class VrrpNode:
         deadline = time.monotonic() + timeout
         proc = self.proc
         while time.monotonic() < deadline:
-            if proc is not None:
-                proc.poll()
+            for p in (proc, self.companion):
+                if p is not None:
+                    p.poll()
             if not self.running():
                 break
             time.sleep(0.02)

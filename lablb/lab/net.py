@@ -84,6 +84,7 @@ class Lab:
         # Pid files and daemon logs; a directory the caller names is kept afterwards.
         self._keep_workdir = workdir is not None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="lablb-"))
+        self.workdir.chmod(0o755)  # web servers in the lab read from it as www-data
         self._stoppers: list[Callable[[], None]] = []
         self._old_handlers: dict[int, Any] = {}
         self._state_file = procs.STATE_DIR / f"lab-{os.getpid()}.json"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -150,3 +151,35 @@ def start_web(
         lab.on_teardown(node.stop)
         nodes[host] = node
     return nodes
+
+
+class MailSink:
+    """The lab's SMTP sink (``python -m lablb.mail``) on a host of its own."""
+
+    def __init__(self, lab: Lab, host: str) -> None:
+        self.lab, self.host = lab, host
+        self.dir = lab.workdir / host / "mail"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.proc = lab.popen(
+            host,
+            [sys.executable, "-m", "lablb.mail", "--dir", str(self.dir)],
+            log=lab.workdir / host / "smtp.out",
+        )
+        deadline = time.monotonic() + NGINX_START_TIMEOUT
+        while lab.run(host, ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/25"], timeout=5).returncode:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise LabError(f"{host}: the SMTP sink did not start")
+            time.sleep(0.05)
+        lab.on_teardown(self.stop)
+
+    def messages(self) -> list[str]:
+        return [p.read_text(errors="replace") for p in sorted(self.dir.glob("*.eml"))]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
