@@ -178,7 +178,10 @@ def test_checker_removes_and_restores_a_web_node(
         svc.web["web01"].stop()
     else:
         rule = "ip saddr { 172.30.0.20, 172.30.0.21 } tcp dport 80 drop"
-        nft = f"table ip lablbtest {{\n chain input {{\n  type filter hook input priority 0;\n  {rule}\n }}\n}}\n"
+        nft = (
+            "table ip lablbtest {\n chain input {\n  type filter hook input priority 0;\n"
+            f"  {rule}\n }}\n}}\n"
+        )
         assert (
             svc.lab.run("web01", ["nft", "-f", str(_write(tmp_path / "drop.nft", nft))]).returncode
             == 0
