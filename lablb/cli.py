@@ -12,6 +12,7 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from lablb.errors import LablbError
 
@@ -102,6 +103,19 @@ def _cmd_up(args: argparse.Namespace) -> int:
         print(f"lab {args.name} is up:")
         for host in lab.hosts:
             print(f"  {host.name:<6} pid {host.pid:<7} ip netns exec lablb-{host.name} bash")
+        roles = {h.name: getattr(h, "role", "") for h in lab.hosts}
+        webs = sorted(n for n, r in roles.items() if r == "web")
+        if webs and entry.docroot() is not None and args.engine != "none":
+            from lablb.lab.web import MailSink, start_web
+
+            start_web(lab, webs, entry.docroot() or Path(), args.video or None)
+            print(
+                f"  nginx on {', '.join(webs)}"
+                + (f", /video/ {args.video} MB" if args.video else "")
+            )
+            for name in (n for n, r in roles.items() if r == "mail"):
+                MailSink(lab, name)
+                print(f"  {name:<6} SMTP sink, mail in {lab.workdir / name / 'mail'}")
         if args.engine != "none" and entry.balancers:
             from lablb.lab.balancer import engines_for, start_vrrp
 
@@ -144,6 +158,54 @@ def _cmd_daemon(args: argparse.Namespace) -> int:
             args.config, args.pidfile, args.vrrp_pidfile, args.log, args.run_for, args.run_dir, only
         )
     )
+
+
+def _cmd_genhash(args: argparse.Namespace) -> int:
+    from lablb.checker.probes import md5_hex
+
+    if args.file:
+        from pathlib import Path
+
+        try:
+            body = Path(args.file).read_bytes()
+        except OSError as exc:
+            raise LablbError(f"genhash: {args.file}: {exc.strerror}") from None
+    else:
+        import urllib.error
+        import urllib.request
+
+        if not args.url.startswith(("http://", "https://")):
+            raise LablbError(f"genhash: {args.url!r} is not an http:// or https:// URL")
+        try:
+            with urllib.request.urlopen(args.url, timeout=args.timeout) as resp:
+                body = resp.read()
+        except (urllib.error.URLError, OSError) as exc:
+            raise LablbError(f"genhash: {args.url}: {exc}") from None
+    print(md5_hex(body))
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from lablb.lab.clean import live_labs
+    from lablb.status import read_node, render
+
+    dirs = [Path(d) for d in args.run_dir or []]
+    if not dirs:
+        for lab in live_labs():
+            workdir = Path(str(lab.get("workdir", "")))
+            dirs += sorted(
+                p
+                for p in workdir.glob("*")
+                if (p / "forwarder.json").exists()
+                or (p / "lablb.log").exists()
+                or (p / "keepalived.log").exists()
+            )
+    if not dirs:
+        raise LablbError("status: no running lab, and no --run-dir given")
+    print(render([read_node(d) for d in dirs]))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -191,6 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
         "NODE=ENGINE,... or none (default: lablb)",
     )
     p.add_argument("--configs", metavar="DIR", help="keepalived.conf per balancer (DIR/NODE.conf)")
+    p.add_argument(
+        "--video",
+        type=int,
+        default=0,
+        metavar="MB",
+        help="serve an MP4 of about MB megabytes as /video/ (made once, cached)",
+    )
     p.set_defaults(func=_cmd_up)
 
     p = sub.add_parser(
@@ -218,6 +287,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the forwarder and checkers only (beside another VRRP)",
     )
     p.set_defaults(func=_cmd_daemon)
+
+    p = sub.add_parser("genhash", help="MD5 digest of a page, for HTTP_GET's digest")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("url", nargs="?", help="http:// or https:// URL")
+    src.add_argument("--file", help="a file instead of a URL")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds (default 5)")
+    p.set_defaults(func=_cmd_genhash)
+
+    p = sub.add_parser("status", help="VRRP state and real servers of a running lab's nodes")
+    p.add_argument(
+        "--run-dir",
+        action="append",
+        metavar="DIR",
+        help="a daemon's run directory (repeatable; default: the running lab's)",
+    )
+    p.set_defaults(func=_cmd_status)
 
     p = sub.add_parser(
         "clean", help="remove whatever a lab left behind (namespaces, links, processes)"

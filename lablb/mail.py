@@ -3,8 +3,10 @@
 ``send_alert`` mails ``global_defs``' ``notification_email`` list from
 ``notification_email_from`` through ``smtp_server``, bounded by
 ``smtp_connect_timeout``. For the lab's safety it only talks to an SMTP server on
-loopback or on a directly connected network of the node: a configured server behind a
-gateway (the seed tutorial's 192.168.200.1, say) is logged and skipped, never contacted.
+loopback, or, from inside a network namespace other than the machine's own (a lab host,
+``ip netns exec``), on a network one of the node's interfaces is on. Anything else (a server behind
+a gateway such as the seed tutorial's 192.168.200.1, or any address at all from the
+machine's root namespace) is logged and skipped, never contacted.
 
 ``python -m lablb.mail --dir DIR [--bind ADDR] [--port 25]`` is the sink: a minimal SMTP
 server (RFC 5321: HELO/EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT) that stores each message
@@ -15,13 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import smtplib
 import socketserver
 import subprocess
 import threading
 import time
 from email.message import EmailMessage
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Interface
 from pathlib import Path
 
 from lablb.config.model import GlobalDefs
@@ -30,21 +33,52 @@ MAX_MESSAGE = 1 << 20
 SESSION_TIMEOUT = 30.0
 
 
-def reachable_directly(addr: str) -> bool:
-    """Loopback, or on a connected network of this node (no gateway on the way)."""
+def _root_netns() -> str | None:
+    """The machine's own network namespace: PID 1's, or where the kernel's threads live
+    (kthreadd, PID 2) when a container hides PID 1's."""
+    for pid in (1, 2):
+        try:
+            if pid == 2 and Path("/proc/2/comm").read_text().strip() != "kthreadd":
+                continue
+            return os.readlink(f"/proc/{pid}/ns/net")
+        except OSError:
+            continue
+    return None
+
+
+def _in_own_netns() -> bool:
+    """In a network namespace other than the machine's own (a lab host, ``ip netns
+    exec``). Unknown counts as no: then only loopback is contacted."""
+    root = _root_netns()
     try:
-        if IPv4Address(addr).is_loopback:
-            return True
+        return root is not None and os.readlink("/proc/self/ns/net") != root
+    except OSError:
+        return False
+
+
+def reachable_directly(addr: str) -> bool:
+    """Loopback; or, inside a network namespace, on a network of one of our interfaces."""
+    try:
+        ip = IPv4Address(addr)
     except ValueError:
         return False
+    if ip.is_loopback:
+        return True
+    if not _in_own_netns():
+        return False
     out = subprocess.run(
-        ["ip", "-j", "route", "get", addr], capture_output=True, text=True, timeout=5, check=False
+        ["ip", "-j", "-4", "addr", "show"], capture_output=True, text=True, timeout=5, check=False
     ).stdout
     try:
-        route = json.loads(out)[0]
-    except (ValueError, IndexError):
+        links = json.loads(out)
+    except ValueError:
         return False
-    return "gateway" not in route
+    for link in links:
+        for a in link.get("addr_info", []):
+            net = IPv4Interface(f"{a['local']}/{a['prefixlen']}").network
+            if net.prefixlen < 32 and ip in net:
+                return True
+    return False
 
 
 def send_alert(g: GlobalDefs, subject: str, body: str) -> str:
@@ -53,7 +87,10 @@ def send_alert(g: GlobalDefs, subject: str, body: str) -> str:
         return "no smtp_server or notification_email: not sent"
     server = g.smtp_server
     if not reachable_directly(server.address):
-        return f"smtp_server {server.address} is not on a connected network: not contacted"
+        return (
+            f"smtp_server {server.address} is neither loopback nor on a lab network of this"
+            " node: not contacted"
+        )
     msg = EmailMessage()
     msg["From"] = g.notification_email_from or "keepalived@localhost"
     msg["To"] = ", ".join(g.notification_email)

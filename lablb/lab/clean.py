@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from typing import Any
 
 from lablb.lab import procs
@@ -85,6 +86,12 @@ def clean() -> list[str]:
         ):
             procs.run(["ip", "netns", "delete", name])
             done.append(f"deleted netns {name}")
+
+    for state in dead:
+        workdir = state.get("workdir")
+        if workdir and not state.get("keep_workdir") and os.path.isdir(workdir):
+            shutil.rmtree(workdir, ignore_errors=True)
+            done.append(f"removed work directory {workdir}")
 
     for name, kind in procs.links():
         if name in spared_bridges or any(name.startswith(b + "-") for b in spared_bridges):

@@ -84,6 +84,7 @@ class Lab:
         # Pid files and daemon logs; a directory the caller names is kept afterwards.
         self._keep_workdir = workdir is not None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="lablb-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.workdir.chmod(0o755)  # web servers in the lab read from it as www-data
         self._stoppers: list[Callable[[], None]] = []
         self._old_handlers: dict[int, Any] = {}
@@ -162,6 +163,8 @@ class Lab:
             "started": time.time(),
             "host_pids": {h.name: h.pid for h in self.net.hosts} if self.net.hosts else {},
             "netns_ids": {h.name: procs.netns_of(h.pid) for h in self.net.hosts if h.pid},
+            "workdir": str(self.workdir),
+            "keep_workdir": self._keep_workdir,
             "bridges": [s.name for s in self.net.switches],
             "netns": self._netns,
         }

@@ -23,14 +23,22 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
 from lablb.config.load import load
-from lablb.config.model import KeepalivedConfig, Script, VirtualAddress, VrrpScript
+from lablb.config.model import (
+    GlobalDefs,
+    KeepalivedConfig,
+    Script,
+    VirtualAddress,
+    VrrpScript,
+)
 from lablb.errors import LablbError, PacketError
+from lablb.mail import send_alert
 from lablb.vrrp import io
 from lablb.vrrp.engine import Engine, Out, adopt
 from lablb.vrrp.fsm import AddVips, Garp, Rejected, RemoveVips, Send, State, Transition
@@ -197,6 +205,16 @@ class Daemon:
         }[state]
         self._spawn(specific, [])
         self._spawn(inst.notify, ["INSTANCE", instance, state, str(t.priority)])
+        if inst.smtp_alert and self.config is not None:
+            # Mail may take smtp_connect_timeout: a thread, so no advert waits for it.
+            g = self.config.global_defs
+            subject = (
+                f"[{g.router_id or 'lablb'}] VRRP Instance {instance} - Entering {state} state"
+            )
+            threading.Thread(target=self._mail, args=(g, subject, t.reason), daemon=True).start()
+
+    def _mail(self, g: GlobalDefs, subject: str, body: str) -> None:
+        self.log("alert", subject=subject, result=send_alert(g, subject, body))
 
     def _spawn(self, script: Script | None, args: list[str]) -> None:
         if script is None:

@@ -248,6 +248,15 @@ def test_download_across_a_crash_of_lb01(
         assert code == 0 and sha256(out) == sha256(path)
         adopted = json.loads((svc.nodes["lb02"].dir / "forwarder.json").read_text())
         assert adopted["services"][0]["forwarded"] > 0
+        # smtp_alert: lb02 mailed its VRRP state change to the sink.
+        _wait(
+            lambda: any(
+                "VI_1 - Entering MASTER" in m and "lb02@lablb.test" in m
+                for m in svc.mail.messages()
+            ),
+            5.0,
+            "VRRP alert mail",
+        )
     else:
         assert code != 0, "the stream survived without connection sync"
         dropped = json.loads((svc.nodes["lb02"].dir / "forwarder.json").read_text())
