@@ -22,6 +22,7 @@ from lablb.errors import LabError
 
 CHILD_STOP_TIMEOUT = 5.0  # then SIGKILL: a stop is always bounded
 POLL = 0.1
+MAX_RESTARTS = 5  # a forwarder or checker that dies is restarted, this often at most
 
 
 @dataclass(frozen=True)
@@ -108,12 +109,27 @@ def run(opts: Options) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, relay)
     ended, code = "", 0
+    restarts = 0
     try:
         while not ended:
             for name, p in procs.items():
-                if p.poll() is not None:
-                    ended, code = name, p.returncode
+                if p.poll() is None:
+                    continue
+                # keepalived restarts a dead checker child; VRRP's death ends the daemon.
+                if (
+                    name != "vrrp"
+                    and not stop_requested
+                    and restarts < MAX_RESTARTS
+                    and (opts.run_for is None)
+                ):
+                    restarts += 1
+                    print(
+                        f"lablb daemon: {name} exited ({p.returncode}); restarting", file=sys.stderr
+                    )
+                    procs[name] = subprocess.Popen(argvs[name])
                     break
+                ended, code = name, p.returncode
+                break
             else:
                 time.sleep(POLL)
     finally:

@@ -176,6 +176,7 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
     signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
+    signal.signal(signal.SIGHUP, lambda *_: log("reload", ok=False, error="checker: ignored"))
     log("checker-start", checkers=len(d.jobs))
     start = last_status = time.monotonic()
     with ThreadPoolExecutor(max_workers=max(1, len(d.jobs))) as pool:

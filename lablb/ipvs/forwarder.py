@@ -202,6 +202,9 @@ class Forwarder:
                 buf = d.sock.recv(65536 + VNET_HDR_LEN)
             except (BlockingIOError, InterruptedError):
                 return
+            except OSError as exc:  # e.g. ENETDOWN while the interface is down
+                self._drop(d, f"receive: {exc.strerror}")
+                return
             vnet, frame = buf[:VNET_HDR_LEN], buf[VNET_HDR_LEN:]
             if not master:
                 self._drop(d, "not master")
@@ -298,6 +301,8 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
     signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
+    # SIGHUP reloads VRRP; the forwarder keeps its table (restart it to change services).
+    signal.signal(signal.SIGHUP, lambda *_: log("reload", ok=False, error="forwarder: ignored"))
     run_dir.mkdir(parents=True, exist_ok=True)
     ctl_path = run_dir / "forwarder.sock"
     ctl_path.unlink(missing_ok=True)

@@ -1,0 +1,108 @@
+"""A whole seed-style cluster in a running lab: web nodes with nginx, the SMTP sink, and
+a VRRP/forwarder/checker daemon on each balancer. Lab layer.
+
+Scenarios and lab tests both start from here, so "the lab" means the same thing in a
+report as in a test.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+from pathlib import Path
+
+from lablb.config.load import load
+from lablb.config.model import KeepalivedConfig
+from lablb.errors import LabError
+from lablb.lab.balancer import VrrpNode, engines_for, start_vrrp
+from lablb.lab.net import Lab
+from lablb.lab.registry import TopoEntry
+from lablb.lab.web import MailSink, WebNode, start_web
+
+
+@dataclass
+class Cluster:
+    lab: Lab
+    entry: TopoEntry
+    configs: Path
+    nodes: dict[str, VrrpNode]
+    web: dict[str, WebNode]
+    mail: MailSink | None
+
+    @property
+    def balancers(self) -> tuple[str, ...]:
+        return self.entry.balancers
+
+    def config(self, node: str) -> KeepalivedConfig:
+        return load(str(self.configs / f"{node}.conf"))
+
+    def roles(self, role: str) -> list[str]:
+        return sorted(h.name for h in self.lab.hosts if getattr(h, "role", "") == role)
+
+    def service_vip(self) -> tuple[IPv4Address, int] | None:
+        vs = next(iter(self.config(self.balancers[0]).virtual_servers), None)
+        return (vs.address, vs.port) if vs and vs.address and vs.port else None
+
+    def cluster_vip(self) -> IPv4Address:
+        return self.config(self.balancers[0]).vrrp_instances[0].vips[0]
+
+    def holders(self, vip: IPv4Address) -> list[str]:
+        return sorted(n for n, node in self.nodes.items() if node.holds(vip))
+
+    def counter(self, host: str, name: str, iface: str = "eth0") -> int:
+        res = self.lab.run(host, ["cat", f"/sys/class/net/{iface}/statistics/{name}"])
+        return int(res.stdout or 0)
+
+    def forwarder(self, node: str) -> dict[str, object]:
+        path = self.nodes[node].dir / "forwarder.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def curl(self, client: str, path: str, timeout: float = 3.0) -> str:
+        svc = self.service_vip()
+        if svc is None:
+            raise LabError("the configuration has no virtual_server to send requests to")
+        res = self.lab.run(
+            client,
+            ["curl", "-s", "-m", f"{timeout:g}", f"http://{svc[0]}:{svc[1]}{path}"],
+            timeout=timeout + 5,
+        )
+        return res.stdout if res.returncode == 0 else ""
+
+    def wait_master(self, node: str, timeout: float) -> float:
+        """Seconds until ``node`` alone holds the cluster VIP; LabError after ``timeout``."""
+        vip, t0 = self.cluster_vip(), time.monotonic()
+        while self.holders(vip) != [node]:
+            if time.monotonic() - t0 > timeout:
+                raise LabError(
+                    f"{node} did not become the only master within {timeout:.1f} s "
+                    f"(holders: {self.holders(vip)})"
+                )
+            time.sleep(0.05)
+        return time.monotonic() - t0
+
+
+def start_cluster(
+    lab: Lab, entry: TopoEntry, configs: Path, engine: str = "lablb", video_mb: int | None = None
+) -> Cluster:
+    """Web nodes, mail sink and balancers up; returns once the first balancer is the
+    master and the service answers."""
+    hosts = {h.name: getattr(h, "role", "") for h in lab.hosts}
+    webs = sorted(n for n, r in hosts.items() if r == "web")
+    web = start_web(lab, webs, entry.docroot() or Path(), video_mb) if webs else {}
+    mail_hosts = [n for n, r in hosts.items() if r == "mail"]
+    mail = MailSink(lab, mail_hosts[0]) if mail_hosts else None
+    nodes = start_vrrp(lab, configs, engines_for(engine, entry.balancers))
+    cluster = Cluster(lab, entry, configs, nodes, web, mail)
+    inst = cluster.config(entry.balancers[0]).vrrp_instances[0]
+    first = max(entry.balancers, key=lambda b: cluster.config(b).vrrp_instances[0].priority)
+    cluster.wait_master(first, 4 * inst.advert_int + 3)
+    clients = cluster.roles("client")
+    if cluster.service_vip() and clients:
+        deadline = time.monotonic() + 5
+        while not cluster.curl(clients[0], "/whoami.txt").strip():
+            if time.monotonic() > deadline:
+                raise LabError("the service VIP does not answer")
+            time.sleep(0.1)
+    return cluster
