@@ -208,6 +208,93 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_list(_args: argparse.Namespace) -> int:
+    from lablb.scenario import all_scenarios
+
+    for name, sc in sorted(all_scenarios().items()):
+        first = sc.timeline.splitlines()[0] if sc.timeline else ""
+        print(f"{name:<12} {first.partition(': ')[2] or first}")
+        for key, p in sc.params.items():
+            print(f"    {f'{key}={p.default!s}':<30} {p.help}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from lablb.lab.net import preflight
+    from lablb.report import load_result, plots, summary
+    from lablb.scenario import run
+
+    preflight()
+    quiet = args.json
+
+    def progress(line: str) -> None:
+        if not quiet:
+            print(f"  .. {line}", file=sys.stderr, flush=True)
+
+    result, run_dir = run(
+        args.name,
+        args.topo,
+        args.configs,
+        args.engine,
+        args.repeat,
+        Path(args.out),
+        args.param,
+        progress,
+    )
+    made = plots(run_dir, result)
+    status = 0 if result["verdict"] == "pass" else 1
+    if args.baseline:
+        from lablb.measure.stats import compare
+
+        findings = compare(load_result(Path(args.baseline)), result)
+        result["baseline_findings"] = [str(f) for f in findings]
+        status = status or (5 if findings else 0)
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        print(summary(result))
+        for f in result.get("baseline_findings", []):
+            print(f"  regression: {f}")
+        print(
+            f"results: {run_dir}/ (result.json, capture.pcap, "
+            f"{', '.join(p.name for p in made)}, lab/ logs)"
+        )
+    return status
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from lablb.report import load_result, plots, summary
+
+    result = load_result(Path(args.dir))
+    print(summary(result))
+    if Path(args.dir).is_dir():
+        made = plots(Path(args.dir), result)
+        print("plots: " + ", ".join(str(p) for p in made))
+    return 0 if result.get("verdict") == "pass" else 1
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from lablb.measure.stats import compare
+    from lablb.report import load_result
+
+    findings = compare(
+        load_result(Path(args.baseline)),
+        load_result(Path(args.result)),
+        rel=args.tolerance,
+        abs_=args.abs_tolerance,
+    )
+    for f in findings:
+        print(f"regression: {f}")
+    print("compare: " + ("no regression" if not findings else f"{len(findings)} finding(s)"))
+    return 5 if findings else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="lablb", description="network failover test lab")
     ap.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -287,6 +374,52 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the forwarder and checkers only (beside another VRRP)",
     )
     p.set_defaults(func=_cmd_daemon)
+
+    p = sub.add_parser("list", help="the scenarios lablb knows, with their parameters")
+    p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser("run", help="run a scenario in a lab and report (e.g. lablb run failover)")
+    p.add_argument("name")
+    p.add_argument("--topo", default="seed")
+    p.add_argument("--configs", metavar="DIR", help="config set (default: the topology's)")
+    p.add_argument("--engine", default="lablb", help="lablb, keepalived, mixed, NODE=ENGINE,...")
+    p.add_argument("--repeat", type=int, default=1, metavar="N", help="trials (default 1)")
+    p.add_argument("--out", default="lablb-runs", metavar="DIR", help="results go under DIR")
+    p.add_argument("--json", action="store_true", help="print result.json on stdout")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="a scenario parameter (repeatable; see lablb list)",
+    )
+    p.add_argument(
+        "--baseline",
+        metavar="RESULT.json",
+        help="exit 5 when a statistic regresses against this result",
+    )
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("report", help="re-print a run's summary and remake its plots")
+    p.add_argument("dir", metavar="DIR")
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("compare", help="exit 5 when RESULT regresses against BASELINE")
+    p.add_argument("baseline", metavar="BASELINE.json")
+    p.add_argument("result", metavar="RESULT.json")
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.20,
+        help="relative slack on median/p95/max (default 0.20)",
+    )
+    p.add_argument(
+        "--abs-tolerance",
+        type=float,
+        default=0.050,
+        help="absolute slack in seconds (default 0.050)",
+    )
+    p.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser("genhash", help="MD5 digest of a page, for HTTP_GET's digest")
     src = p.add_mutually_exclusive_group(required=True)

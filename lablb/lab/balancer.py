@@ -209,7 +209,12 @@ class VrrpNode:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         self._wait_gone(STOP_TIMEOUT)
-        # A killed forwarder leaves its nft table (a rebooted node would not have it).
+
+    def reboot_cleanup(self) -> None:
+        """What a crashed node's restart would not have: the virtual addresses and the
+        forwarder's nft table. (Not at kill time: until its link is down, the table keeps
+        the dead node's kernel from resetting the clients' connections.)"""
+        self.flush_vips()
         self.lab.run(self.host, ["nft", "delete", "table", "ip", "lablb_dr"])
 
     def freeze(self, frozen: bool = True) -> None:

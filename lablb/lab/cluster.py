@@ -84,7 +84,12 @@ class Cluster:
 
 
 def start_cluster(
-    lab: Lab, entry: TopoEntry, configs: Path, engine: str = "lablb", video_mb: int | None = None
+    lab: Lab,
+    entry: TopoEntry,
+    configs: Path,
+    engine: str = "lablb",
+    video_mb: int | None = None,
+    wait_service: bool = True,
 ) -> Cluster:
     """Web nodes, mail sink and balancers up; returns once the first balancer is the
     master and the service answers."""
@@ -99,7 +104,7 @@ def start_cluster(
     first = max(entry.balancers, key=lambda b: cluster.config(b).vrrp_instances[0].priority)
     cluster.wait_master(first, 4 * inst.advert_int + 3)
     clients = cluster.roles("client")
-    if cluster.service_vip() and clients:
+    if wait_service and cluster.service_vip() and clients:
         deadline = time.monotonic() + 5
         while not cluster.curl(clients[0], "/whoami.txt").strip():
             if time.monotonic() > deadline:

@@ -58,7 +58,7 @@ class Crash(Fault):
 
     def undo(self) -> float:
         """The machine reboots: without the addresses it held, link up, daemon started."""
-        self.node.flush_vips()
+        self.node.reboot_cleanup()
         self._link(up=True)
         t = time.monotonic()
         self.node.start()

@@ -1,0 +1,108 @@
+"""A packet capture on the server LAN, from the router's side of it. Lab layer.
+
+tcpdump runs in the router host on its interface that faces the balancers, so the pcap
+holds what the LAN carried: VRRP adverts (multicast is flooded), gratuitous ARPs and the
+client-to-VIP half of the traffic. ``-s 128``: headers are enough for the timeline, and
+a 150 MB stream would otherwise make a 150 MB pcap.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from lablb.lab.net import Lab
+
+SNAPLEN = 128
+FILTER = "vrrp or arp or (tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0) or icmp"
+
+
+class Capture:
+    def __init__(self, lab: Lab, path: Path) -> None:
+        self.lab, self.path = lab, path
+        self.proc: subprocess.Popen[bytes] | None = None
+        routers = [h.name for h in lab.hosts if getattr(h, "role", "") == "router"]
+        self.host = routers[0] if routers else None
+
+    def start(self) -> Capture:
+        if self.host is None:
+            return self
+        argv = [
+            "tcpdump",
+            "-n",
+            "-i",
+            "eth0",
+            "-s",
+            str(SNAPLEN),
+            "-U",
+            "-w",
+            str(self.path),
+            FILTER,
+        ]
+        self.proc = self.lab.popen(self.host, argv, log=self.path.with_suffix(".log"))
+        self.lab.on_teardown(self.stop)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+class Counters:
+    """Byte counters of every host's first link, sampled from the switch side (root
+    namespace files, no process per sample) every ``period`` seconds in a thread."""
+
+    def __init__(self, lab: Lab, path: Path, period: float = 0.25) -> None:
+        self.lab, self.path, self.period = lab, path, period
+        self.samples: dict[str, list[list[float]]] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.ports: dict[str, str] = {}
+        for host in lab.hosts:
+            for intf in host.intfList():
+                link = getattr(intf, "link", None)
+                if link is not None:
+                    other = link.intf2 if link.intf1 is intf else link.intf1
+                    self.ports.setdefault(host.name, other.name)
+
+    def _read(self, port: str, name: str) -> int:
+        try:
+            return int(Path(f"/sys/class/net/{port}/statistics/{name}").read_text())
+        except (OSError, ValueError):
+            return 0
+
+    def sample(self) -> None:
+        t = time.monotonic()
+        for host, port in self.ports.items():
+            # The switch port sends what the host receives, and the other way round.
+            rx, tx = self._read(port, "tx_bytes"), self._read(port, "rx_bytes")
+            self.samples.setdefault(host, []).append([round(t, 3), rx, tx])
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.period):
+            self.sample()
+
+    def start(self) -> Counters:
+        self.sample()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        self.lab.on_teardown(self.stop)
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join(timeout=2)
+            self._thread = None
+            self.sample()
+            self.path.write_text(json.dumps(self.samples))

@@ -1,0 +1,281 @@
+"""Scenarios: a fault injected into a live lab under traffic, measured against the bounds
+the configuration implies, written up as a result directory.
+
+A scenario is a class in ``scenarios/NAME.py`` (``SCENARIO = ...``), found by name like a
+topology. Its docstring is its timeline; ``params`` its knobs with defaults; ``bounds``
+what the config promises (name -> (low, high) seconds); ``trial`` one run of the fault,
+returning measurements (each bounded quantity in seconds, plus anything worth keeping;
+a key ending in ``_ok`` that is False fails the trial). This module runs them: lab up,
+capture, trials, ``result.json`` (schema below), logs and plots, a one-screen summary.
+
+result.json, schema ``lablb.result/1``::
+
+    {"schema": "lablb.result/1", "scenario": str, "verdict": "pass" | "fail",
+     "parameters": {...}, "topology": str, "engine": str, "configs": {file: sha256},
+     "bounds": {name: [low, high]}, "trials": [{name: seconds, ..., "verdict": ...}],
+     "stats": {name: {"min", "median", "p95", "max"}}, "failures": [str],
+     "tools": {...}, "started": epoch seconds, "duration_s": float}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lablb.errors import LabError, LablbError
+from lablb.measure.stats import stats_of
+
+SCHEMA = "lablb.result/1"
+Bounds = dict[str, tuple[float, float]]
+
+
+@dataclass(frozen=True)
+class Param:
+    default: Any
+    help: str
+
+    def parse(self, text: str) -> Any:
+        kind = type(self.default)
+        if kind is bool:
+            if text.lower() in ("1", "yes", "true", "on"):
+                return True
+            if text.lower() in ("0", "no", "false", "off"):
+                return False
+            raise ValueError(f"{text!r} is not yes/no")
+        return kind(text)
+
+
+@dataclass
+class Context:
+    """What a trial gets: the running cluster, the parameters, where to write."""
+
+    cluster: Any  # lablb.lab.cluster.Cluster (the lab layer imports Mininet)
+    params: dict[str, Any]
+    out: Path
+    progress: Callable[[str], None]
+    notes: list[str] = field(default_factory=list)
+
+
+class Scenario:
+    """Base class; subclasses set ``name``, ``params`` and implement the hooks."""
+
+    name = ""
+    params: dict[str, Param] = {}  # noqa: RUF012 - class-level declaration, never mutated
+    video_mb_param: str | None = None  # a parameter naming the MP4 size the lab serves
+
+    doc = ""  # the scenario file's docstring, set when it is loaded
+
+    @property
+    def timeline(self) -> str:
+        return (self.doc or self.__doc__ or "").strip()
+
+    def configure(self, configs: Path, params: dict[str, Any], out: Path) -> Path:
+        """The config set to run; a scenario may derive one (written under ``out``)."""
+        return configs
+
+    def bounds(self, ctx: Context) -> Bounds:
+        raise NotImplementedError
+
+    def trial(self, ctx: Context, index: int) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+def scenarios_dir() -> Path:
+    env = os.environ.get("LABLB_SCENARIOS")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def all_scenarios() -> dict[str, Scenario]:
+    found = {}
+    for path in sorted(scenarios_dir().glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        spec = importlib.util.spec_from_file_location(f"lablb_scenario_{path.stem}", path)
+        if spec is None or spec.loader is None:
+            continue
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        cls = getattr(module, "SCENARIO", None)
+        if cls is not None:
+            scenario = cls()
+            scenario.doc = module.__doc__ or ""
+            found[cls.name] = scenario
+    return found
+
+
+def get_scenario(name: str) -> Scenario:
+    known = all_scenarios()
+    if name not in known:
+        raise LablbError(f"no scenario {name!r}; known: {', '.join(sorted(known)) or 'none'}")
+    return known[name]
+
+
+def parse_params(scenario: Scenario, pairs: list[str]) -> dict[str, Any]:
+    values = {k: p.default for k, p in scenario.params.items()}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or key not in scenario.params:
+            raise LablbError(
+                f"--param {pair!r}: {scenario.name} takes "
+                + ", ".join(f"{k}=<{type(p.default).__name__}>" for k, p in scenario.params.items())
+            )
+        try:
+            values[key] = scenario.params[key].parse(text)
+        except ValueError as exc:
+            raise LablbError(f"--param {key}: {exc}") from None
+    return values
+
+
+def verdict_of(trial: dict[str, Any], bounds: Bounds) -> tuple[str, list[str]]:
+    """A trial passes when every bounded quantity it measured is inside its bound and no
+    ``*_ok`` flag is False; the reasons otherwise."""
+    why = []
+    for name, (low, high) in bounds.items():
+        v = trial.get(name)
+        if v is None:
+            why.append(f"{name}: not measured")
+        elif not low <= v <= high:
+            why.append(f"{name} {v:.3f} s not in [{low:.3f}, {high:.3f}]")
+    why += [f"{k} is false" for k, v in trial.items() if k.endswith("_ok") and v is False]
+    if trial.get("error"):
+        why.append(str(trial["error"]))
+    return ("pass" if not why else "fail"), why
+
+
+def _tool_versions() -> dict[str, str]:
+    def first_line(argv: list[str]) -> str:
+        try:
+            res = subprocess.run(argv, capture_output=True, text=True, timeout=5, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return "not found"
+        return (
+            (res.stdout or res.stderr).strip().splitlines()[0]
+            if (res.stdout or res.stderr)
+            else "?"
+        )
+
+    from importlib.metadata import PackageNotFoundError, version
+
+    def pkg(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return {
+        "lablb": pkg("lablb"),
+        "python": sys.version.split()[0],
+        "kernel": platform.release(),
+        "mininet": pkg("mininet"),
+        "keepalived": first_line(["keepalived", "--version"]),
+        "nginx": first_line(["nginx", "-v"]),
+        "curl": first_line(["curl", "--version"]),
+    }
+
+
+def config_digests(configs: Path) -> dict[str, str]:
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(configs.glob("*.conf"))
+    }
+
+
+def finish(result: dict[str, Any]) -> dict[str, Any]:
+    """Verdicts per trial, statistics, overall verdict (pure, so ``report`` and tests
+    can recompute it)."""
+    bounds = {k: (float(v[0]), float(v[1])) for k, v in result["bounds"].items()}
+    failures = list(result.get("failures", []))
+    for i, t in enumerate(result["trials"]):
+        t["verdict"], why = verdict_of(t, bounds)
+        failures += [f"trial {i + 1}: {w}" for w in why]
+    result["stats"] = stats_of(result["trials"], bounds)
+    result["failures"] = failures
+    result["verdict"] = "pass" if result["trials"] and not failures else "fail"
+    return result
+
+
+def run(
+    name: str,
+    topo: str = "seed",
+    configs: str | None = None,
+    engine: str = "lablb",
+    repeat: int = 1,
+    out: Path | None = None,
+    params: list[str] | None = None,
+    progress: Callable[[str], None] = lambda s: None,
+) -> tuple[dict[str, Any], Path]:
+    """Run a scenario; returns (result, run directory)."""
+    from lablb.lab.capture import Capture, Counters
+    from lablb.lab.cluster import start_cluster
+    from lablb.lab.net import Lab, LabSpec
+    from lablb.lab.registry import get
+
+    scenario = get_scenario(name)
+    values = parse_params(scenario, params or [])
+    if repeat < 1:
+        raise LablbError("--repeat must be at least 1")
+    entry = get(topo)
+    run_dir = (out or Path("lablb-runs")) / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    conf_dir = scenario.configure(entry.config_dir(configs), values, run_dir)
+    result: dict[str, Any] = {
+        "schema": SCHEMA,
+        "scenario": name,
+        "parameters": values,
+        "topology": topo,
+        "engine": engine,
+        "repeat": repeat,
+        "configs": config_digests(conf_dir),
+        "config_dir": str(conf_dir),
+        "bounds": {},
+        "trials": [],
+        "failures": [],
+        "tools": _tool_versions(),
+        "started": time.time(),
+    }
+    t0 = time.monotonic()
+    video = int(values[scenario.video_mb_param]) if scenario.video_mb_param else None
+    progress(f"{name}: lab {topo} up, engine {engine}, configs {conf_dir}")
+    with Lab(LabSpec(entry), workdir=run_dir / "lab") as lab:
+        capture = Capture(lab, run_dir / "capture.pcap").start()
+        counters = Counters(lab, run_dir / "counters.json").start()
+        try:
+            # Scenarios judge the service themselves (a broken config is a finding).
+            cluster = start_cluster(lab, entry, conf_dir, engine, video, wait_service=False)
+        except LabError as exc:
+            result["failures"].append(f"the lab did not come up: {exc}")
+            cluster = None
+        if cluster is not None:
+            ctx = Context(cluster, values, run_dir, progress)
+            bounds = scenario.bounds(ctx)
+            result["bounds"] = {k: [lo, hi] for k, (lo, hi) in bounds.items()}
+            for i in range(repeat):
+                progress(f"{name}: trial {i + 1}/{repeat}")
+                try:
+                    trial = scenario.trial(ctx, i)
+                except LablbError as exc:
+                    trial = {"error": str(exc)}
+                trial["verdict"], why = verdict_of(trial, bounds)
+                progress(
+                    f"{name}: trial {i + 1}: {trial['verdict']}"
+                    + (f" ({'; '.join(why)})" if why else "")
+                )
+                result["trials"].append(trial)
+            result["notes"] = ctx.notes
+        counters.stop()
+        capture.stop()
+    result["duration_s"] = round(time.monotonic() - t0, 3)
+    finish(result)
+    (run_dir / "result.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    return result, run_dir

@@ -1,0 +1,161 @@
+"""healthcheck: one web node fails its health checks while clients keep requesting.
+
+Timeline (one trial):
+  t0          both real servers are UP on the master's checker; clients request
+              /whoami.txt through the service VIP every 0.2 s
+  t0 + 1 s    the failure: ``drop`` (nftables on the web node drops the balancers'
+              packets to port 80: checks time out), ``stop`` (nginx stopped: refused) or
+              ``digest`` (the checked page changes: the MD5 no longer matches)
+  ...         the checker retries, then removes the server; traffic moves to the other
+  + settle    the failure is undone; the next check brings the server back
+
+Bounds, from the checker's keepalived.conf timings (delay_loop, connect_timeout, retry,
+delay_before_retry): detection within [(retry+1) x attempt + retry x delay_before_retry,
+delay_loop + the same], attempt = connect_timeout for ``drop``, ~0 otherwise; recovery
+within max(delay_loop, delay_before_retry) + connect_timeout. ``checks=fast`` derives a
+config with short timings (delay_loop 2, connect_timeout 1, retry 1,
+delay_before_retry 1) so a run takes seconds; the bounds follow from it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from lablb.checker.logic import Timing, detection_bound, recovery_bound
+from lablb.lab.trials import RequestLoop, derive
+from lablb.scenario import Bounds, Context, Param, Scenario
+
+SLACK = 0.5  # checker loop tick and process scheduling
+FAILURES = ("drop", "stop", "digest")
+
+
+def fast(text: str) -> str:
+    return (
+        text.replace("delay_loop 6", "delay_loop 2")
+        .replace("connect_timeout 3", "connect_timeout 1")
+        .replace("retry 3", "retry 1")
+        .replace("delay_before_retry 3", "delay_before_retry 1")
+    )
+
+
+class Healthcheck(Scenario):
+    name = "healthcheck"
+    params = {  # noqa: RUF012
+        "failure": Param("drop", f"one of {', '.join(FAILURES)}"),
+        "target": Param("web01", "the web node that fails"),
+        "checks": Param("seed", "seed (the config's timings) or fast"),
+    }
+
+    def configure(self, configs: Path, params: dict[str, Any], out: Path) -> Path:
+        if params["failure"] not in FAILURES:
+            raise ValueError(f"failure {params['failure']!r}: one of {', '.join(FAILURES)}")
+        return derive(configs, out, fast) if params["checks"] == "fast" else configs
+
+    def _timing(self, ctx: Context) -> Timing:
+        node = ctx.cluster.balancers[0]
+        rs = ctx.cluster.config(node).virtual_servers[0].real_servers[0]
+        return Timing.of(rs.checkers[0])
+
+    def bounds(self, ctx: Context) -> Bounds:
+        t = self._timing(ctx)
+        low, high = detection_bound(t, refused=ctx.params["failure"] != "drop")
+        return {
+            "detection_s": (max(0.0, low - SLACK), high + SLACK),
+            "recovery_s": (0.0, recovery_bound(t) + SLACK),
+        }
+
+    def trial(self, ctx: Context, index: int) -> dict[str, Any]:
+        c, target, failure = ctx.cluster, ctx.params["target"], ctx.params["failure"]
+        master = c.holders(c.cluster_vip())[0]
+        addr = c.lab.host(target).IP()
+        t = self._timing(ctx)
+        key = f"{addr}:{c.service_vip()[1]}"
+
+        def health() -> dict[str, bool]:
+            path = c.nodes[master].dir / "checker.json"
+            if not path.exists():
+                return {}
+            data = json.loads(path.read_text())
+            return {
+                rs["rs"]: rs["up"] for vs in data["virtual_servers"] for rs in vs["real_servers"]
+            }
+
+        def reasons() -> str:
+            path = c.nodes[master].dir / "checker.json"
+            data = json.loads(path.read_text()) if path.exists() else {"virtual_servers": []}
+            return "; ".join(
+                f"{rs['rs']}: {ck['last']}"
+                for vs in data["virtual_servers"]
+                for rs in vs["real_servers"]
+                if not rs["up"]
+                for ck in rs["checkers"]
+            )
+
+        deadline = time.monotonic() + t.delay_loop + t.connect_timeout + 2 * SLACK
+        while not (health() and all(health().values())):
+            if time.monotonic() > deadline:
+                return {"error": f"before the fault, real servers are down: {reasons()}"}
+            time.sleep(0.1)
+        load = RequestLoop(c).start()
+        time.sleep(1.0)
+        at = time.monotonic()
+        undo = _inject(c, target, failure)
+        high = self.bounds(ctx)["detection_s"][1]
+        while health().get(key, True) and time.monotonic() - at < high + 2:
+            time.sleep(0.05)
+        events = [
+            e
+            for e in c.nodes[master].events("real-server")
+            if e["rs"] == key and e["up"] is False and float(str(e["ts"])) >= at
+        ]
+        detection = float(str(events[0]["ts"])) - at if events else None
+        time.sleep(1.0)
+        back = time.monotonic()
+        undo()
+        limit = recovery_bound(t) + 2
+        while not health().get(key, False) and time.monotonic() - back < limit:
+            time.sleep(0.05)
+        ups = [
+            e
+            for e in c.nodes[master].events("real-server")
+            if e["rs"] == key and e["up"] is True and float(str(e["ts"])) >= back
+        ]
+        recovery = float(str(ups[0]["ts"])) - back if ups else None
+        errors, served = load.stop()
+        mails = [m for m in (c.mail.messages() if c.mail else []) if key in m]
+        return {
+            "failure": failure,
+            "target": target,
+            "detection_s": round(detection, 3) if detection is not None else None,
+            "recovery_s": round(recovery, 3) if recovery is not None else None,
+            "client_errors": errors,
+            "client_requests": served,
+            "mail_ok": any("DOWN" in m for m in mails),
+        }
+
+
+def _inject(c: Any, target: str, failure: str) -> Any:
+    if failure == "stop":
+        c.web[target].stop()
+        return c.web[target].start
+    if failure == "digest":
+        page = c.web[target].root / "testurl" / "test.jsp"
+        original = page.read_bytes()
+        page.write_bytes(original + b"<!-- changed -->\n")
+        return lambda: page.write_bytes(original)
+    balancers = ", ".join(c.lab.host(b).IP() for b in c.balancers)
+    port = c.service_vip()[1]
+    script = (
+        f"table ip lablb_hc {{\n chain input {{\n  type filter hook input priority 0;\n"
+        f"  ip saddr {{ {balancers} }} tcp dport {port} drop\n }}\n}}\n"
+    )
+    path = c.lab.workdir / f"{target}-drop.nft"
+    path.write_text(script)
+    c.lab.run(target, ["nft", "-f", str(path)])
+    return lambda: c.lab.run(target, ["nft", "delete", "table", "ip", "lablb_hc"])
+
+
+SCENARIO = Healthcheck

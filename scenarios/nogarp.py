@@ -1,0 +1,113 @@
+"""nogarp: a new master that does not announce itself with gratuitous ARP.
+
+Timeline (one trial):
+  t0          the configs are derived with ``vrrp_garp_master_repeat 0`` and
+              ``vrrp_garp_master_delay 0``: no balancer ever sends a gratuitous ARP;
+              a client pings the cluster VIP every 10 ms through r1
+  t0 + 0.5 s  the master crashes
+  ...         the backup takes the VIP after master_down, silently; r1 still sends to
+              the old master's MAC until its neighbour entry for the VIP expires:
+              STALE after reachable_time, DELAY for delay_first_probe_time, PROBE with
+              ucast_solicit unicast probes retrans_time apart, then a broadcast ARP that
+              the new master answers
+
+Bound, from the backup's keepalived.conf and r1's neighbour settings (read from r1):
+outage within [master_down - advert_int, master_down + 1.5 x base_reachable_time +
+delay_first_probe_time + ucast_solicit x retrans_time + 50 ms]. Parameters can shorten
+r1's timers so a run takes seconds; the bound follows from whatever r1 uses.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from lablb.lab.trials import TOLERANCE, derive, fault_under_probe, vrrp_timing
+from lablb.scenario import Bounds, Context, Param, Scenario
+
+
+def no_garp(text: str) -> str:
+    text = re.sub(r"\n\s*vrrp_garp_master_(repeat|delay)\s+\S+", "", text)
+    return text.replace(
+        "global_defs {",
+        "global_defs {\n    vrrp_garp_master_repeat 0\n    vrrp_garp_master_delay 0",
+        1,
+    )
+
+
+class NoGarp(Scenario):
+    name = "nogarp"
+    params = {  # noqa: RUF012
+        "base_reachable_time_ms": Param(0, "r1's neighbour base_reachable_time (0: kernel's)"),
+        "delay_first_probe_time": Param(0, "r1's delay_first_probe_time, s (0: kernel's)"),
+    }
+
+    def configure(self, configs: Path, params: dict[str, Any], out: Path) -> Path:
+        return derive(configs, out, no_garp)
+
+    def _router(self, ctx: Context) -> tuple[str, str]:
+        return ctx.cluster.roles("router")[0], "eth0"
+
+    def _neigh(self, ctx: Context) -> dict[str, float]:
+        router, iface = self._router(ctx)
+        base = f"net.ipv4.neigh.{iface}"
+        if ctx.params["base_reachable_time_ms"]:
+            ctx.cluster.lab.run(
+                router,
+                [
+                    "sysctl",
+                    "-w",
+                    f"{base}.base_reachable_time_ms={ctx.params['base_reachable_time_ms']}",
+                ],
+            )
+        if ctx.params["delay_first_probe_time"]:
+            ctx.cluster.lab.run(
+                router,
+                [
+                    "sysctl",
+                    "-w",
+                    f"{base}.delay_first_probe_time={ctx.params['delay_first_probe_time']}",
+                ],
+            )
+        values = {}
+        for key in (
+            "base_reachable_time_ms",
+            "delay_first_probe_time",
+            "ucast_solicit",
+            "retrans_time_ms",
+        ):
+            out = ctx.cluster.lab.run(router, ["sysctl", "-n", f"{base}.{key}"]).stdout
+            values[key] = float(out.strip() or 0)
+        return values
+
+    def bounds(self, ctx: Context) -> Bounds:
+        backup = min(
+            ctx.cluster.balancers, key=lambda b: ctx.cluster.config(b).vrrp_instances[0].priority
+        )
+        t = vrrp_timing(ctx.cluster, backup)
+        n = self._neigh(ctx)
+        stale = (
+            1.5 * n["base_reachable_time_ms"] / 1000
+            + n["delay_first_probe_time"]
+            + n["ucast_solicit"] * n["retrans_time_ms"] / 1000
+        )
+        ctx.notes.append(f"r1 neighbour timers: {n}")
+        return {"outage_s": (t.master_down - t.advert_int, t.master_down + stale + TOLERANCE)}
+
+    def trial(self, ctx: Context, index: int) -> dict[str, Any]:
+        c = ctx.cluster
+        master = max(c.balancers, key=lambda b: c.config(b).vrrp_instances[0].priority)
+        c.wait_master(master, vrrp_timing(c, master).master_down + 3)
+        high = self.bounds(ctx)["outage_s"][1]
+        m = fault_under_probe(c, master, "crash", settle=high + 1.0)
+        undo = m.pop("undo")
+        m["garps_seen"] = m.get("first_garp_s") is not None
+        m["no_garp_ok"] = not m["garps_seen"]
+        undo.undo()
+        time.sleep(0.5)
+        return m
+
+
+SCENARIO = NoGarp

@@ -1,0 +1,103 @@
+"""Scenario plumbing that needs no lab: statistics, regression comparison, verdicts,
+parameters, the playback model and the summary text."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from lablb.errors import LablbError
+from lablb.measure.playback import play
+from lablb.measure.stats import compare, percentile, summary
+from lablb.report import summary as report_summary
+from lablb.scenario import all_scenarios, finish, get_scenario, parse_params, verdict_of
+
+
+def result(outages: list[float], bound: tuple[float, float] = (2.613, 3.663)) -> dict[str, Any]:
+    return finish(
+        {
+            "schema": "lablb.result/1",
+            "scenario": "failover",
+            "topology": "seed",
+            "engine": "lablb",
+            "parameters": {"fault": "crash"},
+            "bounds": {"outage_s": list(bound)},
+            "trials": [{"outage_s": o} for o in outages],
+        }
+    )
+
+
+def test_summary_and_nearest_rank_p95() -> None:
+    assert summary([3.0, 1.0, 2.0, 4.0]) == {"min": 1.0, "median": 2.5, "p95": 4.0, "max": 4.0}
+    assert percentile(list(range(1, 101)), 95) == 95
+    with pytest.raises(ValueError):
+        percentile([], 50)
+
+
+def test_finish_gives_verdicts_and_stats() -> None:
+    r = result([3.2, 3.3, 3.4, 3.5, 3.1])
+    assert r["verdict"] == "pass" and r["stats"]["outage_s"]["median"] == 3.3
+    bad = result([3.2, 3.9])
+    assert bad["verdict"] == "fail" and "trial 2: outage_s 3.900 s not in" in bad["failures"][0]
+
+
+def test_a_trial_that_measured_nothing_fails() -> None:
+    assert verdict_of({}, {"outage_s": (0.0, 1.0)}) == ("fail", ["outage_s: not measured"])
+    assert verdict_of({"outage_s": 0.5, "dr_ok": False}, {"outage_s": (0.0, 1.0)})[0] == "fail"
+
+
+def test_compare_flags_a_doctored_result_and_says_which() -> None:
+    base = result([3.2, 3.3, 3.4, 3.3, 3.2])
+    assert compare(base, copy.deepcopy(base)) == []
+    doctored = copy.deepcopy(base)
+    for t in doctored["trials"]:
+        t["outage_s"] *= 1.5
+    finish(doctored)
+    text = [str(f) for f in compare(base, doctored)]
+    assert any(t.startswith("outage_s: median") for t in text)
+    assert any("outside its config bound" in t for t in text)
+    assert any(t.startswith("verdict") for t in text)
+
+
+def test_compare_tolerates_noise_within_the_tolerance() -> None:
+    base = result([3.30] * 5)
+    assert compare(base, result([3.33] * 5)) == []  # +30 ms < 20 % + 50 ms
+
+
+def test_every_scenario_has_a_timeline_and_defaults() -> None:
+    found = all_scenarios()
+    assert {"failover", "healthcheck", "stream", "splitbrain", "nogarp"} <= set(found)
+    for sc in found.values():
+        assert sc.timeline and "Timeline" in sc.timeline and sc.params
+
+
+def test_parameters_are_typed_and_checked() -> None:
+    sc = get_scenario("failover")
+    assert parse_params(sc, ["fault=graceful", "preempt=no"])["preempt"] is False
+    with pytest.raises(LablbError, match="failover takes fault="):
+        parse_params(sc, ["colour=blue"])
+    with pytest.raises(LablbError, match="not yes/no"):
+        parse_params(sc, ["preempt=maybe"])
+    with pytest.raises(LablbError, match="no scenario"):
+        get_scenario("meltdown")
+
+
+def test_playback_stalls_when_the_download_pauses() -> None:
+    rate = 1_000_000  # bytes/s: bitrate 8 Mbit/s
+    steady = [(t / 10, int(t / 10 * 2 * rate)) for t in range(0, 51)]  # 2x real time
+    assert play(steady, 8e6, 10 * rate).stalls == 0
+    paused = [(t / 10, min(int(t / 10 * rate), 3 * rate)) for t in range(0, 61)]
+    paused += [(6.0 + t / 10, 3 * rate + int(t / 10 * rate)) for t in range(1, 71)]
+    # Real-time download stops at 3 s (3 MB) and resumes at 6 s. Playback starts at 2 s
+    # (2 s of prebuffer), runs dry at 5 s, and restarts once 2 s are buffered again, at 8 s.
+    pb = play(paused, 8e6, 10 * rate)
+    assert pb.startup_s == 2.0 and pb.stalls == 1 and pb.complete
+    assert 2.8 <= pb.stall_s <= 3.0
+
+
+def test_summary_is_one_screen_with_the_verdict() -> None:
+    text = report_summary(result([3.2, 3.3]))
+    assert "outage_s" in text and "[2.613, 3.663]" in text and text.endswith("verdict: PASS")
+    assert len(text.splitlines()) < 25
