@@ -35,6 +35,7 @@ from lablb.checker.probes import PROBES, Result
 from lablb.config.load import load
 from lablb.config.model import Checker, KeepalivedConfig, RealServer, VirtualServer
 from lablb.errors import LablbError
+from lablb.ipvs.frame import control_address
 from lablb.mail import send_alert
 from lablb.vrrp.daemon import EventLog
 
@@ -74,7 +75,7 @@ class CheckerDaemon:
         for pool in self.pools:
             self.apply(pool.initial())
         self.ctl = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.ctl_path = self.run_dir / "forwarder.sock"
+        self.ctl_address = control_address(str(self.run_dir.resolve()))
 
     def apply(self, actions: list[PoolAction]) -> None:
         for a in actions:
@@ -107,7 +108,7 @@ class CheckerDaemon:
         """Deliver pending changes; the forwarder may not be listening yet."""
         while self.pending:
             try:
-                self.ctl.sendto(json.dumps(self.pending[0]).encode(), str(self.ctl_path))
+                self.ctl.sendto(json.dumps(self.pending[0]).encode(), self.ctl_address)
             except OSError:
                 return
             self.pending.pop(0)

@@ -37,6 +37,7 @@ from lablb.ipvs.frame import (
     SyncConn,
     bpf_bytes,
     bpf_program,
+    control_address,
     decode_sync,
     encode_sync,
     parse,
@@ -304,10 +305,8 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
     # SIGHUP reloads VRRP; the forwarder keeps its table (restart it to change services).
     signal.signal(signal.SIGHUP, lambda *_: log("reload", ok=False, error="forwarder: ignored"))
     run_dir.mkdir(parents=True, exist_ok=True)
-    ctl_path = run_dir / "forwarder.sock"
-    ctl_path.unlink(missing_ok=True)
     ctl = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    ctl.bind(str(ctl_path))
+    ctl.bind(control_address(str(run_dir.resolve())))
     ctl.setblocking(False)
     addr_watch = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
     addr_watch.bind((0, RTMGRP_IPV4_IFADDR))
@@ -395,7 +394,6 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
         _write_status(run_dir, fwd.status(False))
         fwd.teardown()
         ctl.close()
-        ctl_path.unlink(missing_ok=True)
         addr_watch.close()
         if sync is not None:
             sync.close()

@@ -9,6 +9,7 @@ frame; Direct Routing only rewrites MAC addresses, so the header is passed on un
 
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 from dataclasses import dataclass
@@ -110,6 +111,13 @@ def run_bpf(program: list[tuple[int, int, int, int]], frame: bytes) -> bool:
 
 def bpf_bytes(program: list[tuple[int, int, int, int]]) -> bytes:
     return b"".join(struct.pack("HBBI", *ins) for ins in program)
+
+
+def control_address(run_dir: str) -> str:
+    """The forwarder's control socket: an abstract UNIX address (no file, no 108-byte
+    path limit), unique per run directory; abstract names live per network namespace,
+    like the daemons that share them."""
+    return "\0lablb-fwd-" + hashlib.sha1(run_dir.encode(), usedforsecurity=False).hexdigest()[:20]
 
 
 # -- connection sync ---------------------------------------------------------------------

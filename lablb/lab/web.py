@@ -25,7 +25,10 @@ DEFAULT_VIDEO_MB = 150
 FFMPEG_TIMEOUT = 600.0
 NGINX_START_TIMEOUT = 5.0
 
-NGINX_CONF = """worker_processes 1;
+# Workers run as root: the lab's work directory may live anywhere (a pytest tmp dir, a
+# --out under /root) that www-data cannot enter. The web nodes are lab hosts.
+NGINX_CONF = """user root root;
+worker_processes 1;
 daemon off;
 pid {dir}/nginx.pid;
 error_log {dir}/error.log warn;

@@ -1,0 +1,109 @@
+"""Every scenario, once, through the CLI (`lablb run NAME --json`), with short
+parameters; the verdict is judged against the bounds the run computed from the config.
+Plus regression mode: five failover trials, a doctored result that `lablb compare`
+flags, and a broken config that the healthcheck scenario reports."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lablb.scenario import finish
+from tests.conftest import SEED, run_lablb
+from tests.lab.leftovers import Snapshot, snapshot
+
+RUN_TIMEOUT = 240
+
+
+def run(tmp: Path, name: str, *args: str) -> dict[str, Any]:
+    res = run_lablb("run", name, "--json", "--out", str(tmp), *args, timeout=RUN_TIMEOUT)
+    assert res.stdout.strip(), res.stderr[-2000:]
+    result: dict[str, Any] = json.loads(res.stdout)
+    assert res.returncode == (0 if result["verdict"] == "pass" else 1)
+    runs = list(tmp.glob(f"{name}-*/result.json"))
+    assert len(runs) == 1 and json.loads(runs[0].read_text())["verdict"] == result["verdict"]
+    return result
+
+
+def in_bounds(result: dict[str, Any]) -> None:
+    assert result["verdict"] == "pass", result["failures"]
+    for name, (low, high) in result["bounds"].items():
+        for t in result["trials"]:
+            assert low <= t[name] <= high, (name, t[name], low, high)
+
+
+@pytest.fixture
+def clean_after(before: Snapshot) -> Any:
+    yield
+    after = snapshot()
+    assert after.lab_processes == before.lab_processes and after.netns == before.netns
+
+
+SHORT = {
+    "failover": ["--param", "fault=graceful"],
+    "healthcheck": ["--param", "checks=fast", "--param", "failure=stop"],
+    "splitbrain": ["--param", "hold=1"],
+    "nogarp": ["--param", "base_reachable_time_ms=2000", "--param", "delay_first_probe_time=1"],
+    "stream": ["--param", "video_mb=20", "--param", "speed=4", "--param", "crash_at=1.5"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHORT))
+def test_every_scenario_passes_within_its_bounds(
+    name: str, tmp_path: Path, clean_after: None
+) -> None:
+    result = run(tmp_path, name, *SHORT[name])
+    in_bounds(result)
+    run_dir = next(tmp_path.glob(f"{name}-*"))
+    assert (run_dir / "capture.pcap").stat().st_size > 0
+    assert list((run_dir / "lab").glob("lb0*/lablb.log"))
+    if name == "stream":
+        t = result["trials"][0]
+        received = sum(t["bytes"][c]["rx"] for c in t["clients"])
+        for lb in ("lb01", "lb02"):
+            assert t["bytes"][lb]["rx"] + t["bytes"][lb]["tx"] < 0.02 * received
+        assert all(c["sha256_ok"] for c in t["clients"].values())
+    if name == "nogarp":
+        assert result["trials"][0]["garps_seen"] is False
+
+
+def test_failover_repeat_five_and_compare(tmp_path: Path, clean_after: None) -> None:
+    result = run(tmp_path, "failover", "--repeat", "5")
+    assert len(result["trials"]) == 5
+    in_bounds(result)
+    stats = result["stats"]["outage_s"]
+    assert stats["min"] <= stats["median"] <= stats["p95"] <= stats["max"]
+    base = next(tmp_path.glob("failover-*/result.json"))
+    same = run_lablb("compare", str(base), str(base))
+    assert same.returncode == 0 and "no regression" in same.stdout
+    doctored = copy.deepcopy(result)
+    for t in doctored["trials"]:
+        t["outage_s"] = round(t["outage_s"] * 1.6, 4)
+    finish(doctored)
+    bad = tmp_path / "doctored.json"
+    bad.write_text(json.dumps(doctored))
+    res = run_lablb("compare", str(base), str(bad))
+    assert res.returncode == 5
+    assert "outage_s: median" in res.stdout and "outside its config bound" in res.stdout
+    report = run_lablb("report", str(base.parent))
+    assert report.returncode == 0 and "verdict: PASS" in report.stdout
+    assert (base.parent / "timeline.png").stat().st_size > 0
+
+
+def test_healthcheck_reports_a_broken_digest(tmp_path: Path, clean_after: None) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for conf in SEED.glob("*.conf"):
+        text = conf.read_text().replace(
+            "7d3a1b2df0abe53bf1788199cda93d40", "640205b7b0fc66c1ea91c463fac6334d"
+        )
+        (broken / conf.name).write_text(text)
+    result = run(
+        tmp_path / "runs", "healthcheck", "--configs", str(broken), "--param", "checks=fast"
+    )
+    assert result["verdict"] == "fail"
+    assert any("digest" in f for f in result["failures"]), result["failures"]
