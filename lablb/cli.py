@@ -233,6 +233,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if not quiet:
             print(f"  .. {line}", file=sys.stderr, flush=True)
 
+    if args.fault:
+        args.param = [*args.param, f"fault={args.fault}"]
     result, run_dir = run(
         args.name,
         args.topo,
@@ -392,6 +394,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="K=V",
         help="a scenario parameter (repeatable; see lablb list)",
+    )
+    p.add_argument(
+        "--fault",
+        help="shorthand for --param fault=F (failover: crash, graceful, ifdown, isolate, freeze)",
     )
     p.add_argument(
         "--baseline",

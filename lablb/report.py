@@ -69,8 +69,22 @@ def plots(run_dir: Path, result: dict[str, Any]) -> list[Path]:
     trials = [t for t in result.get("trials", []) if t.get("probe")]
     if trials:
         fig, ax = plt.subplots(figsize=(9, 1.2 + 0.5 * len(trials)))
+        colours = ["tab:blue", "tab:purple", "tab:brown", "tab:olive"]
+        seen: dict[str, str] = {}
         for i, t in enumerate(trials):
-            ax.plot(t["probe"], [i] * len(t["probe"]), "|", color="tab:blue", markersize=8)
+            runs = t.get("responders") or [[min(t["probe"]), max(t["probe"]), "probe"]]
+            for start, end, who in runs:
+                first = str(who) not in seen
+                colour = seen.setdefault(str(who), colours[len(seen) % len(colours)])
+                xs = [x for x in t["probe"] if start - 0.006 <= x <= end + 0.006]
+                ax.plot(
+                    xs,
+                    [i] * len(xs),
+                    "|",
+                    color=colour,
+                    markersize=10,
+                    label=f"replies from {who}" if first else None,
+                )
             for key, colour in (
                 ("last_advert_before_s", "tab:gray"),
                 ("first_new_advert_s", "tab:green"),

@@ -2,10 +2,10 @@
 
 Timeline (one trial):
   t0          a client on the far side of r1 pings the VIP every ``interval`` s
-  t0 + 0.5 s  the fault hits the master: ``crash`` (VRRP frozen, processes killed, link
-              down), ``graceful`` (SIGTERM: priority-0 advert), ``ifdown`` (its
-              interface), ``isolate`` (all its links, switch side) or ``freeze``
-              (SIGSTOP of its VRRP process)
+  t0 + 0.5 s  the fault hits the master, at a seeded random point of its advert cycle:
+              ``crash`` (VRRP frozen, processes killed, link down), ``graceful``
+              (SIGTERM: priority-0 advert), ``ifdown`` (its interface), ``isolate``
+              (all its links, switch side) or ``freeze`` (SIGSTOP of its VRRP process)
   ...         the backup takes over: after master_down (crash, ifdown, isolate, freeze)
               or skew_time (graceful), then announces the VIP with gratuitous ARP
   + settle    the fault is undone (the node restarts / comes back)
@@ -18,6 +18,7 @@ for a graceful stop; pre-emption within master_down + 1 s of the restart.
 
 from __future__ import annotations
 
+import random
 import time
 from typing import Any
 
@@ -32,6 +33,7 @@ class Failover(Scenario):
         "fault": Param("crash", f"one of {', '.join(FAULTS)}"),
         "interval": Param(0.01, "probe interval, seconds"),
         "preempt": Param(True, "undo the fault and check the master takes the VIP back"),
+        "seed": Param(1, "seeds where in the advert cycle each trial's fault falls"),
     }
 
     def _roles(self, ctx: Context) -> tuple[str, str]:
@@ -56,7 +58,10 @@ class Failover(Scenario):
         master, backup = self._roles(ctx)
         t_backup = vrrp_timing(ctx.cluster, backup)
         ctx.cluster.wait_master(master, vrrp_timing(ctx.cluster, master).master_down + STARTUP + 2)
-        time.sleep(t_backup.advert_int * 1.5)  # the backup has heard a few adverts
+        # The backup has heard a few adverts; then the fault falls at a (seeded) random
+        # point of the advert cycle, so trials cover the whole [low, high] range.
+        rng = random.Random(int(ctx.params["seed"]) * 1000 + index)
+        time.sleep(t_backup.advert_int * (1.0 + rng.random()))
         m = fault_under_probe(
             ctx.cluster,
             master,

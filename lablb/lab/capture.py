@@ -59,8 +59,9 @@ class Capture:
 
 
 class Counters:
-    """Byte counters of every host's first link, sampled from the switch side (root
-    namespace files, no process per sample) every ``period`` seconds in a thread."""
+    """Byte and packet counters of every host's first link, sampled from the switch side
+    (root namespace files, no process per sample) every ``period`` seconds in a thread:
+    per host, rows of [monotonic time, rx bytes, tx bytes, rx packets, tx packets]."""
 
     def __init__(self, lab: Lab, path: Path, period: float = 0.25) -> None:
         self.lab, self.path, self.period = lab, path, period
@@ -86,7 +87,8 @@ class Counters:
         for host, port in self.ports.items():
             # The switch port sends what the host receives, and the other way round.
             rx, tx = self._read(port, "tx_bytes"), self._read(port, "rx_bytes")
-            self.samples.setdefault(host, []).append([round(t, 3), rx, tx])
+            rxp, txp = self._read(port, "tx_packets"), self._read(port, "rx_packets")
+            self.samples.setdefault(host, []).append([round(t, 3), rx, tx, rxp, txp])
 
     def _loop(self) -> None:
         while not self._stop.wait(self.period):

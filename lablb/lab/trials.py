@@ -16,7 +16,7 @@ from lablb.lab.cluster import Cluster
 from lablb.lab.faults import fault
 from lablb.lab.probe import PingProbe
 from lablb.measure.probe import gaps, outage_around
-from lablb.measure.timeline import around, read_events
+from lablb.measure.timeline import around, read_events, responders
 from lablb.vrrp.engine import params_of
 from lablb.vrrp.fsm import Router
 from lablb.vrrp.io import primary_ipv4
@@ -87,7 +87,11 @@ def fault_under_probe(
         "probe": [round(t - at, 4) for t in replies],
     }
     pcap = cluster.lab.workdir.parent / "capture.pcap"
-    out.update(around(read_events(pcap), wall_at))
+    events = read_events(pcap)
+    out.update(around(events, wall_at))
+    macs = {cluster.lab.host(n).MAC().lower(): n for n in cluster.balancers}
+    window = [e for e in events if wall_at - 1.0 <= e.t <= wall_at + settle]
+    out["responders"] = responders(window, macs, wall_at, str(vip))
     out["undo"] = f
     return out
 

@@ -10,13 +10,13 @@ from pathlib import Path
 @dataclass(frozen=True)
 class Event:
     t: float  # pcap timestamp (wall clock)
-    kind: str  # "advert" | "garp"
+    kind: str  # "advert" | "garp" | "echo-reply"
     source: str
     detail: str
 
 
 def read_events(pcap: Path) -> list[Event]:
-    from scapy.layers.inet import IP
+    from scapy.layers.inet import ICMP, IP
     from scapy.layers.l2 import ARP
     from scapy.layers.vrrp import VRRP, VRRPv3
     from scapy.utils import PcapReader
@@ -32,6 +32,9 @@ def read_events(pcap: Path) -> list[Event]:
                 out.append(Event(t, "advert", pkt[IP].src, f"priority {layer.priority}"))
             elif pkt.haslayer(ARP) and pkt[ARP].psrc == pkt[ARP].pdst and pkt[ARP].op == 1:
                 out.append(Event(t, "garp", pkt[ARP].hwsrc, pkt[ARP].psrc))
+            elif pkt.haslayer(ICMP) and pkt[ICMP].type == 0:
+                # An echo reply on the server LAN: its source MAC is whoever answered.
+                out.append(Event(t, "echo-reply", pkt.src, pkt[IP].src))
     return out
 
 
@@ -57,3 +60,21 @@ def around(
         "first_new_advert_s": (first_new.t - at) if first_new else None,
         "first_garp_s": (garp.t - at) if garp else None,
     }
+
+
+def responders(
+    events: list[Event], macs: dict[str, str], at: float, address: str
+) -> list[list[float | str]]:
+    """Who answered the probe, as [start, end, node] runs relative to ``at`` (wall time
+    of the fault), from the echo replies for ``address`` and each node's MAC."""
+    runs: list[list[float | str]] = []
+    for e in events:
+        if e.kind != "echo-reply" or e.detail != address:
+            continue
+        who = macs.get(e.source.lower(), e.source)
+        t = round(e.t - at, 4)
+        if runs and runs[-1][2] == who:
+            runs[-1][1] = t
+        else:
+            runs.append([t, t, who])
+    return runs

@@ -17,6 +17,7 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 SHOWS = {
     "01-reading-keepalived-conf.ipynb": "vip-not-carried",
     "02-vrrp-failover-on-a-fake-lan.ipynb": "lb02 became MASTER 0.6",
+    "03-reading-a-failover-run.ipynb": "outage_s: median",
 }
 
 

@@ -101,3 +101,17 @@ def test_summary_is_one_screen_with_the_verdict() -> None:
     text = report_summary(result([3.2, 3.3]))
     assert "outage_s" in text and "[2.613, 3.663]" in text and text.endswith("verdict: PASS")
     assert len(text.splitlines()) < 25
+
+
+def test_responders_are_runs_of_the_answering_node() -> None:
+    from lablb.measure.timeline import Event, responders
+
+    macs = {"0a:00:00:00:00:20": "lb01", "0a:00:00:00:00:21": "lb02"}
+    ev = [
+        Event(100.0 + i * 0.01, "echo-reply", "0A:00:00:00:00:20", "172.30.0.22") for i in range(5)
+    ]
+    ev += [
+        Event(103.5 + i * 0.01, "echo-reply", "0a:00:00:00:00:21", "172.30.0.22") for i in range(3)
+    ]
+    ev.append(Event(103.6, "echo-reply", "0a:00:00:00:00:21", "172.30.0.99"))  # not the VIP
+    assert responders(ev, macs, 100.0, "172.30.0.22") == [[0.0, 0.04, "lb01"], [3.5, 3.52, "lb02"]]
