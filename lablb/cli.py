@@ -119,7 +119,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         if args.engine != "none" and entry.balancers:
             from lablb.lab.balancer import engines_for, start_vrrp
 
-            configs = entry.config_dir(args.configs)
+            configs = entry.config_dir(args.configs).resolve()
             nodes = start_vrrp(lab, configs, engines_for(args.engine, entry.balancers))
             for name, node in nodes.items():
                 print(f"  {name:<6} VRRP: {node.engine} -f {node.config}  (log {node.log})")

@@ -226,9 +226,10 @@ def run(
     if repeat < 1:
         raise LablbError("--repeat must be at least 1")
     entry = get(topo)
-    run_dir = (out or Path("lablb-runs")) / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    # Absolute: daemons and nginx in the lab hosts get these paths on their command lines.
+    run_dir = (out or Path("lablb-runs")).resolve() / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    conf_dir = scenario.configure(entry.config_dir(configs), values, run_dir)
+    conf_dir = scenario.configure(entry.config_dir(configs).resolve(), values, run_dir)
     result: dict[str, Any] = {
         "schema": SCHEMA,
         "scenario": name,

@@ -83,7 +83,7 @@ class Lab:
         self.net: Any = None
         # Pid files and daemon logs; a directory the caller names is kept afterwards.
         self._keep_workdir = workdir is not None
-        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="lablb-"))
+        self.workdir = (workdir or Path(tempfile.mkdtemp(prefix="lablb-"))).resolve()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.workdir.chmod(0o755)  # web servers in the lab read from it as www-data
         self._stoppers: list[Callable[[], None]] = []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,14 @@ def test_every_scenario_passes_within_its_bounds(
     result = run(tmp_path, name, *SHORT[name])
     in_bounds(result)
     run_dir = next(tmp_path.glob(f"{name}-*"))
-    assert (run_dir / "capture.pcap").stat().st_size > 0
+    tshark = subprocess.run(
+        ["tshark", "-r", str(run_dir / "capture.pcap"), "-c", "1"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert tshark.returncode == 0 and tshark.stdout.strip(), tshark.stderr
     assert list((run_dir / "lab").glob("lb0*/lablb.log"))
     if name == "stream":
         t = result["trials"][0]
