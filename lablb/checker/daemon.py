@@ -10,11 +10,9 @@ state of every checker is written to ``checker.json`` in the run directory.
 
 from __future__ import annotations
 
-import argparse
 import json
 import signal
 import socket
-import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,10 +32,9 @@ from lablb.checker.logic import (
 from lablb.checker.probes import PROBES, Result
 from lablb.config.load import load
 from lablb.config.model import Checker, KeepalivedConfig, RealServer, VirtualServer
-from lablb.errors import LablbError
 from lablb.ipvs.frame import control_address
 from lablb.mail import send_alert
-from lablb.vrrp.daemon import EventLog
+from lablb.vrrp.daemon import EventLog, child_main
 
 TICK = 0.05
 STATUS_EVERY = 0.5
@@ -202,20 +199,7 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="lablb-checker")
-    p.add_argument("-f", dest="config", required=True)
-    p.add_argument("--run-dir", required=True)
-    p.add_argument("--log")
-    p.add_argument("--run-for", type=float)
-    args = p.parse_args(argv)
-    stream = open(args.log, "a", encoding="utf-8") if args.log else sys.stderr  # noqa: SIM115
-    log = EventLog(stream)
-    try:
-        return run(args.config, Path(args.run_dir), log, args.run_for)
-    except LablbError as exc:
-        log("error", error=str(exc))
-        print(f"lablb checker: {exc}", file=sys.stderr)
-        return exc.exit_code
+    return child_main("lablb-checker", run, argv)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ writes its state to ``forwarder.json`` in the run directory for ``lablb status``
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import ctypes
 import json
@@ -23,7 +22,6 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
@@ -31,7 +29,7 @@ from pathlib import Path
 
 from lablb.config.load import load
 from lablb.config.model import KeepalivedConfig, VirtualServer
-from lablb.errors import ConfigError, LablbError, PacketError
+from lablb.errors import ConfigError, PacketError
 from lablb.ipvs.frame import (
     VNET_HDR_LEN,
     SyncConn,
@@ -44,7 +42,7 @@ from lablb.ipvs.frame import (
     rewrite,
 )
 from lablb.ipvs.service import TCP, UDP, Conn, Service
-from lablb.vrrp.daemon import EventLog
+from lablb.vrrp.daemon import EventLog, child_main
 from lablb.vrrp.io import mac_of
 
 SOL_PACKET = 263
@@ -402,20 +400,7 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="lablb-forwarder")
-    p.add_argument("-f", dest="config", required=True)
-    p.add_argument("--run-dir", required=True)
-    p.add_argument("--log")
-    p.add_argument("--run-for", type=float)
-    args = p.parse_args(argv)
-    stream = open(args.log, "a", encoding="utf-8") if args.log else sys.stderr  # noqa: SIM115
-    log = EventLog(stream)
-    try:
-        return run(args.config, Path(args.run_dir), log, args.run_for)
-    except LablbError as exc:
-        log("error", error=str(exc))
-        print(f"lablb forwarder: {exc}", file=sys.stderr)
-        return exc.exit_code
+    return child_main("lablb-forwarder", run, argv)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from lablb.lab.net import Lab
+from lablb.lab.procs import stop_child
 
 SNAPLEN = 128
 FILTER = "vrrp or arp or (tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0) or icmp"
@@ -48,13 +49,7 @@ class Capture:
         return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_child(self.proc, signal.SIGINT)  # tcpdump flushes the pcap on SIGINT
         self.proc = None
 
 

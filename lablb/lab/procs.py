@@ -14,6 +14,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 STATE_DIR = Path(os.environ.get("LABLB_STATE_DIR", "/run/lablb"))
 NETNS_PREFIX = "lablb-"
@@ -100,3 +101,17 @@ def named_netns() -> list[str]:
     return sorted(
         line.split()[0] for line in run(["ip", "netns", "list"]).stdout.splitlines() if line.strip()
     )
+
+
+def stop_child(
+    proc: subprocess.Popen[Any] | None, sig: int = signal.SIGTERM, timeout: float = 5.0
+) -> None:
+    """Signal a child we started, wait at most ``timeout``, then SIGKILL it. Bounded."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from lablb.errors import LabError
 from lablb.lab.net import Lab
+from lablb.lab.procs import stop_child
 
 CACHE = Path("/var/cache/lablb")
 VIDEO_BITRATE = 8_000_000  # bit/s: a 150 MB file plays for 150 s
@@ -132,13 +133,7 @@ class WebNode:
             time.sleep(0.05)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_child(self.proc)
         self.proc = None
 
 
@@ -179,10 +174,4 @@ class MailSink:
         return [p.read_text(errors="replace") for p in sorted(self.dir.glob("*.eml"))]
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_child(self.proc)

@@ -25,8 +25,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO
 
 from lablb.config.load import load
@@ -375,6 +376,27 @@ class Daemon:
 
     def _on_reload(self, _signum: int, _frame: object) -> None:
         self.reloading = True
+
+
+def child_main(
+    prog: str, run: Callable[[str, Path, EventLog, float | None], int], argv: Sequence[str] | None
+) -> int:
+    """The command line shared by the forwarder and checker processes:
+    ``-f CONFIG --run-dir DIR [--log FILE] [--run-for S]``."""
+    p = argparse.ArgumentParser(prog=prog)
+    p.add_argument("-f", dest="config", required=True)
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--log")
+    p.add_argument("--run-for", type=float)
+    args = p.parse_args(argv)
+    stream = open(args.log, "a", encoding="utf-8") if args.log else sys.stderr  # noqa: SIM115
+    log = EventLog(stream)
+    try:
+        return run(args.config, Path(args.run_dir), log, args.run_for)
+    except LablbError as exc:
+        log("error", error=str(exc))
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return exc.exit_code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
