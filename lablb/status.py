@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-_KEEPALIVED_STATE = re.compile(r"\((?P<inst>[^)]+)\) Entering (?P<state>[A-Z]+) STATE")
+from lablb.logs import state_changes
 
 
 @dataclass
@@ -25,21 +24,11 @@ class NodeStatus:
 
 def read_node(run_dir: Path, name: str | None = None) -> NodeStatus:
     node = NodeStatus(name or run_dir.name)
-    log = run_dir / "lablb.log"
-    if log.exists():
-        node.engine = "lablb"
-        for line in log.read_text(errors="replace").splitlines():
-            try:
-                ev = json.loads(line)
-            except ValueError:
-                continue
-            if ev.get("event") == "state":
-                node.vrrp[ev["instance"]] = ev["to"]
-    ka = run_dir / "keepalived.log"
-    if ka.exists():
-        node.engine = "keepalived"
-        for m in _KEEPALIVED_STATE.finditer(ka.read_text(errors="replace")):
-            node.vrrp[m["inst"]] = m["state"]
+    for engine in ("lablb", "keepalived"):
+        log = run_dir / f"{engine}.log"
+        if log.exists():
+            node.engine = engine
+            node.vrrp.update(state_changes(log, engine))
     for attr in ("forwarder", "checker"):
         path = run_dir / f"{attr}.json"
         if path.exists():

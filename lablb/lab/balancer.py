@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -23,11 +22,11 @@ from pathlib import Path
 
 from lablb.errors import LabError
 from lablb.lab.net import Lab
+from lablb.logs import lablb_events, state_changes
 
 ENGINES = ("lablb", "keepalived")
 STOP_TIMEOUT = 5.0
 PIDFILE_TIMEOUT = 5.0
-_KEEPALIVED_STATE = re.compile(r"\((?P<inst>[^)]+)\) Entering (?P<state>[A-Z]+) STATE")
 
 
 def engines_for(choice: str, balancers: tuple[str, ...]) -> dict[str, str]:
@@ -250,38 +249,15 @@ class VrrpNode:
     # -- what the node says about itself -------------------------------------------------
     def states(self) -> list[tuple[str, str]]:
         """(instance, state) changes in order, from the engine's own log."""
-        if not self.log.exists():
-            return []
-        text = self.log.read_text(errors="replace")
-        if self.engine == "keepalived":
-            return [(m["inst"], m["state"]) for m in _KEEPALIVED_STATE.finditer(text)]
-        out = []
-        for line in text.splitlines():
-            try:
-                ev = json.loads(line)
-            except ValueError:
-                continue
-            if ev.get("event") == "state":
-                out.append((ev["instance"], ev["to"]))
-        return out
+        return state_changes(self.log, self.engine)
 
     def state(self, instance: str) -> str | None:
         mine = [s for i, s in self.states() if i == instance]
         return mine[-1] if mine else None
 
     def events(self, kind: str) -> list[dict[str, object]]:
-        """lablb's JSON events of one kind (keepalived has none: []) ."""
-        if self.engine != "lablb" or not self.log.exists():
-            return []
-        out = []
-        for line in self.log.read_text(errors="replace").splitlines():
-            try:
-                ev = json.loads(line)
-            except ValueError:
-                continue
-            if ev.get("event") == kind:
-                out.append(ev)
-        return out
+        """lablb's JSON events of one kind (keepalived has none: [])."""
+        return lablb_events(self.log, kind) if self.engine == "lablb" else []
 
     def holds(self, address: IPv4Address) -> bool:
         """Does the node carry ``address`` on an interface that is up right now (the wire

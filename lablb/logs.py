@@ -1,0 +1,40 @@
+"""Reading the daemons' logs: lablb's JSON event lines and keepalived's console log.
+
+Edge (files only). The lab's nodes, ``lablb status`` and the scenarios all ask the same
+two questions of a log (which events of a kind, which state changes), so they ask here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+KEEPALIVED_STATE = re.compile(r"\((?P<inst>[^)]+)\) Entering (?P<state>[A-Z]+) STATE")
+
+
+def lablb_events(log: Path, kind: str | None = None) -> list[dict[str, Any]]:
+    """The JSON events of a lablb log (of one ``kind``, or all), in order; lines that
+    are not JSON (a traceback, say) are skipped."""
+    if not log.exists():
+        return []
+    out = []
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(ev, dict) and (kind is None or ev.get("event") == kind):
+            out.append(ev)
+    return out
+
+
+def state_changes(log: Path, engine: str) -> list[tuple[str, str]]:
+    """(instance, new state) in order, from a lablb or a keepalived log."""
+    if engine == "keepalived":
+        if not log.exists():
+            return []
+        text = log.read_text(errors="replace")
+        return [(m["inst"], m["state"]) for m in KEEPALIVED_STATE.finditer(text)]
+    return [(ev["instance"], ev["to"]) for ev in lablb_events(log, "state")]
