@@ -21,6 +21,7 @@ from ipaddress import IPv4Address
 from pathlib import Path
 
 from lablb.errors import LabError
+from lablb.lab import procs
 from lablb.lab.net import Lab
 from lablb.logs import lablb_events, state_changes
 
@@ -46,33 +47,6 @@ def engines_for(choice: str, balancers: tuple[str, ...]) -> dict[str, str]:
             )
         picked[node] = engine
     return {b: picked.get(b, "lablb") for b in balancers}
-
-
-def _read_pid(path: Path) -> int | None:
-    """The live process a pid file names; a zombie counts as gone (whoever reaps it)."""
-    try:
-        pid = int(path.read_text().split()[0])
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (OSError, ValueError, IndexError):
-        return None
-    state = stat.rpartition(")")[2].split()[0]
-    return None if state in ("Z", "X") else pid
-
-
-def _descendants(pid: int) -> set[int]:
-    """Every process below ``pid`` (from /proc's parent links)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                stat = (entry / "stat").read_text()
-                parents[int(entry.name)] = int(stat.rpartition(")")[2].split()[1])
-    found: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        frontier = {c for c, p in parents.items() if p in frontier} - found
-        found |= frontier
-    return found
 
 
 @dataclass
@@ -177,19 +151,19 @@ class VrrpNode:
 
     def pids(self) -> tuple[int | None, int | None]:
         """(parent, VRRP child), None for one that is not running."""
-        return _read_pid(self.pidfile), _read_pid(self.vrrp_pidfile)
+        return procs.pid_file(self.pidfile), procs.pid_file(self.vrrp_pidfile)
 
     def all_pids(self) -> list[int]:
         """Every process of this node's daemons: parents, VRRP child, forwarder, checker."""
-        roots = [p for p in (*self.pids(), _read_pid(self.dir / "lablb-check.pid")) if p]
-        return sorted(set(roots) | {d for r in roots for d in _descendants(r)})
+        roots = [p for p in (*self.pids(), procs.pid_file(self.dir / "lablb-check.pid")) if p]
+        return sorted(set(roots) | {d for r in roots for d in procs.descendants(r)})
 
     def running(self) -> bool:
         return bool(self.all_pids())
 
     def stop(self) -> None:
         """Graceful stop: SIGTERM to the parents (priority 0, addresses removed)."""
-        for pid in (self.pids()[0], _read_pid(self.dir / "lablb-check.pid")):
+        for pid in (self.pids()[0], procs.pid_file(self.dir / "lablb-check.pid")):
             if pid is not None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGTERM)

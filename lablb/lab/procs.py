@@ -68,17 +68,47 @@ def kill_all(pids: list[int], grace: float = 1.0) -> list[int]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
         deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and any(_alive(p) for p in targets):
+        while time.monotonic() < deadline and any(alive(p) for p in targets):
             time.sleep(0.02)
     return targets
 
 
-def _alive(pid: int) -> bool:
+def _stat(pid: int | str) -> list[str]:
+    """/proc/PID/stat after the command name: state, ppid, ...; [] if it is gone."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return []
+
+
+def alive(pid: int) -> bool:
+    """Running; a zombie counts as gone, whoever is to reap it."""
+    fields = _stat(pid)
+    return bool(fields) and fields[0] not in ("Z", "X")
+
+
+def pid_file(path: Path) -> int | None:
+    """The live process a pid file names, or None."""
+    try:
+        pid = int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if alive(pid) else None
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid``, from /proc's parent links."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        fields = _stat(entry.name) if entry.name.isdigit() else []
+        if len(fields) > 1:
+            parents[int(entry.name)] = int(fields[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {c for c, p in parents.items() if p in frontier} - found
+        found |= frontier
+    return found
 
 
 def run(argv: list[str], timeout: float = 10.0) -> subprocess.CompletedProcess[str]:
