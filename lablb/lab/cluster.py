@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from pathlib import Path
 
@@ -30,13 +30,17 @@ class Cluster:
     nodes: dict[str, VrrpNode]
     web: dict[str, WebNode]
     mail: MailSink | None
+    _configs: dict[str, KeepalivedConfig] = field(default_factory=dict, repr=False)
 
     @property
     def balancers(self) -> tuple[str, ...]:
         return self.entry.balancers
 
     def config(self, node: str) -> KeepalivedConfig:
-        return load(str(self.configs / f"{node}.conf"))
+        """The node's parsed keepalived.conf (parsed once: trials ask for it in loops)."""
+        if node not in self._configs:
+            self._configs[node] = load(str(self.configs / f"{node}.conf"))
+        return self._configs[node]
 
     def roles(self, role: str) -> list[str]:
         return sorted(h.name for h in self.lab.hosts if getattr(h, "role", "") == role)

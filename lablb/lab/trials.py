@@ -19,7 +19,6 @@ from lablb.measure.probe import gaps, outage_around
 from lablb.measure.timeline import around, read_events, responders
 from lablb.vrrp.engine import params_of
 from lablb.vrrp.fsm import Router
-from lablb.vrrp.io import primary_ipv4
 
 TOLERANCE = 0.050  # the issue's +50 ms on protocol bounds
 STARTUP = 1.0  # a restarted daemon's process start
@@ -36,17 +35,10 @@ def vrrp_timing(cluster: Cluster, node: str) -> VrrpTiming:
     """The node's timers as its keepalived.conf implies them (RFC 3768 section 6.1)."""
     cfg = cluster.config(node)
     inst = cfg.vrrp_instances[0]
-    ip = _primary(cluster, node, inst.interface or "eth0")
-    r = Router(params_of(cfg, inst, ip))
+    # The timers depend on priority, interval and version, never on the advert's source
+    # address, so no address needs to be looked up in the node for them.
+    r = Router(params_of(cfg, inst, IPv4Address(0)))
     return VrrpTiming(r.master_down_interval(), r.skew_time(), inst.advert_int)
-
-
-def _primary(cluster: Cluster, node: str, iface: str) -> IPv4Address:
-    res = cluster.lab.run(node, ["ip", "-4", "-o", "addr", "show", "dev", iface])
-    for word in res.stdout.split():
-        if "/" in word and word[0].isdigit():
-            return IPv4Address(word.split("/")[0])
-    return primary_ipv4(iface) or IPv4Address(0)
 
 
 def failover_bound(fault_name: str, backup: VrrpTiming) -> tuple[float, float]:
