@@ -74,6 +74,11 @@ class Cluster:
         )
         return res.stdout if res.returncode == 0 else ""
 
+    def whoami(self, client: str | None = None) -> str:
+        """Which web node answered ``client`` through the service VIP ("" if none did):
+        every web node serves its own name as /whoami.txt."""
+        return self.curl(client or self.roles("client")[0], "/whoami.txt").strip()
+
     def wait_master(self, node: str, timeout: float) -> float:
         """Seconds until ``node`` alone holds the cluster VIP; LabError after ``timeout``."""
         vip, t0 = self.cluster_vip(), time.monotonic()
@@ -110,7 +115,7 @@ def start_cluster(
     clients = cluster.roles("client")
     if wait_service and cluster.service_vip() and clients:
         deadline = time.monotonic() + 5
-        while not cluster.curl(clients[0], "/whoami.txt").strip():
+        while not cluster.whoami(clients[0]):
             if time.monotonic() > deadline:
                 raise LabError("the service VIP does not answer")
             time.sleep(0.1)

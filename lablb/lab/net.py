@@ -234,9 +234,7 @@ class Lab:
     def root(self, argv: list[str], timeout: float = 10.0) -> subprocess.CompletedProcess[str]:
         """Run ``argv`` in the root namespace (switch-side links, bridges)."""
         try:
-            return subprocess.run(
-                argv, capture_output=True, text=True, timeout=timeout, check=False
-            )
+            return procs.run(argv, timeout)
         except subprocess.TimeoutExpired:
             raise LabError(f"{' '.join(argv)} took longer than {timeout:g} s") from None
 

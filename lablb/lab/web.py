@@ -24,7 +24,7 @@ CACHE = Path("/var/cache/lablb")
 VIDEO_BITRATE = 8_000_000  # bit/s: a 150 MB file plays for 150 s
 DEFAULT_VIDEO_MB = 150
 FFMPEG_TIMEOUT = 600.0
-NGINX_START_TIMEOUT = 5.0
+START_TIMEOUT = 5.0  # nginx or the SMTP sink listening
 
 # Workers run as root: the lab's work directory may live anywhere (a pytest tmp dir, a
 # --out under /root) that www-data cannot enter. The web nodes are lab hosts.
@@ -118,7 +118,7 @@ class WebNode:
         self.proc = self.lab.popen(
             self.host, ["nginx", "-c", str(self.conf)], log=self.dir / "nginx.out"
         )
-        deadline = time.monotonic() + NGINX_START_TIMEOUT
+        deadline = time.monotonic() + START_TIMEOUT
         while (
             self.lab.run(
                 self.host,
@@ -163,7 +163,7 @@ class MailSink:
             [sys.executable, "-m", "lablb.mail", "--dir", str(self.dir)],
             log=lab.workdir / host / "smtp.out",
         )
-        deadline = time.monotonic() + NGINX_START_TIMEOUT
+        deadline = time.monotonic() + START_TIMEOUT
         while lab.run(host, ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/25"], timeout=5).returncode:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise LabError(f"{host}: the SMTP sink did not start")

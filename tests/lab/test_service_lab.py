@@ -7,18 +7,17 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from lablb.checker.logic import Timing, detection_bound, recovery_bound
 from lablb.config.load import load
-from lablb.lab.balancer import VrrpNode, engines_for, start_vrrp
+from lablb.lab.cluster import Cluster, start_cluster
 from lablb.lab.faults import fault
 from lablb.lab.net import Lab, LabSpec
 from lablb.lab.registry import get
-from lablb.lab.web import MailSink, WebNode, sha256, start_web, video
+from lablb.lab.web import sha256, video
 from tests.conftest import SEED
 from tests.lab.leftovers import Snapshot, snapshot
 
@@ -29,35 +28,9 @@ TOLERANCE = 0.5  # checker loop tick, status writes, process start
 DR_SHARE = 0.02  # the issue's bound on the balancer's share of the bytes
 
 
-@dataclass
-class Service:
-    lab: Lab
-    nodes: dict[str, VrrpNode]
-    web: dict[str, WebNode]
-    mail: MailSink
-    configs: Path
-
-    def curl(self, client: str, path: str, *extra: str, timeout: float = 10) -> str:
-        res = self.lab.run(
-            client,
-            ["curl", "-s", "-m", str(timeout), *extra, f"http://{VIP}{path}"],
-            timeout=timeout + 5,
-        )
-        return res.stdout if res.returncode == 0 else f"curl exit {res.returncode}"
-
-    def whoami(self, client: str = "cl01") -> str:
-        return self.curl(client, "/whoami.txt", timeout=3).strip()
-
-    def dests(self, node: str = "lb01") -> dict[str, int]:
-        status = json.loads((self.nodes[node].dir / "forwarder.json").read_text())
-        return {f"{d['addr']}": d["weight"] for d in status["services"][0]["dests"]}
-
-    def counter(self, host: str, name: str) -> int:
-        path = f"/sys/class/net/eth0/statistics/{name}"
-        return int(self.lab.run(host, ["cat", path]).stdout)
-
-    def events(self, node: str, kind: str) -> list[dict[str, object]]:
-        return self.nodes[node].events(kind)
+def dests(svc: Cluster, node: str = "lb01") -> dict[str, int]:
+    """Real servers and weights in a balancer's forwarder, from its status file."""
+    return {str(d["addr"]): d["weight"] for d in svc.forwarder(node)["services"][0]["dests"]}
 
 
 def variant(tmp: Path, *edits: Callable[[str], str]) -> Path:
@@ -90,21 +63,14 @@ def with_sync(text: str) -> str:
 
 
 @pytest.fixture
-def make_service(before: Snapshot) -> Iterator[Callable[..., Service]]:
+def make_service(before: Snapshot) -> Iterator[Callable[..., Cluster]]:
     labs: list[Lab] = []
 
-    def make(configs: Path = SEED, engines: str = "lablb", video_mb: int | None = None) -> Service:
+    def make(configs: Path = SEED, engines: str = "lablb", video_mb: int | None = None) -> Cluster:
         entry = get("seed")
         lab = Lab(LabSpec(entry)).__enter__()
         labs.append(lab)
-        web = start_web(lab, ["web01", "web02"], entry.docroot() or Path(), video_mb)
-        mail = MailSink(lab, "mx01")
-        nodes = start_vrrp(lab, configs, engines_for(engines, entry.balancers))
-        svc = Service(lab, nodes, web, mail, configs)
-        inst = load(str(configs / "lb01.conf")).vrrp_instances[0]
-        deadline = time.monotonic() + 3 * inst.advert_int + 3
-        while svc.whoami() not in WEB and time.monotonic() < deadline:
-            time.sleep(0.1)
+        svc = start_cluster(lab, entry, configs, engines, video_mb)
         assert svc.whoami() in WEB, "the VIP never served"
         return svc
 
@@ -117,7 +83,7 @@ def make_service(before: Snapshot) -> Iterator[Callable[..., Service]]:
 
 @pytest.mark.parametrize("engines", ["lablb", "keepalived"])
 def test_rr_order_through_the_vip(
-    make_service: Callable[..., Service], engines: str, tmp_path: Path
+    make_service: Callable[..., Cluster], engines: str, tmp_path: Path
 ) -> None:
     svc = make_service(variant(tmp_path, no_persistence), engines)
     got = [svc.whoami() for _ in range(4)]
@@ -126,14 +92,14 @@ def test_rr_order_through_the_vip(
     assert got == [first, other, first, other]
 
 
-def test_persistence_keeps_a_client_on_its_server(make_service: Callable[..., Service]) -> None:
+def test_persistence_keeps_a_client_on_its_server(make_service: Callable[..., Cluster]) -> None:
     svc = make_service()
     cl01 = [svc.whoami("cl01") for _ in range(3)]
     cl02 = svc.whoami("cl02")
     assert len(set(cl01)) == 1 and cl02 in WEB and cl02 != cl01[0]
 
 
-def test_large_mp4_returns_directly_from_the_web_node(make_service: Callable[..., Service]) -> None:
+def test_large_mp4_returns_directly_from_the_web_node(make_service: Callable[..., Cluster]) -> None:
     path = video(VIDEO_MB)
     want = sha256(path)
     svc = make_service(video_mb=VIDEO_MB)
@@ -165,7 +131,7 @@ def _checker_timing(configs: Path) -> Timing:
 
 @pytest.mark.parametrize("failure", ["nginx stopped", "checks dropped"])
 def test_checker_removes_and_restores_a_web_node(
-    make_service: Callable[..., Service], failure: str, tmp_path: Path
+    make_service: Callable[..., Cluster], failure: str, tmp_path: Path
 ) -> None:
     configs = variant(tmp_path, fast_checks, no_persistence)
     svc = make_service(configs)
@@ -190,14 +156,14 @@ def test_checker_removes_and_restores_a_web_node(
     def down() -> list[dict[str, object]]:
         return [
             e
-            for e in svc.events("lb01", "real-server")
+            for e in svc.nodes["lb01"].events("real-server")
             if e["rs"] == "172.30.0.23:80" and e["up"] is False
         ]
 
     _wait(lambda: bool(down()), high + TOLERANCE, "web01 removed")
     took = float(str(down()[0]["ts"])) - at
     assert low - TOLERANCE <= took <= high + TOLERANCE, f"{failure}: removed after {took:.2f} s"
-    _wait(lambda: "172.30.0.23" not in svc.dests(), 2.0, "forwarder dropped web01")
+    _wait(lambda: "172.30.0.23" not in dests(svc), 2.0, "forwarder dropped web01")
     assert {svc.whoami() for _ in range(4)} == {"web02"}
     _wait(lambda: any("172.30.0.23:80 - DOWN" in m for m in svc.mail.messages()), 5.0, "mail")
     mail = next(m for m in svc.mail.messages() if "172.30.0.23:80 - DOWN" in m)
@@ -208,7 +174,7 @@ def test_checker_removes_and_restores_a_web_node(
         svc.web["web01"].start()
     else:
         svc.lab.run("web01", ["nft", "delete", "table", "ip", "lablbtest"])
-    _wait(lambda: "172.30.0.23" in svc.dests(), recovery_bound(timing) + TOLERANCE, "web01 back")
+    _wait(lambda: "172.30.0.23" in dests(svc), recovery_bound(timing) + TOLERANCE, "web01 back")
     assert time.monotonic() - back <= recovery_bound(timing) + TOLERANCE
     assert {svc.whoami() for _ in range(4)} == {"web01", "web02"}
     _wait(lambda: any("172.30.0.23:80 - UP" in m for m in svc.mail.messages()), 5.0, "mail up")
@@ -216,7 +182,7 @@ def test_checker_removes_and_restores_a_web_node(
 
 @pytest.mark.parametrize("sync", [True, False])
 def test_download_across_a_crash_of_lb01(
-    make_service: Callable[..., Service], sync: bool, tmp_path: Path
+    make_service: Callable[..., Cluster], sync: bool, tmp_path: Path
 ) -> None:
     """With connection sync, lb02 knows where the stream's ACKs go and the download
     completes intact; without it, lb02 drops them and the stream stalls."""
