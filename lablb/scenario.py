@@ -64,6 +64,7 @@ class Context:
     out: Path
     progress: Callable[[str], None]
     notes: list[str] = field(default_factory=list)
+    bounds: Bounds = field(default_factory=dict)  # the scenario's, computed once per run
 
 
 class Scenario:
@@ -259,7 +260,7 @@ def run(
             cluster = None
         if cluster is not None:
             ctx = Context(cluster, values, run_dir, progress)
-            bounds = scenario.bounds(ctx)
+            bounds = ctx.bounds = scenario.bounds(ctx)
             result["bounds"] = {k: [lo, hi] for k, (lo, hi) in bounds.items()}
             for i in range(repeat):
                 progress(f"{name}: trial {i + 1}/{repeat}")

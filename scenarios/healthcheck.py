@@ -103,7 +103,7 @@ class Healthcheck(Scenario):
         time.sleep(1.0)
         at = time.monotonic()
         undo = _inject(c, target, failure)
-        high = self.bounds(ctx)["detection_s"][1]
+        high = ctx.bounds["detection_s"][1]
         while health().get(key, True) and time.monotonic() - at < high + 2:
             time.sleep(0.05)
         events = [

@@ -53,24 +53,9 @@ class NoGarp(Scenario):
     def _neigh(self, ctx: Context) -> dict[str, float]:
         router, iface = self._router(ctx)
         base = f"net.ipv4.neigh.{iface}"
-        if ctx.params["base_reachable_time_ms"]:
-            ctx.cluster.lab.run(
-                router,
-                [
-                    "sysctl",
-                    "-w",
-                    f"{base}.base_reachable_time_ms={ctx.params['base_reachable_time_ms']}",
-                ],
-            )
-        if ctx.params["delay_first_probe_time"]:
-            ctx.cluster.lab.run(
-                router,
-                [
-                    "sysctl",
-                    "-w",
-                    f"{base}.delay_first_probe_time={ctx.params['delay_first_probe_time']}",
-                ],
-            )
+        for key in ("base_reachable_time_ms", "delay_first_probe_time"):
+            if ctx.params[key]:
+                ctx.cluster.lab.run(router, ["sysctl", "-w", f"{base}.{key}={ctx.params[key]}"])
         values = {}
         for key in (
             "base_reachable_time_ms",
@@ -100,7 +85,7 @@ class NoGarp(Scenario):
         c = ctx.cluster
         master = max(c.balancers, key=lambda b: c.config(b).vrrp_instances[0].priority)
         c.wait_master(master, vrrp_timing(c, master).master_down + 3)
-        high = self.bounds(ctx)["outage_s"][1]
+        high = ctx.bounds["outage_s"][1]
         m = fault_under_probe(c, master, "crash", settle=high + 1.0)
         undo = m.pop("undo")
         m["garps_seen"] = m.get("first_garp_s") is not None
