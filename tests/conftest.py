@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -49,3 +51,14 @@ def run_lablb(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[st
         timeout=timeout,
         check=False,
     )
+
+
+def wait_for(what: str, cond: Callable[[], bool], timeout: float, poll: float = 0.02) -> float:
+    """Poll ``cond`` until true; the seconds it took. Bounded: AssertionError after
+    ``timeout`` seconds, naming ``what``."""
+    t0 = time.monotonic()
+    while not cond():
+        if time.monotonic() - t0 > timeout:
+            raise AssertionError(f"{what}: not within {timeout:.3f} s")
+        time.sleep(poll)
+    return time.monotonic() - t0

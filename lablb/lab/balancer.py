@@ -24,6 +24,7 @@ from lablb.errors import LabError
 from lablb.lab import procs
 from lablb.lab.net import Lab
 from lablb.logs import lablb_events, state_changes
+from lablb.vrrp.io import vip_argv
 
 ENGINES = ("lablb", "keepalived")
 STOP_TIMEOUT = 5.0
@@ -217,8 +218,9 @@ class VrrpNode:
 
         for inst in load(str(self.config)).vrrp_instances:
             for vip in inst.virtual_ipaddress:
-                dev = vip.dev or inst.interface or "eth0"
-                self.lab.run(self.host, ["ip", "addr", "del", str(vip.interface), "dev", dev])
+                # The same address-and-dev the VRRP daemon's own removal uses.
+                argv = vip_argv(vip, inst.interface or "eth0")[:3]
+                self.lab.run(self.host, ["ip", "addr", "del", *argv])
 
     # -- what the node says about itself -------------------------------------------------
     def states(self) -> list[tuple[str, str]]:

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from ipaddress import IPv4Address
 from pathlib import Path
 
@@ -19,6 +19,7 @@ import pytest
 from lablb.config.load import load
 from lablb.vrrp.engine import params_of
 from lablb.vrrp.fsm import Router
+from tests.conftest import wait_for
 from tests.lab.leftovers import Snapshot, snapshot
 
 NS = ("lablbt-a", "lablbt-b")
@@ -53,13 +54,6 @@ def in_ns(ns: str, *argv: str) -> subprocess.CompletedProcess[str]:
 def holds(ns: str) -> bool:
     out = in_ns(ns, "ip", "-j", "-4", "addr", "show", "dev", "eth0").stdout
     return any(a.get("local") == VIP for link in json.loads(out or "[]") for a in link["addr_info"])
-
-
-def wait_for(what: str, cond: Callable[[], bool], timeout: float) -> None:
-    t0 = time.monotonic()
-    while not cond():
-        assert time.monotonic() - t0 < timeout, f"{what}: not within {timeout:.2f} s"
-        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from lablb.lab.faults import fault
 from lablb.lab.net import Lab, LabSpec
 from lablb.lab.registry import get
 from lablb.lab.web import sha256, video
-from tests.conftest import SEED
+from tests.conftest import SEED, wait_for
 from tests.lab.leftovers import Snapshot, snapshot
 
 VIP = "172.16.55.100"
@@ -160,12 +160,12 @@ def test_checker_removes_and_restores_a_web_node(
             if e["rs"] == "172.30.0.23:80" and e["up"] is False
         ]
 
-    _wait(lambda: bool(down()), high + TOLERANCE, "web01 removed")
+    wait_for("web01 removed", lambda: bool(down()), high + TOLERANCE)
     took = float(str(down()[0]["ts"])) - at
     assert low - TOLERANCE <= took <= high + TOLERANCE, f"{failure}: removed after {took:.2f} s"
-    _wait(lambda: "172.30.0.23" not in dests(svc), 2.0, "forwarder dropped web01")
+    wait_for("forwarder dropped web01", lambda: "172.30.0.23" not in dests(svc), 2.0)
     assert {svc.whoami() for _ in range(4)} == {"web02"}
-    _wait(lambda: any("172.30.0.23:80 - DOWN" in m for m in svc.mail.messages()), 5.0, "mail")
+    wait_for("mail", lambda: any("172.30.0.23:80 - DOWN" in m for m in svc.mail.messages()), 5.0)
     mail = next(m for m in svc.mail.messages() if "172.30.0.23:80 - DOWN" in m)
     assert "ops@lablb.test" in mail
 
@@ -174,10 +174,10 @@ def test_checker_removes_and_restores_a_web_node(
         svc.web["web01"].start()
     else:
         svc.lab.run("web01", ["nft", "delete", "table", "ip", "lablbtest"])
-    _wait(lambda: "172.30.0.23" in dests(svc), recovery_bound(timing) + TOLERANCE, "web01 back")
+    wait_for("web01 back", lambda: "172.30.0.23" in dests(svc), recovery_bound(timing) + TOLERANCE)
     assert time.monotonic() - back <= recovery_bound(timing) + TOLERANCE
     assert {svc.whoami() for _ in range(4)} == {"web01", "web02"}
-    _wait(lambda: any("172.30.0.23:80 - UP" in m for m in svc.mail.messages()), 5.0, "mail up")
+    wait_for("mail up", lambda: any("172.30.0.23:80 - UP" in m for m in svc.mail.messages()), 5.0)
 
 
 @pytest.mark.parametrize("sync", [True, False])
@@ -215,13 +215,13 @@ def test_download_across_a_crash_of_lb01(
         adopted = json.loads((svc.nodes["lb02"].dir / "forwarder.json").read_text())
         assert adopted["services"][0]["forwarded"] > 0
         # smtp_alert: lb02 mailed its VRRP state change to the sink.
-        _wait(
+        wait_for(
+            "VRRP alert mail",
             lambda: any(
                 "VI_1 - Entering MASTER" in m and "lb02@lablb.test" in m
                 for m in svc.mail.messages()
             ),
             5.0,
-            "VRRP alert mail",
         )
     else:
         assert code != 0, "the stream survived without connection sync"
@@ -232,10 +232,3 @@ def test_download_across_a_crash_of_lb01(
 def _write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
-
-
-def _wait(cond: Callable[[], bool], timeout: float, what: str) -> None:
-    t0 = time.monotonic()
-    while not cond():
-        assert time.monotonic() - t0 < timeout, f"{what}: not within {timeout:.2f} s"
-        time.sleep(0.05)

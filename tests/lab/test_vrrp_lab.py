@@ -23,7 +23,7 @@ from lablb.lab.registry import get
 from lablb.measure.probe import Gap, gaps, outage_around
 from lablb.vrrp.engine import params_of
 from lablb.vrrp.fsm import Router
-from tests.conftest import SEED
+from tests.conftest import SEED, wait_for
 from tests.lab.leftovers import Snapshot, snapshot
 
 PROBE_INTERVAL = 0.010  # the issue's client probe: every 10 ms
@@ -48,16 +48,6 @@ def timing(conf: Path, node: str) -> Timing:
     inst = cfg.vrrp_instances[0]
     r = Router(params_of(cfg, inst, PRIMARY[node]))
     return Timing(r.master_down_interval(), r.skew_time(), inst.advert_int, inst.vips[0])
-
-
-def wait_for(what: str, cond: Callable[[], bool], timeout: float) -> float:
-    """Poll ``cond`` until true; the seconds it took. Bounded."""
-    t0 = time.monotonic()
-    while not cond():
-        if time.monotonic() - t0 > timeout:
-            raise AssertionError(f"{what}: not within {timeout:.3f} s")
-        time.sleep(0.02)
-    return time.monotonic() - t0
 
 
 def holders(nodes: dict[str, VrrpNode], vip: IPv4Address) -> list[str]:
