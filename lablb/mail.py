@@ -46,7 +46,7 @@ def _root_netns() -> str | None:
     return None
 
 
-def _in_own_netns() -> bool:
+def in_own_netns() -> bool:
     """In a network namespace other than the machine's own (a lab host, ``ip netns
     exec``). Unknown counts as no: then only loopback is contacted."""
     root = _root_netns()
@@ -64,7 +64,7 @@ def reachable_directly(addr: str) -> bool:
         return False
     if ip.is_loopback:
         return True
-    if not _in_own_netns():
+    if not in_own_netns():
         return False
     out = subprocess.run(
         ["ip", "-j", "-4", "addr", "show"], capture_output=True, text=True, timeout=5, check=False

@@ -4,17 +4,29 @@ the configuration implies, written up as a result directory.
 A scenario is a class in ``scenarios/NAME.py`` (``SCENARIO = ...``), found by name like a
 topology. Its docstring is its timeline; ``params`` its knobs with defaults; ``bounds``
 what the config promises (name -> (low, high) seconds); ``trial`` one run of the fault,
-returning measurements (each bounded quantity in seconds, plus anything worth keeping;
-a key ending in ``_ok`` that is False fails the trial). This module runs them: lab up,
-capture, trials, ``result.json`` (schema below), logs and plots, a one-screen summary.
+returning measurements (each bounded quantity in seconds, plus anything worth keeping).
+A trial fails when a bounded quantity is missing or outside its bound (a trial may
+carry its own, ``"bounds"``, when they depend on what it measured, e.g. the probe's
+resolution), when it lists ``"problems"``, or when a key ending in ``_ok`` is False.
+This module runs them: lab up, capture, trials, ``result.json`` (schema below), logs and
+plots, a one-screen summary.
 
-result.json, schema ``lablb.result/1``::
+All instants are CLOCK_REALTIME seconds as the kernel stamps packets (probe answers,
+the capture); fault instants are read with clock_gettime in the runner, right after the
+kernel call that made the fault; daemon logs (CLOCK_MONOTONIC) are shifted onto it.
 
-    {"schema": "lablb.result/1", "scenario": str, "verdict": "pass" | "fail",
+result.json, schema ``lablb.result/2``::
+
+    {"schema": "lablb.result/2", "scenario": str, "verdict": "pass" | "fail",
      "parameters": {...}, "topology": str, "engine": str, "configs": {file: sha256},
-     "bounds": {name: [low, high]}, "trials": [{name: seconds, ..., "verdict": ...}],
+     "bounds": {name: [low, high]}, "notes": [str] (how the slack was derived),
+     "trials": [{name: seconds, ..., "bounds": {...}, "problems": [str], "verdict": ...}],
      "stats": {name: {"min", "median", "p95", "max"}}, "failures": [str],
      "tools": {...}, "started": epoch seconds, "duration_s": float}
+
+A failover trial also keeps ``probes`` (per probe: every gap, longest, total,
+never_recovered), ``takeover_s``, ``timeline``, ``responders`` and the fault's
+confirmation from the capture (``lablb.measure.failover``).
 """
 
 from __future__ import annotations
@@ -35,7 +47,7 @@ from typing import Any
 from lablb.errors import LabError, LablbError
 from lablb.measure.stats import stats_of
 
-SCHEMA = "lablb.result/1"
+SCHEMA = "lablb.result/2"
 Bounds = dict[str, tuple[float, float]]
 
 
@@ -60,6 +72,7 @@ class Context:
     """What a trial gets: the running cluster, the parameters, where to write."""
 
     cluster: Any  # lablb.lab.cluster.Cluster (the lab layer imports Mininet)
+    capture: Any  # lablb.lab.capture.Capture: the server LAN's frames
     params: dict[str, Any]
     out: Path
     progress: Callable[[str], None]
@@ -139,16 +152,27 @@ def parse_params(scenario: Scenario, pairs: list[str]) -> dict[str, Any]:
     return values
 
 
+def trial_bounds(trial: dict[str, Any], bounds: Bounds) -> Bounds:
+    """The run's bounds, with the trial's own where it carries them."""
+    own = trial.get("bounds")
+    merged = dict(bounds)
+    if isinstance(own, dict):
+        merged.update({k: (float(v[0]), float(v[1])) for k, v in own.items()})
+    return merged
+
+
 def verdict_of(trial: dict[str, Any], bounds: Bounds) -> tuple[str, list[str]]:
-    """A trial passes when every bounded quantity it measured is inside its bound and no
-    ``*_ok`` flag is False; the reasons otherwise."""
+    """A trial passes when every bounded quantity it measured is inside its bound (its
+    own, if it carries one), it lists no problems and no ``*_ok`` flag is False; the
+    reasons otherwise."""
     why = []
-    for name, (low, high) in bounds.items():
+    for name, (low, high) in trial_bounds(trial, bounds).items():
         v = trial.get(name)
         if v is None:
             why.append(f"{name}: not measured")
         elif not low <= v <= high:
-            why.append(f"{name} {v:.3f} s not in [{low:.3f}, {high:.3f}]")
+            why.append(f"{name} {v:.4f} s not in [{low:.4f}, {high:.4f}]")
+    why += [str(p) for p in trial.get("problems") or []]
     why += [f"{k} is false" for k, v in trial.items() if k.endswith("_ok") and v is False]
     if trial.get("error"):
         why.append(str(trial["error"]))
@@ -259,7 +283,7 @@ def run(
             result["failures"].append(f"the lab did not come up: {exc}")
             cluster = None
         if cluster is not None:
-            ctx = Context(cluster, values, run_dir, progress)
+            ctx = Context(cluster, capture, values, run_dir, progress)
             bounds = ctx.bounds = scenario.bounds(ctx)
             result["bounds"] = {k: [lo, hi] for k, (lo, hi) in bounds.items()}
             for i in range(repeat):

@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from lablb.lab.faults import fault
-from lablb.lab.trials import TOLERANCE, derive, vrrp_timing
+from lablb.lab.trials import derive, slack_of, vrrp_timing
 from lablb.lab.web import VIDEO_BITRATE, sha256, video
+from lablb.measure.bounds import service_outage
 from lablb.measure.playback import play
 from lablb.scenario import Bounds, Context, Param, Scenario
 
@@ -64,7 +65,10 @@ class Stream(Scenario):
         # The web node's TCP retries its unacknowledged data at doubling intervals (RTO
         # backoff), so it resends within twice the outage (+ RTO_MIN) once lb02 forwards.
         t = vrrp_timing(ctx.cluster, self._backup(ctx))
-        return {"stall_s": (0.0, 2 * (t.master_down + TOLERANCE) + RTO_MIN)}
+        slack = slack_of(ctx.cluster)
+        ctx.notes.append(slack.explain())
+        outage = service_outage("crash", t, slack, 0.0)[1]
+        return {"stall_s": (0.0, 2 * outage + RTO_MIN)}
 
     def trial(self, ctx: Context, index: int) -> dict[str, Any]:
         c, p = ctx.cluster, ctx.params

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from lablb.errors import LabError
 from lablb.lab import procs
+from lablb.lab.kernel import Instant
 from lablb.lab.net import Lab
 from lablb.logs import lablb_events, state_changes
 from lablb.vrrp.io import vip_argv
@@ -162,15 +163,20 @@ class VrrpNode:
     def running(self) -> bool:
         return bool(self.all_pids())
 
-    def stop(self) -> None:
-        """Graceful stop: SIGTERM to the parents (priority 0, addresses removed)."""
+    def stop(self) -> Instant | None:
+        """Graceful stop: SIGTERM to the parents (priority 0, addresses removed); the
+        instant the VRRP parent was signalled (None if it was not running)."""
+        at = None
         for pid in (self.pids()[0], procs.pid_file(self.dir / "lablb-check.pid")):
             if pid is not None:
+                before = time.time()
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGTERM)
+                at = at or Instant(before, time.time())
         self._wait_gone(STOP_TIMEOUT)
         if self.running():
             self.kill()
+        return at
 
     def kill(self) -> None:
         """Crash: the VRRP child is frozen first so it cannot send a goodbye, then every

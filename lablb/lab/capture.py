@@ -3,7 +3,9 @@
 tcpdump runs in the router host on its interface that faces the balancers, so the pcap
 holds what the LAN carried: VRRP adverts (multicast is flooded), gratuitous ARPs and the
 client-to-VIP half of the traffic. ``-s 128``: headers are enough for the timeline, and
-a 150 MB stream would otherwise make a 150 MB pcap.
+a 150 MB stream would otherwise make a 150 MB pcap. Timestamps are the kernel's, in
+nanoseconds, on CLOCK_REALTIME (the probes' clock); ``frames`` reads what has been
+written so far, from where the last read stopped.
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ from pathlib import Path
 
 from lablb.lab.net import Lab
 from lablb.lab.procs import stop_child
+from lablb.measure.pcap import GLOBAL_HEADER, Frame, read_frames
 
 SNAPLEN = 128
+BUFFER_KIB = 8192  # probe traffic at 1 ms is ~5000 frames/s: room for a slow moment
+FLUSH_S = 0.2  # tcpdump -U writes each frame as it is captured; give the last ones time
 FILTER = "vrrp or arp or (tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0) or icmp"
 
 
@@ -26,6 +31,8 @@ class Capture:
     def __init__(self, lab: Lab, path: Path) -> None:
         self.lab, self.path = lab, path
         self.proc: subprocess.Popen[bytes] | None = None
+        self._offset = 0
+        self._frames: list[Frame] = []
         routers = [h.name for h in lab.hosts if getattr(h, "role", "") == "router"]
         self.host = routers[0] if routers else None
 
@@ -39,6 +46,10 @@ class Capture:
             "eth0",
             "-s",
             str(SNAPLEN),
+            "-B",
+            str(BUFFER_KIB),
+            "--time-stamp-precision=nano",
+            "--immediate-mode",  # else libpcap holds frames up to its 1 s block timeout
             "-U",
             "-w",
             str(self.path),
@@ -51,6 +62,27 @@ class Capture:
     def stop(self) -> None:
         stop_child(self.proc, signal.SIGINT)  # tcpdump flushes the pcap on SIGINT
         self.proc = None
+
+    def frames(self, since: float, until: float) -> list[Frame]:
+        """The captured frames stamped in [since, until] (older ones are forgotten)."""
+        if self.proc is not None:
+            time.sleep(FLUSH_S)
+        try:
+            with self.path.open("rb") as f:
+                header = f.read(GLOBAL_HEADER)
+                f.seek(max(self._offset, GLOBAL_HEADER))
+                rest = f.read()
+        except OSError:
+            header = rest = b""
+        start = max(self._offset, GLOBAL_HEADER)
+        new, used = read_frames(header + rest, GLOBAL_HEADER)
+        self._offset = start + used - GLOBAL_HEADER
+        self._frames = [f for f in self._frames if f.t >= since] + new
+        return [f for f in self._frames if since <= f.t <= until]
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
 
 
 class Counters:

@@ -1,13 +1,17 @@
 """Fault injection primitives for scenarios: each has ``inject`` and ``undo``.
 
-Lab layer. Each call returns the CLOCK_MONOTONIC time at which the fault took effect
-(just before the decisive signal or link change), so measurements can be lined up with
-daemon logs and probes from every host (one kernel, one clock).
+Lab layer. ``inject`` returns the ``Instant`` the fault took effect: CLOCK_REALTIME just
+before and just after the decisive kernel call, made from the runner's own process
+(``lablb.lab.kernel``: an ioctl or a signal, microseconds, never a spawned ``ip``). After
+``instant.after`` the node is what the fault says: for a crash, silent on the LAN (its
+switch ports are down first, then its processes are killed), which the capture can
+confirm (``lablb.measure.timeline``: no frame from its MAC afterwards).
 
 =========  ================================================  ============================
-fault      inject                                            undo
+fault      inject (the decisive step first)                  undo
 =========  ================================================  ============================
-crash      SIGSTOP VRRP child, SIGKILL both, link down       link up, start again
+crash      switch ports down; SIGSTOP VRRP child, SIGKILL    addresses flushed, links up,
+           all; its own link down                            daemons started
 graceful   SIGTERM to the parent (priority 0, VIPs removed)  start again
 ifdown     the balancer's interface down (VRRP: FAULT)       interface up
 isolate    every link of the host down at the switch side    links up
@@ -17,11 +21,15 @@ freeze     SIGSTOP of the VRRP child (a stalled timer)       SIGCONT
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import time
 from dataclasses import dataclass
 
 from lablb.errors import LabError
 from lablb.lab.balancer import VrrpNode
+from lablb.lab.kernel import InNetns, Instant, set_link
 
 
 @dataclass
@@ -32,11 +40,33 @@ class Fault:
     interface: str = "eth0"
     name = "fault"
 
-    def inject(self) -> float:
+    #: what the capture should show after the instant: "silent" (no frame from the
+    #: node), "goodbye" (a priority-0 advert), "no-adverts" (no advert from the node)
+    confirms = "silent"
+
+    def inject(self) -> Instant:
         raise NotImplementedError
 
-    def undo(self) -> float:
+    def undo(self) -> Instant:
         raise NotImplementedError
+
+    def _switch_ends(self) -> list[str]:
+        """The switch-side end of each of the host's links (root namespace)."""
+        host = self.node.lab.host(self.node.host)
+        ends = []
+        for intf in host.intfList():
+            link = getattr(intf, "link", None)
+            if link is not None:
+                ends.append((link.intf2 if link.intf1 is intf else link.intf1).name)
+        return ends
+
+    def _ports(self, up: bool) -> Instant:
+        """All the host's switch ports up or down from the runner; the instant spans
+        the first change to the last."""
+        instants = [set_link(end, up) for end in self._switch_ends()]
+        if not instants:
+            raise LabError(f"{self.node.host}: no links to take {'up' if up else 'down'}")
+        return Instant(instants[0].before, instants[-1].after)
 
     def _link(self, up: bool) -> None:
         state = "up" if up else "down"
@@ -50,91 +80,88 @@ class Fault:
 class Crash(Fault):
     name = "crash"
 
-    def inject(self) -> float:
-        t = time.monotonic()
+    def inject(self) -> Instant:
+        at = self._ports(up=False)  # silent on the LAN from here on
         self.node.kill()
-        self._link(up=False)  # the machine is gone: its addresses stop answering too
-        return t
+        self._link(up=False)  # the machine is gone: its own link too
+        return at
 
-    def undo(self) -> float:
-        """The machine reboots: without the addresses it held, link up, daemon started."""
+    def undo(self) -> Instant:
+        """The machine reboots: without the addresses it held, links up, daemons started."""
         self.node.reboot_cleanup()
         self._link(up=True)
-        t = time.monotonic()
+        self._ports(up=True)
+        self.node.lab.host(self.node.host).restore_routes()
+        before = time.time()
         self.node.start()
-        return t
+        return Instant(before, time.time())
 
 
 class Graceful(Fault):
     name = "graceful"
+    confirms = "goodbye"
 
-    def inject(self) -> float:
-        t = time.monotonic()
-        self.node.stop()
-        return t
+    def inject(self) -> Instant:
+        at = self.node.stop()  # signals the parent, waits for the goodbye and the exit
+        if at is None:
+            raise LabError(f"{self.node.host}: no {self.node.engine} parent to stop")
+        return at
 
-    def undo(self) -> float:
-        t = time.monotonic()
+    def undo(self) -> Instant:
+        before = time.time()
         self.node.start()
-        return t
+        return Instant(before, time.time())
 
 
 class IfDown(Fault):
     name = "ifdown"
 
-    def inject(self) -> float:
-        t = time.monotonic()
-        self._link(up=False)
-        return t
+    def _set(self, up: bool) -> Instant:
+        worker = InNetns(self.node.lab.host(self.node.host).pid)
+        try:
+            return worker.call(lambda: set_link(self.interface, up))
+        finally:
+            worker.close()
 
-    def undo(self) -> float:
-        t = time.monotonic()
-        self._link(up=True)
-        return t
+    def inject(self) -> Instant:
+        return self._set(up=False)
+
+    def undo(self) -> Instant:
+        at = self._set(up=True)
+        self.node.lab.host(self.node.host).restore_routes()
+        return at
 
 
 class Isolate(Fault):
     name = "isolate"
 
-    def _switch_ends(self) -> list[str]:
-        host = self.node.lab.host(self.node.host)
-        ends = []
-        for intf in host.intfList():
-            link = getattr(intf, "link", None)
-            if link is not None:
-                ends.append((link.intf2 if link.intf1 is intf else link.intf1).name)
-        return ends
+    def inject(self) -> Instant:
+        return self._ports(up=False)
 
-    def _set(self, up: bool) -> None:
-        for end in self._switch_ends():
-            res = self.node.lab.root(["ip", "link", "set", "dev", end, "up" if up else "down"])
-            if res.returncode != 0:
-                raise LabError(f"isolate {self.node.host}: {end}: {res.stderr.strip()}")
-
-    def inject(self) -> float:
-        t = time.monotonic()
-        self._set(up=False)
-        return t
-
-    def undo(self) -> float:
-        t = time.monotonic()
-        self._set(up=True)
+    def undo(self) -> Instant:
+        at = self._ports(up=True)
         self.node.lab.host(self.node.host).restore_routes()
-        return t
+        return at
 
 
 class Freeze(Fault):
     name = "freeze"
+    confirms = "no-adverts"
 
-    def inject(self) -> float:
-        t = time.monotonic()
-        self.node.freeze(True)
-        return t
+    def _signal(self, sig: signal.Signals) -> Instant:
+        _parent, child = self.node.pids()
+        if child is None:
+            raise LabError(f"{self.node.host}: no VRRP process to freeze")
+        before = time.time()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, sig)
+        return Instant(before, time.time())
 
-    def undo(self) -> float:
-        t = time.monotonic()
-        self.node.freeze(False)
-        return t
+    def inject(self) -> Instant:
+        return self._signal(signal.SIGSTOP)
+
+    def undo(self) -> Instant:
+        return self._signal(signal.SIGCONT)
 
 
 FAULTS: dict[str, type[Fault]] = {f.name: f for f in (Crash, Graceful, IfDown, Isolate, Freeze)}

@@ -86,7 +86,7 @@ class Lab:
         self.workdir = (workdir or Path(tempfile.mkdtemp(prefix="lablb-"))).resolve()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.workdir.chmod(0o755)  # web servers in the lab read from it as www-data
-        self._stoppers: list[Callable[[], None]] = []
+        self._stoppers: list[Callable[[], object]] = []
         self._old_handlers: dict[int, Any] = {}
         self._state_file = procs.STATE_DIR / f"lab-{os.getpid()}.json"
         self._netns: list[str] = []
@@ -214,7 +214,7 @@ class Lab:
     def hosts(self) -> list[Any]:
         return list(self.net.hosts) if self.net is not None else []
 
-    def on_teardown(self, stop: Callable[[], None]) -> None:
+    def on_teardown(self, stop: Callable[[], object]) -> None:
         """Call ``stop`` at teardown (last registered, first called), before the host
         processes are killed: daemons get to stop gracefully."""
         self._stoppers.append(stop)

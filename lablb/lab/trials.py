@@ -1,90 +1,147 @@
-"""Steps that scenarios share: VRRP timers from the config, a fault under a 10 ms probe,
+"""Steps that scenarios share: VRRP timers from the config, a fault under the probes,
 config variants. Lab layer (it drives a running cluster)."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 from pathlib import Path
-from typing import Any
 
 from lablb.config.load import load
+from lablb.lab.capture import Capture
 from lablb.lab.cluster import Cluster
-from lablb.lab.faults import fault
-from lablb.lab.probe import PingProbe
-from lablb.measure.probe import gaps, outage_around
-from lablb.measure.timeline import around, read_events, responders
+from lablb.lab.faults import Fault, fault
+from lablb.lab.kernel import Instant
+from lablb.lab.probe import Prober
+from lablb.measure.bounds import Slack, Timing, preempt
+from lablb.measure.failover import Lan
+from lablb.measure.outage import ProbeLog
+from lablb.measure.pcap import Frame
 from lablb.vrrp.engine import params_of
 from lablb.vrrp.fsm import Router
 
-TOLERANCE = 0.050  # the issue's +50 ms on protocol bounds
-STARTUP = 1.0  # a restarted daemon's process start
+PROBE_LEAD_S = 0.5  # the probes run this long before the fault: the "before" picture
 
 
-@dataclass(frozen=True)
-class VrrpTiming:
-    master_down: float
-    skew: float
-    advert_int: float
-
-
-def vrrp_timing(cluster: Cluster, node: str) -> VrrpTiming:
+def vrrp_timing(cluster: Cluster, node: str) -> Timing:
     """The node's timers as its keepalived.conf implies them (RFC 3768 section 6.1)."""
     cfg = cluster.config(node)
     inst = cfg.vrrp_instances[0]
     # The timers depend on priority, interval and version, never on the advert's source
     # address, so no address needs to be looked up in the node for them.
     r = Router(params_of(cfg, inst, IPv4Address(0)))
-    return VrrpTiming(r.master_down_interval(), r.skew_time(), inst.advert_int)
+    return Timing(r.master_down_interval(), r.skew_time(), inst.advert_int)
 
 
-def failover_bound(fault_name: str, backup: VrrpTiming) -> tuple[float, float]:
-    """What the config promises a client for each fault on the master."""
-    if fault_name == "graceful":
-        return 0.0, backup.skew + TOLERANCE
-    if fault_name == "freeze":  # the frozen master still answers: no gap is expected
-        return 0.0, backup.master_down + TOLERANCE
-    return backup.master_down - backup.advert_int, backup.master_down + TOLERANCE
+def slack_of(cluster: Cluster) -> Slack:
+    """The derived slack for this cluster's engines on this machine."""
+    return Slack.of([n.engine for n in cluster.nodes.values()], os.cpu_count() or 1)
+
+
+def realtime(monotonic: float) -> float:
+    """A daemon log's CLOCK_MONOTONIC instant on the lab's clock (CLOCK_REALTIME)."""
+    return monotonic + (time.time() - time.monotonic())
+
+
+@dataclass
+class Measured:
+    """A fault under the probes: what the instruments recorded over one window."""
+
+    fault: Fault
+    instant: Instant
+    probes: dict[str, ProbeLog]
+    ident: int | None
+    frames: list[Frame]
+    since: float
+    until: float
 
 
 def fault_under_probe(
     cluster: Cluster,
+    capture: Capture,
     node: str,
     fault_name: str,
     settle: float,
-    interval: float = 0.01,
+    interval: float,
     client: str | None = None,
-) -> dict[str, Any]:
-    """Inject ``fault_name`` on ``node`` while a client pings the cluster VIP every
-    ``interval``; the outage the client saw and the LAN's protocol timeline."""
+) -> Measured:
+    """Inject ``fault_name`` on ``node`` while a client probes the cluster VIP (ICMP) and
+    the service VIP:port (TCP SYN) every ``interval``; the probes' logs and the
+    capture's frames from ``PROBE_LEAD_S`` before the fault to ``settle`` after it."""
     client = client or cluster.roles("client")[0]
-    vip = cluster.cluster_vip()
-    probe = PingProbe(cluster.lab, client, vip, interval).start()
-    time.sleep(0.5)
-    f = fault(fault_name, cluster.nodes[node])
-    at = f.inject()
-    wall_at = time.time() - (time.monotonic() - at)
-    time.sleep(settle)
-    replies = probe.stop()
-    gap = outage_around(replies, at, interval)
-    out: dict[str, Any] = {
-        "fault": fault_name,
-        "fault_at": at,
-        "outage_s": round(gap.seconds, 4) if gap else 0.0,
-        "replies": len(replies),
-        "gaps": [[round(g.start - at, 4), round(g.seconds, 4)] for g in gaps(replies, interval)],
-        "probe": [round(t - at, 4) for t in replies],
-    }
-    pcap = cluster.lab.workdir.parent / "capture.pcap"
-    events = read_events(pcap)
-    out.update(around(events, wall_at))
-    macs = {cluster.lab.host(n).MAC().lower(): n for n in cluster.balancers}
-    window = [e for e in events if wall_at - 1.0 <= e.t <= wall_at + settle]
-    out["responders"] = responders(window, macs, wall_at, str(vip))
-    out["undo"] = f
+    out = cluster.lab.workdir / f"probe-{time.time_ns()}.json"
+    prober = Prober(
+        cluster.lab, client, cluster.cluster_vip(), cluster.service_vip(), interval, out
+    ).start()
+    try:
+        time.sleep(PROBE_LEAD_S)
+        since = time.time() - PROBE_LEAD_S
+        f = fault(fault_name, cluster.nodes[node])
+        at = f.inject()
+        time.sleep(max(0.0, at.after + settle - time.time()))
+        until = time.time()
+    finally:
+        logs = prober.stop()
+    ident = json.loads(out.read_text()).get("ident")
+    out.unlink(missing_ok=True)
+    return Measured(f, at, logs, ident, capture.frames(since - 1.0, until + 1.0), since, until)
+
+
+def lan_of(cluster: Cluster) -> Lan:
+    """Who is who on the server LAN: every balancer's and web node's MACs, each
+    balancer's primary IP, the cluster's VRID."""
+    macs: dict[str, str] = {}
+    ips: dict[str, str] = {}
+    for name in (*cluster.balancers, *cluster.web):
+        host = cluster.lab.host(name)
+        for intf in host.intfList():
+            mac = intf.MAC()
+            if mac:
+                macs[mac.lower()] = name
+        if name in cluster.balancers:
+            ips[name] = str(host.IP())
+    vrid = cluster.config(cluster.balancers[0]).vrrp_instances[0].virtual_router_id or 0
+    return Lan(macs, ips, vrid)
+
+
+def preempt_measure(
+    cluster: Cluster, capture: Capture, f: Fault, master: str, slack: Slack
+) -> dict[str, object]:
+    """Undo the fault and time the master's return on the wire: from the undo to its
+    first advert, bounded per trial by its own start (``lablb.measure.bounds.preempt``):
+    a restarted daemon's start instant is its log's ``start`` event (lablb) or its VRRP
+    pid file (keepalived, seen by the runner's poll: a later instant, so the bound only
+    widens); a link coming back starts the wait at once; a thawed process has an
+    overdue timer and advertises within epsilon."""
+    node = cluster.nodes[master]
+    t = vrrp_timing(cluster, master)
+    undo = f.undo()
+    cluster.wait_master(master, t.master_down + 5.0)
+    frames = capture.frames(undo.before, time.time() + 1.0)
+    ip = str(cluster.lab.host(master).IP())
+    first = next((fr.t for fr in frames if fr.kind == "advert" and fr.src_ip == ip), None)
+    out: dict[str, object] = {"preempt_s": None if first is None else round(first - undo.before, 6)}
+    if f.name == "freeze":
+        bound = (0.0, slack.epsilon)
+        started = 0.0
+    elif f.name in ("ifdown", "isolate"):
+        started = undo.after - undo.before
+        bound = preempt(t, slack, started + slack.quantum)
+    else:
+        starts = [
+            realtime(float(str(e["ts"])))
+            for e in node.events("start")
+            if realtime(float(str(e["ts"]))) >= undo.before
+        ]
+        started = (starts[0] if starts else undo.after) - undo.before
+        bound = preempt(t, slack, started)
+    out["preempt_started_s"] = round(started, 6)
+    out["preempt_bounds"] = [round(bound[0], 6), round(bound[1], 6)]
     return out
 
 

@@ -144,7 +144,11 @@ class Daemon:
 
     # -- executing actions -----------------------------------------------------------
     def execute(self, out: Out | list[Out]) -> None:
+        """Carry out the engine's actions in order. Notify scripts and alert mail wait
+        until the whole batch is on the wire: a mail thread holding the GIL for its
+        switch interval (5 ms) must not delay the addresses or the GARPs."""
         assert self.engine is not None and self.config is not None
+        later: list[tuple[str, Transition]] = []
         for instance, action in out if isinstance(out, list) else [out]:
             iface = self.engine.interfaces.get(instance, "")
             inst = self.config.instance(instance)
@@ -169,7 +173,7 @@ class Daemon:
                     priority=action.priority,
                 )
                 if inst is not None:
-                    self._notify(instance, action)
+                    later.append((instance, action))
             elif isinstance(action, Rejected):
                 count = self.engine.routers[instance].rejected.get(action.reason, 0)
                 self.log(
@@ -180,6 +184,8 @@ class Daemon:
                     detail=action.detail,
                     count=count,
                 )
+        for instance, transition in later:
+            self._notify(instance, transition)
 
     def _vip_lines(self, instance: str) -> tuple[VirtualAddress, ...]:
         inst = self.config.instance(instance) if self.config else None

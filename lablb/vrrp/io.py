@@ -2,23 +2,25 @@
 
 Everything that touches the OS for VRRP lives here, so the daemon loop reads as protocol:
 a raw IPv4 socket for protocol 112 per interface (multicast group joined, TTL 255, no
-loopback of our own adverts), an AF_PACKET socket for gratuitous ARP, ``ip addr`` for
-the virtual addresses (the same command an operator would type), and a netlink socket
-that wakes the loop when a link changes.
+loopback of our own adverts), an AF_PACKET socket for gratuitous ARP, rtnetlink for
+the virtual addresses (``lablb.vrrp.netlink``: what ``ip addr`` would send, without a
+process per address), and a netlink socket that wakes the loop when a link changes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import os
 import socket
 import struct
-import subprocess
 from ipaddress import IPv4Address
 from pathlib import Path
 
 from lablb.config.model import VirtualAddress
 from lablb.errors import LabError
+from lablb.vrrp import netlink
 from lablb.vrrp.garp import ETH_P_ARP, garp_frame
 from lablb.vrrp.packet import IPPROTO_VRRP, VRRP_TTL
 
@@ -136,13 +138,6 @@ class LinkWatch:
         self.sock.close()
 
 
-def _ip(args: list[str]) -> tuple[int, str]:
-    proc = subprocess.run(
-        ["ip", *args], capture_output=True, text=True, timeout=IP_CMD_TIMEOUT, check=False
-    )
-    return proc.returncode, proc.stderr.strip()
-
-
 def vip_argv(vip: VirtualAddress, default_dev: str) -> list[str]:
     """``ip addr`` arguments for one virtual_ipaddress line (keepalived's default /32)."""
     argv = [f"{vip.interface.ip}/{vip.interface.network.prefixlen}", "dev", vip.dev or default_dev]
@@ -155,13 +150,53 @@ def vip_argv(vip: VirtualAddress, default_dev: str) -> list[str]:
     return argv
 
 
+class AddressSocket:
+    """rtnetlink requests for the virtual addresses (``lablb.vrrp.netlink``): one
+    socket, an answer awaited per request, microseconds instead of an ``ip`` process."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+        self.sock.bind((0, 0))
+        self.sock.settimeout(IP_CMD_TIMEOUT)
+        self.seq = 0
+
+    def request(self, vip: VirtualAddress, default_dev: str, add: bool) -> int:
+        """The errno of adding (or removing) ``vip``; 0 when done."""
+        dev = vip.dev or default_dev
+        try:
+            index = socket.if_nametoindex(dev)
+        except OSError:
+            return errno.ENODEV
+        self.seq += 1
+        self.sock.send(netlink.address_message(vip, index, add, self.seq))
+        while True:
+            try:
+                reply = self.sock.recv(65536)
+            except TimeoutError:
+                return errno.ETIMEDOUT
+            code = netlink.ack_errno(reply, self.seq)
+            if code is not None:
+                return code
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+_ADDRESSES: list[AddressSocket] = []  # one socket per process, opened on first use
+
+
+def _address(vip: VirtualAddress, default_dev: str, add: bool) -> int:
+    if not _ADDRESSES:
+        _ADDRESSES.append(AddressSocket())
+    return _ADDRESSES[0].request(vip, default_dev, add)
+
+
 def add_vip(vip: VirtualAddress, default_dev: str) -> str | None:
     """Add the address; None on success (or already there), else the error."""
-    code, err = _ip(["addr", "add", *vip_argv(vip, default_dev)])
-    return None if code == 0 or "File exists" in err else err
+    code = _address(vip, default_dev, add=True)
+    return None if code in (0, errno.EEXIST) else f"{vip.interface}: {os.strerror(code)}"
 
 
 def del_vip(vip: VirtualAddress, default_dev: str) -> str | None:
-    argv = vip_argv(vip, default_dev)[:3]  # address and dev identify it
-    code, err = _ip(["addr", "del", *argv])
-    return None if code == 0 or "Cannot assign" in err else err
+    code = _address(vip, default_dev, add=False)
+    return None if code in (0, errno.EADDRNOTAVAIL) else f"{vip.interface}: {os.strerror(code)}"

@@ -1,0 +1,126 @@
+r"""The prober's two packets: an ICMP echo request and a bare TCP SYN, built and their
+answers recognised. Pure: bytes in, bytes out; no sockets, no clock.
+
+ICMP echo (RFC 792)::
+
+     0                   1                   2                   3
+     0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+    |     Type      |     Code      |          Checksum             |
+    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+    |           Identifier          |        Sequence Number        |
+    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+    |     Data: the probe's 32-bit sequence number, then padding    |
+
+The 16-bit ICMP sequence wraps after 65 s at 1 ms, so the full probe number rides in the
+data, which an echo reply returns unchanged (RFC 792).
+
+TCP SYN (RFC 9293 section 3.1): no options, window 1024; the probe number is the
+initial sequence number, so the SYN-ACK's acknowledgment number minus one names the
+probe it answers. The prober's own kernel has no socket on the source port and answers
+the SYN-ACK with a RST, which closes the half-open connection on the web node and in the
+balancer's connection table: a probe leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+
+ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST = 0, 8  # RFC 792
+TCP_SYN, TCP_RST, TCP_ACK = 0x02, 0x04, 0x10  # RFC 9293 section 3.1
+IPPROTO_TCP = 6
+ECHO_DATA = 16  # bytes of echo data: the probe number and padding
+SYN_WINDOW = 1024
+
+
+def checksum(data: bytes) -> int:
+    """The Internet checksum (RFC 1071): one's complement of the one's complement sum."""
+    if len(data) % 2:
+        data += b"\0"
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def echo_request(ident: int, number: int) -> bytes:
+    """An ICMP echo request carrying probe ``number`` (a raw ICMP socket adds the IP
+    header)."""
+    data = struct.pack("!I", number & 0xFFFFFFFF).ljust(ECHO_DATA, b"\xa5")
+    head = struct.pack("!BBHHH", ICMP_ECHO_REQUEST, 0, 0, ident & 0xFFFF, number & 0xFFFF)
+    csum = checksum(head + data)
+    return head[:2] + struct.pack("!H", csum) + head[4:] + data
+
+
+def ip_payload(packet: bytes) -> tuple[IPv4Address, int, bytes] | None:
+    """(source, protocol, payload) of an IPv4 packet, None if it is not one."""
+    if len(packet) < 20 or packet[0] >> 4 != 4:
+        return None
+    ihl = (packet[0] & 0x0F) * 4
+    if ihl < 20 or len(packet) < ihl:
+        return None
+    return IPv4Address(packet[12:16]), packet[9], packet[ihl:]
+
+
+def echo_reply_number(packet: bytes, ident: int, source: IPv4Address) -> int | None:
+    """The probe number an IPv4 packet answers, if it is our echo reply from ``source``
+    (a raw ICMP socket receives every ICMP message to the host)."""
+    parsed = ip_payload(packet)
+    if parsed is None:
+        return None
+    src, proto, icmp = parsed
+    if src != source or proto != 1 or len(icmp) < 8 + 4:
+        return None
+    kind, _code, _csum, rid = struct.unpack("!BBHH", icmp[:6])
+    if kind != ICMP_ECHO_REPLY or rid != ident & 0xFFFF:
+        return None
+    return int(struct.unpack("!I", icmp[8:12])[0])
+
+
+@dataclass(frozen=True)
+class SynProbe:
+    """Where SYN probes go and come from; ports rotate over [port_low, port_high)."""
+
+    source: IPv4Address
+    target: IPv4Address
+    port: int
+    port_low: int = 20000
+    port_high: int = 60000
+
+    def source_port(self, number: int) -> int:
+        return self.port_low + number % (self.port_high - self.port_low)
+
+    def syn(self, number: int) -> bytes:
+        """The TCP segment of probe ``number`` (a raw TCP socket adds the IP header)."""
+        head = struct.pack(
+            "!HHIIBBHHH",
+            self.source_port(number),
+            self.port,
+            number & 0xFFFFFFFF,
+            0,
+            5 << 4,
+            TCP_SYN,
+            SYN_WINDOW,
+            0,
+            0,
+        )
+        pseudo = self.source.packed + self.target.packed + struct.pack("!BBH", 0, 6, len(head))
+        csum = checksum(pseudo + head)
+        return head[:16] + struct.pack("!H", csum) + head[18:]
+
+    def answered(self, packet: bytes) -> int | None:
+        """The probe number an IPv4 packet answers, if it is a SYN-ACK to one of ours."""
+        parsed = ip_payload(packet)
+        if parsed is None:
+            return None
+        src, proto, tcp = parsed
+        if src != self.target or proto != IPPROTO_TCP or len(tcp) < 20:
+            return None
+        sport, dport, _seq, ack, _off, flags = struct.unpack("!HHIIBB", tcp[:14])
+        if sport != self.port or not self.port_low <= dport < self.port_high:
+            return None
+        if flags & (TCP_SYN | TCP_ACK) != TCP_SYN | TCP_ACK:
+            return None
+        return int(ack - 1) & 0xFFFFFFFF
