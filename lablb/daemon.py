@@ -99,11 +99,16 @@ def run(opts: Options) -> int:
     stop_requested = False
 
     def relay(signum: int, _frame: object) -> None:
+        """SIGHUP goes to every child. A stop goes to VRRP alone: its goodbye and the
+        backup's takeover come first, and the others are stopped once it has exited
+        (the loop below), so their teardown does not compete for the CPU with it."""
         nonlocal stop_requested
         if signum != signal.SIGHUP:
             stop_requested = True
-        for p in procs.values():
-            if p.poll() is None:
+        vrrp = procs.get("vrrp")
+        targets = [vrrp] if signum != signal.SIGHUP and vrrp is not None else procs.values()
+        for p in targets:
+            if p is not None and p.poll() is None:
                 p.send_signal(signal.SIGTERM if signum == signal.SIGINT else signum)
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):

@@ -12,6 +12,21 @@ from pathlib import Path
 from typing import Any
 
 KEEPALIVED_STATE = re.compile(r"\((?P<inst>[^)]+)\) Entering (?P<state>[A-Z]+) STATE")
+# The lab stamps each line of keepalived's console log on arrival (CLOCK_REALTIME):
+# keepalived's own timestamps have a resolution of one second.
+STAMP = re.compile(r"^\[(?P<ts>\d+\.\d+)\] ")
+
+
+def stamped_lines(log: Path) -> list[tuple[float, str]]:
+    """(arrival instant, line) of a stamped console log; unstamped lines are skipped."""
+    if not log.exists():
+        return []
+    out = []
+    for line in log.read_text(errors="replace").splitlines():
+        m = STAMP.match(line)
+        if m:
+            out.append((float(m["ts"]), line[m.end() :]))
+    return out
 
 
 def lablb_events(log: Path, kind: str | None = None) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from lablb.measure.stats import STATS
+from lablb.scenario import trial_bounds
 
 
 def summary(result: dict[str, Any]) -> str:
@@ -20,10 +21,16 @@ def summary(result: dict[str, Any]) -> str:
         "",
         f"{'quantity':<14}{'bound (s)':>20}  " + "".join(f"{s:>9}" for s in STATS) + "  in bound",
     ]
-    for name, (low, high) in result.get("bounds", {}).items():
+    run_bounds = {k: (float(v[0]), float(v[1])) for k, v in result.get("bounds", {}).items()}
+    for name, (low, high) in run_bounds.items():
         st = result.get("stats", {}).get(name)
-        values = [t.get(name) for t in result.get("trials", [])]
-        inside = sum(1 for v in values if isinstance(v, int | float) and low <= v <= high)
+        trials = result.get("trials", [])
+        values = [t.get(name) for t in trials]
+        inside = 0
+        for t in trials:
+            lo, hi = trial_bounds(t, run_bounds)[name]
+            v = t.get(name)
+            inside += isinstance(v, int | float) and lo <= v <= hi
         row = "".join(f"{st[s]:>9.3f}" for s in STATS) if st else f"{'not measured':>36}"
         lines.append(f"{name:<14}{f'[{low:.3f}, {high:.3f}]':>20}  {row}  {inside}/{len(values)}")
     extra = _extras(result)

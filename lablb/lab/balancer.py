@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from ipaddress import IPv4Address
@@ -24,7 +25,7 @@ from lablb.errors import LabError
 from lablb.lab import procs
 from lablb.lab.kernel import Instant
 from lablb.lab.net import Lab
-from lablb.logs import lablb_events, state_changes
+from lablb.logs import KEEPALIVED_STATE, lablb_events, stamped_lines, state_changes
 from lablb.vrrp.io import vip_argv
 
 ENGINES = ("lablb", "keepalived")
@@ -131,11 +132,11 @@ class VrrpNode:
             raise LabError(f"{self.host}: {self.engine} is already running")
         for f in (self.pidfile, self.vrrp_pidfile):
             f.unlink(missing_ok=True)
-        console = self.dir / f"{self.engine}.out" if self.engine == "lablb" else self.log
-        self.proc = self.lab.popen(self.host, self.argv(), log=console)
-        companion = self.companion_argv()
-        if companion is not None:
-            self.companion = self.lab.popen(self.host, companion, log=self.dir / "lablb-check.out")
+        self._start_companion()
+        if self.engine == "lablb":
+            self.proc = self.lab.popen(self.host, self.argv(), log=self.dir / "lablb.out")
+        else:
+            self.proc = self._stamped(self.argv(), self.log)
         deadline = time.monotonic() + PIDFILE_TIMEOUT
         while self.pids() == (None, None) or None in self.pids():
             if self.proc.poll() is not None:
@@ -143,6 +144,57 @@ class VrrpNode:
             if time.monotonic() > deadline:
                 raise LabError(f"{self.host}: {self.engine} wrote no pid files: {self.tail()}")
             time.sleep(0.02)
+
+    def _start_companion(self) -> None:
+        """The forwarder and checkers beside keepalived, started first and awaited until
+        the forwarder is up: a Python start costs a CPU for a while, and must not compete
+        with VRRP's first timers."""
+        argv = self.companion_argv()
+        if argv is None or procs.pid_file(self.dir / "lablb-check.pid") is not None:
+            return
+        log = self.dir / "lablb-check.log"
+        seen = len(lablb_events(log, "forwarding"))
+        self.companion = self.lab.popen(self.host, argv, log=self.dir / "lablb-check.out")
+        deadline = time.monotonic() + PIDFILE_TIMEOUT
+        while len(lablb_events(log, "forwarding")) == seen:
+            if self.companion.poll() is not None or time.monotonic() > deadline:
+                raise LabError(f"{self.host}: lablb daemon -C did not start: {self.tail()}")
+            time.sleep(0.02)
+
+    def stop_companion(self) -> None:
+        pid = procs.pid_file(self.dir / "lablb-check.pid")
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        self._wait_gone(STOP_TIMEOUT, companion_only=True)
+
+    def _stamped(self, argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+        """Start ``argv`` with each line of its console output written to ``log`` behind
+        the instant it arrived (``[realtime] line``; see ``lablb.logs.STAMP``)."""
+        proc: subprocess.Popen[bytes] = self.lab.host(self.host).popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+
+        def copy() -> None:
+            assert proc.stdout is not None
+            with log.open("ab") as out:
+                for line in iter(proc.stdout.readline, b""):
+                    out.write(f"[{time.time():.6f}] ".encode() + line)
+                    out.flush()
+
+        threading.Thread(target=copy, daemon=True, name=f"log-{self.host}").start()
+        return proc
+
+    def started_at(self, after: float) -> float | None:
+        """When the VRRP engine last started after ``after`` (CLOCK_REALTIME), from its
+        own log: lablb's ``start`` event, or keepalived's first state line (stamped on
+        arrival, so no earlier than the truth)."""
+        if self.engine == "lablb":
+            offset = time.time() - time.monotonic()
+            starts = [float(str(e["ts"])) + offset for e in self.events("start")]
+        else:
+            starts = [t for t, line in stamped_lines(self.log) if KEEPALIVED_STATE.search(line)]
+        return next((t for t in starts if t >= after), None)
 
     def tail(self, lines: int = 5) -> str:
         texts = []
@@ -163,16 +215,27 @@ class VrrpNode:
     def running(self) -> bool:
         return bool(self.all_pids())
 
-    def stop(self) -> Instant | None:
+    def stop(self, companion: bool = True) -> Instant | None:
         """Graceful stop: SIGTERM to the parents (priority 0, addresses removed); the
-        instant the VRRP parent was signalled (None if it was not running)."""
+        instant the VRRP parent was signalled (None if it was not running). With
+        ``companion=False`` keepalived's forwarder and checkers go on running (a fault
+        of VRRP alone; ``stop_companion`` ends them)."""
         at = None
-        for pid in (self.pids()[0], procs.pid_file(self.dir / "lablb-check.pid")):
-            if pid is not None:
-                before = time.time()
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGTERM)
-                at = at or Instant(before, time.time())
+        parent, child = self.pids()
+        if parent is not None:
+            before = time.time()
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(parent, signal.SIGTERM)
+            at = Instant(before, time.time())
+        # The companion (forwarder, checkers) once VRRP is gone: its teardown must not
+        # compete for the CPU with the backup's takeover.
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while child is not None and procs.alive(child) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if not companion:
+            self._wait_gone(STOP_TIMEOUT, companion_only=False)
+            return at
+        self.stop_companion()
         self._wait_gone(STOP_TIMEOUT)
         if self.running():
             self.kill()
@@ -204,17 +267,27 @@ class VrrpNode:
             raise LabError(f"{self.host}: no VRRP process to freeze")
         os.kill(child, signal.SIGSTOP if frozen else signal.SIGCONT)
 
-    def _wait_gone(self, timeout: float) -> None:
+    def _wait_gone(self, timeout: float, companion_only: bool | None = None) -> None:
+        """Wait until the node's processes are gone: all of them (None), the companion's
+        (True) or the VRRP engine's (False)."""
         deadline = time.monotonic() + timeout
         proc = self.proc
+
+        def left() -> bool:
+            if companion_only is None:
+                return self.running()
+            if companion_only:
+                return procs.pid_file(self.dir / "lablb-check.pid") is not None
+            return any(p is not None and procs.alive(p) for p in self.pids())
+
         while time.monotonic() < deadline:
             for p in (proc, self.companion):
                 if p is not None:
                     p.poll()
-            if not self.running():
+            if not left():
                 break
             time.sleep(0.02)
-        if proc is not None and proc.poll() is None:
+        if companion_only is not True and proc is not None and proc.poll() is None:
             with contextlib.suppress(subprocess.TimeoutExpired):  # reaped at teardown
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
 

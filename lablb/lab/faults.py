@@ -102,12 +102,14 @@ class Graceful(Fault):
     confirms = "goodbye"
 
     def inject(self) -> Instant:
-        at = self.node.stop()  # signals the parent, waits for the goodbye and the exit
+        # VRRP alone: keepalived's forwarder and checkers stay until the undo.
+        at = self.node.stop(companion=False)
         if at is None:
             raise LabError(f"{self.node.host}: no {self.node.engine} parent to stop")
         return at
 
     def undo(self) -> Instant:
+        self.node.stop_companion()
         before = time.time()
         self.node.start()
         return Instant(before, time.time())

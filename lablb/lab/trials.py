@@ -114,10 +114,9 @@ def preempt_measure(
 ) -> dict[str, object]:
     """Undo the fault and time the master's return on the wire: from the undo to its
     first advert, bounded per trial by its own start (``lablb.measure.bounds.preempt``):
-    a restarted daemon's start instant is its log's ``start`` event (lablb) or its VRRP
-    pid file (keepalived, seen by the runner's poll: a later instant, so the bound only
-    widens); a link coming back starts the wait at once; a thawed process has an
-    overdue timer and advertises within epsilon."""
+    a restarted daemon's start instant comes from its own log (``VrrpNode.started_at``);
+    a link coming back starts the wait at once; a thawed process has an overdue timer
+    and advertises within epsilon."""
     node = cluster.nodes[master]
     t = vrrp_timing(cluster, master)
     undo = f.undo()
@@ -133,12 +132,8 @@ def preempt_measure(
         started = undo.after - undo.before
         bound = preempt(t, slack, started + slack.quantum)
     else:
-        starts = [
-            realtime(float(str(e["ts"])))
-            for e in node.events("start")
-            if realtime(float(str(e["ts"]))) >= undo.before
-        ]
-        started = (starts[0] if starts else undo.after) - undo.before
+        start = node.started_at(undo.before)
+        started = (start if start is not None else undo.after) - undo.before
         bound = preempt(t, slack, started)
     out["preempt_started_s"] = round(started, 6)
     out["preempt_bounds"] = [round(bound[0], 6), round(bound[1], 6)]

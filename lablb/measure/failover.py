@@ -89,7 +89,10 @@ def judge(w: Window, node: str, lan: Lan, backup: B.Timing, slack: B.Slack) -> d
             )
         )
     my_macs = {m for m, h in lan.macs.items() if h == node}
-    ok, seen = confirmation(w.frames, my_macs, lan.ips[node], w.confirms, w.at + slack.quantum)
+    # A goodbye may follow the signal at once; silence and a stopped timer hold from the
+    # instant on, but for a frame already in the kernel's queues (one quantum).
+    after = w.before if w.confirms == "goodbye" else w.at + slack.quantum
+    ok, seen = confirmation(w.frames, my_macs, lan.ips[node], w.confirms, after)
     if not ok:
         problems.append(
             f"the capture does not confirm the {w.fault} at its instant ({w.confirms}: "
