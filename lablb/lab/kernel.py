@@ -148,7 +148,8 @@ class Nft:
         after = time.time()
         if rc != 0:
             err = (self.lib.nft_ctx_get_error_buffer(self.ctx) or b"").decode(errors="replace")
-            raise LabError(f"nft {cmd.splitlines()[0]!r}: {err.strip() or f'exit {rc}'}")
+            first = err.strip().splitlines()[0] if err.strip() else f"exit {rc}"
+            raise LabError(f"nft {cmd.splitlines()[0]!r}: {first}")
         return Instant(before, after)
 
     def close(self) -> None:
