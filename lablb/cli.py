@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from lablb.errors import LablbError
 
@@ -250,7 +251,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.baseline:
         from lablb.measure.stats import compare
 
-        findings = compare(load_result(Path(args.baseline)), result)
+        baseline = load_result(Path(args.baseline))
+        _comparable(baseline, result, args.force)
+        findings = compare(baseline, result)
         result["baseline_findings"] = [str(f) for f in findings]
         status = status or (5 if findings else 0)
     if args.json:
@@ -266,13 +269,35 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return status
 
 
+def _comparable(baseline: dict[str, Any], result: dict[str, Any], force: bool) -> None:
+    from lablb.errors import IncomparableError
+    from lablb.measure.stats import incomparable
+
+    why = incomparable(baseline, result)
+    if why and not force:
+        raise IncomparableError(
+            "will not compare runs that differ: " + "; ".join(why) + " (--force to compare anyway)"
+        )
+    for w in why:
+        print(f"compare: forced, although {w}", file=sys.stderr)
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
+    """Re-print a run, its verdict recomputed from its trials and bounds (not read)."""
+    import copy
     from pathlib import Path
 
     from lablb.report import load_result, plots, summary
+    from lablb.scenario import finish
 
-    result = load_result(Path(args.dir))
+    stored = load_result(Path(args.dir))
+    result = finish(copy.deepcopy(stored))
     print(summary(result))
+    if stored.get("verdict") != result["verdict"]:
+        print(
+            f"report: the stored verdict is {stored.get('verdict')!r}, but its trials and "
+            f"bounds give {result['verdict']!r}"
+        )
     if Path(args.dir).is_dir():
         made = plots(Path(args.dir), result)
         print("plots: " + ", ".join(str(p) for p in made))
@@ -285,12 +310,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from lablb.measure.stats import compare
     from lablb.report import load_result
 
-    findings = compare(
-        load_result(Path(args.baseline)),
-        load_result(Path(args.result)),
-        rel=args.tolerance,
-        abs_=args.abs_tolerance,
-    )
+    baseline, result = load_result(Path(args.baseline)), load_result(Path(args.result))
+    _comparable(baseline, result, args.force)
+    findings = compare(baseline, result)
     for f in findings:
         print(f"regression: {f}")
     print("compare: " + ("no regression" if not findings else f"{len(findings)} finding(s)"))
@@ -404,26 +426,22 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RESULT.json",
         help="exit 5 when a statistic regresses against this result",
     )
+    p.add_argument(
+        "--force", action="store_true", help="with --baseline: compare even if the runs differ"
+    )
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("report", help="re-print a run's summary and remake its plots")
     p.add_argument("dir", metavar="DIR")
     p.set_defaults(func=_cmd_report)
 
-    p = sub.add_parser("compare", help="exit 5 when RESULT regresses against BASELINE")
+    p = sub.add_parser(
+        "compare", help="exit 5 when RESULT regresses against BASELINE, 6 if they differ"
+    )
     p.add_argument("baseline", metavar="BASELINE.json")
     p.add_argument("result", metavar="RESULT.json")
     p.add_argument(
-        "--tolerance",
-        type=float,
-        default=0.20,
-        help="relative slack on median/p95/max (default 0.20)",
-    )
-    p.add_argument(
-        "--abs-tolerance",
-        type=float,
-        default=0.050,
-        help="absolute slack in seconds (default 0.050)",
+        "--force", action="store_true", help="compare runs of other configs or parameters"
     )
     p.set_defaults(func=_cmd_compare)
 

@@ -8,6 +8,7 @@ one clear line and a non-zero exit, and shows a traceback only with ``--debug``:
      +-- PacketError      a frame or packet that does not decode (carries a reason)
      +-- ProtocolError    a peer or a state machine asked for something illegal
      +-- LabError         the lab cannot be built, reached or torn down
+     +-- IncomparableError two results that must not be compared (other configs, ...)
 
 This module must not import anything from the rest of lablb.
 """
@@ -59,3 +60,10 @@ class LabError(LablbError):
     """The lab cannot be built, reached or torn down."""
 
     exit_code = 2
+
+
+class IncomparableError(LablbError):
+    """Two results whose timings must not be compared: their runs differ in scenario,
+    topology, engine, parameters or configs."""
+
+    exit_code = 6

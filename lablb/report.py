@@ -64,88 +64,149 @@ def _extras(result: dict[str, Any]) -> list[str]:
     return out[:6]
 
 
+PALETTE = ("tab:blue", "tab:purple", "tab:brown", "tab:olive", "tab:cyan", "tab:pink")
+MAX_PLOTTED_TRIALS = 10
+
+
 def plots(run_dir: Path, result: dict[str, Any]) -> list[Path]:
-    """timeline.png (probe replies around the fault, protocol events marked),
-    throughput.png (bytes per second per host), dr_split.png (bytes per host)."""
+    """The plots a run has something to show for: ``timeline.png`` when trials carry
+    probe answers (who answered each probe around the fault, the takeover from the
+    capture and the bound as a band), ``throughput.png`` and ``dr_split.png`` when
+    trials moved bytes through the cluster (stream)."""
     import matplotlib
 
     matplotlib.use("Agg")
+    made = []
+    trials = [t for t in result.get("trials", []) if t.get("responders")]
+    if trials:
+        made.append(_timeline(run_dir / "timeline.png", result, trials[:MAX_PLOTTED_TRIALS]))
+    counters = run_dir / "counters.json"
+    if counters.exists() and any(t.get("bytes") for t in result.get("trials", [])):
+        made += _throughput(run_dir, json.loads(counters.read_text()))
+    return made
+
+
+def _timeline(path: Path, result: dict[str, Any], trials: list[dict[str, Any]]) -> Path:
     import matplotlib.pyplot as plt
 
-    made = []
-    trials = [t for t in result.get("trials", []) if t.get("probe")]
-    if trials:
-        fig, ax = plt.subplots(figsize=(9, 1.2 + 0.5 * len(trials)))
-        colours = ["tab:blue", "tab:purple", "tab:brown", "tab:olive"]
-        seen: dict[str, str] = {}
-        for i, t in enumerate(trials):
-            runs = t.get("responders") or [[min(t["probe"]), max(t["probe"]), "probe"]]
-            for start, end, who in runs:
-                first = str(who) not in seen
-                colour = seen.setdefault(str(who), colours[len(seen) % len(colours)])
-                xs = [x for x in t["probe"] if start - 0.006 <= x <= end + 0.006]
+    lanes = [("icmp", "outage_s", "L3 (cluster VIP)"), ("tcp", "service_outage_s", "service")]
+    fig, ax = plt.subplots(figsize=(10, 1.0 + 0.9 * len(trials)))
+    colours: dict[str, str] = {}
+    labelled: set[str] = set()
+    right = 0.0
+    for i, t in enumerate(trials):
+        for j, (kind, name, lane) in enumerate(lanes):
+            y = i * 3 + j
+            for start, end, who in t["responders"].get(kind, []):
+                colour = colours.setdefault(str(who), PALETTE[len(colours) % len(PALETTE)])
+                label = f"answered by {who}" if who not in labelled else None
+                labelled.add(str(who))
                 ax.plot(
-                    xs,
-                    [i] * len(xs),
-                    "|",
+                    [start, end],
+                    [y, y],
                     color=colour,
-                    markersize=10,
-                    label=f"replies from {who}" if first else None,
+                    linewidth=6,
+                    label=label,
+                    solid_capstyle="butt",
                 )
-            for key, colour in (
-                ("last_advert_before_s", "tab:gray"),
-                ("first_new_advert_s", "tab:green"),
-                ("first_garp_s", "tab:orange"),
-            ):
-                if t.get(key) is not None:
-                    ax.plot([t[key]], [i + 0.25], "v", color=colour, label=key if i == 0 else None)
-        ax.axvline(0, color="tab:red", label="fault")
-        ax.set_yticks(range(len(trials)), [f"trial {i + 1}" for i in range(len(trials))])
-        ax.set_xlabel("seconds from the fault (probe replies)")
-        ax.set_title(f"{result['scenario']}: probe replies around the fault")
-        ax.legend(loc="upper right", fontsize="small")
-        fig.tight_layout()
-        made.append(_save(fig, run_dir / "timeline.png"))
-        plt.close(fig)
-    counters = run_dir / "counters.json"
-    if counters.exists():
-        samples = json.loads(counters.read_text())
-        fig, ax = plt.subplots(figsize=(9, 4))
-        totals = {}
-        for host, rows in sorted(samples.items()):
-            if len(rows) < 2:
-                continue
-            t0 = rows[0][0]
-            xs = [r[0] - t0 for r in rows[1:]]
-            rates = [
-                ((b[1] + b[2]) - (a[1] + a[2])) * 8 / max(b[0] - a[0], 1e-3) / 1e6
-                for a, b in itertools.pairwise(rows)
-            ]
-            totals[host] = (rows[-1][1] - rows[0][1], rows[-1][2] - rows[0][2])
-            if max(rates, default=0) > 0.05:
-                ax.plot(xs, rates, label=host)
-        ax.set_xlabel("seconds")
-        ax.set_ylabel("Mbit/s (rx + tx)")
-        ax.set_title("throughput per host interface")
-        ax.legend(fontsize="small")
-        fig.tight_layout()
-        made.append(_save(fig, run_dir / "throughput.png"))
-        plt.close(fig)
-        fig, ax = plt.subplots(figsize=(8, 4))
-        hosts = sorted(totals)
-        ax.bar(hosts, [totals[h][0] / 1e6 for h in hosts], label="received")
-        ax.bar(
-            hosts,
-            [totals[h][1] / 1e6 for h in hosts],
-            bottom=[totals[h][0] / 1e6 for h in hosts],
-            label="sent",
+            probe = (t.get("probes") or {}).get(kind) or {}
+            judged = probe.get("judged")
+            bound = (t.get("bounds") or {}).get(name) or (result.get("bounds") or {}).get(name)
+            if judged is not None and bound:
+                gap = probe["gaps"][judged]
+                lo, hi = gap["start_s"] + bound[0], gap["start_s"] + bound[1]
+                ax.fill_betweenx(
+                    [y - 0.4, y + 0.4],
+                    lo,
+                    hi,
+                    color="tab:green",
+                    alpha=0.25,
+                    label="bound: the outage must end here" if i == j == 0 else None,
+                )
+                right = max(right, hi)
+            ax.text(0, y + 0.35, f" {lane}", fontsize=7, va="bottom")
+        tl = t.get("timeline") or {}
+        for key, colour, what in (
+            ("takeover_advert_s", "tab:green", "new master's first advert"),
+            ("first_garp_s", "tab:orange", "its first GARP"),
+            ("old_master_last_advert_s", "tab:gray", "old master's last advert"),
+        ):
+            if tl.get(key) is not None:
+                ax.plot([tl[key]], [i * 3 + 1.6], "v", color=colour, label=what if i == 0 else None)
+                right = max(right, tl[key])
+        if t.get("injected_s") is not None:
+            ax.fill_betweenx(
+                [i * 3 - 0.5, i * 3 + 1.5],
+                0,
+                t["injected_s"],
+                color="tab:red",
+                alpha=0.15,
+                label="injected drop" if i == 0 else None,
+            )
+            right = max(right, t["injected_s"])
+    ax.axvline(0, color="tab:red", linewidth=1, label="fault instant")
+    span = right if right > 0 else 1.0
+    ax.set_xlim(-0.15 * span, 1.25 * span)
+    ax.set_yticks(
+        [i * 3 + 0.5 for i in range(len(trials))], [f"trial {i + 1}" for i in range(len(trials))]
+    )
+    ax.set_xlabel("seconds from the fault (kernel timestamps, CLOCK_REALTIME)")
+    ax.set_title(f"{result['scenario']}: who answered the probes, against the bound")
+    ax.legend(loc="upper left", fontsize="x-small", ncol=2)
+    ax.invert_yaxis()
+    fig.tight_layout()
+    out = _save(fig, path)
+    plt.close(fig)
+    return out
+
+
+def _throughput(run_dir: Path, samples: dict[str, list[list[float | None]]]) -> list[Path]:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 4))
+    totals = {}
+    for host, raw in sorted(samples.items()):
+        rows = [r for r in raw if None not in r]
+        if len(rows) < 2:
+            continue
+        t0 = rows[0][0]
+        assert t0 is not None
+        xs = [float(r[0] or 0) - t0 for r in rows[1:]]
+        rates = [
+            (float(b[1] or 0) + float(b[2] or 0) - float(a[1] or 0) - float(a[2] or 0))
+            * 8
+            / max(float(b[0] or 0) - float(a[0] or 0), 1e-3)
+            / 1e6
+            for a, b in itertools.pairwise(rows)
+        ]
+        totals[host] = (
+            float(rows[-1][1] or 0) - float(rows[0][1] or 0),
+            float(rows[-1][2] or 0) - float(rows[0][2] or 0),
         )
-        ax.set_ylabel("MB")
-        ax.set_title("bytes per host over the run (Direct Routing: balancers carry little)")
-        ax.legend()
-        fig.tight_layout()
-        made.append(_save(fig, run_dir / "dr_split.png"))
-        plt.close(fig)
+        if max(rates, default=0) > 0.05:
+            ax.plot(xs, rates, label=host)
+    ax.set_xlabel("seconds")
+    ax.set_ylabel("Mbit/s (rx + tx)")
+    ax.set_title("throughput per host interface")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    made = [_save(fig, run_dir / "throughput.png")]
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(8, 4))
+    hosts = sorted(totals)
+    ax.bar(hosts, [totals[h][0] / 1e6 for h in hosts], label="received")
+    ax.bar(
+        hosts,
+        [totals[h][1] / 1e6 for h in hosts],
+        bottom=[totals[h][0] / 1e6 for h in hosts],
+        label="sent",
+    )
+    ax.set_ylabel("MB")
+    ax.set_title("bytes per host over the run (Direct Routing: balancers carry little)")
+    ax.legend()
+    fig.tight_layout()
+    made.append(_save(fig, run_dir / "dr_split.png"))
+    plt.close(fig)
     return made
 
 
@@ -162,6 +223,8 @@ def load_result(run_dir: Path) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise LablbError(f"{path}: not a result ({exc})") from None
-    if data.get("schema") != "lablb.result/1":
-        raise LablbError(f"{path}: schema {data.get('schema')!r}, expected lablb.result/1")
+    from lablb.scenario import SCHEMA
+
+    if data.get("schema") != SCHEMA:
+        raise LablbError(f"{path}: schema {data.get('schema')!r}, expected {SCHEMA}")
     return data

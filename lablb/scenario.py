@@ -20,6 +20,7 @@ result.json, schema ``lablb.result/2``::
     {"schema": "lablb.result/2", "scenario": str, "verdict": "pass" | "fail",
      "parameters": {...}, "topology": str, "engine": str, "configs": {file: sha256},
      "bounds": {name: [low, high]}, "notes": [str] (how the slack was derived),
+     "slack": {"epsilon_s", "timer_s", "quantum_s"} (what compare allows beyond spread),
      "trials": [{name: seconds, ..., "bounds": {...}, "problems": [str], "verdict": ...}],
      "stats": {name: {"min", "median", "p95", "max"}}, "failures": [str],
      "tools": {...}, "started": epoch seconds, "duration_s": float}
@@ -78,6 +79,7 @@ class Context:
     progress: Callable[[str], None]
     notes: list[str] = field(default_factory=list)
     bounds: Bounds = field(default_factory=dict)  # the scenario's, computed once per run
+    slack: dict[str, float] = field(default_factory=dict)  # the derived slack, if any
 
 
 class Scenario:
@@ -220,7 +222,9 @@ def finish(result: dict[str, Any]) -> dict[str, Any]:
     """Verdicts per trial, statistics, overall verdict (pure, so ``report`` and tests
     can recompute it)."""
     bounds = {k: (float(v[0]), float(v[1])) for k, v in result["bounds"].items()}
-    failures = list(result.get("failures", []))
+    # Failures of the run itself (the lab did not come up) are kept apart from the
+    # trials', so that recomputing never counts a trial's twice.
+    failures = list(result.get("run_failures", []))
     for i, t in enumerate(result["trials"]):
         t["verdict"], why = verdict_of(t, bounds)
         failures += [f"trial {i + 1}: {w}" for w in why]
@@ -266,6 +270,7 @@ def run(
         "config_dir": str(conf_dir),
         "bounds": {},
         "trials": [],
+        "run_failures": [],
         "failures": [],
         "tools": _tool_versions(),
         "started": time.time(),
@@ -280,7 +285,7 @@ def run(
             # Scenarios judge the service themselves (a broken config is a finding).
             cluster = start_cluster(lab, entry, conf_dir, engine, video, wait_service=False)
         except LabError as exc:
-            result["failures"].append(f"the lab did not come up: {exc}")
+            result["run_failures"].append(f"the lab did not come up: {exc}")
             cluster = None
         if cluster is not None:
             ctx = Context(cluster, capture, values, run_dir, progress)
@@ -299,6 +304,7 @@ def run(
                 )
                 result["trials"].append(trial)
             result["notes"] = ctx.notes
+            result["slack"] = ctx.slack
         counters.stop()
         capture.stop()
     result["duration_s"] = round(time.monotonic() - t0, 3)

@@ -63,6 +63,7 @@ class Failover(Scenario):
         master, backup = self._roles(ctx)
         slack = slack_of(ctx.cluster)
         ctx.notes.append(slack.explain())
+        ctx.slack = slack.as_json()
         out = failover_bounds(
             ctx.params["fault"], vrrp_timing(ctx.cluster, backup), slack, ctx.params["interval"]
         )

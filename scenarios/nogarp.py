@@ -82,6 +82,7 @@ class NoGarp(Scenario):
         ctx.notes.append(f"r1 neighbour timers: {n}")
         slack = slack_of(ctx.cluster)
         ctx.notes.append(slack.explain())
+        ctx.slack = slack.as_json()
         low = t.master_down - t.advert_int - slack.epsilon
         high = t.master_down + stale + slack.epsilon + slack.quantum
         return {"outage_s": (low, high), "service_outage_s": (low, high + slack.quantum)}

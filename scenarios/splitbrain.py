@@ -45,6 +45,7 @@ class Splitbrain(Scenario):
         t = vrrp_timing(ctx.cluster, backup)
         slack = slack_of(ctx.cluster)
         ctx.notes.append(slack.explain())
+        ctx.slack = slack.as_json()
         return {
             "split_s": (t.master_down - slack.capture, t.master_down + slack.epsilon),
             "heal_s": (0.0, t.advert_int + slack.epsilon),

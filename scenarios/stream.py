@@ -9,12 +9,15 @@ Timeline (one trial):
   end           every client has the whole file, or gave up after ``stall_timeout``
 
 Measured: per client, bytes, SHA-256 against the file, stalls of a player that starts
-after 2 s of buffer; per host, bytes on its interface: the Direct Routing proof is that
-each balancer carries under 2 % of what the clients received, since the web nodes answer
-the clients directly. Bound: a player's total stall is at most 2 x (master_down + 50 ms)
-+ 200 ms: the outage a crash implies, stretched by TCP's retransmission backoff (the web
-node resends at doubling intervals, so its first resend after the takeover comes within
-twice the outage, plus the 200 ms minimum RTO).
+after 2 s of buffer (a stall that never ends fails the trial); per host, bytes on its
+interface. The Direct Routing proof, from the counters of balancers and clients: the
+balancers received at least what the clients sent to the VIP (all but the outage's
+share of the run: a floor, so a bypassed balancer fails), and carried at most twice
+that (in and out) plus their own traffic measured over a quiet second before (a
+ceiling, so a balancer carrying the download fails). Bound: a player's total stall is
+at most 2 x the service outage a crash implies (``lablb.measure.bounds``) + 200 ms: TCP's
+retransmission backoff (the web node resends at doubling intervals, so its first
+resend after the takeover comes within twice the outage, plus the 200 ms minimum RTO).
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ from lablb.measure.bounds import service_outage
 from lablb.measure.playback import play
 from lablb.scenario import Bounds, Context, Param, Scenario
 
-DR_SHARE = 0.02
 RTO_MIN = 0.2  # Linux TCP's minimum retransmission timeout, seconds
 
 
@@ -67,6 +69,7 @@ class Stream(Scenario):
         t = vrrp_timing(ctx.cluster, self._backup(ctx))
         slack = slack_of(ctx.cluster)
         ctx.notes.append(slack.explain())
+        ctx.slack = slack.as_json()
         outage = service_outage("crash", t, slack, 0.0)[1]
         return {"stall_s": (0.0, 2 * outage + RTO_MIN)}
 
@@ -79,7 +82,16 @@ class Stream(Scenario):
         rate = VIDEO_BITRATE / 8 * float(p["speed"])
         master = c.holders(c.cluster_vip())[0]
         hosts = [*c.balancers, *sorted(c.web), *c.roles("client")]
+        # The balancers' own traffic (adverts, checks, sync) over a quiet second: what
+        # they would carry without any client, as a rate.
+        idle0 = {h: (c.counter(h, "rx_bytes"), c.counter(h, "tx_bytes")) for h in c.balancers}
+        quiet_from = time.monotonic()
+        time.sleep(1.0)
         before = {h: (c.counter(h, "rx_bytes"), c.counter(h, "tx_bytes")) for h in hosts}
+        idle_rate = sum(sum(before[b]) - sum(idle0[b]) for b in c.balancers) / (
+            time.monotonic() - quiet_from
+        )
+        started = time.monotonic()
         procs = {}
         for client in c.roles("client"):
             out, log = (
@@ -113,7 +125,7 @@ class Stream(Scenario):
         duration = path.stat().st_size / rate
         for proc, _out, _log in procs.values():
             proc.wait(timeout=duration * 3 + float(p["stall_timeout"]) + 60)
-        m: dict[str, Any] = {"clients": {}}
+        m: dict[str, Any] = {"clients": {}, "problems": []}
         stall = 0.0
         received = 0
         for client, (_proc, out, log) in procs.items():
@@ -131,16 +143,46 @@ class Stream(Scenario):
                 "error": data["error"],
             }
             stall = max(stall, pb.stall_s)
+            if pb.open_stall:
+                m["problems"].append(f"{client}: a stall that never ended ({pb.stall_s:.1f} s)")
             m[f"{client}_sha256_ok"] = ok
             out.unlink(missing_ok=True)  # the SHA-256 is kept; 150 MB copies are not
         after = {h: (c.counter(h, "rx_bytes"), c.counter(h, "tx_bytes")) for h in hosts}
         delta = {h: (after[h][0] - before[h][0], after[h][1] - before[h][1]) for h in hosts}
+        duration = time.monotonic() - started
         received = sum(delta[h][0] for h in c.roles("client"))
+        upstream = sum(delta[h][1] for h in c.roles("client"))
         m["bytes"] = {h: {"rx": d[0], "tx": d[1]} for h, d in delta.items()}
-        share = max(sum(delta[b]) for b in c.balancers) / max(received, 1)
+        # Direct Routing, from the counters: every byte the clients sent goes to the VIP
+        # and so through a balancer (but what they sent while no balancer forwarded:
+        # at most the service outage's share of the run), and the balancers carry
+        # nothing else but their own traffic; the download goes round them.
+        carried_in = sum(delta[b][0] for b in c.balancers)
+        carried = sum(sum(delta[b]) for b in c.balancers)
+        outage = ctx.bounds["stall_s"][1] if p["crash_at"] > 0 else 0.0
+        floor = upstream * max(0.0, 1 - outage / max(duration, 1e-3))
+        ceiling = 2 * upstream + idle_rate * duration
         m["stall_s"] = round(stall, 3)
-        m["dr_share"] = round(share, 5)
-        m["dr_ok"] = share < DR_SHARE
+        m["dr"] = {
+            "balancers_bytes": carried,
+            "balancers_rx": carried_in,
+            "clients_upstream": upstream,
+            "clients_received": received,
+            "floor_rx": round(floor),
+            "ceiling": round(ceiling),
+            "idle_rate_bps": round(idle_rate),
+        }
+        m["dr_share"] = round(carried / max(received, 1), 5)
+        if carried_in < floor:
+            m["problems"].append(
+                f"Direct Routing: the balancers received {carried_in} B, less than the "
+                f"{round(floor)} B the clients sent to the VIP: bypassed?"
+            )
+        if carried > ceiling:
+            m["problems"].append(
+                f"Direct Routing: the balancers carried {carried} B, more than twice the "
+                f"clients' upstream plus their own traffic ({round(ceiling)} B)"
+            )
         return m
 
 

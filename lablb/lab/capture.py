@@ -92,7 +92,7 @@ class Counters:
 
     def __init__(self, lab: Lab, path: Path, period: float = 0.25) -> None:
         self.lab, self.path, self.period = lab, path, period
-        self.samples: dict[str, list[list[float]]] = {}
+        self.samples: dict[str, list[list[float | None]]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.ports: dict[str, str] = {}
@@ -103,11 +103,12 @@ class Counters:
                     other = link.intf2 if link.intf1 is intf else link.intf1
                     self.ports.setdefault(host.name, other.name)
 
-    def _read(self, port: str, name: str) -> int:
+    def _read(self, port: str, name: str) -> int | None:
+        """None for a counter that cannot be read (a port that is gone): never 0."""
         try:
             return int(Path(f"/sys/class/net/{port}/statistics/{name}").read_text())
         except (OSError, ValueError):
-            return 0
+            return None
 
     def sample(self) -> None:
         t = time.monotonic()

@@ -56,8 +56,13 @@ class Cluster:
         return sorted(n for n, node in self.nodes.items() if node.holds(vip))
 
     def counter(self, host: str, name: str, iface: str = "eth0") -> int:
+        """An interface counter of ``host``; a counter that cannot be read is an error,
+        never 0."""
         res = self.lab.run(host, ["cat", f"/sys/class/net/{iface}/statistics/{name}"])
-        return int(res.stdout or 0)
+        try:
+            return int(res.stdout)
+        except ValueError:
+            raise LabError(f"{host}: cannot read {iface} {name}: {res.stderr.strip()}") from None
 
     def forwarder(self, node: str) -> dict[str, object]:
         path = self.nodes[node].dir / "forwarder.json"

@@ -45,7 +45,7 @@ class Prober:
 
     def start(self) -> Prober:
         argv = [sys.executable, "-m", "lablb.probe.daemon", "--interval", f"{self.interval:g}"]
-        argv += ["--for", str(MAX_PROBE_SECONDS), "--out", str(self.out)]
+        argv += ["--for", str(MAX_PROBE_SECONDS), "--out", str(self.out), "--realtime"]
         if self.icmp is not None:
             argv += ["--icmp", str(self.icmp)]
         if self.tcp is not None:

@@ -67,6 +67,9 @@ class Slack:
     def epsilon(self) -> float:
         return self.timer + self.quantum
 
+    def as_json(self) -> dict[str, float]:
+        return {"epsilon_s": self.epsilon, "timer_s": self.timer, "quantum_s": self.quantum}
+
     def explain(self) -> str:
         return (
             f"epsilon {self.epsilon * 1000:.3f} ms = timer {self.timer * 1e6:.0f} us "

@@ -138,6 +138,12 @@ def judge(w: Window, node: str, lan: Lan, backup: B.Timing, slack: B.Slack) -> d
         fn = B.client_outage if kind == "icmp" else B.service_outage
         low, high = fn(w.fault, backup, slack, o.resolution)
         own[name] = [round(low, 6), round(high, 6)]
+        nominal_width = nominal[name][1] - nominal[name][0]
+        if o.judged is not None and o.resolution >= nominal_width:
+            problems.append(
+                f"{kind} probe: resolution {o.resolution * 1000:.1f} ms is no finer than the "
+                f"bound's own width {nominal_width * 1000:.1f} ms: cannot tell in from out"
+            )
         if o.seconds == 0.0 and low > 0:
             problems.append(
                 f"{kind} probe: no probe lost, but the protocol sets a minimum of "

@@ -3,7 +3,8 @@
 A player starts once ``prebuffer`` seconds of video have arrived, then consumes
 ``bitrate`` bits per second; when it reaches the end of what has arrived before the end
 of the file it stalls until ``prebuffer`` seconds are buffered again. The arrival log is
-(seconds, bytes received so far) samples.
+(seconds, bytes received so far) samples. A stall still open at the end of the log
+(the download died) counts to the end, and is flagged: it never ended.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from dataclasses import dataclass
 class Playback:
     startup_s: float  # from the first sample to the start of playback
     stalls: int
-    stall_s: float  # total time stalled after playback started
+    stall_s: float  # total time stalled after playback started (an open stall counts)
     complete: bool
+    open_stall: bool = False  # stalled at the end of the log and never resumed
 
 
 def play(
@@ -49,4 +51,8 @@ def play(
                 stalled_since = None
         last_t = t
     complete = samples[-1][1] >= size
-    return Playback(round(startup, 3), stalls, round(stall_total, 3), complete)
+    open_stall = stalled_since is not None
+    if open_stall:
+        assert stalled_since is not None
+        stall_total += last_t - stalled_since  # a stall that never ended is not no stall
+    return Playback(round(startup, 3), stalls, round(stall_total, 3), complete, open_stall)

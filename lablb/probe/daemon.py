@@ -8,6 +8,10 @@ got round to it); send instants are read with ``clock_gettime`` right after ``se
 Both are CLOCK_REALTIME, the clock the kernel also stamps pcap files with, and the one
 clock every lablb measurement is expressed on.
 
+With ``--realtime`` it runs SCHED_FIFO: an instrument that loses its pace when the lab's
+daemons are busy (a failover is exactly then) reads coarser than it should; it sleeps
+between sends, so it takes a few percent of a CPU.
+
 It prints ``ready`` once every probe has been answered, and on SIGINT, SIGTERM or after
 ``--for`` seconds writes everything to ``--out`` as JSON and exits. It only ever sends
 to the addresses it was given, and refuses to run in the machine's own network
@@ -33,6 +37,7 @@ from lablb.probe.packets import SynProbe, echo_reply_number, echo_request
 
 MAX_SECONDS = 600.0  # no prober outlives this, whatever happens to its owner
 MIN_INTERVAL = 0.0002
+REALTIME_PRIORITY = 10  # above every SCHED_OTHER task, below the kernel's own threads
 RECV_BUF = 4 << 20  # room for a burst of answers while the loop was descheduled
 # Linux <asm-generic/socket.h>; Python 3.11 does not export it. The 64-bit timespec it
 # delivers is two longs.
@@ -166,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tcp", type=_address_port, help="ADDR:PORT")
     p.add_argument("--for", dest="seconds", type=float, default=300.0)
     p.add_argument("--out", required=True)
+    p.add_argument("--realtime", action="store_true", help="run SCHED_FIFO (priority 10)")
     args = p.parse_args(argv)
     if args.interval < MIN_INTERVAL:
         p.error(f"--interval: at least {MIN_INTERVAL} s")
@@ -174,6 +180,12 @@ def main(argv: list[str] | None = None) -> int:
     if not in_own_netns():
         print("lablb-probe: refusing to probe from the machine's own namespace", file=sys.stderr)
         return 2
+    if args.realtime:
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(REALTIME_PRIORITY))
+        except OSError as exc:
+            print(f"lablb-probe: --realtime: {exc.strerror}", file=sys.stderr)
+            return 2
     result = run(args.interval, args.icmp, args.tcp, args.seconds)
     tmp = f"{args.out}.tmp"
     with open(tmp, "w", encoding="utf-8") as f:
