@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from lablb.scenario import finish
+from lablb.scenario import finish, trial_bounds
 from tests.conftest import SEED, run_lablb
 from tests.lab.leftovers import Snapshot, snapshot
 
@@ -32,9 +32,11 @@ def run(tmp: Path, name: str, *args: str) -> dict[str, Any]:
 
 def in_bounds(result: dict[str, Any]) -> None:
     assert result["verdict"] == "pass", result["failures"]
-    for name, (low, high) in result["bounds"].items():
-        for t in result["trials"]:
-            assert low <= t[name] <= high, (name, t[name], low, high)
+    run_bounds = {k: (float(v[0]), float(v[1])) for k, v in result["bounds"].items()}
+    for t in result["trials"]:
+        for name, (low, high) in trial_bounds(t, run_bounds).items():
+            assert t[name] is not None and low <= t[name] <= high, (name, t[name], low, high)
+        assert not t.get("problems"), t["problems"]
 
 
 @pytest.fixture
@@ -97,9 +99,24 @@ def test_failover_repeat_five_and_compare(tmp_path: Path, clean_after: None) -> 
     res = run_lablb("compare", str(base), str(bad))
     assert res.returncode == 5
     assert "outage_s: median" in res.stdout and "outside its config bound" in res.stdout
+    # A result of another engine is refused, in one line, unless forced.
+    other = copy.deepcopy(result)
+    other["engine"] = "keepalived"
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    refused = run_lablb("compare", str(base), str(tmp_path / "other.json"))
+    assert refused.returncode == 6 and "engine" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    forced = run_lablb("compare", "--force", str(base), str(tmp_path / "other.json"))
+    assert forced.returncode == 0, forced.stdout
     report = run_lablb("report", str(base.parent))
     assert report.returncode == 0 and "verdict: PASS" in report.stdout
     assert (base.parent / "timeline.png").stat().st_size > 0
+    # A stored verdict its own trials contradict is recomputed, and said so.
+    lied = json.loads(base.read_text())
+    lied["trials"][0]["outage_s"] = 99.0
+    base.write_text(json.dumps(lied))
+    report = run_lablb("report", str(base.parent))
+    assert report.returncode == 1 and "the stored verdict is 'pass'" in report.stdout
 
 
 def test_healthcheck_reports_a_broken_digest(tmp_path: Path, clean_after: None) -> None:

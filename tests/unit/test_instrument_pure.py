@@ -1,0 +1,289 @@
+"""The failover instrument with no lab: probe packets against scapy, the outage model on
+recorded logs, the capture reader on scapy-written pcaps, the timeline, the bounds and
+the judged trial."""
+
+from __future__ import annotations
+
+import struct
+from ipaddress import IPv4Address, IPv4Interface
+from pathlib import Path
+
+import pytest
+from scapy.layers.inet import ICMP, IP, TCP
+from scapy.layers.l2 import ARP, Ether
+from scapy.layers.vrrp import VRRPv3
+from scapy.utils import wrpcap
+
+from lablb.config.model import VirtualAddress
+from lablb.measure import bounds as B
+from lablb.measure.failover import Lan, Window, judge
+from lablb.measure.outage import ProbeLog, find_gaps, outage
+from lablb.measure.pcap import read_frames
+from lablb.measure.timeline import confirmation, responders, runs, takeover
+from lablb.probe.packets import SynProbe, checksum, echo_reply_number, echo_request
+from lablb.vrrp import netlink
+
+CLIENT, VIP = IPv4Address("198.51.100.11"), IPv4Address("172.30.0.22")
+LB01, LB02, WEB01 = "0a:00:00:00:00:20", "0a:00:00:00:00:21", "0a:00:00:00:00:23"
+
+
+# -- probe packets ----------------------------------------------------------------------
+def test_echo_request_is_a_valid_icmp_echo_carrying_the_probe_number() -> None:
+    wire = echo_request(0x1234, 70000)
+    pkt = ICMP(wire)
+    assert pkt.type == 8 and pkt.id == 0x1234 and pkt.seq == 70000 & 0xFFFF
+    assert checksum(wire) == 0  # the checksum field makes the sum come out right
+    assert struct.unpack("!I", bytes(pkt.payload)[:4])[0] == 70000
+
+
+def test_echo_reply_number_only_for_our_identifier_and_source() -> None:
+    data = struct.pack("!I", 70000) + b"\xa5" * 12
+    reply = bytes(IP(src=str(VIP), dst=str(CLIENT)) / ICMP(type=0, id=0x1234, seq=4464) / data)
+    assert echo_reply_number(reply, 0x1234, VIP) == 70000
+    assert echo_reply_number(reply, 0x4321, VIP) is None
+    assert echo_reply_number(reply, 0x1234, IPv4Address("172.30.0.21")) is None
+    assert echo_reply_number(b"\x45garbage", 0x1234, VIP) is None
+
+
+def test_syn_probe_round_trip_through_scapy() -> None:
+    probe = SynProbe(CLIENT, VIP, 80)
+    seg = probe.syn(123456)
+    pkt = TCP(seg)
+    assert pkt.flags == "S" and pkt.seq == 123456 and pkt.dport == 80
+    assert pkt.sport == probe.source_port(123456)
+    # The checksum covers the pseudo-header: scapy, given the addresses, agrees.
+    full = IP(src=str(CLIENT), dst=str(VIP)) / TCP(seg)
+    again = IP(bytes(IP(src=str(CLIENT), dst=str(VIP)) / TCP(seg, chksum=None)))
+    assert full[TCP].chksum == again[TCP].chksum
+    answer = IP(src=str(VIP), dst=str(CLIENT)) / TCP(
+        sport=80, dport=pkt.sport, flags="SA", seq=999, ack=123457
+    )
+    assert probe.answered(bytes(answer)) == 123456
+    rst = IP(src=str(VIP), dst=str(CLIENT)) / TCP(sport=80, dport=pkt.sport, flags="R")
+    assert probe.answered(bytes(rst)) is None
+
+
+# -- the outage model --------------------------------------------------------------------
+def log(lost: range, n: int = 100, interval: float = 0.001, t0: float = 100.0) -> ProbeLog:
+    sent = tuple((i, t0 + i * interval) for i in range(n))
+    answered = {i: t + 0.0001 for i, t in sent if i not in lost}
+    return ProbeLog("icmp", str(VIP), interval, sent, answered)
+
+
+def test_a_gap_is_estimated_from_the_sends_around_it() -> None:
+    gaps = find_gaps(log(range(40, 60)), 100.0, 100.1)
+    assert len(gaps) == 1
+    g = gaps[0]
+    assert g.lost == 20 and g.first_lost == 40 and g.last_lost == 59
+    assert g.seconds == pytest.approx(0.020)  # 20 probes of 1 ms
+    assert g.resolution == pytest.approx(0.001)
+    assert g.last_answer_before == pytest.approx(100.0391)
+
+
+def test_every_gap_is_kept_and_only_the_faults_is_judged() -> None:
+    o = outage(_two_gaps(), 100.040, 100.0, 100.1, 0.030)
+    assert len(o.gaps) == 2
+    assert o.judged is not None and o.judged.first_lost == 40
+    assert len(o.unexplained) == 1 and o.unexplained[0].first_lost == 10
+    assert o.total_s == pytest.approx(0.022) and o.longest_s == pytest.approx(0.020)
+    assert any("does not explain" in p for p in o.problems())
+
+
+def _two_gaps() -> ProbeLog:
+    lost = set(range(10, 12)) | set(range(40, 60))
+    sent = tuple((i, 100.0 + i * 0.001) for i in range(100))
+    return ProbeLog("icmp", "x", 0.001, sent, {i: t for i, t in sent if i not in lost})
+
+
+def test_an_outage_that_never_ends_is_never_zero() -> None:
+    o = outage(log(range(50, 100)), 100.050, 100.0, 100.1, 1.0)
+    assert o.never_recovered and o.seconds is None and o.longest_s is None
+    assert any("never recovered" in p for p in o.problems())
+
+
+def test_nothing_lost_is_an_outage_seen_to_be_zero() -> None:
+    o = outage(log(range(0)), 100.050, 100.0, 100.1, 1.0)
+    assert o.seconds == 0.0 and o.judged is None and o.problems() == []
+
+
+def test_a_probe_with_no_answer_before_the_fault_fails() -> None:
+    o = outage(log(range(0, 100)), 100.050, 100.0, 100.1, 1.0)
+    assert any("no answer before the fault" in p for p in o.problems())
+
+
+# -- the capture ----------------------------------------------------------------------
+def frames_of(tmp: Path, packets: list[object]) -> list:  # type: ignore[type-arg]
+    path = tmp / "c.pcap"
+    wrpcap(str(path), packets)
+    frames, _ = read_frames(path.read_bytes())
+    return frames
+
+
+def advert(mac: str, src: str, prio: int, t: float) -> Ether:
+    pkt = (
+        Ether(src=mac, dst="01:00:5e:00:00:12")
+        / IP(src=src, dst="224.0.0.18", ttl=255)
+        / (VRRPv3(vrid=51, priority=prio, ipcount=1, addrlist=[str(VIP)]))
+    )
+    pkt.time = t
+    return pkt
+
+
+def test_pcap_frames_keep_what_the_timeline_needs(tmp_path: Path) -> None:
+    garp = Ether(src=LB02, dst="ff:ff:ff:ff:ff:ff") / ARP(
+        hwsrc=LB02, psrc=str(VIP), pdst=str(VIP), op=1
+    )
+    garp.time = 2.0
+    echo = (
+        Ether(src=LB01)
+        / IP(src=str(VIP), dst=str(CLIENT))
+        / ICMP(type=0, id=7, seq=3)
+        / (struct.pack("!I", 70003) + bytes(12))
+    )
+    echo.time = 3.0
+    synack = (
+        Ether(src=WEB01)
+        / IP(src="172.16.55.100", dst=str(CLIENT))
+        / TCP(sport=80, dport=20003, flags="SA", ack=70004)
+    )
+    synack.time = 4.0
+    frames = frames_of(tmp_path, [advert(LB01, "172.30.0.20", 100, 1.0), garp, echo, synack])
+    kinds = [(f.kind, f.src_mac) for f in frames]
+    assert kinds == [("advert", LB01), ("garp", LB02), ("echo-reply", LB01), ("syn-ack", WEB01)]
+    assert frames[0].priority == 100 and frames[0].vrid == 51 and frames[0].t == 1.0
+    assert frames[2].number == 70003 and frames[2].ident == 7
+    assert frames[3].number == 70003 and frames[3].port == 20003
+    who = responders(frames, 7, {LB01: "lb01", WEB01: "web01"})
+    assert who == {"icmp": {70003: "lb01"}, "tcp": {70003: "web01"}}
+
+
+def test_a_record_cut_short_is_left_for_the_next_read(tmp_path: Path) -> None:
+    path = tmp_path / "c.pcap"
+    wrpcap(
+        str(path), [advert(LB01, "172.30.0.20", 100, 1.0), advert(LB01, "172.30.0.20", 100, 2.0)]
+    )
+    data = path.read_bytes()
+    frames, offset = read_frames(data[:-5])
+    assert len(frames) == 1
+    more, end = read_frames(data, offset)
+    assert [f.t for f in more] == [2.0] and end == len(data)
+
+
+def test_takeover_is_last_old_advert_to_first_new_one(tmp_path: Path) -> None:
+    frames = frames_of(
+        tmp_path,
+        [
+            advert(LB01, "172.30.0.20", 100, 10.0),
+            advert(LB01, "172.30.0.20", 100, 10.01),  # sent just after the fault instant
+            advert(LB02, "172.30.0.21", 99, 10.0465),
+        ],
+    )
+    tk = takeover(frames, "172.30.0.20", {LB02: "172.30.0.21"}, graceful=False, vrid=51)
+    assert tk.new == "172.30.0.21" and tk.seconds == pytest.approx(0.0365)
+    ok, seen = confirmation(frames, {LB01}, "172.30.0.20", "silent", after=10.005)
+    assert not ok and seen == pytest.approx(10.01)
+
+
+def test_graceful_takeover_counts_from_the_goodbye(tmp_path: Path) -> None:
+    frames = frames_of(
+        tmp_path,
+        [
+            advert(LB01, "172.30.0.20", 100, 10.0),
+            advert(LB01, "172.30.0.20", 0, 10.002),
+            advert(LB02, "172.30.0.21", 99, 10.0081),
+        ],
+    )
+    tk = takeover(frames, "172.30.0.20", {LB02: "172.30.0.21"}, graceful=True, vrid=51)
+    assert tk.reference == pytest.approx(10.002) and tk.seconds == pytest.approx(0.0061)
+    assert confirmation(frames, {LB01}, "172.30.0.20", "goodbye", after=10.001)[0]
+
+
+def test_runs_break_at_a_lost_probe_and_a_new_host() -> None:
+    answered = [(1, 1.0), (2, 1.001), (5, 1.004), (6, 1.005)]
+    who = {1: "lb01", 2: "lb01", 5: "lb01", 6: "lb02"}
+    assert runs(answered, who, 1.0) == [
+        [0.0, 0.001, "lb01"],
+        [0.004, 0.004, "lb01"],
+        [0.005, 0.005, "lb02"],
+    ]
+
+
+# -- bounds ---------------------------------------------------------------------------
+def test_slack_is_derived_from_the_engines_and_the_cpus() -> None:
+    assert B.sched_quantum(1) == pytest.approx(0.75e-3)
+    assert B.sched_quantum(2) == pytest.approx(1.5e-3)
+    assert B.sched_quantum(64) == pytest.approx(3.0e-3)  # at most 8 CPUs count
+    s = B.Slack.of(["lablb", "keepalived"], 2)
+    assert s.epsilon == pytest.approx(1.501e-3) and "quantum" in s.explain()
+
+
+def test_bounds_come_from_the_timers() -> None:
+    t = B.Timing(master_down=0.0361, skew=0.0061, advert_int=0.01)  # v3, prio 99, 10 ms
+    s = B.Slack(timer=1e-6, quantum=1.5e-3)
+    low, high = B.takeover("crash", t, s)
+    assert low == pytest.approx(0.0361, abs=1e-6) and high == pytest.approx(
+        0.0361 + s.epsilon, abs=1e-6
+    )
+    assert B.takeover("graceful", t, s)[0] == pytest.approx(0.0061, abs=1e-6)
+    low, high = B.client_outage("crash", t, s, 0.001)
+    assert low == pytest.approx(0.0361 - 0.01 - s.epsilon - 0.001)
+    assert high == pytest.approx(0.0361 + s.epsilon + s.quantum + 0.001)
+    assert B.client_outage("graceful", t, s, 0.001)[0] > 0  # the protocol sets a minimum
+    assert B.client_outage("freeze", t, s, 0.001) == (0.0, 0.001)
+    assert B.service_outage("crash", t, s, 0.001)[1] == pytest.approx(high + s.quantum)
+    low, high = B.preempt(t, s, started_s=0.3)
+    assert low == pytest.approx(0.0361, abs=1e-6) and high == pytest.approx(0.3361 + s.epsilon)
+
+
+# -- a whole trial, judged ----------------------------------------------------------------
+def test_a_crash_trial_judged_end_to_end(tmp_path: Path) -> None:
+    fault_at = 100.0500
+    sent = tuple((i, 100.0 + i * 0.001) for i in range(200))
+    lost = set(range(51, 87))  # 36 ms without answers
+
+    def probe(kind: str) -> ProbeLog:
+        return ProbeLog(kind, "x", 0.001, sent, {i: t + 1e-4 for i, t in sent if i not in lost})
+
+    frames = frames_of(
+        tmp_path,
+        [
+            advert(LB01, "172.30.0.20", 100, 100.045),
+            advert(LB02, "172.30.0.21", 99, 100.045 + 0.0362),
+        ],
+    )
+    window = Window(
+        "crash",
+        "silent",
+        fault_at - 1e-4,
+        fault_at,
+        100.0,
+        100.19,
+        {"icmp": probe("icmp"), "tcp": probe("tcp")},
+        7,
+        frames,
+    )
+    lan = Lan({LB01: "lb01", LB02: "lb02"}, {"lb01": "172.30.0.20", "lb02": "172.30.0.21"}, 51)
+    t = B.Timing(0.0361, 0.0061, 0.01)
+    trial = judge(window, "lb01", lan, t, B.Slack(1e-6, 1.5e-3))
+    assert trial["problems"] == [], trial["problems"]
+    assert trial["new_master"] == "lb02" and trial["fault_confirmed"] is True
+    assert trial["takeover_s"] == pytest.approx(0.0362, abs=1e-6)
+    assert trial["outage_s"] == pytest.approx(0.036, abs=1e-6)
+    low, high = trial["bounds"]["outage_s"]  # type: ignore[index]
+    assert low <= trial["outage_s"] <= high  # type: ignore[operator]
+
+
+# -- rtnetlink for the VIPs -----------------------------------------------------------------
+def test_address_message_is_what_ip_addr_would_send() -> None:
+    vip = VirtualAddress(IPv4Interface("172.30.0.22/24"), dev="eth0", label="eth0:0")
+    msg = netlink.address_message(vip, index=3, add=True, seq=9)
+    length, kind, flags, seq, _pid = struct.unpack("=IHHII", msg[:16])
+    assert length == len(msg) and kind == netlink.RTM_NEWADDR and seq == 9
+    assert flags & netlink.NLM_F_ACK and flags & netlink.NLM_F_CREATE
+    family, prefix, _f, scope, index = struct.unpack("=BBBBI", msg[16:24])
+    assert (family, prefix, scope, index) == (2, 24, 0, 3)
+    assert VIP.packed in msg and b"eth0:0\0" in msg
+    gone = netlink.address_message(vip, 3, add=False, seq=10)
+    assert struct.unpack("=H", gone[4:6])[0] == netlink.RTM_DELADDR and b"eth0:0" not in gone
+    ack = struct.pack("=IHHII", 36, netlink.NLMSG_ERROR, 0, 9, 0) + struct.pack("=i", -17)
+    assert netlink.ack_errno(ack + bytes(16), 9) == 17 and netlink.ack_errno(ack, 8) is None
