@@ -43,22 +43,30 @@ def summary(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _ms(v: object) -> str:
+    return f"{float(v) * 1000:+.1f} ms" if isinstance(v, int | float) else "-"
+
+
 def _extras(result: dict[str, Any]) -> list[str]:
-    """A few measurements worth a line that are not bounded quantities."""
+    """Per trial, the parts of the outage in order (failover family), or a few
+    measurements worth a line that are not bounded quantities."""
     out = []
     for i, t in enumerate(result.get("trials", [])):
+        tl = t.get("timeline")
+        if tl:
+            out.append(
+                f"trial {i + 1}: {t.get('new_master') or 'nobody'} took over. From the fault:"
+                f" last answer {_ms(tl.get('last_answer_before_s'))}, old master's last advert"
+                f" {_ms(tl.get('old_master_last_advert_s'))}, takeover advert"
+                f" {_ms(tl.get('takeover_advert_s'))}, GARP {_ms(tl.get('first_garp_s'))},"
+                f" first answer through it {_ms(tl.get('first_answer_new_master_s'))}"
+            )
+            continue
         bits = []
-        for key in (
-            "new_master",
-            "first_new_advert_s",
-            "first_garp_s",
-            "client_errors",
-            "dr_share",
-            "two_masters_s",
-        ):
+        for key in ("injected_s", "measured_s", "client_errors", "dr_share", "two_masters_s"):
             if key in t and t[key] is not None:
                 v = t[key]
-                bits.append(f"{key}={v:.3f}" if isinstance(v, float) else f"{key}={v}")
+                bits.append(f"{key}={v:.4f}" if isinstance(v, float) else f"{key}={v}")
         if bits:
             out.append(f"trial {i + 1}: " + "  ".join(bits))
     return out[:6]

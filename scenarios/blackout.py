@@ -25,6 +25,7 @@ from typing import Any
 
 from lablb.lab.kernel import InNetns, Nft
 from lablb.lab.probe import Prober
+from lablb.lab.trials import IN_FLIGHT_S
 from lablb.measure.outage import outage, summary
 from lablb.scenario import Bounds, Context, Param, Scenario
 
@@ -75,7 +76,8 @@ class Blackout(Scenario):
             time.sleep(max(0.0, on.after + float(ctx.params["ms"]) / 1000 - time.time()))
             off = worker.call(lambda: nft.run(f"delete element ip {TABLE} vips {elements}"))
             time.sleep(TAIL_S)
-            until = time.time() - interval * 10
+            until = time.time()
+            time.sleep(IN_FLIGHT_S)
             worker.call(lambda: nft.run(f"delete table ip {TABLE}"))
             worker.call(nft.close)
         finally:

@@ -13,7 +13,7 @@ after 2 s of buffer (a stall that never ends fails the trial); per host, bytes o
 interface. The Direct Routing proof, from the counters of balancers and clients: the
 balancers received at least what the clients sent to the VIP (all but the outage's
 share of the run: a floor, so a bypassed balancer fails), and carried at most twice
-that (in and out) plus their own traffic measured over a quiet second before (a
+that (in and out) plus their own traffic measured over one checker period before (a
 ceiling, so a balancer carrying the download fails). Bound: a player's total stall is
 at most 2 x the service outage a crash implies (``lablb.measure.bounds``) + 200 ms: TCP's
 retransmission backoff (the web node resends at doubling intervals, so its first
@@ -23,6 +23,7 @@ resend after the takeover comes within twice the outage, plus the 200 ms minimum
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -82,15 +83,16 @@ class Stream(Scenario):
         rate = VIDEO_BITRATE / 8 * float(p["speed"])
         master = c.holders(c.cluster_vip())[0]
         hosts = [*c.balancers, *sorted(c.web), *c.roles("client")]
-        # The balancers' own traffic (adverts, checks, sync) over a quiet second: what
-        # they would carry without any client, as a rate.
+        # The balancers' own traffic (adverts, checks, sync) over one checker period
+        # (the longest delay_loop), so every check is in it: what they carry without
+        # any client, as a rate.
         idle0 = {h: (c.counter(h, "rx_bytes"), c.counter(h, "tx_bytes")) for h in c.balancers}
         quiet_from = time.monotonic()
-        time.sleep(1.0)
+        loops = [vs.delay_loop for b in c.balancers for vs in c.config(b).virtual_servers]
+        time.sleep(max(loops, default=1.0))
         before = {h: (c.counter(h, "rx_bytes"), c.counter(h, "tx_bytes")) for h in hosts}
-        idle_rate = sum(sum(before[b]) - sum(idle0[b]) for b in c.balancers) / (
-            time.monotonic() - quiet_from
-        )
+        quiet_s = time.monotonic() - quiet_from
+        idle_bytes = sum(sum(before[b]) - sum(idle0[b]) for b in c.balancers)
         started = time.monotonic()
         procs = {}
         for client in c.roles("client"):
@@ -161,7 +163,9 @@ class Stream(Scenario):
         carried = sum(sum(delta[b]) for b in c.balancers)
         outage = ctx.bounds["stall_s"][1] if p["crash_at"] > 0 else 0.0
         floor = upstream * max(0.0, 1 - outage / max(duration, 1e-3))
-        ceiling = 2 * upstream + idle_rate * duration
+        # Own traffic: one quiet window's worth per window of the run, plus one more
+        # (the run may hold a round of checks more than its length suggests).
+        ceiling = 2 * upstream + idle_bytes * (math.ceil(duration / quiet_s) + 1)
         m["stall_s"] = round(stall, 3)
         m["dr"] = {
             "balancers_bytes": carried,
@@ -170,7 +174,8 @@ class Stream(Scenario):
             "clients_received": received,
             "floor_rx": round(floor),
             "ceiling": round(ceiling),
-            "idle_rate_bps": round(idle_rate),
+            "idle_bytes": idle_bytes,
+            "idle_window_s": round(quiet_s, 3),
         }
         m["dr_share"] = round(carried / max(received, 1), 5)
         if carried_in < floor:

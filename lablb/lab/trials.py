@@ -26,6 +26,7 @@ from lablb.vrrp.engine import params_of
 from lablb.vrrp.fsm import Router
 
 PROBE_LEAD_S = 0.5  # the probes run this long before the fault: the "before" picture
+IN_FLIGHT_S = 0.05  # probes go on this long after the window: a later answer is lost
 
 
 def vrrp_timing(cluster: Cluster, node: str) -> Timing:
@@ -85,6 +86,7 @@ def fault_under_probe(
         at = f.inject()
         time.sleep(max(0.0, at.after + settle - time.time()))
         until = time.time()
+        time.sleep(IN_FLIGHT_S)  # answers to the last probes judged are still on the way
     finally:
         logs = prober.stop()
     ident = json.loads(out.read_text()).get("ident")

@@ -15,8 +15,8 @@ interval when the prober kept its pace). A gap with no answered probe after it i
 A window where every probe was answered is an outage of 0 s *seen*: nothing as long
 as one probe interval happened in it.
 
-Probes sent in the last ``settle`` seconds of the record are not judged: their answers
-may still have been in flight when the prober stopped.
+Only probes sent in [since, until] are judged; the caller keeps the prober running a
+little past ``until`` so that their answers are not still in flight when it stops.
 """
 
 from __future__ import annotations

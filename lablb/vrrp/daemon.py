@@ -48,6 +48,7 @@ from lablb.vrrp.track import RiseFall
 
 MAX_WAIT = 0.5  # the loop wakes at least this often, to reap scripts and poll links
 SCRIPT_KILL_AFTER = 30.0  # a notify script still running after this is killed
+CHILD_NICE = 5  # forwarder and checkers yield to VRRP (see child_main)
 
 
 class EventLog:
@@ -388,7 +389,14 @@ def child_main(
     prog: str, run: Callable[[str, Path, EventLog, float | None], int], argv: Sequence[str] | None
 ) -> int:
     """The command line shared by the forwarder and checker processes:
-    ``-f CONFIG --run-dir DIR [--log FILE] [--run-for S]``."""
+    ``-f CONFIG --run-dir DIR [--log FILE] [--run-for S]``.
+
+    They run at ``CHILD_NICE``: the address change that makes a node master also wakes
+    its forwarder, and a freshly woken task of equal weight preempts the one that woke
+    it; at a lower weight it waits until VRRP has sent its GARPs. (keepalived's IPVS is
+    the kernel's, which never competes with the VRRP process this way.)"""
+    with contextlib.suppress(OSError):
+        os.nice(CHILD_NICE)
     p = argparse.ArgumentParser(prog=prog)
     p.add_argument("-f", dest="config", required=True)
     p.add_argument("--run-dir", required=True)

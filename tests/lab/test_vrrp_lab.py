@@ -23,6 +23,7 @@ from lablb.lab.kernel import Instant
 from lablb.lab.net import Lab, LabSpec
 from lablb.lab.probe import Prober
 from lablb.lab.registry import get
+from lablb.lab.trials import IN_FLIGHT_S
 from lablb.measure import bounds as B
 from lablb.measure.outage import Outage, outage
 from lablb.vrrp.engine import params_of
@@ -114,6 +115,7 @@ def probe_fault(lab: Lab, node: VrrpNode, name: str, settle: float) -> tuple[Out
     at = f.inject()
     time.sleep(max(0.0, at.after + settle - time.time()))
     until = time.time()
+    time.sleep(IN_FLIGHT_S)
     o = outage(prober.stop()["icmp"], at.after, since, until, latest_start=settle)
     assert not o.problems(), o.problems()
     assert o.judged is not None, f"{name}: no probe lost around the fault"
