@@ -23,6 +23,7 @@ from lablb.errors import LabError
 CHILD_STOP_TIMEOUT = 5.0  # then SIGKILL: a stop is always bounded
 POLL = 0.1
 MAX_RESTARTS = 5  # a forwarder or checker that dies is restarted, this often at most
+DRAIN_MAX = 3.0  # after a stop, VRRP goes first; the rest at most this much later
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,11 @@ def run(opts: Options) -> int:
             else:
                 time.sleep(POLL)
     finally:
+        if stop_requested and ended == "vrrp" and len(procs) > 1:
+            # Drain: the peer takes over within its skew_time (< advert_int) of our
+            # goodbye; the forwarder and checkers stop after that, so their teardown
+            # never competes for a CPU with the takeover.
+            time.sleep(min(DRAIN_MAX, max((i.advert_int for i in cfg.vrrp_instances), default=0)))
         for p in procs.values():
             if p.poll() is None:
                 p.terminate()

@@ -63,9 +63,10 @@ class Capture:
         stop_child(self.proc, signal.SIGINT)  # tcpdump flushes the pcap on SIGINT
         self.proc = None
 
-    def frames(self, since: float, until: float) -> list[Frame]:
-        """The captured frames stamped in [since, until] (older ones are forgotten)."""
-        if self.proc is not None:
+    def frames(self, since: float, until: float, flush: bool = True) -> list[Frame]:
+        """The captured frames stamped in [since, until] (older ones are forgotten);
+        ``flush`` first gives tcpdump time to write the last ones."""
+        if flush and self.proc is not None:
             time.sleep(FLUSH_S)
         try:
             with self.path.open("rb") as f:

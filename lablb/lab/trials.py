@@ -26,6 +26,8 @@ from lablb.vrrp.engine import params_of
 from lablb.vrrp.fsm import Router
 
 PROBE_LEAD_S = 0.5  # the probes run this long before the fault: the "before" picture
+PREEMPT_WAIT_S = 5.0  # beyond master_down: how long a node that does not come back is awaited
+CAPTURE_POLL_S = 0.05
 IN_FLIGHT_S = 0.05  # probes go on this long after the window: a later answer is lost
 
 
@@ -121,11 +123,17 @@ def preempt_measure(
     and advertises within epsilon."""
     node = cluster.nodes[master]
     t = vrrp_timing(cluster, master)
-    undo = f.undo()
-    cluster.wait_master(master, t.master_down + 5.0)
-    frames = capture.frames(undo.before, time.time() + 1.0)
     ip = str(cluster.lab.host(master).IP())
-    first = next((fr.t for fr in frames if fr.kind == "advert" and fr.src_ip == ip), None)
+    undo = f.undo()
+    # Watch the capture, not the nodes: an `ip addr` per poll in the balancers would
+    # compete for the CPU with the very timer being measured.
+    first = None
+    deadline = time.time() + t.master_down + PREEMPT_WAIT_S
+    while first is None and time.time() < deadline:
+        time.sleep(CAPTURE_POLL_S)
+        frames = capture.frames(undo.before, time.time() + 1.0, flush=False)
+        first = next((fr.t for fr in frames if fr.kind == "advert" and fr.src_ip == ip), None)
+    cluster.wait_master(master, PREEMPT_WAIT_S)
     out: dict[str, object] = {"preempt_s": None if first is None else round(first - undo.before, 6)}
     if f.name == "freeze":
         bound = (0.0, slack.epsilon)

@@ -70,3 +70,41 @@ def test_topo_list_and_show(tmp_path) -> None:  # type: ignore[no-untyped-def]
     for needle in ("lb01", "172.30.0.20/24", "web02", "172.16.55.100/32", "r1", "198.51.100.1/24"):
         assert needle in res.stdout
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _result(tmp_path: object, outages: list[float], **extra: object) -> dict[str, object]:
+    from lablb.scenario import SCHEMA, finish
+
+    r: dict[str, object] = {
+        "schema": SCHEMA,
+        "scenario": "failover",
+        "topology": "seed",
+        "engine": "lablb",
+        "parameters": {"fault": "crash"},
+        "configs": {"lb01.conf": "aa", "lb02.conf": "bb"},
+        "bounds": {"outage_s": [2.6, 3.7]},
+        "slack": {"epsilon_s": 0.0015},
+        "trials": [{"outage_s": o} for o in outages],
+        **extra,
+    }
+    return finish(r)
+
+
+def test_compare_refuses_runs_of_other_configs_in_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    base, other = tmp_path / "base.json", tmp_path / "other.json"
+    base.write_text(json.dumps(_result(tmp_path, [3.2, 3.3])))
+    changed = _result(tmp_path, [3.2, 3.3], configs={"lb01.conf": "cc", "lb02.conf": "bb"})
+    other.write_text(json.dumps(changed))
+    res = run("compare", str(base), str(other))
+    assert res.returncode == 6 and "configs differ" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+    assert run("compare", "--force", str(base), str(other)).returncode == 0
+
+
+def test_report_recomputes_a_verdict_its_trials_contradict(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    r = _result(tmp_path, [3.2, 3.3])
+    r["trials"][1]["outage_s"] = 9.9  # type: ignore[index]
+    (tmp_path / "result.json").write_text(json.dumps(r))
+    res = run("report", str(tmp_path))
+    assert res.returncode == 1
+    assert "the stored verdict is 'pass'" in res.stdout and "verdict: FAIL" in res.stdout
