@@ -60,6 +60,7 @@ def _extras(result: dict[str, Any]) -> list[str]:
                 f" {_ms(tl.get('old_master_last_advert_s'))}, takeover advert"
                 f" {_ms(tl.get('takeover_advert_s'))}, GARP {_ms(tl.get('first_garp_s'))},"
                 f" first answer through it {_ms(tl.get('first_answer_new_master_s'))}"
+                + (f"; CPU stolen {t['cpu_steal_s'] * 1000:.0f} ms" if t.get("cpu_steal_s") else "")
             )
             continue
         bits = []

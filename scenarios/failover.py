@@ -103,6 +103,7 @@ class Failover(Scenario):
             frames=m.frames,
         )
         trial = judge(window, master, lan_of(c), t_backup, slack_of(c))
+        trial["cpu_steal_s"] = m.steal_s  # the hypervisor's, during the window
         holders = c.holders(c.cluster_vip())
         trial["holders_after"] = holders
         if holders != [backup]:

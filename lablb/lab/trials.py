@@ -51,6 +51,18 @@ def realtime(monotonic: float) -> float:
     return monotonic + (time.time() - time.monotonic())
 
 
+def cpu_steal() -> float:
+    """Seconds of CPU the hypervisor has taken from this machine so far, all CPUs
+    (/proc/stat "steal", in USER_HZ ticks of 10 ms; 0 on bare metal). A trial records
+    how much of it fell in its window: a vCPU stolen for milliseconds stalls daemons and
+    prober alike, and a reader of a failed trial should know."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+        return int(fields[8]) / (os.sysconf("SC_CLK_TCK") or 100)
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 @dataclass
 class Measured:
     """A fault under the probes: what the instruments recorded over one window."""
@@ -62,6 +74,7 @@ class Measured:
     frames: list[Frame]
     since: float
     until: float
+    steal_s: float = 0.0
 
 
 def fault_under_probe(
@@ -84,16 +97,19 @@ def fault_under_probe(
     try:
         time.sleep(PROBE_LEAD_S)
         since = time.time() - PROBE_LEAD_S
+        steal = cpu_steal()
         f = fault(fault_name, cluster.nodes[node])
         at = f.inject()
         time.sleep(max(0.0, at.after + settle - time.time()))
         until = time.time()
+        steal = cpu_steal() - steal
         time.sleep(IN_FLIGHT_S)  # answers to the last probes judged are still on the way
     finally:
         logs = prober.stop()
     ident = json.loads(out.read_text()).get("ident")
     out.unlink(missing_ok=True)
-    return Measured(f, at, logs, ident, capture.frames(since - 1.0, until + 1.0), since, until)
+    frames = capture.frames(since - 1.0, until + 1.0)
+    return Measured(f, at, logs, ident, frames, since, until, round(steal, 3))
 
 
 def lan_of(cluster: Cluster) -> Lan:
