@@ -49,6 +49,7 @@ from lablb.vrrp.track import RiseFall
 MAX_WAIT = 0.5  # the loop wakes at least this often, to reap scripts and poll links
 SCRIPT_KILL_AFTER = 30.0  # a notify script still running after this is killed
 CHILD_NICE = 5  # forwarder and checkers yield to VRRP (see child_main)
+LINGER_MAX = 1.0  # after a goodbye, sockets stay open this long at most (see run)
 
 
 class EventLog:
@@ -358,6 +359,13 @@ class Daemon:
         finally:
             self.execute(self.engine.stop(time.monotonic()))
             self.log("stop", states=self._states())
+            # Linger one advert interval before the sockets close: the backup takes over
+            # within its skew_time (< advert_int) of the goodbye, and closing them (a
+            # multicast leave, an AF_PACKET release) takes kernel locks that a backup in
+            # the same kernel (a lab) needs for its addresses at that very moment.
+            if self.config is not None and self.stopping:
+                ints = [i.advert_int for i in self.config.vrrp_instances]
+                time.sleep(min(LINGER_MAX, max(ints, default=0.0)))
             for s in self.sockets.values():
                 s.close()
             for g in self.garp.values():
