@@ -13,26 +13,38 @@ from lablb.scenario import trial_bounds
 
 
 def summary(result: dict[str, Any]) -> str:
-    """Measured against bound, per quantity, and the verdict: one screen."""
+    """Measured against bound, per quantity, and the verdict: one screen. A bound that
+    trials widened on their own (probe resolution, a daemon's start) shows the widest
+    any trial had, marked with *."""
     lines = [
         f"scenario {result['scenario']}  topology {result.get('topology')}  engine "
         f"{result.get('engine')}  trials {len(result.get('trials', []))}",
         "parameters: " + ", ".join(f"{k}={v}" for k, v in result.get("parameters", {}).items()),
         "",
-        f"{'quantity':<14}{'bound (s)':>20}  " + "".join(f"{s:>9}" for s in STATS) + "  in bound",
+        f"{'quantity':<18}{'bound (s)':>21}  " + "".join(f"{s:>9}" for s in STATS) + "  in bound",
     ]
     run_bounds = {k: (float(v[0]), float(v[1])) for k, v in result.get("bounds", {}).items()}
+    trials = result.get("trials", [])
+    marked = False
     for name, (low, high) in run_bounds.items():
         st = result.get("stats", {}).get(name)
-        trials = result.get("trials", [])
-        values = [t.get(name) for t in trials]
         inside = 0
+        lows, highs = [low], [high]
         for t in trials:
             lo, hi = trial_bounds(t, run_bounds)[name]
+            lows.append(lo)
+            highs.append(hi)
             v = t.get(name)
             inside += isinstance(v, int | float) and lo <= v <= hi
+        widened = min(lows) < low - 1e-6 or max(highs) > high + 1e-6
+        marked = marked or widened
+        text = f"[{min(lows):.3f}, {max(highs):.3f}]" + ("*" if widened else " ")
         row = "".join(f"{st[s]:>9.3f}" for s in STATS) if st else f"{'not measured':>36}"
-        lines.append(f"{name:<14}{f'[{low:.3f}, {high:.3f}]':>20}  {row}  {inside}/{len(values)}")
+        lines.append(f"{name:<18}{text:>21}  {row}  {inside}/{len(trials)}")
+    if marked:
+        lines.append("* the widest of the trials' own bounds")
+    for note in result.get("notes", [])[:2]:
+        lines.append(f"slack: {note}" if note.startswith("epsilon") else note)
     extra = _extras(result)
     if extra:
         lines += ["", *extra]
