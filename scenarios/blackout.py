@@ -25,8 +25,9 @@ from typing import Any
 
 from lablb.lab.kernel import InNetns, Nft
 from lablb.lab.probe import Prober
-from lablb.lab.trials import IN_FLIGHT_S
+from lablb.lab.trials import IN_FLIGHT_S, lan_of
 from lablb.measure.outage import outage, summary
+from lablb.measure.timeline import responders, runs
 from lablb.scenario import Bounds, Context, Param, Scenario
 
 TABLE = "lablb_blackout"
@@ -83,7 +84,8 @@ class Blackout(Scenario):
         finally:
             logs = prober.stop()
             worker.close()
-        out.unlink(missing_ok=True)
+        frames = ctx.capture.frames(since - 1.0, until + 1.0)
+        who = responders(frames, prober.ident, lan_of(c).macs)
         start, end = (on.before + on.after) / 2, (off.before + off.after) / 2
         bracket = (on.width + off.width) / 2
         injected = end - start
@@ -107,6 +109,9 @@ class Blackout(Scenario):
                 trial["problems"].append(
                     f"{kind} probe: the {injected * 1000:.1f} ms drop went unseen"
                 )
+        trial["responders"] = {
+            k: runs(sorted(logs[k].answered.items()), who[k], start) for k in logs
+        }
         trial["vips"] = vips
         ctx.progress(
             f"blackout: injected {injected * 1000:.3f} ms, measured "

@@ -42,6 +42,8 @@ class Prober:
     interval: float = 0.001
     out: Path = Path("probe.json")
     proc: subprocess.Popen[str] | None = field(default=None, repr=False)
+    proc_err: str = ""
+    ident: int | None = None  # the ICMP identifier the prober used (after ``stop``)
 
     def start(self) -> Prober:
         argv = [sys.executable, "-m", "lablb.probe.daemon", "--interval", f"{self.interval:g}"]
@@ -72,8 +74,6 @@ class Prober:
             )
         return self
 
-    proc_err: str = ""
-
     def _end(self) -> None:
         if self.proc is None:
             return
@@ -96,6 +96,8 @@ class Prober:
                 f"{self.host}: the prober left no record ({exc}): {self.proc_err[-300:]}"
             ) from None
         interval = float(data["interval"])
+        self.ident = data.get("ident")
+        self.out.unlink(missing_ok=True)
         return {k: ProbeLog.from_json(k, interval, v) for k, v in data["probes"].items()}
 
 

@@ -3,7 +3,6 @@ config variants. Lab layer (it drives a running cluster)."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
@@ -106,8 +105,7 @@ def fault_under_probe(
         time.sleep(IN_FLIGHT_S)  # answers to the last probes judged are still on the way
     finally:
         logs = prober.stop()
-    ident = json.loads(out.read_text()).get("ident")
-    out.unlink(missing_ok=True)
+    ident = prober.ident
     frames = capture.frames(since - 1.0, until + 1.0)
     return Measured(f, at, logs, ident, frames, since, until, round(steal, 3))
 
