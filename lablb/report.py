@@ -111,7 +111,7 @@ def _timeline(path: Path, result: dict[str, Any], trials: list[dict[str, Any]]) 
     import matplotlib.pyplot as plt
 
     lanes = [("icmp", "outage_s", "L3 (cluster VIP)"), ("tcp", "service_outage_s", "service")]
-    fig, ax = plt.subplots(figsize=(10, 1.0 + 0.9 * len(trials)))
+    fig, ax = plt.subplots(figsize=(10, 2.0 + 0.9 * len(trials)))
     colours: dict[str, str] = {}
     labelled: set[str] = set()
     right = 0.0
@@ -173,7 +173,7 @@ def _timeline(path: Path, result: dict[str, Any], trials: list[dict[str, Any]]) 
     )
     ax.set_xlabel("seconds from the fault (kernel timestamps, CLOCK_REALTIME)")
     ax.set_title(f"{result['scenario']}: who answered the probes, against the bound")
-    ax.legend(loc="upper left", fontsize="x-small", ncol=2)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize="x-small", ncol=4)
     ax.invert_yaxis()
     fig.tight_layout()
     out = _save(fig, path)
