@@ -28,21 +28,13 @@ import struct
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
+from lablb.vrrp.packet import inet_checksum as checksum  # RFC 1071, one for lablb
+
 ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST = 0, 8  # RFC 792
 TCP_SYN, TCP_RST, TCP_ACK = 0x02, 0x04, 0x10  # RFC 9293 section 3.1
 IPPROTO_TCP = 6
 ECHO_DATA = 16  # bytes of echo data: the probe number and padding
 SYN_WINDOW = 1024
-
-
-def checksum(data: bytes) -> int:
-    """The Internet checksum (RFC 1071): one's complement of the one's complement sum."""
-    if len(data) % 2:
-        data += b"\0"
-    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def echo_request(ident: int, number: int) -> bytes:
