@@ -176,15 +176,23 @@ def outage(
     log: ProbeLog, fault_at: float, since: float, until: float, latest_start: float
 ) -> Outage:
     """The probe's view of a fault at ``fault_at``, over probes sent in [since, until].
-    The judged gap is the first one that starts at or after the fault (the probe sent
-    just before it may be lost in flight) and no later than ``fault_at + latest_start``
-    (what the fault can explain); every other gap is unexplained."""
+    The judged gap is the first one that starts at or after the fault (or whose first
+    lost probe was still in flight then: sent within one interval plus the slowest
+    answer before the fault) and no later than ``fault_at + latest_start`` (what the
+    fault can explain); every other gap is unexplained."""
     gaps = find_gaps(log, since, until)
+    # A probe sent shortly before the fault may still have been on its way (through a
+    # forwarder's queue, say) when the fault hit: as long as the slowest answer before
+    # the fault took, plus one interval.
+    in_flight = max(
+        (log.answered[n] - t for n, t in log.sent if since <= t < fault_at and n in log.answered),
+        default=0.0,
+    )
     judged = next(
         (
             g
             for g in gaps
-            if _send_of(log, g.first_lost) >= fault_at - log.interval
+            if _send_of(log, g.first_lost) >= fault_at - log.interval - in_flight
             and g.start <= fault_at + latest_start
         ),
         None,
