@@ -287,3 +287,13 @@ def test_address_message_is_what_ip_addr_would_send() -> None:
     assert struct.unpack("=H", gone[4:6])[0] == netlink.RTM_DELADDR and b"eth0:0" not in gone
     ack = struct.pack("=IHHII", 36, netlink.NLMSG_ERROR, 0, 9, 0) + struct.pack("=i", -17)
     assert netlink.ack_errno(ack + bytes(16), 9) == 17 and netlink.ack_errno(ack, 8) is None
+
+
+def test_a_probe_in_flight_when_the_fault_hit_belongs_to_its_gap() -> None:
+    # Answers take 3 ms (a busy forwarder): the probe sent 2 ms before the fault was
+    # still on its way, so the gap it starts is the fault's, not an unexplained one.
+    sent = tuple((i, 100.0 + i * 0.001) for i in range(100))
+    lost = set(range(48, 80))
+    answered = {i: t + 0.003 for i, t in sent if i not in lost}
+    o = outage(ProbeLog("tcp", "x", 0.001, sent, answered), 100.050, 100.0, 100.1, 0.05)
+    assert o.judged is not None and o.judged.first_lost == 48 and not o.unexplained
