@@ -22,6 +22,7 @@ little past ``until`` so that their answers are not still in flight when it stop
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -124,6 +125,7 @@ class Outage:
     gaps: tuple[Gap, ...]
     judged: Gap | None  # the gap the fault explains; None: no probe was lost
     unexplained: tuple[Gap, ...]  # every other gap: a failure
+    max_send_gap: float = 0.0  # the prober's longest pause between sends: the lab's CPU
 
     @property
     def seconds(self) -> float | None:
@@ -209,6 +211,7 @@ def outage(
         gaps=tuple(gaps),
         judged=judged,
         unexplained=tuple(g for g in gaps if g is not judged),
+        max_send_gap=max((b - a for a, b in itertools.pairwise(sends)), default=0.0),
     )
 
 
@@ -238,6 +241,7 @@ def summary(o: Outage, origin: float) -> dict[str, object]:
     return {
         "target": o.target,
         "interval_s": o.interval,
+        "max_send_gap_s": round(o.max_send_gap, 6),
         "sent": o.sent,
         "answered": o.answered,
         "outage_s": None if o.seconds is None else round(o.seconds, 6),
