@@ -27,6 +27,7 @@ from lablb.vrrp.fsm import Router
 PROBE_LEAD_S = 0.5  # the probes run this long before the fault: the "before" picture
 PREEMPT_WAIT_S = 5.0  # beyond master_down: how long a node that does not come back is awaited
 CAPTURE_POLL_S = 0.05
+OBSERVE_S = 0.2  # looked for this long after master_down: the run's own reading delay
 IN_FLIGHT_S = 0.05  # probes go on this long after the window: a later answer is lost
 
 
@@ -143,6 +144,8 @@ def preempt_measure(
     # compete for the CPU with the very timer being measured.
     first = None
     deadline = time.time() + t.master_down + PREEMPT_WAIT_S
+    # Sleep through the expected pre-emption: reading the pcap costs the runner CPU.
+    time.sleep(t.master_down + OBSERVE_S)
     while first is None and time.time() < deadline:
         time.sleep(CAPTURE_POLL_S)
         frames = capture.frames(undo.before, time.time() + 1.0, flush=False)
