@@ -17,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from lablb.lab.net import Lab
+from lablb.lab.net import INSTRUMENT_NICE, Lab
 from lablb.lab.procs import stop_child
 from lablb.measure.pcap import GLOBAL_HEADER, Frame, read_frames
 
@@ -39,7 +39,12 @@ class Capture:
     def start(self) -> Capture:
         if self.host is None:
             return self
+        # nice: the kernel stamps each frame on arrival, so a lower priority costs the
+        # capture nothing but a deeper buffer, and the daemons under test lose no slice.
         argv = [
+            "nice",
+            "-n",
+            str(INSTRUMENT_NICE),
             "tcpdump",
             "-n",
             "-i",

@@ -43,6 +43,12 @@ BRIDGE_SYSCTLS = (
 )
 
 
+# The lab's own instruments and sinks (capture, SMTP sink) run this much nicer than the
+# daemons they watch: on a few shared CPUs they must not take scheduling slices from
+# them (lablb.measure.bounds counts one quantum of competition, no more).
+INSTRUMENT_NICE = 10
+
+
 class LabInterrupted(LabError):
     """SIGTERM (or SIGINT) arrived while a lab was up; it has been torn down."""
 

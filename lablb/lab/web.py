@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from lablb.errors import LabError
-from lablb.lab.net import Lab
+from lablb.lab.net import INSTRUMENT_NICE, Lab
 from lablb.lab.procs import stop_child
 
 CACHE = Path("/var/cache/lablb")
@@ -160,7 +160,18 @@ class MailSink:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.proc = lab.popen(
             host,
-            [sys.executable, "-m", "lablb.mail", "--dir", str(self.dir)],
+            # nice: a lab instrument, not under test; it must not take CPU slices from
+            # the daemons being measured when an alert arrives mid-failover.
+            [
+                "nice",
+                "-n",
+                str(INSTRUMENT_NICE),
+                sys.executable,
+                "-m",
+                "lablb.mail",
+                "--dir",
+                str(self.dir),
+            ],
             log=lab.workdir / host / "smtp.out",
         )
         deadline = time.monotonic() + START_TIMEOUT
