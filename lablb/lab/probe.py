@@ -5,9 +5,6 @@ cluster VIP and a TCP SYN to the service VIP:port every interval (1 ms by defaul
 answers stamped by the kernel on CLOCK_REALTIME. ``start`` returns once both probes
 have been answered (a probe that never is fails the trial before any fault);
 ``stop`` returns each probe's ``ProbeLog``.
-
-``PingProbe`` is plain ``ping -D`` for the coarse lab tests, with its reply times
-translated to CLOCK_MONOTONIC.
 """
 
 from __future__ import annotations
@@ -17,7 +14,6 @@ import select
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from pathlib import Path
@@ -25,7 +21,6 @@ from pathlib import Path
 from lablb.errors import LabError
 from lablb.lab.net import Lab
 from lablb.measure.outage import ProbeLog
-from lablb.measure.probe import ping_replies
 
 MAX_PROBE_SECONDS = 300  # a probe never outlives this, whatever happens to its owner
 READY_TIMEOUT = 5.0  # both probes answered within this, or the cluster is not serving
@@ -99,52 +94,3 @@ class Prober:
         self.ident = data.get("ident")
         self.out.unlink(missing_ok=True)
         return {k: ProbeLog.from_json(k, interval, v) for k, v in data["probes"].items()}
-
-
-@dataclass
-class PingProbe:
-    lab: Lab
-    host: str
-    target: IPv4Address
-    interval: float = 0.01
-    proc: subprocess.Popen[str] | None = field(default=None, repr=False)
-    output: str = ""
-
-    def start(self) -> PingProbe:
-        argv = [
-            "ping",
-            "-D",
-            "-n",
-            "-i",
-            f"{self.interval:g}",
-            "-W",
-            "1",
-            "-w",
-            str(MAX_PROBE_SECONDS),
-            str(self.target),
-        ]
-        self.proc = self.lab.host(self.host).popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        self.lab.on_teardown(lambda: None if self.proc is None else self._end())
-        return self
-
-    def _end(self) -> None:
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGINT)
-            try:
-                self.output, _ = self.proc.communicate(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.output, _ = self.proc.communicate()
-            self.proc = None
-
-    def stop(self) -> list[float]:
-        """Stop the probe; reply times on the monotonic clock."""
-        self._end()
-        offset = time.time() - time.monotonic()  # ping -D prints the wall clock
-        replies = [t - offset for t in ping_replies(self.output)]
-        if not replies and "bytes from" not in self.output:
-            raise LabError(f"{self.host}: ping {self.target} got no reply: {self.output[-300:]!r}")
-        return replies

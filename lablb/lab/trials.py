@@ -46,11 +46,6 @@ def slack_of(cluster: Cluster) -> Slack:
     return Slack.of([n.engine for n in cluster.nodes.values()], os.cpu_count() or 1)
 
 
-def realtime(monotonic: float) -> float:
-    """A daemon log's CLOCK_MONOTONIC instant on the lab's clock (CLOCK_REALTIME)."""
-    return monotonic + (time.time() - time.monotonic())
-
-
 def cpu_steal() -> float:
     """Seconds of CPU the hypervisor has taken from this machine so far, all CPUs
     (/proc/stat "steal", in USER_HZ ticks of 10 ms; 0 on bare metal). A trial records
@@ -213,25 +208,3 @@ class RequestLoop:
             sent, errors = sent + int(last[0]), errors + int(last[1])
         self.procs = []
         return errors, sent
-
-
-def became(
-    cluster: Cluster, node: str, state: str, after: float, timeout: float, holds: bool
-) -> float | None:
-    """Monotonic time at which ``node`` entered ``state`` after ``after``: from lablb's
-    event log when the node runs lablb, else by polling whether it holds the VIP (then
-    accurate to the poll, some tens of ms). None if not within ``timeout``."""
-    vip = cluster.cluster_vip()
-    deadline = after + timeout
-    while time.monotonic() < deadline:
-        events = [
-            e
-            for e in cluster.nodes[node].events("state")
-            if e["to"] == state and float(str(e["ts"])) >= after
-        ]
-        if events:
-            return float(str(events[0]["ts"]))
-        if cluster.nodes[node].engine != "lablb" and (node in cluster.holders(vip)) == holds:
-            return time.monotonic()
-        time.sleep(0.02)
-    return None

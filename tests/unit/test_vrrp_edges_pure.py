@@ -12,7 +12,6 @@ from scapy.layers.l2 import ARP, Ether
 from lablb.config.load import load
 from lablb.errors import LabError
 from lablb.lab.balancer import engines_for
-from lablb.measure.probe import Gap, gaps, outage_around, ping_replies
 from lablb.vrrp.engine import Engine, adopt
 from lablb.vrrp.fsm import State, Transition
 from lablb.vrrp.garp import garp_frame, mac_bytes
@@ -95,21 +94,3 @@ def test_engine_choice(choice: str, expected: dict[str, str]) -> None:
 def test_bad_engine_choice_names_the_options(bad: str) -> None:
     with pytest.raises(LabError, match="lablb, keepalived, mixed"):
         engines_for(bad, ("lb01", "lb02"))
-
-
-PING = """PING 172.30.0.22 (172.30.0.22) 56(84) bytes of data.
-[100.000] 64 bytes from 172.30.0.22: icmp_seq=1 ttl=63 time=0.1 ms
-[100.010] 64 bytes from 172.30.0.22: icmp_seq=2 ttl=63 time=0.1 ms
-From 198.51.100.1 icmp_seq=3 Destination Host Unreachable
-[103.300] 64 bytes from 172.30.0.22: icmp_seq=300 ttl=63 time=0.1 ms
-[103.310] 64 bytes from 172.30.0.22: icmp_seq=301 ttl=63 time=0.1 ms
-"""
-
-
-def test_probe_outage_from_recorded_ping() -> None:
-    replies = ping_replies(PING)
-    assert replies == [100.0, 100.01, 103.3, 103.31]
-    assert gaps(replies, 0.01) == [Gap(100.01, 103.3)]
-    gap = outage_around(replies, 100.005, 0.01)
-    assert gap is not None and gap.seconds == pytest.approx(3.29)
-    assert outage_around(replies, 105.0, 0.01) is None  # no gap after the last reply
