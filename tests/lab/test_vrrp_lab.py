@@ -67,13 +67,19 @@ def bt(t: Timing) -> B.Timing:
 
 
 def until_holders(
-    nodes: dict[str, VrrpNode], vip: IPv4Address, want: list[str], timeout: float = WAIT
+    nodes: dict[str, VrrpNode],
+    vip: IPv4Address,
+    want: list[str],
+    timeout: float = WAIT,
+    quiet: float = 0.0,
 ) -> tuple[float, float]:
     """Poll until ``want`` hold the VIP; the bracket (CLOCK_REALTIME) in which it
     happened: after the start of the last poll that did not see it, before the end of
-    the one that did."""
+    the one that did. Each poll spawns `ip` in the nodes, so a test sleeps through
+    ``quiet`` seconds first: polls must not compete with the timer being measured."""
     t0 = time.time()
     last_start = t0
+    time.sleep(quiet)
     while time.time() - t0 < timeout:
         start = time.time()
         if holders(nodes, vip) == want:
@@ -142,11 +148,16 @@ def test_failover_preempt_and_graceful(seed_lab: Lab, engines: str) -> None:
     # lb01 comes back and pre-empts: it discards lb02's lower-priority adverts, so its
     # own master-down timer runs out, counted from its own start (its log says when).
     back = fault("crash", nodes["lb01"]).undo()
-    seen = until_holders(nodes, t1.vip, ["lb01"])
+    seen = until_holders(nodes, t1.vip, ["lb01"], quiet=t1.master_down * 0.9)
     started = nodes["lb01"].started_at(back.before)
     assert started is not None
     low, high = B.preempt(bt(t1), s, started - back.before)
     # Seen as "only lb01 holds the VIP": lb02 must also hear lb01's advert and step down.
+    # keepalived's start instant comes from its console log, which precedes its timer by
+    # an amount not known (an open finding, bench/failover_matrix.py): for it, only the
+    # protocol's minimum is judged here.
+    if nodes["lb01"].engine != "lablb":
+        high = float("inf")
     bound = (low, high + s.epsilon)
     assert within(seen, back.before, bound), (
         f"pre-empted {seen[0] - back.before:.3f}..{seen[1] - back.before:.3f} s after the "
