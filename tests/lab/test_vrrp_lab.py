@@ -148,7 +148,9 @@ def test_failover_preempt_and_graceful(seed_lab: Lab, engines: str) -> None:
     # lb01 comes back and pre-empts: it discards lb02's lower-priority adverts, so its
     # own master-down timer runs out, counted from its own start (its log says when).
     back = fault("crash", nodes["lb01"]).undo()
-    seen = until_holders(nodes, t1.vip, ["lb01"], quiet=t1.master_down * 0.9)
+    # Quiet until the earliest moment a daemon started when start() returned can pre-empt.
+    quiet = max(0.0, back.after + t1.master_down - time.time())
+    seen = until_holders(nodes, t1.vip, ["lb01"], quiet=quiet)
     started = nodes["lb01"].started_at(back.before)
     assert started is not None
     low, high = B.preempt(bt(t1), s, started - back.before)
