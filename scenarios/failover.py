@@ -35,7 +35,7 @@ from lablb.lab.trials import (
     slack_of,
     vrrp_timing,
 )
-from lablb.measure.failover import Window, failover_bounds, judge
+from lablb.measure.failover import failover_bounds, judge
 from lablb.scenario import Bounds, Context, Param, Scenario
 
 START_WAIT = 5.0  # beyond master_down: a daemon's start, before it is judged not to come up
@@ -91,18 +91,7 @@ class Failover(Scenario):
             settle=t_backup.master_down + t_backup.advert_int + OBSERVE_AFTER_S,
             interval=float(ctx.params["interval"]),
         )
-        window = Window(
-            fault=fault,
-            confirms=m.fault.confirms,
-            before=m.instant.before,
-            at=m.instant.after,
-            since=m.since,
-            until=m.until,
-            probes=m.probes,
-            ident=m.ident,
-            frames=m.frames,
-        )
-        trial = judge(window, master, lan_of(c), t_backup, slack_of(c))
+        trial = judge(m.window(), master, lan_of(c), t_backup, slack_of(c))
         trial["cpu_steal_s"] = m.steal_s  # the hypervisor's, during the window
         holders = c.holders(c.cluster_vip())
         trial["holders_after"] = holders

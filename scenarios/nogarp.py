@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from lablb.lab.trials import derive, fault_under_probe, lan_of, slack_of, vrrp_timing
-from lablb.measure.failover import Window, judge
+from lablb.measure.failover import judge
 from lablb.scenario import Bounds, Context, Param, Scenario
 
 
@@ -93,19 +93,8 @@ class NoGarp(Scenario):
         c.wait_master(master, vrrp_timing(c, master).master_down + 3)
         high = ctx.bounds["service_outage_s"][1]
         m = fault_under_probe(c, ctx.capture, master, "crash", settle=high + 1.0, interval=0.001)
-        window = Window(
-            "crash",
-            "silent",
-            m.instant.before,
-            m.instant.after,
-            m.since,
-            m.until,
-            m.probes,
-            m.ident,
-            m.frames,
-        )
         backup = min(c.balancers, key=lambda b: c.config(b).vrrp_instances[0].priority)
-        trial = judge(window, master, lan_of(c), vrrp_timing(c, backup), slack_of(c))
+        trial = judge(m.window(), master, lan_of(c), vrrp_timing(c, backup), slack_of(c))
         # Without GARP, r1 learns the new MAC only when its neighbour entry goes stale:
         # the run's bounds (from r1's timers), widened by this trial's probe resolution.
         for name in ("outage_s", "service_outage_s"):

@@ -18,7 +18,7 @@ from lablb.lab.faults import Fault, fault
 from lablb.lab.kernel import Instant
 from lablb.lab.probe import Prober
 from lablb.measure.bounds import Slack, Timing, preempt
-from lablb.measure.failover import Lan
+from lablb.measure.failover import Lan, Window
 from lablb.measure.outage import ProbeLog
 from lablb.measure.pcap import Frame
 from lablb.vrrp.engine import params_of
@@ -70,6 +70,20 @@ class Measured:
     since: float
     until: float
     steal_s: float = 0.0
+
+    def window(self) -> Window:
+        """What ``lablb.measure.failover.judge`` reads of it."""
+        return Window(
+            fault=self.fault.name,
+            confirms=self.fault.confirms,
+            before=self.instant.before,
+            at=self.instant.after,
+            since=self.since,
+            until=self.until,
+            probes=self.probes,
+            ident=self.ident,
+            frames=self.frames,
+        )
 
 
 def fault_under_probe(
