@@ -93,6 +93,7 @@ def test_lablb_daemon_and_keepalived_by_hand(pair: None, tmp_path: Path) -> None
             "keepalived",
             "-n",
             "-l",
+            "-G",
             "-P",
             "-f",
             str(b),
