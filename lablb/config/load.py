@@ -96,7 +96,7 @@ def _checker(pc: p.PartialChecker, inherited: dict[str, Any], rs_port: int | Non
     )
 
 
-def _virtual_server(st: Statement, diags: list[Diagnostic]) -> m.VirtualServer | None:
+def _virtual_server(st: Statement, diags: list[Diagnostic]) -> m.VirtualServer | m.Unsupported:
     assert st.block is not None
     head: dict[str, Any] = {}
     if st.args and st.args[0].text == "group":
@@ -108,7 +108,7 @@ def _virtual_server(st: Statement, diags: list[Diagnostic]) -> m.VirtualServer |
                 "declare each virtual_server by address and port",
             )
         )
-        return None
+        return p.unsupported_of(st)
     if st.args and st.args[0].text == "fwmark":
         if len(st.args) < 2:
             raise v.bad(st.keyword, "missing-argument", "virtual_server fwmark needs a number")
@@ -207,8 +207,11 @@ def parse(path: str, reader: Reader) -> Parsed:
         vrrp_scripts=_unique(values.get("vrrp_scripts", []), "vrrp_script", diags),
         vrrp_sync_groups=_unique(values.get("vrrp_sync_groups", []), "vrrp_sync_group", diags),
         vrrp_instances=_unique(values.get("vrrp_instances", []), "vrrp_instance", diags),
-        virtual_servers=tuple(vs for vs in values.get("virtual_servers", []) if vs is not None),
-        unsupported=tuple(r.unsupported),
+        virtual_servers=tuple(
+            vs for vs in values.get("virtual_servers", []) if isinstance(vs, m.VirtualServer)
+        ),
+        unsupported=tuple(r.unsupported)
+        + tuple(vs for vs in values.get("virtual_servers", []) if isinstance(vs, m.Unsupported)),
     )
     return Parsed(config, tuple(diags))
 

@@ -55,6 +55,7 @@ class Unsupported:
     keyword: str
     args: tuple[str, ...]
     where: Where
+    block: tuple[str, ...] | None = None  # the lines of its { } block, as rendered text
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,7 @@ class Url:
     status_code: tuple[tuple[int, int], ...] = ((200, 299),)
     virtualhost: str | None = None
     where: Where = NOWHERE
+    unsupported: tuple[Unsupported, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from lablb.config import model as m
 from lablb.config import values as v
 from lablb.config.diagnostics import Diagnostic, Where, error, warning
 from lablb.config.lexer import Token
+from lablb.config.render import statement_lines
 from lablb.config.tree import Statement
 
 
@@ -73,7 +74,7 @@ def read_block(
         fld = spec.fields.get(name)
         if fld is None:
             if name in spec.unsupported:
-                unsupported.append(m.Unsupported(name, tuple(t.text for t in st.args), st.where))
+                unsupported.append(unsupported_of(st))
                 diags.append(
                     warning(
                         st.where,
@@ -115,6 +116,12 @@ def read_block(
         else:
             values[fld.attr] = value
     return Read(values, unsupported, where)
+
+
+def unsupported_of(st: Statement) -> m.Unsupported:
+    """A statement lablb keeps without modelling it, its block as text (for the renderer)."""
+    block = None if st.block is None else tuple(statement_lines(st.block))
+    return m.Unsupported(st.name, tuple(t.text for t in st.args), st.where, block)
 
 
 def _unknown(st: Statement, spec: BlockSpec) -> Diagnostic:
@@ -253,6 +260,7 @@ def _url(st: Statement, diags: list[Diagnostic]) -> m.Url:
         r.values.get("status_code", ((200, 299),)),
         r.values.get("virtualhost"),
         st.where,
+        tuple(r.unsupported),
     )
 
 
