@@ -25,20 +25,18 @@ from pathlib import Path
 from typing import Any
 
 from lablb.checker.logic import Timing, detection_bound, recovery_bound
-from lablb.lab.trials import RequestLoop, derive
+from lablb.config.edit import checker_timings
+from lablb.config.files import derive
+from lablb.lab.trials import RequestLoop
 from lablb.scenario import Bounds, Context, Param, Scenario
 
 SLACK = 0.5  # checker loop tick and process scheduling
 FAILURES = ("drop", "stop", "digest")
 
 
-def fast(text: str) -> str:
-    return (
-        text.replace("delay_loop 6", "delay_loop 2")
-        .replace("connect_timeout 3", "connect_timeout 1")
-        .replace("retry 3", "retry 1")
-        .replace("delay_before_retry 3", "delay_before_retry 1")
-    )
+# checks=fast: every checker on these timings, so a run takes seconds.
+fast = checker_timings(delay_loop=2.0, connect_timeout=1.0, retry=1, delay_before_retry=1.0)
+fast.__name__ = "fast checks"
 
 
 class Healthcheck(Scenario):

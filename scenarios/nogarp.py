@@ -19,23 +19,15 @@ r1's timers so a run takes seconds; the bound follows from whatever r1 uses.
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 from typing import Any
 
-from lablb.lab.trials import derive, fault_under_probe, lan_of, slack_of, vrrp_timing
+from lablb.config.edit import no_garp
+from lablb.config.files import derive
+from lablb.lab.trials import fault_under_probe, lan_of, slack_of, vrrp_timing
 from lablb.measure.failover import judge
 from lablb.scenario import Bounds, Context, Param, Scenario
-
-
-def no_garp(text: str) -> str:
-    text = re.sub(r"\n\s*vrrp_garp_master_(repeat|delay)\s+\S+", "", text)
-    return text.replace(
-        "global_defs {",
-        "global_defs {\n    vrrp_garp_master_repeat 0\n    vrrp_garp_master_delay 0",
-        1,
-    )
 
 
 class NoGarp(Scenario):

@@ -29,20 +29,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lablb.config.edit import with_sync_daemon
+from lablb.config.files import derive
 from lablb.lab.faults import fault
-from lablb.lab.trials import derive, slack_of, vrrp_timing
+from lablb.lab.trials import slack_of, vrrp_timing
 from lablb.lab.web import VIDEO_BITRATE, sha256, video
 from lablb.measure.bounds import service_outage
 from lablb.measure.playback import play
 from lablb.scenario import Bounds, Context, Param, Scenario
 
 RTO_MIN = 0.2  # Linux TCP's minimum retransmission timeout, seconds
-
-
-def with_sync(text: str) -> str:
-    if "lvs_sync_daemon" in text:
-        return text
-    return text.replace("global_defs {", "global_defs {\n    lvs_sync_daemon eth0 VI_1", 1)
 
 
 class Stream(Scenario):
@@ -57,7 +53,7 @@ class Stream(Scenario):
     }
 
     def configure(self, configs: Path, params: dict[str, Any], out: Path) -> Path:
-        return derive(configs, out, with_sync) if params["sync"] else configs
+        return derive(configs, out, with_sync_daemon) if params["sync"] else configs
 
     def _backup(self, ctx: Context) -> str:
         return min(

@@ -10,6 +10,9 @@ import fnmatch
 import glob
 import os
 import posixpath
+from pathlib import Path
+
+from lablb.config.edit import Variant
 
 
 class FileReader:
@@ -40,3 +43,22 @@ class MemoryReader:
 
     def realpath(self, path: str) -> str:
         return posixpath.normpath(path)
+
+
+def derive(configs: Path, out: Path, *variants: Variant) -> Path:
+    """A copy of a config set with model variants applied, rendered under ``out/configs``
+    (its bounds then follow from it). The source must load; so must the result."""
+    from lablb.config.load import load
+    from lablb.config.render import render
+
+    dest = out / "configs"
+    dest.mkdir(parents=True, exist_ok=True)
+    for conf in sorted(configs.glob("*.conf")):
+        config = load(str(conf))
+        for variant in variants:
+            config = variant(config)
+        names = ", ".join(getattr(v, "__name__", "variant") for v in variants)
+        text = render(config, header=f"{conf} with {names} (rendered by lablb)")
+        (dest / conf.name).write_text(text)
+        load(str(dest / conf.name))
+    return dest

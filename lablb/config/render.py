@@ -91,7 +91,9 @@ def _block(depth: int, head: str, body: Iterable[str]) -> Iterator[str]:
 def _global_defs(g: m.GlobalDefs) -> Iterator[str]:
     d = 1
     if g.notification_email:
-        yield from _block(d, "notification_email", (_line(d + 1, word(e)) for e in g.notification_email))
+        yield from _block(
+            d, "notification_email", (_line(d + 1, word(e)) for e in g.notification_email)
+        )
     if g.notification_email_from is not None:
         yield _line(d, "notification_email_from", word(g.notification_email_from))
     if g.smtp_server is not None:

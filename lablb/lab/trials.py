@@ -6,12 +6,10 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 from pathlib import Path
 
-from lablb.config.load import load
 from lablb.lab.capture import Capture
 from lablb.lab.cluster import Cluster
 from lablb.lab.faults import Fault, fault
@@ -174,19 +172,6 @@ def preempt_measure(
     out["preempt_started_s"] = round(started, 6)
     out["preempt_bounds"] = [round(bound[0], 6), round(bound[1], 6)]
     return out
-
-
-def derive(configs: Path, out: Path, *edits: Callable[[str], str]) -> Path:
-    """A copy of a config set with text edits applied (bounds then follow from it)."""
-    dest = out / "configs"
-    dest.mkdir(parents=True, exist_ok=True)
-    for conf in sorted(configs.glob("*.conf")):
-        text = conf.read_text()
-        for edit in edits:
-            text = edit(text)
-        (dest / conf.name).write_text(text)
-        load(str(dest / conf.name))  # an edit must not break the file
-    return dest
 
 
 class RequestLoop:

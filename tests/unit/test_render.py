@@ -17,7 +17,9 @@ from tests.conftest import REPO, parse_text
 
 # seed-verbatim is the tutorial's text, broken on purpose (no-break spaces): nothing to run.
 ALL_CONFIGS = sorted(
-    p for p in (REPO / "topologies" / "configs").glob("*/*.conf") if p.parent.name != "seed-verbatim"
+    p
+    for p in (REPO / "topologies" / "configs").glob("*/*.conf")
+    if p.parent.name != "seed-verbatim"
 )
 
 # Every keyword family lablb models or keeps, in a file keepalived 2.2.7 runs (the lab
@@ -205,7 +207,8 @@ def test_a_variant_is_a_model_edit_not_a_text_edit() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "text"), [(0.01, "0.01"), (6.0, "6"), (0.00001, "0.00001"), (0.0, "0"), (86400, "86400")]
+    ("value", "text"),
+    [(0.01, "0.01"), (6.0, "6"), (0.00001, "0.00001"), (0.0, "0"), (86400, "86400")],
 )
 def test_timers_are_written_as_keepalived_reads_them(value: float, text: str) -> None:
     assert seconds(value) == text

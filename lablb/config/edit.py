@@ -1,0 +1,97 @@
+"""Config variants as functions from the model to the model.
+
+Pure. A scenario that runs a variant of the user's configs (faster checks, no GARP,
+connection sync) says so as a ``Variant``; ``derive`` in the lab layer applies it to
+every file of the set and renders the result (``lablb.config.render``). Each variant
+works on any config lablb can run, not on text shaped like the seed's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from lablb.config import model as m
+
+Variant = Callable[[m.KeepalivedConfig], m.KeepalivedConfig]
+
+
+def map_instances(
+    config: m.KeepalivedConfig, fn: Callable[[m.VrrpInstance], m.VrrpInstance]
+) -> m.KeepalivedConfig:
+    return dataclasses.replace(config, vrrp_instances=tuple(fn(i) for i in config.vrrp_instances))
+
+
+def map_checkers(
+    config: m.KeepalivedConfig, fn: Callable[[m.Checker], m.Checker]
+) -> m.KeepalivedConfig:
+    def rs(r: m.RealServer) -> m.RealServer:
+        return dataclasses.replace(r, checkers=tuple(fn(c) for c in r.checkers))
+
+    def vs(v: m.VirtualServer) -> m.VirtualServer:
+        return dataclasses.replace(v, real_servers=tuple(rs(r) for r in v.real_servers))
+
+    return dataclasses.replace(config, virtual_servers=tuple(vs(v) for v in config.virtual_servers))
+
+
+def checker_timings(
+    delay_loop: float, connect_timeout: float, retry: int, delay_before_retry: float
+) -> Variant:
+    """Every checker on these timings (the ``healthcheck`` scenario's ``checks=fast``)."""
+
+    def variant(config: m.KeepalivedConfig) -> m.KeepalivedConfig:
+        return map_checkers(
+            config,
+            lambda c: dataclasses.replace(
+                c,
+                delay_loop=delay_loop,
+                connect_timeout=connect_timeout,
+                retry=retry,
+                delay_before_retry=delay_before_retry,
+            ),
+        )
+
+    return variant
+
+
+def no_garp(config: m.KeepalivedConfig) -> m.KeepalivedConfig:
+    """No gratuitous ARP, ever: none on becoming master (repeat 0, delay 0), none
+    refreshed; per-instance settings removed so that the global ones apply."""
+    gd = dataclasses.replace(
+        config.global_defs,
+        vrrp_garp_master_repeat=0,
+        vrrp_garp_master_delay=0.0,
+        vrrp_garp_master_refresh=0.0,
+    )
+    config = dataclasses.replace(config, global_defs=gd)
+    return map_instances(
+        config,
+        lambda i: dataclasses.replace(
+            i, garp_master_delay=None, garp_master_repeat=None, garp_master_refresh=None
+        ),
+    )
+
+
+def service_instance(config: m.KeepalivedConfig) -> m.VrrpInstance | None:
+    """The VRRP instance that carries the first virtual server's address (the service
+    VIP), else the first instance."""
+    if not config.vrrp_instances:
+        return None
+    vs = next((v for v in config.virtual_servers if v.address is not None), None)
+    if vs is not None:
+        for inst in config.vrrp_instances:
+            if any(a.interface.ip == vs.address for a in inst.virtual_ipaddress):
+                return inst
+    return config.vrrp_instances[0]
+
+
+def with_sync_daemon(config: m.KeepalivedConfig) -> m.KeepalivedConfig:
+    """Connection sync between the balancers (``lvs_sync_daemon``) on the interface of
+    the instance that carries the service; a config that already syncs is kept as is."""
+    inst = service_instance(config)
+    if config.global_defs.lvs_sync_daemon is not None or inst is None or inst.interface is None:
+        return config
+    sync = m.SyncDaemon(inst.interface, inst.name)
+    return dataclasses.replace(
+        config, global_defs=dataclasses.replace(config.global_defs, lvs_sync_daemon=sync)
+    )
