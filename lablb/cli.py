@@ -216,7 +216,7 @@ def _cmd_list(_args: argparse.Namespace) -> int:
         first = sc.timeline.splitlines()[0] if sc.timeline else ""
         print(f"{name:<12} {first.partition(': ')[2] or first}")
         for key, p in sc.params.items():
-            print(f"    {f'{key}={p.default!s}':<30} {p.help}")
+            print(f"    {f'{key}={p.default!s}':<30} {p.help} [{p.describe()}]")
     return 0
 
 

@@ -9,6 +9,7 @@ one clear line and a non-zero exit, and shows a traceback only with ``--debug``:
      +-- ProtocolError    a peer or a state machine asked for something illegal
      +-- LabError         the lab cannot be built, reached or torn down
      +-- IncomparableError two results that must not be compared (other configs, ...)
+     +-- UsageError       a bad argument: parameter, topology, --repeat (exit 2, as argparse)
 
 This module must not import anything from the rest of lablb.
 """
@@ -67,3 +68,9 @@ class IncomparableError(LablbError):
     topology, engine, parameters or configs."""
 
     exit_code = 6
+
+
+class UsageError(LablbError):
+    """A command-line argument that cannot be used; checked before any lab starts."""
+
+    exit_code = 2

@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import math
 import os
 import platform
 import subprocess
@@ -45,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lablb.errors import LabError, LablbError
+from lablb.errors import LabError, LablbError, UsageError
 from lablb.measure.stats import stats_of
 
 SCHEMA = "lablb.result/2"
@@ -54,8 +55,28 @@ Bounds = dict[str, tuple[float, float]]
 
 @dataclass(frozen=True)
 class Param:
+    """A scenario's knob: its default (whose type is the parameter's), what it means,
+    and what it may be: ``choices`` for a word, ``low``/``high`` (inclusive) for a
+    number. Every value is checked before any lab starts."""
+
     default: Any
     help: str
+    choices: tuple[str, ...] = ()
+    low: float | None = None
+    high: float | None = None
+
+    def __post_init__(self) -> None:
+        self.check(self.default)  # a scenario's own default must be one of its values
+
+    def describe(self) -> str:
+        if self.choices:
+            return "|".join(self.choices)
+        kind = type(self.default).__name__
+        if self.low is not None or self.high is not None:
+            lo = "" if self.low is None else f"{self.low:g}"
+            hi = "" if self.high is None else f"{self.high:g}"
+            return f"{kind} {lo}..{hi}"
+        return "yes|no" if isinstance(self.default, bool) else kind
 
     def parse(self, text: str) -> Any:
         kind = type(self.default)
@@ -65,7 +86,24 @@ class Param:
             if text.lower() in ("0", "no", "false", "off"):
                 return False
             raise ValueError(f"{text!r} is not yes/no")
-        return kind(text)
+        try:
+            value = kind(text)
+        except ValueError:
+            raise ValueError(
+                f"{text!r} is not {'an' if kind is int else 'a'} {kind.__name__}"
+            ) from None
+        self.check(value)
+        return value
+
+    def check(self, value: Any) -> None:
+        if self.choices and value not in self.choices:
+            raise ValueError(f"{value!r} is not one of {', '.join(self.choices)}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{value!r} is not a finite number")
+        if self.low is not None and value < self.low:
+            raise ValueError(f"{value:g} is below {self.low:g}")
+        if self.high is not None and value > self.high:
+            raise ValueError(f"{value:g} is above {self.high:g}")
 
 
 @dataclass
@@ -94,6 +132,10 @@ class Scenario:
     @property
     def timeline(self) -> str:
         return (self.doc or self.__doc__ or "").strip()
+
+    def check(self, params: dict[str, Any], hosts: dict[str, str]) -> None:
+        """Parameters that depend on the lab (``hosts``: name -> role), checked before it
+        starts; raise ``UsageError``."""
 
     def configure(self, configs: Path, params: dict[str, Any], out: Path) -> Path:
         """The config set to run; a scenario may derive one (written under ``out``)."""
@@ -134,7 +176,7 @@ def all_scenarios() -> dict[str, Scenario]:
 def get_scenario(name: str) -> Scenario:
     known = all_scenarios()
     if name not in known:
-        raise LablbError(f"no scenario {name!r}; known: {', '.join(sorted(known)) or 'none'}")
+        raise UsageError(f"no scenario {name!r}; known: {', '.join(sorted(known)) or 'none'}")
     return known[name]
 
 
@@ -143,14 +185,14 @@ def parse_params(scenario: Scenario, pairs: list[str]) -> dict[str, Any]:
     for pair in pairs:
         key, sep, text = pair.partition("=")
         if not sep or key not in scenario.params:
-            raise LablbError(
-                f"--param {pair!r}: {scenario.name} takes "
-                + ", ".join(f"{k}=<{type(p.default).__name__}>" for k, p in scenario.params.items())
+            takes = ", ".join(f"{k}=<{p.describe()}>" for k, p in scenario.params.items())
+            raise UsageError(
+                f"--param {pair!r}: {scenario.name} takes " + (takes or "no parameters")
             )
         try:
             values[key] = scenario.params[key].parse(text)
         except ValueError as exc:
-            raise LablbError(f"--param {key}: {exc}") from None
+            raise UsageError(f"--param {key}: {exc}") from None
     return values
 
 
@@ -234,6 +276,47 @@ def finish(result: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+MAX_REPEAT = 1000
+
+
+def preflight(
+    scenario: Scenario,
+    values: dict[str, Any],
+    topo: str,
+    configs: str | None,
+    engine: str,
+    repeat: int,
+) -> tuple[Any, Path]:
+    """Everything a run needs that can be checked without a lab, checked before one
+    starts: the topology, the engine choice, the config set (each balancer's file is
+    there and loads), --repeat and the scenario's lab-dependent parameters. Returns the
+    topology entry and the config set's folder."""
+    from lablb.config.load import load
+    from lablb.lab.balancer import engines_for
+    from lablb.lab.graph import describe
+    from lablb.lab.registry import get
+
+    if not 1 <= repeat <= MAX_REPEAT:
+        raise UsageError(f"--repeat {repeat}: from 1 to {MAX_REPEAT}")
+    try:
+        entry = get(topo)
+        engines_for(engine, entry.balancers)
+        source = entry.config_dir(configs).resolve()
+    except LabError as exc:
+        raise UsageError(str(exc)) from None
+    missing = [b for b in entry.balancers if not (source / f"{b}.conf").is_file()]
+    if missing:
+        raise UsageError(
+            f"config set {source} has no {', '.join(f'{b}.conf' for b in missing)} "
+            f"for topology {topo}'s balancers"
+        )
+    for b in entry.balancers:
+        load(str(source / f"{b}.conf"))  # ConfigError: file:line: what, and the hint
+    hosts = {h.name: h.role for h in describe(entry.cls())}
+    scenario.check(values, hosts)
+    return entry, source
+
+
 def run(
     name: str,
     topo: str = "seed",
@@ -248,17 +331,14 @@ def run(
     from lablb.lab.capture import Capture, Counters
     from lablb.lab.cluster import start_cluster
     from lablb.lab.net import Lab, LabSpec
-    from lablb.lab.registry import get
 
     scenario = get_scenario(name)
     values = parse_params(scenario, params or [])
-    if repeat < 1:
-        raise LablbError("--repeat must be at least 1")
-    entry = get(topo)
+    entry, source = preflight(scenario, values, topo, configs, engine, repeat)
     # Absolute: daemons and nginx in the lab hosts get these paths on their command lines.
     run_dir = (out or Path("lablb-runs")).resolve() / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    conf_dir = scenario.configure(entry.config_dir(configs).resolve(), values, run_dir)
+    conf_dir = scenario.configure(source, values, run_dir)
     result: dict[str, Any] = {
         "schema": SCHEMA,
         "scenario": name,

@@ -38,8 +38,8 @@ TAIL_S = 0.3  # and after it: recovery seen
 class Blackout(Scenario):
     name = "blackout"
     params = {  # noqa: RUF012
-        "ms": Param(20.0, "length of the drop, milliseconds"),
-        "interval": Param(0.001, "probe interval, seconds"),
+        "ms": Param(20.0, "length of the drop, milliseconds", low=1.0, high=10_000.0),
+        "interval": Param(0.001, "probe interval, seconds", low=0.0002, high=0.01),
     }
 
     def bounds(self, ctx: Context) -> Bounds:

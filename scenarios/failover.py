@@ -45,10 +45,10 @@ OBSERVE_AFTER_S = 0.2  # probes go on this long past master_down + advert_int: r
 class Failover(Scenario):
     name = "failover"
     params = {  # noqa: RUF012
-        "fault": Param("crash", f"one of {', '.join(FAULTS)}"),
-        "interval": Param(0.001, "probe interval, seconds (0.0002 to 0.01)"),
+        "fault": Param("crash", "what hits the master", choices=tuple(FAULTS)),
+        "interval": Param(0.001, "probe interval, seconds", low=0.0002, high=0.01),
         "preempt": Param(True, "undo the fault and check the master takes the VIP back"),
-        "seed": Param(1, "seeds where in the advert cycle each trial's fault falls"),
+        "seed": Param(1, "seeds where in the advert cycle each trial's fault falls", low=0),
     }
 
     def _roles(self, ctx: Context) -> tuple[str, str]:
@@ -58,8 +58,6 @@ class Failover(Scenario):
         return by_prio[0], by_prio[1]
 
     def bounds(self, ctx: Context) -> Bounds:
-        if ctx.params["fault"] not in FAULTS:
-            raise ValueError(f"fault {ctx.params['fault']!r}: one of {', '.join(FAULTS)}")
         master, backup = self._roles(ctx)
         slack = slack_of(ctx.cluster)
         ctx.notes.append(slack.explain())

@@ -27,6 +27,7 @@ from typing import Any
 from lablb.checker.logic import Timing, detection_bound, recovery_bound
 from lablb.config.edit import checker_timings
 from lablb.config.files import derive
+from lablb.errors import UsageError
 from lablb.lab.trials import RequestLoop
 from lablb.scenario import Bounds, Context, Param, Scenario
 
@@ -42,14 +43,21 @@ fast.__name__ = "fast checks"
 class Healthcheck(Scenario):
     name = "healthcheck"
     params = {  # noqa: RUF012
-        "failure": Param("drop", f"one of {', '.join(FAILURES)}"),
-        "target": Param("web01", "the web node that fails"),
-        "checks": Param("seed", "seed (the config's timings) or fast"),
+        "failure": Param("drop", "how the web node fails", choices=FAILURES),
+        "target": Param("web01", "the web node that fails (a host of role web)"),
+        "checks": Param(
+            "seed", "the config's own check timings, or fast ones", choices=("seed", "fast")
+        ),
     }
 
+    def check(self, params: dict[str, Any], hosts: dict[str, str]) -> None:
+        webs = sorted(h for h, role in hosts.items() if role == "web")
+        if params["target"] not in webs:
+            raise UsageError(
+                f"--param target: {params['target']!r} is not one of {', '.join(webs)}"
+            )
+
     def configure(self, configs: Path, params: dict[str, Any], out: Path) -> Path:
-        if params["failure"] not in FAILURES:
-            raise ValueError(f"failure {params['failure']!r}: one of {', '.join(FAILURES)}")
         return derive(configs, out, fast) if params["checks"] == "fast" else configs
 
     def _timing(self, ctx: Context) -> Timing:

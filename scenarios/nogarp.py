@@ -33,8 +33,12 @@ from lablb.scenario import Bounds, Context, Param, Scenario
 class NoGarp(Scenario):
     name = "nogarp"
     params = {  # noqa: RUF012
-        "base_reachable_time_ms": Param(0, "r1's neighbour base_reachable_time (0: kernel's)"),
-        "delay_first_probe_time": Param(0, "r1's delay_first_probe_time, s (0: kernel's)"),
+        "base_reachable_time_ms": Param(
+            0, "r1's neighbour base_reachable_time (0: kernel's)", low=0, high=3_600_000
+        ),
+        "delay_first_probe_time": Param(
+            0, "r1's delay_first_probe_time, s (0: kernel's)", low=0, high=3600
+        ),
     }
 
     def configure(self, configs: Path, params: dict[str, Any], out: Path) -> Path:

@@ -32,7 +32,9 @@ TABLE = "lablb_split"
 
 class Splitbrain(Scenario):
     name = "splitbrain"
-    params = {"hold": Param(3.0, "seconds the two masters coexist before the heal")}  # noqa: RUF012
+    params = {  # noqa: RUF012
+        "hold": Param(3.0, "seconds the two masters coexist before the heal", low=0.1, high=600.0)
+    }
 
     def _roles(self, ctx: Context) -> tuple[str, str]:
         by_prio = sorted(

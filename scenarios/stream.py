@@ -45,11 +45,15 @@ class Stream(Scenario):
     name = "stream"
     video_mb_param = "video_mb"
     params = {  # noqa: RUF012
-        "video_mb": Param(150, "size of the MP4, MB"),
-        "speed": Param(1.0, "fetch pace, x the video bitrate (1: real time)"),
-        "crash_at": Param(5.0, "seconds into the streams the master crashes (0: no crash)"),
+        "video_mb": Param(150, "size of the MP4, MB", low=1, high=4096),
+        "speed": Param(1.0, "fetch pace, x the video bitrate (1: real time)", low=0.1, high=100.0),
+        "crash_at": Param(
+            5.0, "seconds into the streams the master crashes (0: no crash)", low=0.0, high=3600.0
+        ),
         "sync": Param(True, "connection sync between the balancers (lvs_sync_daemon)"),
-        "stall_timeout": Param(15.0, "a client gives up after this long without data"),
+        "stall_timeout": Param(
+            15.0, "a client gives up after this long without data", low=1.0, high=600.0
+        ),
     }
 
     def configure(self, configs: Path, params: dict[str, Any], out: Path) -> Path:

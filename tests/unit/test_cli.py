@@ -108,3 +108,52 @@ def test_report_recomputes_a_verdict_its_trials_contradict(tmp_path) -> None:  #
     res = run("report", str(tmp_path))
     assert res.returncode == 1
     assert "the stored verdict is 'pass'" in res.stdout and "verdict: FAIL" in res.stdout
+
+
+def _bad_set(tmp_path, broken: bool) -> str:  # type: ignore[no-untyped-def]
+    d = tmp_path / ("broken" if broken else "half")
+    d.mkdir()
+    (d / "lb01.conf").write_text((SEED / "lb01.conf").read_text())
+    if broken:
+        (d / "lb02.conf").write_text("vrrp_instance VI_1 {\n    priority 900\n}\n")
+    return str(d)
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "says"),
+    [
+        (["failover", "--param", "fault=crsh"], 2, "--param fault: 'crsh' is not one of crash"),
+        (["failover", "--fault", "crsh"], 2, "is not one of crash, graceful, ifdown"),
+        (["failover", "--param", "interval=5"], 2, "--param interval: 5 is above 0.01"),
+        (["failover", "--param", "interval=fast"], 2, "'fast' is not a float"),
+        (["failover", "--param", "seed=1.5"], 2, "'1.5' is not an int"),
+        (["failover", "--param", "interval=nan"], 2, "not a finite number"),
+        (["failover", "--param", "faults=crash"], 2, "failover takes fault=<crash|graceful"),
+        (["failover", "--param", "preempt=maybe"], 2, "'maybe' is not yes/no"),
+        (["healthcheck", "--param", "target=web09"], 2, "'web09' is not one of web01, web02"),
+        (["healthcheck", "--param", "checks=slow"], 2, "is not one of seed, fast"),
+        (["stream", "--param", "video_mb=0"], 2, "0 is below 1"),
+        (["blackout", "--param", "ms=-5"], 2, "-5 is below 1"),
+        (["failover", "--topo", "nosuch"], 2, "no topology named 'nosuch'"),
+        (["failover", "--engine", "bird"], 2, "--engine 'bird': expected lablb, keepalived"),
+        (["failover", "--repeat", "0"], 2, "--repeat 0: from 1 to"),
+        (["failover", "--configs", "/nonexistent-set"], 2, "no config set '/nonexistent-set'"),
+        (["failover", "--configs", "HALF"], 2, "has no lb02.conf"),
+        (["failover", "--configs", "BROKEN"], 3, "lb02.conf:2:"),
+        (["nosuchscenario"], 2, "no scenario 'nosuchscenario'"),
+    ],
+)
+def test_bad_run_arguments_are_one_line_before_any_lab(  # type: ignore[no-untyped-def]
+    tmp_path, capsys: pytest.CaptureFixture[str], argv: list[str], code: int, says: str
+) -> None:
+    argv = [
+        {"HALF": _bad_set(tmp_path, False), "BROKEN": _bad_set(tmp_path, True)}.get(a, a)
+        if a in ("HALF", "BROKEN")
+        else a
+        for a in argv
+    ]
+    assert main(["run", *argv, "--out", str(tmp_path / "runs")]) == code
+    err = capsys.readouterr().err
+    assert err.startswith("lablb: ") and err.count("\n") == 1, err
+    assert says in err, err
+    assert not (tmp_path / "runs").exists()  # nothing ran: no run directory, no lab
