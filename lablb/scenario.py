@@ -2,12 +2,13 @@
 the configuration implies, written up as a result directory.
 
 A scenario is a class in ``scenarios/NAME.py`` (``SCENARIO = ...``), found by name like a
-topology. Its docstring is its timeline; ``params`` its knobs with defaults; ``bounds``
-what the config promises (name -> (low, high) seconds); ``trial`` one run of the fault,
-returning measurements (each bounded quantity in seconds, plus anything worth keeping).
-A trial fails when a bounded quantity is missing or outside its bound (a trial may
-carry its own, ``"bounds"``, when they depend on what it measured, e.g. the probe's
-resolution), when it lists ``"problems"``, or when a key ending in ``_ok`` is False.
+topology. Its docstring is its timeline; ``params`` its knobs (``Param``: default,
+choices or range, all checked before a lab starts); ``bounds`` what the config promises
+(name -> (low, high) seconds); ``trial`` one run of the fault, returning a ``Trial``
+(``lablb.measure.result``): each bounded quantity in seconds, the trial's own bounds
+where they depend on what it measured (e.g. the probe's resolution), its problems, and
+anything worth keeping. A trial fails when a bounded quantity is missing or outside its
+bound, or when it lists a problem.
 This module runs them: lab up, capture, trials, ``result.json`` (schema below), logs and
 plots, a one-screen summary.
 
@@ -44,10 +45,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lablb.errors import LabError, LablbError, UsageError
+from lablb.measure.result import Trial
 from lablb.measure.stats import stats_of
+
+if TYPE_CHECKING:  # the lab layer imports Mininet: only the runner loads it, at run time
+    from lablb.lab.capture import Capture
+    from lablb.lab.cluster import Cluster
+    from lablb.lab.faults import Faults
 
 SCHEMA = "lablb.result/2"
 Bounds = dict[str, tuple[float, float]]
@@ -108,10 +115,13 @@ class Param:
 
 @dataclass
 class Context:
-    """What a trial gets: the running cluster, the parameters, where to write."""
+    """What a trial gets: the running cluster, the server LAN's capture, the faults the
+    runner keeps (a scenario makes its faults with ``faults.new``; whatever a trial left
+    injected is undone after it), the parameters, where to write."""
 
-    cluster: Any  # lablb.lab.cluster.Cluster (the lab layer imports Mininet)
-    capture: Any  # lablb.lab.capture.Capture: the server LAN's frames
+    cluster: Cluster
+    capture: Capture
+    faults: Faults
     params: dict[str, Any]
     out: Path
     progress: Callable[[str], None]
@@ -126,6 +136,8 @@ class Scenario:
     name = ""
     params: dict[str, Param] = {}  # noqa: RUF012 - class-level declaration, never mutated
     video_mb_param: str | None = None  # a parameter naming the MP4 size the lab serves
+    #: parameters for a short run: the suite runs every scenario once with these
+    quick: dict[str, str] = {}  # noqa: RUF012 - class-level declaration, never mutated
 
     doc = ""  # the scenario file's docstring, set when it is loaded
 
@@ -144,7 +156,7 @@ class Scenario:
     def bounds(self, ctx: Context) -> Bounds:
         raise NotImplementedError
 
-    def trial(self, ctx: Context, index: int) -> dict[str, Any]:
+    def trial(self, ctx: Context, index: int) -> Trial:
         raise NotImplementedError
 
 
@@ -206,8 +218,8 @@ def trial_bounds(trial: dict[str, Any], bounds: Bounds) -> Bounds:
 
 
 def verdict_of(trial: dict[str, Any], bounds: Bounds) -> tuple[str, list[str]]:
-    """A trial passes when every bounded quantity it measured is inside its bound (its
-    own, if it carries one), it lists no problems and no ``*_ok`` flag is False; the
+    """A trial (as result.json keeps it) passes when every bounded quantity it measured
+    is inside its bound (its own, if it carries one) and it lists no problems; the
     reasons otherwise."""
     why = []
     for name, (low, high) in trial_bounds(trial, bounds).items():
@@ -217,7 +229,6 @@ def verdict_of(trial: dict[str, Any], bounds: Bounds) -> tuple[str, list[str]]:
         elif not low <= v <= high:
             why.append(f"{name} {v:.4f} s not in [{low:.4f}, {high:.4f}]")
     why += [str(p) for p in trial.get("problems") or []]
-    why += [f"{k} is false" for k, v in trial.items() if k.endswith("_ok") and v is False]
     if trial.get("error"):
         why.append(str(trial["error"]))
     return ("pass" if not why else "fail"), why
@@ -330,6 +341,7 @@ def run(
     """Run a scenario; returns (result, run directory)."""
     from lablb.lab.capture import Capture, Counters
     from lablb.lab.cluster import start_cluster
+    from lablb.lab.faults import Faults
     from lablb.lab.net import Lab, LabSpec
 
     scenario = get_scenario(name)
@@ -368,15 +380,23 @@ def run(
             result["run_failures"].append(f"the lab did not come up: {exc}")
             cluster = None
         if cluster is not None:
-            ctx = Context(cluster, capture, values, run_dir, progress)
+            ctx = Context(cluster, capture, Faults(), values, run_dir, progress)
             bounds = ctx.bounds = scenario.bounds(ctx)
             result["bounds"] = {k: [lo, hi] for k, (lo, hi) in bounds.items()}
             for i in range(repeat):
                 progress(f"{name}: trial {i + 1}/{repeat}")
                 try:
-                    trial = scenario.trial(ctx, i)
+                    record = scenario.trial(ctx, i)
                 except LablbError as exc:
-                    trial = {"error": str(exc)}
+                    record = Trial.failed(str(exc))
+                try:
+                    left = ctx.faults.undo_all()
+                except LablbError as exc:
+                    left = []
+                    record.problems.append(f"a fault the trial left could not be undone: {exc}")
+                if left:
+                    record.problems.append(f"left injected, undone by the runner: {left}")
+                trial = record.as_json()
                 trial["verdict"], why = verdict_of(trial, bounds)
                 progress(
                     f"{name}: trial {i + 1}: {trial['verdict']}"

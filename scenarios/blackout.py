@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
 
 from lablb.lab.kernel import InNetns, Nft
 from lablb.lab.probe import Prober
 from lablb.lab.trials import IN_FLIGHT_S, lan_of
 from lablb.measure.outage import outage, summary
+from lablb.measure.result import Trial
 from lablb.measure.timeline import responders, runs
 from lablb.scenario import Bounds, Context, Param, Scenario
 
@@ -37,6 +37,7 @@ TAIL_S = 0.3  # and after it: recovery seen
 
 class Blackout(Scenario):
     name = "blackout"
+    quick = {"ms": "20"}  # noqa: RUF012
     params = {  # noqa: RUF012
         "ms": Param(20.0, "length of the drop, milliseconds", low=1.0, high=10_000.0),
         "interval": Param(0.001, "probe interval, seconds", low=0.0002, high=0.01),
@@ -47,13 +48,13 @@ class Blackout(Scenario):
         # Nominal; each trial widens them by its own probe resolution and commit brackets.
         return {"error_s": (-r, r), "service_error_s": (-r, r)}
 
-    def trial(self, ctx: Context, index: int) -> dict[str, Any]:
+    def trial(self, ctx: Context, index: int) -> Trial:
         c = ctx.cluster
         router = c.roles("router")[0]
         vips = sorted({str(c.cluster_vip())} | {str(v[0]) for v in [c.service_vip()] if v})
-        out = c.lab.workdir / f"probe-blackout-{index}.json"
+        out = c.workdir / f"probe-blackout-{index}.json"
         interval = float(ctx.params["interval"])
-        worker = InNetns(c.lab.host(router).pid)
+        worker = InNetns(c.pid(router))
         prober = Prober(
             c.lab, c.roles("client")[0], c.cluster_vip(), c.service_vip(), interval, out
         ).start()
@@ -89,33 +90,30 @@ class Blackout(Scenario):
         start, end = (on.before + on.after) / 2, (off.before + off.after) / 2
         bracket = (on.width + off.width) / 2
         injected = end - start
-        trial: dict[str, Any] = {
-            "injected_s": round(injected, 6),
-            "injection_bracket_s": round(bracket, 6),
-            "probes": {},
-            "bounds": {},
-            "problems": [],
-        }
+        trial = Trial()
+        probes: dict[str, object] = {}
         for kind, name in (("icmp", ""), ("tcp", "service_")):
             o = outage(logs[kind], start, since, until, latest_start=interval * 2)
-            trial["probes"][kind] = summary(o, start)
-            trial["problems"] += o.problems()
+            probes[kind] = summary(o, start)
+            trial.problems += o.problems()
             got = o.seconds
-            trial[f"{name}measured_s"] = None if got is None else round(got, 6)
-            trial[f"{name}error_s"] = None if got is None else round(got - injected, 6)
+            trial.data[f"{name}measured_s"] = None if got is None else round(got, 6)
+            trial.measured[f"{name}error_s"] = None if got is None else round(got - injected, 6)
             tol = o.resolution + bracket
-            trial["bounds"][f"{name}error_s"] = [round(-tol, 6), round(tol, 6)]
-            if got == 0.0:
-                trial["problems"].append(
-                    f"{kind} probe: the {injected * 1000:.1f} ms drop went unseen"
-                )
-        trial["responders"] = {
-            k: runs(sorted(logs[k].answered.items()), who[k], start) for k in logs
-        }
-        trial["vips"] = vips
+            trial.bounds[f"{name}error_s"] = (-tol, tol)
+            trial.require(
+                got != 0.0, f"{kind} probe: the {injected * 1000:.1f} ms drop went unseen"
+            )
+        trial.keep(
+            injected_s=round(injected, 6),
+            injection_bracket_s=round(bracket, 6),
+            probes=probes,
+            responders={k: runs(sorted(logs[k].answered.items()), who[k], start) for k in logs},
+            vips=vips,
+        )
         ctx.progress(
             f"blackout: injected {injected * 1000:.3f} ms, measured "
-            f"{json.dumps(trial['measured_s'])} s"
+            f"{json.dumps(trial.data['measured_s'])} s"
         )
         return trial
 

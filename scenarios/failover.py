@@ -25,17 +25,11 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any
 
 from lablb.lab.faults import FAULTS
-from lablb.lab.trials import (
-    fault_under_probe,
-    lan_of,
-    preempt_measure,
-    slack_of,
-    vrrp_timing,
-)
+from lablb.lab.trials import fault_under_probe, lan_of, preempt_measure, slack_of
 from lablb.measure.failover import failover_bounds, judge
+from lablb.measure.result import Trial
 from lablb.scenario import Bounds, Context, Param, Scenario
 
 START_WAIT = 5.0  # beyond master_down: a daemon's start, before it is judged not to come up
@@ -44,6 +38,7 @@ OBSERVE_AFTER_S = 0.2  # probes go on this long past master_down + advert_int: r
 
 class Failover(Scenario):
     name = "failover"
+    quick = {"fault": "graceful"}  # noqa: RUF012
     params = {  # noqa: RUF012
         "fault": Param("crash", "what hits the master", choices=tuple(FAULTS)),
         "interval": Param(0.001, "probe interval, seconds", low=0.0002, high=0.01),
@@ -51,59 +46,53 @@ class Failover(Scenario):
         "seed": Param(1, "seeds where in the advert cycle each trial's fault falls", low=0),
     }
 
-    def _roles(self, ctx: Context) -> tuple[str, str]:
-        by_prio = sorted(
-            ctx.cluster.balancers, key=lambda b: -ctx.cluster.config(b).vrrp_instances[0].priority
-        )
-        return by_prio[0], by_prio[1]
-
     def bounds(self, ctx: Context) -> Bounds:
-        master, backup = self._roles(ctx)
-        slack = slack_of(ctx.cluster)
+        c = ctx.cluster
+        master = c.preferred()
+        backup = c.successor(master)
+        slack = slack_of(c)
         ctx.notes.append(slack.explain())
         ctx.slack = slack.as_json()
-        out = failover_bounds(
-            ctx.params["fault"], vrrp_timing(ctx.cluster, backup), slack, ctx.params["interval"]
-        )
+        out = failover_bounds(ctx.params["fault"], c.timers(backup), slack, ctx.params["interval"])
         if ctx.params["preempt"]:
-            t = vrrp_timing(ctx.cluster, master)
+            t = c.timers(master)
             # Per trial, the restarted daemon's own start time is added to the top.
             out["preempt_s"] = (t.master_down, t.master_down + slack.epsilon)
         return out
 
-    def trial(self, ctx: Context, index: int) -> dict[str, Any]:
+    def trial(self, ctx: Context, index: int) -> Trial:
         c = ctx.cluster
-        master, backup = self._roles(ctx)
-        t_backup, t_master = vrrp_timing(c, backup), vrrp_timing(c, master)
-        c.wait_master(master, t_master.master_down + START_WAIT)
+        # Whoever the kernels say holds the VIP now is the master the fault hits; its
+        # successor by the protocol's rule is the backup whose timers bound the takeover.
+        master = c.master(timeout=max(c.timers(b).master_down for b in c.balancers) + START_WAIT)
+        backup = c.successor(master)
+        t_backup = c.timers(backup)
         # The backup has heard a few adverts; then the fault falls at a (seeded) random
         # point of the advert cycle, so trials cover the whole [low, high] range.
         rng = random.Random(int(ctx.params["seed"]) * 1000 + index)
         time.sleep(t_backup.advert_int * (1.0 + rng.random()))
-        fault = ctx.params["fault"]
+        fault = ctx.faults.new(ctx.params["fault"], c.nodes[master])
         m = fault_under_probe(
             c,
             ctx.capture,
-            master,
             fault,
             settle=t_backup.master_down + t_backup.advert_int + OBSERVE_AFTER_S,
             interval=float(ctx.params["interval"]),
         )
         trial = judge(m.window(), master, lan_of(c), t_backup, slack_of(c))
-        trial["cpu_steal_s"] = m.steal_s  # the hypervisor's, during the window
         holders = c.holders(c.cluster_vip())
-        trial["holders_after"] = holders
-        if holders != [backup]:
-            trial["problems"].append(
-                f"after the fault the VIP is on {holders or 'nobody'}, not {backup}"
-            )
+        trial.keep(cpu_steal_s=m.steal_s, holders_after=holders)  # steal: the hypervisor's
+        trial.require(
+            holders == [backup],
+            f"after the fault the VIP is on {holders or 'nobody'}, not {backup}",
+        )
         if ctx.params["preempt"]:
-            pm = preempt_measure(c, ctx.capture, m.fault, master, slack_of(c))
-            bounds = dict(trial["bounds"])
-            bounds["preempt_s"] = pm.pop("preempt_bounds")
-            trial.update(pm, bounds=bounds)
+            pm = preempt_measure(c, ctx.capture, fault, master, slack_of(c))
+            trial.measured["preempt_s"] = pm.seconds
+            trial.bounds["preempt_s"] = pm.bounds
+            trial.keep(preempt_started_s=pm.started_s)
         else:
-            m.fault.undo()
+            fault.undo()
         return trial
 
 

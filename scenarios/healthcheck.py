@@ -21,15 +21,20 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lablb.checker.logic import Timing, detection_bound, recovery_bound
 from lablb.config.edit import checker_timings
 from lablb.config.files import derive
-from lablb.errors import UsageError
+from lablb.errors import LabError, UsageError
 from lablb.lab.trials import RequestLoop
+from lablb.measure.result import Trial
 from lablb.scenario import Bounds, Context, Param, Scenario
+
+if TYPE_CHECKING:
+    from lablb.lab.cluster import Cluster
 
 SLACK = 0.5  # checker loop tick and process scheduling
 FAILURES = ("drop", "stop", "digest")
@@ -42,6 +47,7 @@ fast.__name__ = "fast checks"
 
 class Healthcheck(Scenario):
     name = "healthcheck"
+    quick = {"checks": "fast", "failure": "stop"}  # noqa: RUF012
     params = {  # noqa: RUF012
         "failure": Param("drop", "how the web node fails", choices=FAILURES),
         "target": Param("web01", "the web node that fails (a host of role web)"),
@@ -73,12 +79,14 @@ class Healthcheck(Scenario):
             "recovery_s": (0.0, recovery_bound(t) + SLACK),
         }
 
-    def trial(self, ctx: Context, index: int) -> dict[str, Any]:
+    def trial(self, ctx: Context, index: int) -> Trial:
         c, target, failure = ctx.cluster, ctx.params["target"], ctx.params["failure"]
-        master = c.holders(c.cluster_vip())[0]
-        addr = c.lab.host(target).IP()
+        service = c.service_vip()
+        if service is None:
+            return Trial.failed("the configs have no virtual_server to check")
+        master = c.master()
         t = self._timing(ctx)
-        key = f"{addr}:{c.service_vip()[1]}"
+        key = f"{c.address(target)}:{service[1]}"
 
         def health() -> dict[str, bool]:
             path = c.nodes[master].dir / "checker.json"
@@ -103,21 +111,21 @@ class Healthcheck(Scenario):
         deadline = time.monotonic() + t.delay_loop + t.connect_timeout + 2 * SLACK
         while not (health() and all(health().values())):
             if time.monotonic() > deadline:
-                return {"error": f"before the fault, real servers are down: {reasons()}"}
+                return Trial.failed(f"before the fault, real servers are down: {reasons()}")
             time.sleep(0.1)
         load = RequestLoop(c).start()
         time.sleep(1.0)
         at = time.monotonic()
-        undo = _inject(c, target, failure)
+        undo = _inject(c, target, failure, service[1])
         high = ctx.bounds["detection_s"][1]
         while health().get(key, True) and time.monotonic() - at < high + 2:
             time.sleep(0.05)
         events = [
             e
             for e in c.nodes[master].events("real-server")
-            if e["rs"] == key and e["up"] is False and float(str(e["ts"])) >= at
+            if e["rs"] == key and e["up"] is False and _ts(e) >= at
         ]
-        detection = float(str(events[0]["ts"])) - at if events else None
+        detection = _ts(events[0]) - at if events else None
         time.sleep(1.0)
         back = time.monotonic()
         undo()
@@ -127,23 +135,33 @@ class Healthcheck(Scenario):
         ups = [
             e
             for e in c.nodes[master].events("real-server")
-            if e["rs"] == key and e["up"] is True and float(str(e["ts"])) >= back
+            if e["rs"] == key and e["up"] is True and _ts(e) >= back
         ]
-        recovery = float(str(ups[0]["ts"])) - back if ups else None
+        recovery = _ts(ups[0]) - back if ups else None
         errors, served = load.stop()
         mails = [m for m in (c.mail.messages() if c.mail else []) if key in m]
-        return {
-            "failure": failure,
-            "target": target,
-            "detection_s": round(detection, 3) if detection is not None else None,
-            "recovery_s": round(recovery, 3) if recovery is not None else None,
-            "client_errors": errors,
-            "client_requests": served,
-            "mail_ok": any("DOWN" in m for m in mails),
-        }
+        trial = Trial(
+            measured={
+                "detection_s": round(detection, 3) if detection is not None else None,
+                "recovery_s": round(recovery, 3) if recovery is not None else None,
+            }
+        )
+        trial.keep(failure=failure, target=target, client_errors=errors, client_requests=served)
+        trial.require(
+            any("DOWN" in m for m in mails), f"no DOWN mail about {key} reached the SMTP sink"
+        )
+        return trial
 
 
-def _inject(c: Any, target: str, failure: str) -> Any:
+def _ts(event: dict[str, object]) -> float:
+    """A daemon event's time (CLOCK_MONOTONIC, like ``time.monotonic()`` here)."""
+    ts = event.get("ts")
+    if not isinstance(ts, int | float):
+        raise LabError(f"a daemon event without a time: {event}")
+    return float(ts)
+
+
+def _inject(c: Cluster, target: str, failure: str, port: int) -> Callable[[], object]:
     if failure == "stop":
         c.web[target].stop()
         return c.web[target].start
@@ -152,16 +170,15 @@ def _inject(c: Any, target: str, failure: str) -> Any:
         original = page.read_bytes()
         page.write_bytes(original + b"<!-- changed -->\n")
         return lambda: page.write_bytes(original)
-    balancers = ", ".join(c.lab.host(b).IP() for b in c.balancers)
-    port = c.service_vip()[1]
+    balancers = ", ".join(str(c.address(b)) for b in c.balancers)
     script = (
         f"table ip lablb_hc {{\n chain input {{\n  type filter hook input priority 0;\n"
         f"  ip saddr {{ {balancers} }} tcp dport {port} drop\n }}\n}}\n"
     )
-    path = c.lab.workdir / f"{target}-drop.nft"
+    path = c.workdir / f"{target}-drop.nft"
     path.write_text(script)
-    c.lab.run(target, ["nft", "-f", str(path)])
-    return lambda: c.lab.run(target, ["nft", "delete", "table", "ip", "lablb_hc"])
+    c.run(target, ["nft", "-f", str(path)])
+    return lambda: c.run(target, ["nft", "delete", "table", "ip", "lablb_hc"])
 
 
 SCENARIO = Healthcheck

@@ -25,13 +25,15 @@ from typing import Any
 
 from lablb.config.edit import no_garp
 from lablb.config.files import derive
-from lablb.lab.trials import fault_under_probe, lan_of, slack_of, vrrp_timing
+from lablb.lab.trials import fault_under_probe, lan_of, slack_of
 from lablb.measure.failover import judge
+from lablb.measure.result import Trial
 from lablb.scenario import Bounds, Context, Param, Scenario
 
 
 class NoGarp(Scenario):
     name = "nogarp"
+    quick = {"base_reachable_time_ms": "2000", "delay_first_probe_time": "1"}  # noqa: RUF012
     params = {  # noqa: RUF012
         "base_reachable_time_ms": Param(
             0, "r1's neighbour base_reachable_time (0: kernel's)", low=0, high=3_600_000
@@ -52,7 +54,7 @@ class NoGarp(Scenario):
         base = f"net.ipv4.neigh.{iface}"
         for key in ("base_reachable_time_ms", "delay_first_probe_time"):
             if ctx.params[key]:
-                ctx.cluster.lab.run(router, ["sysctl", "-w", f"{base}.{key}={ctx.params[key]}"])
+                ctx.cluster.run(router, ["sysctl", "-w", f"{base}.{key}={ctx.params[key]}"])
         values = {}
         for key in (
             "base_reachable_time_ms",
@@ -60,15 +62,13 @@ class NoGarp(Scenario):
             "ucast_solicit",
             "retrans_time_ms",
         ):
-            out = ctx.cluster.lab.run(router, ["sysctl", "-n", f"{base}.{key}"]).stdout
+            out = ctx.cluster.run(router, ["sysctl", "-n", f"{base}.{key}"]).stdout
             values[key] = float(out.strip() or 0)
         return values
 
     def bounds(self, ctx: Context) -> Bounds:
-        backup = min(
-            ctx.cluster.balancers, key=lambda b: ctx.cluster.config(b).vrrp_instances[0].priority
-        )
-        t = vrrp_timing(ctx.cluster, backup)
+        c = ctx.cluster
+        t = c.timers(c.successor(c.preferred()))
         n = self._neigh(ctx)
         stale = (
             1.5 * n["base_reachable_time_ms"] / 1000
@@ -83,23 +83,20 @@ class NoGarp(Scenario):
         high = t.master_down + stale + slack.epsilon + slack.quantum
         return {"outage_s": (low, high), "service_outage_s": (low, high + slack.quantum)}
 
-    def trial(self, ctx: Context, index: int) -> dict[str, Any]:
+    def trial(self, ctx: Context, index: int) -> Trial:
         c = ctx.cluster
-        master = max(c.balancers, key=lambda b: c.config(b).vrrp_instances[0].priority)
-        c.wait_master(master, vrrp_timing(c, master).master_down + 3)
+        master = c.master()
+        backup = c.successor(master)
         high = ctx.bounds["service_outage_s"][1]
-        m = fault_under_probe(c, ctx.capture, master, "crash", settle=high + 1.0, interval=0.001)
-        backup = min(c.balancers, key=lambda b: c.config(b).vrrp_instances[0].priority)
-        trial = judge(m.window(), master, lan_of(c), vrrp_timing(c, backup), slack_of(c))
+        crash = ctx.faults.new("crash", c.nodes[master])
+        m = fault_under_probe(c, ctx.capture, crash, settle=high + 1.0, interval=0.001)
         # Without GARP, r1 learns the new MAC only when its neighbour entry goes stale:
         # the run's bounds (from r1's timers), widened by this trial's probe resolution.
-        for name in ("outage_s", "service_outage_s"):
-            low, high = ctx.bounds[name]
-            r = trial["probes"]["icmp" if name == "outage_s" else "tcp"]["resolution_s"]
-            trial["bounds"][name] = [max(0.0, low - r), high + r]
-        trial["garps_seen"] = trial["timeline"]["first_garp_s"] is not None
-        trial["no_garp_ok"] = not trial["garps_seen"]
-        m.fault.undo()
+        trial = judge(m.window(), master, lan_of(c), c.timers(backup), slack_of(c), ctx.bounds)
+        garps = any(f.kind == "garp" and f.t > m.instant.before for f in m.frames)
+        trial.keep(garps_seen=garps)
+        trial.require(not garps, "a gratuitous ARP was sent although the configs forbid it")
+        crash.undo()
         time.sleep(0.5)
         return trial
 

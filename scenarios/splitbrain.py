@@ -21,10 +21,10 @@ Reported: the time with two masters and the clients' failed requests.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from lablb.lab.kernel import InNetns, Nft
-from lablb.lab.trials import RequestLoop, slack_of, vrrp_timing
+from lablb.lab.trials import RequestLoop, slack_of
+from lablb.measure.result import Trial
 from lablb.scenario import Bounds, Context, Param, Scenario
 
 TABLE = "lablb_split"
@@ -32,20 +32,15 @@ TABLE = "lablb_split"
 
 class Splitbrain(Scenario):
     name = "splitbrain"
+    quick = {"hold": "1"}  # noqa: RUF012
     params = {  # noqa: RUF012
         "hold": Param(3.0, "seconds the two masters coexist before the heal", low=0.1, high=600.0)
     }
 
-    def _roles(self, ctx: Context) -> tuple[str, str]:
-        by_prio = sorted(
-            ctx.cluster.balancers, key=lambda b: -ctx.cluster.config(b).vrrp_instances[0].priority
-        )
-        return by_prio[0], by_prio[1]
-
     def bounds(self, ctx: Context) -> Bounds:
-        _master, backup = self._roles(ctx)
-        t = vrrp_timing(ctx.cluster, backup)
-        slack = slack_of(ctx.cluster)
+        c = ctx.cluster
+        t = c.timers(c.successor(c.preferred()))
+        slack = slack_of(c)
         ctx.notes.append(slack.explain())
         ctx.slack = slack.as_json()
         return {
@@ -53,15 +48,15 @@ class Splitbrain(Scenario):
             "heal_s": (0.0, t.advert_int + slack.epsilon),
         }
 
-    def trial(self, ctx: Context, index: int) -> dict[str, Any]:
+    def trial(self, ctx: Context, index: int) -> Trial:
         c = ctx.cluster
-        master, backup = self._roles(ctx)
-        t = vrrp_timing(c, backup)
-        c.wait_master(master, vrrp_timing(c, master).master_down + 3)
-        m_ip, b_ip = str(c.lab.host(master).IP()), str(c.lab.host(backup).IP())
+        master = c.master()
+        backup = c.successor(master)
+        t = c.timers(backup)
+        m_ip, b_ip = str(c.address(master)), str(c.address(backup))
         load = RequestLoop(c).start()
         time.sleep(1.0)
-        worker = InNetns(c.lab.host(backup).pid)
+        worker = InNetns(c.pid(backup))
         try:
             nft = worker.call(Nft)
             rule = (
@@ -88,19 +83,27 @@ class Splitbrain(Scenario):
         last_b = max(
             (f.t for f in frames if f.src_ip == b_ip and f.t < heal.after + 5), default=None
         )
-        problems = []
-        if ambiguous:
-            problems.append("a master advert fell inside the cut's commit: not judged")
-        return {
-            "split_s": round(first_b - heard[-1], 6) if first_b and heard else None,
-            "heal_s": round(last_b - heal.after, 6) if last_b and last_b > heal.before else None,
-            "two_masters_s": round(last_b - first_b, 3) if first_b and last_b else None,
-            "masters_during_split": ",".join(both),
-            "two_masters_ok": both == sorted(c.balancers),
-            "client_errors": errors,
-            "client_requests": sent,
-            "problems": problems,
-        }
+        trial = Trial(
+            measured={
+                "split_s": round(first_b - heard[-1], 6) if first_b and heard else None,
+                "heal_s": (
+                    round(last_b - heal.after, 6) if last_b and last_b > heal.before else None
+                ),
+            }
+        )
+        trial.keep(
+            two_masters_s=round(last_b - first_b, 3) if first_b and last_b else None,
+            masters_during_split=",".join(both),
+            client_errors=errors,
+            client_requests=sent,
+        )
+        trial.require(not ambiguous, "a master advert fell inside the cut's commit: not judged")
+        trial.require(
+            both == sorted([master, backup]),
+            f"during the split the VIP was on {both or 'nobody'}, "
+            f"not on both {master} and {backup}",
+        )
+        return trial
 
 
 SCENARIO = Splitbrain

@@ -31,11 +31,11 @@ from typing import Any
 
 from lablb.config.edit import with_sync_daemon
 from lablb.config.files import derive
-from lablb.lab.faults import fault
-from lablb.lab.trials import slack_of, vrrp_timing
+from lablb.lab.trials import slack_of
 from lablb.lab.web import VIDEO_BITRATE, sha256, video
 from lablb.measure.bounds import service_outage
 from lablb.measure.playback import play
+from lablb.measure.result import Trial
 from lablb.scenario import Bounds, Context, Param, Scenario
 
 RTO_MIN = 0.2  # Linux TCP's minimum retransmission timeout, seconds
@@ -44,6 +44,7 @@ RTO_MIN = 0.2  # Linux TCP's minimum retransmission timeout, seconds
 class Stream(Scenario):
     name = "stream"
     video_mb_param = "video_mb"
+    quick = {"video_mb": "20", "speed": "4", "crash_at": "1.5"}  # noqa: RUF012
     params = {  # noqa: RUF012
         "video_mb": Param(150, "size of the MP4, MB", low=1, high=4096),
         "speed": Param(1.0, "fetch pace, x the video bitrate (1: real time)", low=0.1, high=100.0),
@@ -59,29 +60,28 @@ class Stream(Scenario):
     def configure(self, configs: Path, params: dict[str, Any], out: Path) -> Path:
         return derive(configs, out, with_sync_daemon) if params["sync"] else configs
 
-    def _backup(self, ctx: Context) -> str:
-        return min(
-            ctx.cluster.balancers, key=lambda b: ctx.cluster.config(b).vrrp_instances[0].priority
-        )
-
     def bounds(self, ctx: Context) -> Bounds:
         # The web node's TCP retries its unacknowledged data at doubling intervals (RTO
         # backoff), so it resends within twice the outage (+ RTO_MIN) once lb02 forwards.
-        t = vrrp_timing(ctx.cluster, self._backup(ctx))
-        slack = slack_of(ctx.cluster)
+        c = ctx.cluster
+        t = c.timers(c.successor(c.preferred()))
+        slack = slack_of(c)
         ctx.notes.append(slack.explain())
         ctx.slack = slack.as_json()
         outage = service_outage("crash", t, slack, 0.0)[1]
         return {"stall_s": (0.0, 2 * outage + RTO_MIN)}
 
-    def trial(self, ctx: Context, index: int) -> dict[str, Any]:
+    def trial(self, ctx: Context, index: int) -> Trial:
         c, p = ctx.cluster, ctx.params
         path = video(int(p["video_mb"]))
         want = sha256(path)
-        vip, port = c.service_vip()
+        service = c.service_vip()
+        if service is None:
+            return Trial.failed("the configs have no virtual_server to stream from")
+        vip, port = service
         url = f"http://{vip}:{port}/video/{path.name}"
         rate = VIDEO_BITRATE / 8 * float(p["speed"])
-        master = c.holders(c.cluster_vip())[0]
+        master = c.master()
         hosts = [*c.balancers, *sorted(c.web), *c.roles("client")]
         # The balancers' own traffic (adverts, checks, sync) over one checker period
         # (the longest delay_loop), so every check is in it: what they carry without
@@ -101,7 +101,8 @@ class Stream(Scenario):
                 ctx.out / f"t{index + 1}-{client}.json",
             )
             procs[client] = (
-                c.lab.host(client).popen(
+                c.popen(
+                    client,
                     [
                         sys.executable,
                         "-m",
@@ -115,7 +116,7 @@ class Stream(Scenario):
                         str(rate),
                         "--timeout",
                         str(p["stall_timeout"]),
-                    ]
+                    ],
                 ),
                 out,
                 log,
@@ -123,11 +124,12 @@ class Stream(Scenario):
         if p["crash_at"] > 0:
             time.sleep(float(p["crash_at"]))
             ctx.progress(f"stream: crashing {master}")
-            fault("crash", c.nodes[master]).inject()
+            ctx.faults.new("crash", c.nodes[master]).inject()  # the runner undoes it
         duration = path.stat().st_size / rate
         for proc, _out, _log in procs.values():
             proc.wait(timeout=duration * 3 + float(p["stall_timeout"]) + 60)
-        m: dict[str, Any] = {"clients": {}, "problems": []}
+        trial = Trial()
+        clients: dict[str, object] = {}
         stall = 0.0
         received = 0
         for client, (_proc, out, log) in procs.items():
@@ -136,7 +138,7 @@ class Stream(Scenario):
                 [(float(a), int(b)) for a, b in data["samples"]], VIDEO_BITRATE, path.stat().st_size
             )
             ok = data["sha256"] == want and data["bytes"] == path.stat().st_size
-            m["clients"][client] = {
+            clients[client] = {
                 "bytes": data["bytes"],
                 "sha256_ok": ok,
                 "stalls": pb.stalls,
@@ -145,16 +147,21 @@ class Stream(Scenario):
                 "error": data["error"],
             }
             stall = max(stall, pb.stall_s)
-            if pb.open_stall:
-                m["problems"].append(f"{client}: a stall that never ended ({pb.stall_s:.1f} s)")
-            m[f"{client}_sha256_ok"] = ok
+            trial.require(
+                not pb.open_stall, f"{client}: a stall that never ended ({pb.stall_s:.1f} s)"
+            )
+            trial.require(
+                ok,
+                f"{client}: received {data['bytes']} B that are not the video "
+                f"({path.stat().st_size} B, SHA-256 {want[:12]}...)",
+            )
             out.unlink(missing_ok=True)  # the SHA-256 is kept; 150 MB copies are not
         after = {h: (c.counter(h, "rx_bytes"), c.counter(h, "tx_bytes")) for h in hosts}
         delta = {h: (after[h][0] - before[h][0], after[h][1] - before[h][1]) for h in hosts}
         duration = time.monotonic() - started
         received = sum(delta[h][0] for h in c.roles("client"))
         upstream = sum(delta[h][1] for h in c.roles("client"))
-        m["bytes"] = {h: {"rx": d[0], "tx": d[1]} for h, d in delta.items()}
+        trial.keep(clients=clients, bytes={h: {"rx": d[0], "tx": d[1]} for h, d in delta.items()})
         # Direct Routing, from the counters: every byte the clients sent goes to the VIP
         # and so through a balancer (but what they sent while no balancer forwarded:
         # at most the service outage's share of the run), and the balancers carry
@@ -166,8 +173,8 @@ class Stream(Scenario):
         # Own traffic: one quiet window's worth per window of the run, plus one more
         # (the run may hold a round of checks more than its length suggests).
         ceiling = 2 * upstream + idle_bytes * (math.ceil(duration / quiet_s) + 1)
-        m["stall_s"] = round(stall, 3)
-        m["dr"] = {
+        trial.measured["stall_s"] = round(stall, 3)
+        trial.data["dr"] = {
             "balancers_bytes": carried,
             "balancers_rx": carried_in,
             "clients_upstream": upstream,
@@ -177,18 +184,18 @@ class Stream(Scenario):
             "idle_bytes": idle_bytes,
             "idle_window_s": round(quiet_s, 3),
         }
-        m["dr_share"] = round(carried / max(received, 1), 5)
-        if carried_in < floor:
-            m["problems"].append(
-                f"Direct Routing: the balancers received {carried_in} B, less than the "
-                f"{round(floor)} B the clients sent to the VIP: bypassed?"
-            )
-        if carried > ceiling:
-            m["problems"].append(
-                f"Direct Routing: the balancers carried {carried} B, more than twice the "
-                f"clients' upstream plus their own traffic ({round(ceiling)} B)"
-            )
-        return m
+        trial.data["dr_share"] = round(carried / max(received, 1), 5)
+        trial.require(
+            carried_in >= floor,
+            f"Direct Routing: the balancers received {carried_in} B, less than the "
+            f"{round(floor)} B the clients sent to the VIP: bypassed?",
+        )
+        trial.require(
+            carried <= ceiling,
+            f"Direct Routing: the balancers carried {carried} B, more than twice the "
+            f"clients' upstream plus their own traffic ({round(ceiling)} B)",
+        )
+        return trial
 
 
 SCENARIO = Stream

@@ -25,7 +25,7 @@ ARP_FOR_DR = {  # real servers hold the VIP on lo but must not answer ARP for it
 }
 
 
-class SeedTopo(Topo):
+class SeedTopo(Topo):  # type: ignore[misc]  # Mininet has no type hints
     r"""The seed tutorial's network.
 
     ::

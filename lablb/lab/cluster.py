@@ -8,18 +8,21 @@ report as in a test.
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from pathlib import Path
 
 from lablb.config.load import load
-from lablb.config.model import KeepalivedConfig
+from lablb.config.model import KeepalivedConfig, VrrpInstance
 from lablb.errors import LabError
 from lablb.lab.balancer import VrrpNode, engines_for, start_vrrp
 from lablb.lab.net import Lab
 from lablb.lab.registry import TopoEntry
 from lablb.lab.web import MailSink, WebNode, start_web
+from lablb.measure.bounds import Timing
+from lablb.vrrp.timers import master_down_interval, skew_time
 
 
 @dataclass
@@ -44,6 +47,91 @@ class Cluster:
 
     def roles(self, role: str) -> list[str]:
         return sorted(h.name for h in self.lab.hosts if getattr(h, "role", "") == role)
+
+    # -- hosts, without Mininet ----------------------------------------------------
+    @property
+    def workdir(self) -> Path:
+        return self.lab.workdir
+
+    def address(self, host: str) -> IPv4Address:
+        """The host's primary IPv4 address."""
+        ip = self.lab.host(host).IP()
+        if not ip:
+            raise LabError(f"{host} has no IPv4 address")
+        return IPv4Address(str(ip))
+
+    def macs(self, host: str) -> list[str]:
+        """The MAC of each of the host's interfaces, lower case."""
+        return [str(i.MAC()).lower() for i in self.lab.host(host).intfList() if i.MAC()]
+
+    def pid(self, host: str) -> int:
+        """A process in the host's namespaces (for ``lablb.lab.kernel.InNetns``)."""
+        return int(self.lab.host(host).pid)
+
+    def run(
+        self, host: str, argv: list[str], timeout: float = 10.0
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``argv`` in ``host``, bounded in time; its output as text."""
+        return self.lab.run(host, argv, timeout)
+
+    def popen(self, host: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        """Start ``argv`` in ``host``; the caller waits for it (bounded)."""
+        proc: subprocess.Popen[bytes] = self.lab.host(host).popen(argv)
+        return proc
+
+    # -- VRRP roles, from the kernel -------------------------------------------------
+    def instance(self, node: str) -> VrrpInstance:
+        """The node's instance that carries the cluster VIP."""
+        vip = self.cluster_vip()
+        config = self.config(node)
+        for inst in config.vrrp_instances:
+            if vip in inst.vips:
+                return inst
+        raise LabError(f"{node}: no vrrp_instance carries the cluster VIP {vip}")
+
+    def master(self, timeout: float | None = None) -> str:
+        """The balancer that holds the cluster VIP now, read from the kernels (``ip
+        addr`` in each balancer), once exactly one does; LabError if none alone does
+        within ``timeout`` (default: master_down of the slowest member + 1 s)."""
+        vip = self.cluster_vip()
+        if timeout is None:
+            timeout = max(self.timers(b).master_down for b in self.balancers) + 1.0
+        deadline = time.monotonic() + timeout
+        while True:
+            holders = self.holders(vip)
+            if len(holders) == 1:
+                return holders[0]
+            if time.monotonic() > deadline:
+                raise LabError(f"no single master of {vip} within {timeout:.1f} s: {holders}")
+            time.sleep(0.05)
+
+    def successor(self, master: str) -> str:
+        """The backup that takes over when ``master`` fails: of the other members of its
+        instance (same VRID), the highest priority, then the highest primary address
+        (RFC 3768 section 6.4.3 / RFC 5798 section 6.4.2)."""
+        vrid = self.instance(master).virtual_router_id
+        others = [
+            b for b in self.balancers if b != master and self.instance(b).virtual_router_id == vrid
+        ]
+        if not others:
+            raise LabError(f"{master} has no backup in its VRRP instance (VRID {vrid})")
+        return max(others, key=lambda b: (self.instance(b).priority, self.address(b)))
+
+    def preferred(self) -> str:
+        """The member that is master when every member is up (preemption on): the
+        highest priority, then the highest address."""
+        return max(self.balancers, key=lambda b: (self.instance(b).priority, self.address(b)))
+
+    def timers(self, node: str) -> Timing:
+        """The node's VRRP timers for its cluster instance, as its keepalived.conf
+        implies them (``lablb.vrrp.timers``, RFC 3768/5798 section 6.1)."""
+        inst = self.instance(node)
+        version = self.config(node).version_of(inst)
+        return Timing(
+            master_down_interval(inst.priority, inst.advert_int, version, inst.down_timer_adverts),
+            skew_time(inst.priority, inst.advert_int, version),
+            inst.advert_int,
+        )
 
     def service_vip(self) -> tuple[IPv4Address, int] | None:
         vs = next(iter(self.config(self.balancers[0]).virtual_servers), None)

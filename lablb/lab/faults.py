@@ -25,7 +25,7 @@ import contextlib
 import os
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lablb.errors import LabError
 from lablb.lab.balancer import VrrpNode
@@ -44,10 +44,26 @@ class Fault:
     #: node), "goodbye" (a priority-0 advert), "no-adverts" (no advert from the node)
     confirms = "silent"
 
+    #: injected and not undone yet: the runner undoes what a trial left (``Faults``)
+    active: bool = field(default=False, init=False)
+
     def inject(self) -> Instant:
-        raise NotImplementedError
+        if self.active:
+            raise LabError(f"{self.name} on {self.node.host} is already injected")
+        self.active = True
+        return self._inject()
 
     def undo(self) -> Instant:
+        if not self.active:
+            raise LabError(f"{self.name} on {self.node.host} is not injected")
+        instant = self._undo()
+        self.active = False
+        return instant
+
+    def _inject(self) -> Instant:
+        raise NotImplementedError
+
+    def _undo(self) -> Instant:
         raise NotImplementedError
 
     def _switch_ends(self) -> list[str]:
@@ -80,13 +96,13 @@ class Fault:
 class Crash(Fault):
     name = "crash"
 
-    def inject(self) -> Instant:
+    def _inject(self) -> Instant:
         at = self._ports(up=False)  # silent on the LAN from here on
         self.node.kill()
         self._link(up=False)  # the machine is gone: its own link too
         return at
 
-    def undo(self) -> Instant:
+    def _undo(self) -> Instant:
         """The machine reboots: without the addresses it held, links up, daemons started."""
         self.node.reboot_cleanup()
         self._link(up=True)
@@ -101,14 +117,14 @@ class Graceful(Fault):
     name = "graceful"
     confirms = "goodbye"
 
-    def inject(self) -> Instant:
+    def _inject(self) -> Instant:
         # VRRP alone: keepalived's forwarder and checkers stay until the undo.
         at = self.node.stop(companion=False)
         if at is None:
             raise LabError(f"{self.node.host}: no {self.node.engine} parent to stop")
         return at
 
-    def undo(self) -> Instant:
+    def _undo(self) -> Instant:
         self.node.stop_companion()
         before = time.time()
         self.node.start()
@@ -125,10 +141,10 @@ class IfDown(Fault):
         finally:
             worker.close()
 
-    def inject(self) -> Instant:
+    def _inject(self) -> Instant:
         return self._set(up=False)
 
-    def undo(self) -> Instant:
+    def _undo(self) -> Instant:
         at = self._set(up=True)
         self.node.lab.host(self.node.host).restore_routes()
         return at
@@ -137,10 +153,10 @@ class IfDown(Fault):
 class Isolate(Fault):
     name = "isolate"
 
-    def inject(self) -> Instant:
+    def _inject(self) -> Instant:
         return self._ports(up=False)
 
-    def undo(self) -> Instant:
+    def _undo(self) -> Instant:
         at = self._ports(up=True)
         self.node.lab.host(self.node.host).restore_routes()
         return at
@@ -159,10 +175,10 @@ class Freeze(Fault):
             os.kill(child, sig)
         return Instant(before, time.time())
 
-    def inject(self) -> Instant:
+    def _inject(self) -> Instant:
         return self._signal(signal.SIGSTOP)
 
-    def undo(self) -> Instant:
+    def _undo(self) -> Instant:
         return self._signal(signal.SIGCONT)
 
 
@@ -174,3 +190,27 @@ def fault(name: str, node: VrrpNode, interface: str = "eth0") -> Fault:
         return FAULTS[name](node, interface)
     except KeyError:
         raise LabError(f"unknown fault {name!r}; known: {', '.join(FAULTS)}") from None
+
+
+class Faults:
+    """The faults of a run, kept by the runner: a scenario asks for one (``new``), injects
+    and undoes it; whatever a trial left injected (it failed half-way) the runner undoes
+    after it (``undo_all``), so the next trial starts from a whole cluster."""
+
+    def __init__(self) -> None:
+        self.made: list[Fault] = []
+
+    def new(self, name: str, node: VrrpNode, interface: str = "eth0") -> Fault:
+        f = fault(name, node, interface)
+        self.made.append(f)
+        return f
+
+    def undo_all(self) -> list[str]:
+        """Undo every fault still injected, newest first; what was undone, in words."""
+        undone = []
+        for f in reversed(self.made):
+            if f.active:
+                f.undo()
+                undone.append(f"{f.name} on {f.node.host}")
+        self.made.clear()
+        return undone

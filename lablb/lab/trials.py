@@ -7,20 +7,17 @@ import os
 import subprocess
 import time
 from dataclasses import dataclass
-from ipaddress import IPv4Address
 from pathlib import Path
 
 from lablb.lab.capture import Capture
 from lablb.lab.cluster import Cluster
-from lablb.lab.faults import Fault, fault
+from lablb.lab.faults import Fault
 from lablb.lab.kernel import Instant
 from lablb.lab.probe import Prober
 from lablb.measure.bounds import Slack, Timing, preempt
 from lablb.measure.failover import Lan, Window
 from lablb.measure.outage import ProbeLog
 from lablb.measure.pcap import Frame
-from lablb.vrrp.engine import params_of
-from lablb.vrrp.fsm import Router
 
 PROBE_LEAD_S = 0.5  # the probes run this long before the fault: the "before" picture
 PREEMPT_WAIT_S = 5.0  # beyond master_down: how long a node that does not come back is awaited
@@ -30,13 +27,8 @@ IN_FLIGHT_S = 0.05  # probes go on this long after the window: a later answer is
 
 
 def vrrp_timing(cluster: Cluster, node: str) -> Timing:
-    """The node's timers as its keepalived.conf implies them (RFC 3768 section 6.1)."""
-    cfg = cluster.config(node)
-    inst = cfg.vrrp_instances[0]
-    # The timers depend on priority, interval and version, never on the advert's source
-    # address, so no address needs to be looked up in the node for them.
-    r = Router(params_of(cfg, inst, IPv4Address(0)))
-    return Timing(r.master_down_interval(), r.skew_time(), inst.advert_int)
+    """The node's timers as its keepalived.conf implies them (``Cluster.timers``)."""
+    return cluster.timers(node)
 
 
 def slack_of(cluster: Cluster) -> Slack:
@@ -60,7 +52,8 @@ def cpu_steal() -> float:
 class Measured:
     """A fault under the probes: what the instruments recorded over one window."""
 
-    fault: Fault
+    fault: str
+    confirms: str  # what the capture must show after the instant (``Fault.confirms``)
     instant: Instant
     probes: dict[str, ProbeLog]
     ident: int | None
@@ -72,8 +65,8 @@ class Measured:
     def window(self) -> Window:
         """What ``lablb.measure.failover.judge`` reads of it."""
         return Window(
-            fault=self.fault.name,
-            confirms=self.fault.confirms,
+            fault=self.fault,
+            confirms=self.confirms,
             before=self.instant.before,
             at=self.instant.after,
             since=self.since,
@@ -87,17 +80,17 @@ class Measured:
 def fault_under_probe(
     cluster: Cluster,
     capture: Capture,
-    node: str,
-    fault_name: str,
+    f: Fault,
     settle: float,
     interval: float,
     client: str | None = None,
 ) -> Measured:
-    """Inject ``fault_name`` on ``node`` while a client probes the cluster VIP (ICMP) and
-    the service VIP:port (TCP SYN) every ``interval``; the probes' logs and the
-    capture's frames from ``PROBE_LEAD_S`` before the fault to ``settle`` after it."""
+    """Inject ``f`` while a client probes the cluster VIP (ICMP) and the service VIP:port
+    (TCP SYN) every ``interval``; the probes' logs and the capture's frames from
+    ``PROBE_LEAD_S`` before the fault to ``settle`` after it. The fault stays injected:
+    the scenario undoes it (or the runner, after the trial)."""
     client = client or cluster.roles("client")[0]
-    out = cluster.lab.workdir / f"probe-{time.time_ns()}.json"
+    out = cluster.workdir / f"probe-{time.time_ns()}.json"
     prober = Prober(
         cluster.lab, client, cluster.cluster_vip(), cluster.service_vip(), interval, out
     ).start()
@@ -105,7 +98,6 @@ def fault_under_probe(
         time.sleep(PROBE_LEAD_S)
         since = time.time() - PROBE_LEAD_S
         steal = cpu_steal()
-        f = fault(fault_name, cluster.nodes[node])
         at = f.inject()
         time.sleep(max(0.0, at.after + settle - time.time()))
         until = time.time()
@@ -115,7 +107,7 @@ def fault_under_probe(
         logs = prober.stop()
     ident = prober.ident
     frames = capture.frames(since - 1.0, until + 1.0)
-    return Measured(f, at, logs, ident, frames, since, until, round(steal, 3))
+    return Measured(f.name, f.confirms, at, logs, ident, frames, since, until, round(steal, 3))
 
 
 def lan_of(cluster: Cluster) -> Lan:
@@ -124,28 +116,35 @@ def lan_of(cluster: Cluster) -> Lan:
     macs: dict[str, str] = {}
     ips: dict[str, str] = {}
     for name in (*cluster.balancers, *cluster.web):
-        host = cluster.lab.host(name)
-        for intf in host.intfList():
-            mac = intf.MAC()
-            if mac:
-                macs[mac.lower()] = name
+        for mac in cluster.macs(name):
+            macs[mac] = name
         if name in cluster.balancers:
-            ips[name] = str(host.IP())
-    vrid = cluster.config(cluster.balancers[0]).vrrp_instances[0].virtual_router_id or 0
+            ips[name] = str(cluster.address(name))
+    vrid = cluster.instance(cluster.balancers[0]).virtual_router_id or 0
     return Lan(macs, ips, vrid)
+
+
+@dataclass(frozen=True)
+class Preemption:
+    """The master's return: undo to its first advert on the wire (None: not seen), the
+    bound for this trial, and how long its restart took (from its own log)."""
+
+    seconds: float | None
+    bounds: tuple[float, float]
+    started_s: float
 
 
 def preempt_measure(
     cluster: Cluster, capture: Capture, f: Fault, master: str, slack: Slack
-) -> dict[str, object]:
+) -> Preemption:
     """Undo the fault and time the master's return on the wire: from the undo to its
     first advert, bounded per trial by its own start (``lablb.measure.bounds.preempt``):
     a restarted daemon's start instant comes from its own log (``VrrpNode.started_at``);
     a link coming back starts the wait at once; a thawed process has an overdue timer
     and advertises within epsilon."""
     node = cluster.nodes[master]
-    t = vrrp_timing(cluster, master)
-    ip = str(cluster.lab.host(master).IP())
+    t = cluster.timers(master)
+    ip = str(cluster.address(master))
     undo = f.undo()
     # Watch the capture, not the nodes: an `ip addr` per poll in the balancers would
     # compete for the CPU with the very timer being measured.
@@ -158,7 +157,6 @@ def preempt_measure(
         frames = capture.frames(undo.before, time.time() + 1.0, flush=False)
         first = next((fr.t for fr in frames if fr.kind == "advert" and fr.src_ip == ip), None)
     cluster.wait_master(master, PREEMPT_WAIT_S)
-    out: dict[str, object] = {"preempt_s": None if first is None else round(first - undo.before, 6)}
     if f.name == "freeze":
         bound = (0.0, slack.epsilon)
         started = 0.0
@@ -169,9 +167,8 @@ def preempt_measure(
         start = node.started_at(undo.before)
         started = (start if start is not None else undo.after) - undo.before
         bound = preempt(t, slack, started)
-    out["preempt_started_s"] = round(started, 6)
-    out["preempt_bounds"] = [round(bound[0], 6), round(bound[1], 6)]
-    return out
+    seconds = None if first is None else round(first - undo.before, 6)
+    return Preemption(seconds, bound, round(started, 6))
 
 
 class RequestLoop:

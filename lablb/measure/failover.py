@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from lablb.measure import bounds as B
 from lablb.measure.outage import Outage, ProbeLog, outage, summary
 from lablb.measure.pcap import Frame
+from lablb.measure.result import Trial
 from lablb.measure.timeline import confirmation, responders, runs, takeover
 
 PROBE_NAMES = {"icmp": "outage_s", "tcp": "service_outage_s"}
@@ -59,17 +60,29 @@ def _rel(t: float | None, origin: float) -> float | None:
     return None if t is None else round(t - origin, 6)
 
 
-def judge(w: Window, node: str, lan: Lan, backup: B.Timing, slack: B.Slack) -> dict[str, object]:
-    """The trial's record: measurements, per-trial bounds and problems."""
+def judge(
+    w: Window,
+    node: str,
+    lan: Lan,
+    backup: B.Timing,
+    slack: B.Slack,
+    outage_bounds: Mapping[str, tuple[float, float]] | None = None,
+) -> Trial:
+    """The trial's record: measurements, per-trial bounds and problems. The outages are
+    bounded by the protocol (``lablb.measure.bounds``) unless ``outage_bounds`` gives the
+    scenario's own (e.g. ``nogarp``: r1's neighbour timers); either way widened by each
+    probe's resolution in this trial."""
     problems: list[str] = []
     nominal = {
         "outage_s": B.client_outage(w.fault, backup, slack, 0.0),
         "service_outage_s": B.service_outage(w.fault, backup, slack, 0.0),
     }
+    if outage_bounds is not None:
+        nominal.update({k: v for k, v in outage_bounds.items() if k in nominal})
     outages: dict[str, Outage] = {}
     for kind, log in w.probes.items():
         latest = nominal[PROBE_NAMES[kind]][1] + log.interval
-        o = outage(log, w.at, w.since, w.until, latest_start=latest)
+        o = outage(log, w.at, w.since, w.until, latest_start=latest, fault_from=w.before)
         outages[kind] = o
         problems += o.problems()
     for kind in PROBE_NAMES:
@@ -99,13 +112,12 @@ def judge(w: Window, node: str, lan: Lan, backup: B.Timing, slack: B.Slack) -> d
             f"{'frame' if seen else 'nothing'} seen at {_rel(seen, w.at)} s)"
         )
     who = responders(w.frames, w.ident, lan.macs)
-    trial: dict[str, object] = {
+    data: dict[str, object] = {
         "fault": w.fault,
         "fault_at": w.at,
         "fault_instant_width_s": round(w.at - w.before, 6),
         "fault_confirmed": ok,
         "fault_confirmation": {"kind": w.confirms, "seen_s": _rel(seen, w.at)},
-        "takeover_s": None if tk.seconds is None else round(tk.seconds, 6),
         "new_master": new,
         "probes": {k: summary(o, w.at) for k, o in outages.items()},
         "responders": {
@@ -124,20 +136,25 @@ def judge(w: Window, node: str, lan: Lan, backup: B.Timing, slack: B.Slack) -> d
             ),
             None,
         )
-    trial["timeline"] = {
+    data["timeline"] = {
         "last_answer_before_s": _rel(judged_gap.last_answer_before if judged_gap else None, w.at),
         "old_master_last_advert_s": _rel(tk.reference, w.at),
         "takeover_advert_s": _rel(tk.first_new_advert, w.at),
         "first_garp_s": _rel(tk.first_garp, w.at),
         "first_answer_new_master_s": _rel(first_new, w.at),
     }
-    own: dict[str, list[float]] = {}
+    trial = Trial(data=data)
+    trial.measured["takeover_s"] = None if tk.seconds is None else round(tk.seconds, 6)
     for kind, o in outages.items():
         name = PROBE_NAMES[kind]
-        trial[name] = None if o.seconds is None else round(o.seconds, 6)
-        fn = B.client_outage if kind == "icmp" else B.service_outage
-        low, high = fn(w.fault, backup, slack, o.resolution)
-        own[name] = [round(low, 6), round(high, 6)]
+        trial.measured[name] = None if o.seconds is None else round(o.seconds, 6)
+        if outage_bounds is not None and name in outage_bounds:
+            low, high = outage_bounds[name]
+            low, high = max(0.0, low - o.resolution), high + o.resolution
+        else:
+            fn = B.client_outage if kind == "icmp" else B.service_outage
+            low, high = fn(w.fault, backup, slack, o.resolution)
+        trial.bounds[name] = (low, high)
         nominal_width = nominal[name][1] - nominal[name][0]
         if o.judged is not None and o.resolution >= nominal_width:
             problems.append(
@@ -149,10 +166,8 @@ def judge(w: Window, node: str, lan: Lan, backup: B.Timing, slack: B.Slack) -> d
                 f"{kind} probe: no probe lost, but the protocol sets a minimum of "
                 f"{low * 1000:.1f} ms (interval {o.interval * 1000:g} ms)"
             )
-    low, high = B.takeover(w.fault, backup, slack)
-    own["takeover_s"] = [round(low, 6), round(high, 6)]
-    trial["bounds"] = own
-    trial["problems"] = problems
+    trial.bounds["takeover_s"] = B.takeover(w.fault, backup, slack)
+    trial.problems += problems
     return trial
 
 

@@ -175,26 +175,34 @@ class Outage:
 
 
 def outage(
-    log: ProbeLog, fault_at: float, since: float, until: float, latest_start: float
+    log: ProbeLog,
+    fault_at: float,
+    since: float,
+    until: float,
+    latest_start: float,
+    fault_from: float | None = None,
 ) -> Outage:
     """The probe's view of a fault at ``fault_at``, over probes sent in [since, until].
-    The judged gap is the first one that starts at or after the fault (or whose first
-    lost probe was still in flight then: sent within one interval plus the slowest
-    answer before the fault) and no later than ``fault_at + latest_start`` (what the
-    fault can explain); every other gap is unexplained."""
+    A fault's kernel call takes time (taking a bridge port down waits for an RCU grace
+    period: up to 2.3 ms seen), and it may act anywhere in it: ``fault_from`` is when
+    the call began (default ``fault_at``). The judged gap is the first one that starts
+    at or after ``fault_from`` (or whose first lost probe was still in flight then: sent
+    within one interval plus the slowest answer before it) and no later than ``fault_at
+    + latest_start`` (what the fault can explain); every other gap is unexplained."""
     gaps = find_gaps(log, since, until)
+    start = fault_at if fault_from is None else min(fault_from, fault_at)
     # A probe sent shortly before the fault may still have been on its way (through a
     # forwarder's queue, say) when the fault hit: as long as the slowest answer before
     # the fault took, plus one interval.
     in_flight = max(
-        (log.answered[n] - t for n, t in log.sent if since <= t < fault_at and n in log.answered),
+        (log.answered[n] - t for n, t in log.sent if since <= t < start and n in log.answered),
         default=0.0,
     )
     judged = next(
         (
             g
             for g in gaps
-            if _send_of(log, g.first_lost) >= fault_at - log.interval - in_flight
+            if _send_of(log, g.first_lost) >= start - log.interval - in_flight
             and g.start <= fault_at + latest_start
         ),
         None,

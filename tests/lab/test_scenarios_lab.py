@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from lablb.scenario import finish, trial_bounds
+from lablb.scenario import all_scenarios, finish, trial_bounds
 from tests.conftest import SEED, run_lablb
 from tests.lab.leftovers import Snapshot, snapshot
 
@@ -46,20 +46,17 @@ def clean_after(before: Snapshot) -> Any:
     assert after.lab_processes == before.lab_processes and after.netns == before.netns
 
 
-SHORT = {
-    "failover": ["--param", "fault=graceful"],
-    "healthcheck": ["--param", "checks=fast", "--param", "failure=stop"],
-    "splitbrain": ["--param", "hold=1"],
-    "nogarp": ["--param", "base_reachable_time_ms=2000", "--param", "delay_first_probe_time=1"],
-    "stream": ["--param", "video_mb=20", "--param", "speed=4", "--param", "crash_at=1.5"],
-}
+# Every scenario in scenarios/, each with the short parameters it declares (``quick``):
+# a new scenario file is run here without editing this test.
+SCENARIOS = all_scenarios()
 
 
-@pytest.mark.parametrize("name", sorted(SHORT))
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_every_scenario_passes_within_its_bounds(
     name: str, tmp_path: Path, clean_after: None
 ) -> None:
-    result = run(tmp_path, name, *SHORT[name])
+    quick = [a for k, v in SCENARIOS[name].quick.items() for a in ("--param", f"{k}={v}")]
+    result = run(tmp_path, name, *quick)
     in_bounds(result)
     run_dir = next(tmp_path.glob(f"{name}-*"))
     tshark = subprocess.run(
@@ -77,6 +74,7 @@ def test_every_scenario_passes_within_its_bounds(
         for lb in ("lb01", "lb02"):
             assert t["bytes"][lb]["rx"] + t["bytes"][lb]["tx"] < 0.02 * received
         assert all(c["sha256_ok"] for c in t["clients"].values())
+        assert t["dr"]["floor_rx"] <= t["dr"]["balancers_rx"]
     if name == "nogarp":
         assert result["trials"][0]["garps_seen"] is False
 

@@ -265,12 +265,13 @@ def test_a_crash_trial_judged_end_to_end(tmp_path: Path) -> None:
     lan = Lan({LB01: "lb01", LB02: "lb02"}, {"lb01": "172.30.0.20", "lb02": "172.30.0.21"}, 51)
     t = B.Timing(0.0361, 0.0061, 0.01)
     trial = judge(window, "lb01", lan, t, B.Slack(1e-6, 1.5e-3))
-    assert trial["problems"] == [], trial["problems"]
-    assert trial["new_master"] == "lb02" and trial["fault_confirmed"] is True
-    assert trial["takeover_s"] == pytest.approx(0.0362, abs=1e-6)
-    assert trial["outage_s"] == pytest.approx(0.036, abs=1e-6)
-    low, high = trial["bounds"]["outage_s"]  # type: ignore[index]
-    assert low <= trial["outage_s"] <= high  # type: ignore[operator]
+    assert trial.problems == [], trial.problems
+    assert trial.data["new_master"] == "lb02" and trial.data["fault_confirmed"] is True
+    assert trial.measured["takeover_s"] == pytest.approx(0.0362, abs=1e-6)
+    outage = trial.measured["outage_s"]
+    assert outage == pytest.approx(0.036, abs=1e-6)
+    low, high = trial.bounds["outage_s"]
+    assert outage is not None and low <= outage <= high
 
 
 # -- rtnetlink for the VIPs -----------------------------------------------------------------
@@ -296,4 +297,17 @@ def test_a_probe_in_flight_when_the_fault_hit_belongs_to_its_gap() -> None:
     lost = set(range(48, 80))
     answered = {i: t + 0.003 for i, t in sent if i not in lost}
     o = outage(ProbeLog("tcp", "x", 0.001, sent, answered), 100.050, 100.0, 100.1, 0.05)
+    assert o.judged is not None and o.judged.first_lost == 48 and not o.unexplained
+
+
+def test_a_fault_acts_anywhere_in_its_kernel_call() -> None:
+    # The port-down ioctl ran from 100.0475 to 100.0500 (an RCU grace period): traffic
+    # stopped at its start. That gap is the fault's; judged from ``after`` alone it
+    # would be unexplained (2.5 ms early) and the outage read as none.
+    sent = tuple((i, 100.0 + i * 0.001) for i in range(100))
+    lost = set(range(48, 80))
+    answered = {i: t + 1e-4 for i, t in sent if i not in lost}
+    log = ProbeLog("icmp", "x", 0.001, sent, answered)
+    assert outage(log, 100.0500, 100.0, 100.1, 0.05).judged is None
+    o = outage(log, 100.0500, 100.0, 100.1, 0.05, fault_from=100.0475)
     assert o.judged is not None and o.judged.first_lost == 48 and not o.unexplained

@@ -10,6 +10,7 @@ import pytest
 
 from lablb.errors import LablbError
 from lablb.measure.playback import play
+from lablb.measure.result import Trial
 from lablb.measure.stats import allowance, compare, incomparable, percentile, summary
 from lablb.report import summary as report_summary
 from lablb.scenario import all_scenarios, finish, get_scenario, parse_params, verdict_of
@@ -46,7 +47,23 @@ def test_finish_gives_verdicts_and_stats() -> None:
 
 def test_a_trial_that_measured_nothing_fails() -> None:
     assert verdict_of({}, {"outage_s": (0.0, 1.0)}) == ("fail", ["outage_s: not measured"])
-    assert verdict_of({"outage_s": 0.5, "dr_ok": False}, {"outage_s": (0.0, 1.0)})[0] == "fail"
+    problem = {"outage_s": 0.5, "problems": ["Direct Routing: bypassed?"]}
+    assert verdict_of(problem, {"outage_s": (0.0, 1.0)}) == ("fail", ["Direct Routing: bypassed?"])
+
+
+def test_a_typed_trial_is_written_flat_and_judged_like_any_other() -> None:
+    t = Trial(measured={"outage_s": 0.5, "takeover_s": None}, bounds={"outage_s": (0.6, 1.0)})
+    t.keep(new_master="lb02")
+    t.require(False, "the VIP is on nobody")
+    flat = t.as_json()
+    assert flat["new_master"] == "lb02" and flat["bounds"] == {"outage_s": [0.6, 1.0]}
+    verdict, why = verdict_of(flat, {"takeover_s": (0.0, 1.0)})
+    assert verdict == "fail"
+    assert why == [
+        "takeover_s: not measured",
+        "outage_s 0.5000 s not in [0.6000, 1.0000]",
+        "the VIP is on nobody",
+    ]
 
 
 def test_compare_flags_a_doctored_result_and_says_which() -> None:
@@ -149,3 +166,9 @@ def test_playback_counts_a_stall_that_never_ends() -> None:
     died = [(t / 10, min(int(t / 10 * 2 * rate), 6 * rate)) for t in range(0, 101)]
     pb = play(died, 8e6, 10 * rate)
     assert pb.open_stall and not pb.complete and pb.stall_s > 0
+
+
+def test_every_scenarios_quick_parameters_are_its_own_and_valid() -> None:
+    for name, scenario in all_scenarios().items():
+        assert scenario.quick, f"{name} declares no quick parameters for the suite"
+        parse_params(scenario, [f"{k}={v}" for k, v in scenario.quick.items()])
