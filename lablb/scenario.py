@@ -394,8 +394,8 @@ def run(
                 except LablbError as exc:
                     left = []
                     record.problems.append(f"a fault the trial left could not be undone: {exc}")
-                if left:
-                    record.problems.append(f"left injected, undone by the runner: {left}")
+                if left:  # the runner keeps the faults: a trial may leave them to it
+                    record.keep(undone_after_trial=left)
                 trial = record.as_json()
                 trial["verdict"], why = verdict_of(trial, bounds)
                 progress(
