@@ -32,7 +32,6 @@ from lablb.measure.failover import failover_bounds, judge
 from lablb.measure.result import Trial
 from lablb.scenario import Bounds, Context, Param, Scenario
 
-START_WAIT = 5.0  # beyond master_down: a daemon's start, before it is judged not to come up
 OBSERVE_AFTER_S = 0.2  # probes go on this long past master_down + advert_int: recovery seen
 
 
@@ -62,9 +61,10 @@ class Failover(Scenario):
 
     def trial(self, ctx: Context, index: int) -> Trial:
         c = ctx.cluster
-        # Whoever the kernels say holds the VIP now is the master the fault hits; its
-        # successor by the protocol's rule is the backup whose timers bound the takeover.
-        master = c.master(timeout=max(c.timers(b).master_down for b in c.balancers) + START_WAIT)
+        # The master the fault hits is whoever holds the VIP once the cluster has settled
+        # (the kernels say); its successor by the protocol's rule is the backup whose
+        # timers bound the takeover.
+        master = c.settle()
         backup = c.successor(master)
         t_backup = c.timers(backup)
         # The backup has heard a few adverts; then the fault falls at a (seeded) random

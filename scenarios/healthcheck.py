@@ -84,7 +84,7 @@ class Healthcheck(Scenario):
         service = c.service_vip()
         if service is None:
             return Trial.failed("the configs have no virtual_server to check")
-        master = c.master()
+        master = c.settle()
         t = self._timing(ctx)
         key = f"{c.address(target)}:{service[1]}"
 

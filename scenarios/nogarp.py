@@ -85,7 +85,7 @@ class NoGarp(Scenario):
 
     def trial(self, ctx: Context, index: int) -> Trial:
         c = ctx.cluster
-        master = c.master()
+        master = c.settle()
         backup = c.successor(master)
         high = ctx.bounds["service_outage_s"][1]
         crash = ctx.faults.new("crash", c.nodes[master])

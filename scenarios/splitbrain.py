@@ -50,7 +50,7 @@ class Splitbrain(Scenario):
 
     def trial(self, ctx: Context, index: int) -> Trial:
         c = ctx.cluster
-        master = c.master()
+        master = c.settle()
         backup = c.successor(master)
         t = c.timers(backup)
         m_ip, b_ip = str(c.address(master)), str(c.address(backup))

@@ -81,7 +81,7 @@ class Stream(Scenario):
         vip, port = service
         url = f"http://{vip}:{port}/video/{path.name}"
         rate = VIDEO_BITRATE / 8 * float(p["speed"])
-        master = c.master()
+        master = c.settle()
         hosts = [*c.balancers, *sorted(c.web), *c.roles("client")]
         # The balancers' own traffic (adverts, checks, sync) over one checker period
         # (the longest delay_loop), so every check is in it: what they carry without

@@ -24,6 +24,8 @@ from lablb.lab.web import MailSink, WebNode, start_web
 from lablb.measure.bounds import Timing
 from lablb.vrrp.timers import master_down_interval, skew_time
 
+SETTLE_S = 5.0  # beyond master_down: a restarted daemon's start, before it is judged stuck
+
 
 @dataclass
 class Cluster:
@@ -104,6 +106,21 @@ class Cluster:
             if time.monotonic() > deadline:
                 raise LabError(f"no single master of {vip} within {timeout:.1f} s: {holders}")
             time.sleep(0.05)
+
+    def settle(self, timeout: float | None = None) -> str:
+        """Wait until the cluster is where the protocol leads it, and return its master
+        (seen in the kernels): with pre-emption on every member, the preferred member
+        (a restarted one takes the VIP back once its start and master-down timer are
+        over); without, whoever holds the VIP."""
+        if timeout is None:
+            timeout = max(self.timers(b).master_down for b in self.balancers) + SETTLE_S
+        if any(
+            self.instance(b).nopreempt or self.instance(b).preempt_delay for b in self.balancers
+        ):
+            return self.master(timeout)
+        master = self.preferred()
+        self.wait_master(master, timeout)
+        return master
 
     def successor(self, master: str) -> str:
         """The backup that takes over when ``master`` fails: of the other members of its
