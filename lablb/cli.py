@@ -62,6 +62,26 @@ def _cmd_topo_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_topo_derive(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from lablb.lab import graph
+    from lablb.lab.derived import derived_entry
+
+    configs = Path(args.dir)
+    if not configs.is_dir():
+        raise LablbError(f"topo derive: {args.dir} is not a folder of keepalived.conf files")
+    entry = derived_entry(configs)
+    topo = entry.cls()
+    print(graph.render_text(entry.name, graph.describe(topo), topo.switches(sort=True)))
+    for note in entry.cls.plan.notes:
+        print(f"  - {note}")
+    png = args.png or f"{configs.resolve().name}-topology.png"
+    graph.draw_png(entry.name, topo, png)
+    print(f"picture: {png}")
+    return 0
+
+
 def _ping_all(lab: object) -> int:
     from lablb.lab.graph import describe
     from lablb.lab.net import Lab
@@ -342,6 +362,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--png", metavar="FILE", help="also draw it to a PNG file")
     p.set_defaults(func=_cmd_topo_show)
+    p = topo.add_parser(
+        "derive", help="the topology a config set implies (what lablb run --configs DIR uses)"
+    )
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("--png", metavar="FILE", help="draw it here (default: DIR-topology.png)")
+    p.set_defaults(func=_cmd_topo_derive)
 
     p = sub.add_parser("up", help="bring a lab up and keep it until Ctrl-C")
     p.add_argument("name")
@@ -404,7 +430,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run a scenario in a lab and report (e.g. lablb run failover)")
     p.add_argument("name")
-    p.add_argument("--topo", default="seed")
+    p.add_argument(
+        "--topo",
+        help="topology (default: seed, or the one --configs implies when they do not fit it)",
+    )
     p.add_argument("--configs", metavar="DIR", help="config set (default: the topology's)")
     p.add_argument("--engine", default="lablb", help="lablb, keepalived, mixed, NODE=ENGINE,...")
     p.add_argument("--repeat", type=int, default=1, metavar="N", help="trials (default 1)")

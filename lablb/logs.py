@@ -12,6 +12,11 @@ from pathlib import Path
 from typing import Any
 
 KEEPALIVED_STATE = re.compile(r"\((?P<inst>[^)]+)\) Entering (?P<state>[A-Z]+) STATE")
+# keepalived 2.2.7 (vrrp_scheduler.c, vrrp_dispatcher_init) logs its socket pool with -D
+# right after it arms the instances' timers, which it does only after its "Entering
+# BACKUP STATE (init)" line and that state's notifications (an SMTP alert took 3 ms):
+# the first line known to follow the start of the master-down timer.
+KEEPALIVED_TIMERS_ARMED = re.compile(r"VRRP sockpool: ")
 # The lab stamps each line of keepalived's console log on arrival (CLOCK_REALTIME):
 # keepalived's own timestamps have a resolution of one second.
 STAMP = re.compile(r"^\[(?P<ts>\d+\.\d+)\] ")

@@ -288,41 +288,44 @@ def finish(result: dict[str, Any]) -> dict[str, Any]:
 
 
 MAX_REPEAT = 1000
+DEFAULT_TOPOLOGY = "seed"
 
 
 def preflight(
     scenario: Scenario,
     values: dict[str, Any],
-    topo: str,
+    topo: str | None,
     configs: str | None,
     engine: str,
     repeat: int,
 ) -> tuple[Any, Path]:
     """Everything a run needs that can be checked without a lab, checked before one
     starts: the topology, the engine choice, the config set (each balancer's file is
-    there and loads), --repeat and the scenario's lab-dependent parameters. Returns the
-    topology entry and the config set's folder."""
-    from lablb.config.load import load
+    there and loads), --repeat and the scenario's lab-dependent parameters. Without
+    ``topo``, a config set that does not fit the seed topology gets the topology it
+    implies (``lablb.lab.derived``). Returns the topology entry and the config set."""
     from lablb.lab.balancer import engines_for
+    from lablb.lab.derived import derived_entry, load_set, misfit
     from lablb.lab.graph import describe
     from lablb.lab.registry import get
 
     if not 1 <= repeat <= MAX_REPEAT:
         raise UsageError(f"--repeat {repeat}: from 1 to {MAX_REPEAT}")
     try:
-        entry = get(topo)
-        engines_for(engine, entry.balancers)
+        entry = get(topo or DEFAULT_TOPOLOGY)
         source = entry.config_dir(configs).resolve()
     except LabError as exc:
         raise UsageError(str(exc)) from None
-    missing = [b for b in entry.balancers if not (source / f"{b}.conf").is_file()]
-    if missing:
-        raise UsageError(
-            f"config set {source} has no {', '.join(f'{b}.conf' for b in missing)} "
-            f"for topology {topo}'s balancers"
-        )
-    for b in entry.balancers:
-        load(str(source / f"{b}.conf"))  # ConfigError: file:line: what, and the hint
+    load_set(source)  # ConfigError: file:line: what, and the hint
+    why = misfit(entry, source)
+    if why is not None and topo is None and configs is not None:
+        entry = derived_entry(source)
+    elif why is not None:
+        raise UsageError(f"topology {entry.name} does not fit the configs: {why}")
+    try:
+        engines_for(engine, entry.balancers)
+    except LabError as exc:
+        raise UsageError(str(exc)) from None
     hosts = {h.name: h.role for h in describe(entry.cls())}
     scenario.check(values, hosts)
     return entry, source
@@ -330,7 +333,7 @@ def preflight(
 
 def run(
     name: str,
-    topo: str = "seed",
+    topo: str | None = None,
     configs: str | None = None,
     engine: str = "lablb",
     repeat: int = 1,
@@ -355,7 +358,7 @@ def run(
         "schema": SCHEMA,
         "scenario": name,
         "parameters": values,
-        "topology": topo,
+        "topology": entry.name,
         "engine": engine,
         "repeat": repeat,
         "configs": config_digests(conf_dir),
@@ -369,7 +372,7 @@ def run(
     }
     t0 = time.monotonic()
     video = int(values[scenario.video_mb_param]) if scenario.video_mb_param else None
-    progress(f"{name}: lab {topo} up, engine {engine}, configs {conf_dir}")
+    progress(f"{name}: lab {entry.name} up, engine {engine}, configs {conf_dir}")
     with Lab(LabSpec(entry), workdir=run_dir / "lab") as lab:
         capture = Capture(lab, run_dir / "capture.pcap").start()
         counters = Counters(lab, run_dir / "counters.json").start()

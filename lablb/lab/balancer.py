@@ -25,7 +25,13 @@ from lablb.errors import LabError
 from lablb.lab import procs
 from lablb.lab.kernel import Instant
 from lablb.lab.net import Lab
-from lablb.logs import KEEPALIVED_STATE, lablb_events, stamped_lines, state_changes
+from lablb.logs import (
+    KEEPALIVED_STATE,
+    KEEPALIVED_TIMERS_ARMED,
+    lablb_events,
+    stamped_lines,
+    state_changes,
+)
 from lablb.vrrp.io import vip_argv
 
 ENGINES = ("lablb", "keepalived")
@@ -190,14 +196,17 @@ class VrrpNode:
         return proc
 
     def started_at(self, after: float) -> float | None:
-        """When the VRRP engine last started after ``after`` (CLOCK_REALTIME), from its
-        own log: lablb's ``start`` event, or keepalived's first state line (stamped on
-        arrival, so no earlier than the truth)."""
+        """When the VRRP engine's timers last started after ``after`` (CLOCK_REALTIME),
+        from its own log: lablb's ``start`` event, or the first keepalived line known to
+        follow the arming of its timers (``KEEPALIVED_TIMERS_ARMED``; else its first
+        state line), stamped on arrival, so no earlier than the truth."""
         if self.engine == "lablb":
             offset = time.time() - time.monotonic()
             starts = [float(str(e["ts"])) + offset for e in self.events("start")]
         else:
-            starts = [t for t, line in stamped_lines(self.log) if KEEPALIVED_STATE.search(line)]
+            lines = stamped_lines(self.log)
+            armed = [t for t, line in lines if KEEPALIVED_TIMERS_ARMED.search(line)]
+            starts = armed or [t for t, line in lines if KEEPALIVED_STATE.search(line)]
         return next((t for t in starts if t >= after), None)
 
     def tail(self, lines: int = 5) -> str:

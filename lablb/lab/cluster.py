@@ -66,6 +66,14 @@ class Cluster:
         """The MAC of each of the host's interfaces, lower case."""
         return [str(i.MAC()).lower() for i in self.lab.host(host).intfList() if i.MAC()]
 
+    def lan_interface(self, host: str) -> str:
+        """The interface a balancer's VRRP instance runs on; any other host's first."""
+        if host in self.balancers:
+            iface = self.instance(host).interface
+            if iface:
+                return iface
+        return str(self.lab.host(host).intfList()[0].name)
+
     def pid(self, host: str) -> int:
         """A process in the host's namespaces (for ``lablb.lab.kernel.InNetns``)."""
         return int(self.lab.host(host).pid)
@@ -160,9 +168,12 @@ class Cluster:
     def holders(self, vip: IPv4Address) -> list[str]:
         return sorted(n for n, node in self.nodes.items() if node.holds(vip))
 
-    def counter(self, host: str, name: str, iface: str = "eth0") -> int:
-        """An interface counter of ``host``; a counter that cannot be read is an error,
-        never 0."""
+    def counter(self, host: str, name: str, iface: str | None = None) -> int:
+        """An interface counter of ``host`` (default: its LAN interface, the balancers'
+        being the one their VRRP instance runs on); a counter that cannot be read is an
+        error, never 0."""
+        if iface is None:
+            iface = self.lan_interface(host)
         res = self.lab.run(host, ["cat", f"/sys/class/net/{iface}/statistics/{name}"])
         try:
             return int(res.stdout)

@@ -27,6 +27,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 
+from lablb.config.load import load
 from lablb.errors import LabError
 from lablb.lab.balancer import VrrpNode
 from lablb.lab.kernel import InNetns, Instant, set_link
@@ -185,7 +186,12 @@ class Freeze(Fault):
 FAULTS: dict[str, type[Fault]] = {f.name: f for f in (Crash, Graceful, IfDown, Isolate, Freeze)}
 
 
-def fault(name: str, node: VrrpNode, interface: str = "eth0") -> Fault:
+def fault(name: str, node: VrrpNode, interface: str | None = None) -> Fault:
+    """Fault ``name`` on ``node``, on ``interface`` (default: the one its VRRP instance
+    runs on, read from its keepalived.conf)."""
+    if interface is None:
+        instances = load(str(node.config)).vrrp_instances
+        interface = (instances[0].interface if instances else None) or "eth0"
     try:
         return FAULTS[name](node, interface)
     except KeyError:
@@ -200,7 +206,7 @@ class Faults:
     def __init__(self) -> None:
         self.made: list[Fault] = []
 
-    def new(self, name: str, node: VrrpNode, interface: str = "eth0") -> Fault:
+    def new(self, name: str, node: VrrpNode, interface: str | None = None) -> Fault:
         f = fault(name, node, interface)
         self.made.append(f)
         return f

@@ -46,7 +46,7 @@ http {{
     sendfile on;
     keepalive_timeout 5;
     server {{
-        listen 80;
+{listen}
         root {root};
         add_header X-Served-By {host} always;
     }}
@@ -98,7 +98,14 @@ def sha256(path: Path) -> str:
 class WebNode:
     """nginx in one lab host."""
 
-    def __init__(self, lab: Lab, host: str, docroot: Path, video_path: Path | None) -> None:
+    def __init__(
+        self,
+        lab: Lab,
+        host: str,
+        docroot: Path,
+        video_path: Path | None,
+        ports: tuple[int, ...] = (80,),
+    ) -> None:
         self.lab, self.host = lab, host
         self.dir = lab.workdir / host / "nginx"
         self.root = lab.workdir / host / "www"
@@ -111,7 +118,11 @@ class WebNode:
             (self.root / "video").mkdir(exist_ok=True)
             (self.root / "video" / video_path.name).symlink_to(video_path)
         self.conf = self.dir / "nginx.conf"
-        self.conf.write_text(NGINX_CONF.format(dir=self.dir, root=self.root, host=host))
+        listen = "\n".join(f"        listen {p};" for p in ports)
+        self.conf.write_text(
+            NGINX_CONF.format(dir=self.dir, root=self.root, host=host, listen=listen)
+        )
+        self.ports = ports
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -122,7 +133,7 @@ class WebNode:
         while (
             self.lab.run(
                 self.host,
-                ["curl", "-sf", "-o", "/dev/null", "http://127.0.0.1/whoami.txt"],
+                ["curl", "-sf", "-o", "/dev/null", f"http://127.0.0.1:{self.ports[0]}/whoami.txt"],
                 timeout=5,
             ).returncode
             != 0
@@ -144,7 +155,8 @@ def start_web(
     path = video(video_mb) if video_mb else None
     nodes = {}
     for host in hosts:
-        node = WebNode(lab, host, docroot, path)
+        ports = tuple(getattr(lab.host(host), "ports", ())) or (80,)
+        node = WebNode(lab, host, docroot, path, ports)
         node.start()
         lab.on_teardown(node.stop)
         nodes[host] = node

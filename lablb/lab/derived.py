@@ -1,0 +1,124 @@
+"""A Mininet topology built from a config set (``lablb.lab.plan``), and the test of
+whether a named topology fits a config set at all. Lab layer.
+
+``lablb run SCENARIO --configs DIR`` without ``--topo`` runs on the seed topology when
+the configs fit it (same balancer names, interfaces and server LAN), and on the
+topology derived from DIR otherwise; ``lablb topo derive DIR`` shows that one.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Interface
+from pathlib import Path
+from typing import Any
+
+from mininet.topo import Topo
+
+from lablb.config import model as m
+from lablb.config.load import load
+from lablb.errors import ConfigError
+from lablb.lab.graph import describe
+from lablb.lab.plan import Plan, derive_plan
+from lablb.lab.registry import TopoEntry, topologies_dir
+
+DOCROOT = "www"  # under topologies/: the pages the seed's checkers ask for, and the video
+LINK_MBIT = 1000
+
+
+class DerivedTopo(Topo):  # type: ignore[misc]  # Mininet has no type hints
+    """The lab a config set implies (``lablb.lab.plan``)."""
+
+    plan: Plan  # set on the subclass made for one config set
+    balancers: tuple[str, ...] = ()
+    default_configs = ""
+    docroot = DOCROOT
+
+    def build(self, bw: float = LINK_MBIT, **_opts: Any) -> None:
+        switches = {"lan": self.addSwitch("s1"), "clients": self.addSwitch("s2")}
+        for h in self.plan.hosts:
+            opts: dict[str, Any] = {"ip": None, "role": h.role}
+            if h.default_route is not None:
+                opts["defaultRoute"] = f"via {h.default_route}"
+            if h.lo_addresses:
+                opts["lo_addresses"] = [str(a) for a in h.lo_addresses]
+            if h.routes:
+                opts["routes"] = list(h.routes)
+            if h.sysctls:
+                opts["sysctls"] = dict(h.sysctls)
+            if h.ports:
+                opts["ports"] = h.ports
+            node = self.addHost(h.name, **opts)
+            for link in h.links:
+                self.addLink(
+                    node,
+                    switches[link.switch],
+                    intfName1=link.interface,
+                    params1={"ip": str(link.address)},
+                    bw=bw,
+                )
+
+
+def load_set(configs: Path) -> dict[str, m.KeepalivedConfig]:
+    """Each ``NODE.conf`` of a config set, parsed (ConfigError at the first error)."""
+    files = sorted(configs.glob("*.conf"))
+    if not files:
+        raise ConfigError(f"{configs}: no *.conf files (one per balancer, named after it)")
+    return {f.stem: load(str(f)) for f in files}
+
+
+def derived_entry(configs: Path) -> TopoEntry:
+    """The topology ``configs`` imply, as a registry entry (its name: ``derived:DIR``)."""
+    loaded = load_set(configs)
+    plan = derive_plan(loaded)
+    docroot = topologies_dir() / DOCROOT
+    for config in loaded.values():
+        for vs in config.virtual_servers:
+            for rs in vs.real_servers:
+                for ck in rs.checkers:
+                    for url in ck.urls:
+                        if not (docroot / url.path.lstrip("/")).is_file():
+                            raise ConfigError(
+                                f"url path {url.path} is not a page the lab's web nodes serve",
+                                file=url.where.file,
+                                line=url.where.line,
+                                col=url.where.col,
+                                hint=f"the web nodes serve {docroot}; or use TCP_CHECK",
+                            )
+    cls = type(
+        "DerivedTopo",
+        (DerivedTopo,),
+        {
+            "plan": plan,
+            "balancers": plan.balancers,
+            "default_configs": str(configs.resolve()),
+            "__doc__": f"Derived from {configs}: " + "; ".join(plan.notes),
+        },
+    )
+    return TopoEntry(f"derived:{configs.name}", cls, topologies_dir() / "derived")
+
+
+def misfit(entry: TopoEntry, configs: Path) -> str | None:
+    """Why ``entry`` cannot run ``configs`` (None: it can): a balancer without its file,
+    an interface its host lacks, or a server LAN its address is not on."""
+    views = {v.name: v for v in describe(entry.cls())}
+    for b in entry.balancers:
+        conf = configs / f"{b}.conf"
+        if not conf.is_file():
+            return f"{configs} has no {b}.conf for {entry.name}'s balancer {b}"
+    loaded = load_set(configs)
+    extra = sorted(set(loaded) - set(entry.balancers))
+    if extra:
+        return f"{', '.join(extra)}: not balancers of {entry.name}"
+    for b in entry.balancers:
+        try:
+            plan_lan = derive_plan({b: loaded[b]}).lan
+        except ConfigError as exc:
+            return str(exc)
+        inst = next(iter(loaded[b].vrrp_instances), None)
+        ifaces = {i.name: i.address for i in views[b].interfaces}
+        if inst is None or inst.interface not in ifaces:
+            return f"{b}: {entry.name} gives it no interface {inst.interface if inst else '?'}"
+        addr = ifaces[inst.interface]
+        if addr is None or IPv4Interface(addr).ip not in plan_lan:
+            return f"{b}: its {inst.interface} ({addr}) is not on the configs' LAN {plan_lan}"
+    return None

@@ -1,0 +1,256 @@
+"""A topology derived from a config set: the lab a pair of keepalived.conf files implies.
+
+Pure: configs in, a ``Plan`` out (hosts, their interfaces, addresses and routes); no
+Mininet here (``lablb.lab.derived`` builds the ``Topo`` from a plan). What the configs
+say is used as they say it; what they leave open is chosen and said so:
+
+- balancers: one per file, named by the file (``alpha.conf`` -> ``alpha``), on the
+  interface its cluster instance names; the same VRID on every file;
+- the server LAN: the subnet of the cluster instance's first VIP with a prefix;
+- addresses the configs do not give (the balancers' own, unless ``unicast_src_ip``;
+  the router's) are the lowest free ones of the LAN;
+- one web node per real server address, holding every virtual server address on ``lo``
+  for Direct Routing (``arp_ignore``/``arp_announce`` so that it does not answer ARP
+  for it), serving the real servers' ports;
+- the router: on the LAN and on a client subnet (a TEST-NET that does not clash), with
+  a route to each VIP outside the LAN; two clients behind it;
+- the SMTP sink, when ``smtp_server`` is on the LAN.
+
+Anything it cannot derive is a ``ConfigError`` naming the file and line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+
+from lablb.config import model as m
+from lablb.config.diagnostics import Where
+from lablb.config.edit import service_instance
+from lablb.errors import ConfigError
+
+CLIENT_NETS = (IPv4Network("198.51.100.0/24"), IPv4Network("203.0.113.0/24"))
+CLIENTS = ("cl01", "cl02")
+HOST_NAME = re.compile(r"^[a-z][a-z0-9]{0,9}$")  # Mininet names its switch ports NAME-ethN
+LAN_IFACE = "eth0"  # router, web nodes, mail sink and clients
+SMTP_PORT = 25  # the lab's SMTP sink listens here only
+
+ARP_FOR_DR = {  # real servers hold the VIP on lo but must not answer ARP for it
+    "net.ipv4.conf.all.arp_ignore": 1,
+    "net.ipv4.conf.all.arp_announce": 2,
+    f"net.ipv4.conf.{LAN_IFACE}.arp_ignore": 1,
+    f"net.ipv4.conf.{LAN_IFACE}.arp_announce": 2,
+}
+
+
+@dataclass(frozen=True)
+class Link:
+    interface: str
+    address: IPv4Interface
+    switch: str  # "lan" or "clients"
+
+
+@dataclass(frozen=True)
+class HostPlan:
+    name: str
+    role: str
+    links: tuple[Link, ...]
+    default_route: IPv4Address | None = None
+    lo_addresses: tuple[IPv4Interface, ...] = ()
+    routes: tuple[str, ...] = ()
+    sysctls: Mapping[str, int] = field(default_factory=dict)
+    ports: tuple[int, ...] = ()  # web nodes: the ports they serve
+
+
+@dataclass(frozen=True)
+class Plan:
+    lan: IPv4Network
+    clients: IPv4Network
+    balancers: tuple[str, ...]
+    hosts: tuple[HostPlan, ...]
+    notes: tuple[str, ...] = ()
+
+    def host(self, name: str) -> HostPlan:
+        return next(h for h in self.hosts if h.name == name)
+
+    def of_role(self, role: str) -> list[HostPlan]:
+        return [h for h in self.hosts if h.role == role]
+
+
+def _bad(where: Where, message: str, hint: str = "") -> ConfigError:
+    return ConfigError(message, file=where.file, line=where.line, col=where.col, hint=hint)
+
+
+def _free(lan: IPv4Network, taken: set[IPv4Address]) -> Iterator[IPv4Address]:
+    for addr in lan.hosts():
+        if addr not in taken:
+            taken.add(addr)
+            yield addr
+
+
+def derive_plan(configs: Mapping[str, m.KeepalivedConfig]) -> Plan:
+    """The topology ``configs`` (node name -> its parsed keepalived.conf) imply."""
+    if not configs:
+        raise ConfigError("the config set has no *.conf file: one per balancer")
+    names = sorted(configs)
+    for name in names:
+        if not HOST_NAME.match(name) or name in (*CLIENTS, "r1", "mx01"):
+            raise _bad(
+                Where(configs[name].path, 0, 0),
+                f"{name!r} cannot name a lab host",
+                "name each file after its balancer: a-z and digits, at most 10 characters, "
+                "not r1, mx01 or a client's name",
+            )
+    instances: dict[str, m.VrrpInstance] = {}
+    for name in names:
+        inst = service_instance(configs[name])
+        if inst is None:
+            raise _bad(Where(configs[name].path, 0, 0), "no vrrp_instance: nothing to fail over")
+        if inst.interface is None:
+            raise _bad(inst.where, f"vrrp_instance {inst.name} has no interface")
+        instances[name] = inst
+    first = instances[names[0]]
+    for name in names[1:]:
+        inst = instances[name]
+        if inst.virtual_router_id != first.virtual_router_id:
+            raise _bad(
+                inst.where,
+                f"vrrp_instance {inst.name} has VRID {inst.virtual_router_id}, "
+                f"{names[0]}'s has {first.virtual_router_id}: not one cluster",
+            )
+    lan = _lan(first)
+    taken: set[IPv4Address] = set()
+    notes: list[str] = [f"server LAN {lan}, from {first.name}'s first VIP ({first.where})"]
+
+    def on_lan(addr: IPv4Address, where: Where, what: str) -> IPv4Address:
+        if addr not in lan:
+            raise _bad(
+                where,
+                f"{what} {addr} is not on the server LAN {lan}",
+                "Direct Routing needs the balancers and real servers on one LAN",
+            )
+        return addr
+
+    # Everything the configs place, first.
+    vips = {a.interface.ip for i in instances.values() for a in i.virtual_ipaddress}
+    vips |= {a.interface.ip for i in instances.values() for a in i.virtual_ipaddress_excluded}
+    services: set[IPv4Address] = set()
+    real: dict[IPv4Address, set[int]] = {}
+    for name in names:
+        for vs in configs[name].virtual_servers:
+            if vs.lvs_method != "DR":
+                raise _bad(
+                    vs.where,
+                    f"virtual_server {vs.label}: lvs_method {vs.lvs_method}",
+                    "lablb forwards with Direct Routing (lvs_method DR) only",
+                )
+            if vs.address is None:
+                raise _bad(vs.where, f"virtual_server {vs.label}: lablb needs an address")
+            services.add(vs.address)
+            for rs in vs.real_servers:
+                on_lan(rs.address, rs.where, "real_server")
+                port = rs.port if rs.port is not None else vs.port
+                real.setdefault(rs.address, set()).update({port} if port else set())
+    taken |= vips | set(real)
+    own: dict[str, IPv4Address] = {}
+    for name in names:
+        src = instances[name].unicast_src_ip
+        if src is not None:
+            own[name] = on_lan(src, instances[name].where, "unicast_src_ip")
+            taken.add(src)
+    mail: IPv4Address | None = None
+    smtp = next(
+        (c.global_defs.smtp_server for c in configs.values() if c.global_defs.smtp_server), None
+    )
+    if smtp is not None:
+        addr = IPv4Address(smtp.address)
+        if addr in lan and smtp.port == SMTP_PORT and addr not in taken:
+            mail = addr
+            taken.add(addr)
+        else:
+            notes.append(f"smtp_server {smtp.address}:{smtp.port} is not on the LAN: no mail sink")
+    free = _free(lan, taken)
+    router_ip = next(free)
+    for name in names:
+        if name not in own:
+            own[name] = next(free)
+    notes.append(
+        f"router r1 at {router_ip}; balancers at " + ", ".join(f"{n} {own[n]}" for n in names)
+    )
+
+    prefix = lan.prefixlen
+    hosts: list[HostPlan] = []
+    outside = sorted(a for a in vips | services if a not in lan)
+    clients = next((n for n in CLIENT_NETS if not n.overlaps(lan)), None)
+    if clients is None:
+        raise _bad(first.where, f"the server LAN {lan} overlaps every client TEST-NET")
+    client_gw = next(clients.hosts())
+    hosts.append(
+        HostPlan(
+            "r1",
+            "router",
+            (
+                Link(LAN_IFACE, IPv4Interface(f"{router_ip}/{prefix}"), "lan"),
+                Link("eth1", IPv4Interface(f"{client_gw}/{clients.prefixlen}"), "clients"),
+            ),
+            routes=tuple(f"{a}/32 dev {LAN_IFACE}" for a in outside),
+            sysctls={"net.ipv4.ip_forward": 1},
+        )
+    )
+    for name in names:
+        iface = instances[name].interface or LAN_IFACE
+        hosts.append(
+            HostPlan(
+                name,
+                "balancer",
+                (Link(iface, IPv4Interface(f"{own[name]}/{prefix}"), "lan"),),
+                default_route=router_ip,
+            )
+        )
+    for i, addr in enumerate(sorted(real), start=1):
+        hosts.append(
+            HostPlan(
+                f"web{i:02d}",
+                "web",
+                (Link(LAN_IFACE, IPv4Interface(f"{addr}/{prefix}"), "lan"),),
+                default_route=router_ip,
+                lo_addresses=tuple(IPv4Interface(f"{s}/32") for s in sorted(services)),
+                sysctls=ARP_FOR_DR,
+                ports=tuple(sorted(real[addr])),
+            )
+        )
+    if mail is not None:
+        hosts.append(
+            HostPlan(
+                "mx01",
+                "mail",
+                (Link(LAN_IFACE, IPv4Interface(f"{mail}/{prefix}"), "lan"),),
+                default_route=router_ip,
+            )
+        )
+    addrs = _free(clients, {client_gw})
+    for name in CLIENTS:
+        hosts.append(
+            HostPlan(
+                name,
+                "client",
+                (Link(LAN_IFACE, IPv4Interface(f"{next(addrs)}/{clients.prefixlen}"), "clients"),),
+                default_route=client_gw,
+            )
+        )
+    return Plan(lan, clients, tuple(names), tuple(hosts), tuple(notes))
+
+
+def _lan(inst: m.VrrpInstance) -> IPv4Network:
+    for a in (*inst.virtual_ipaddress, *inst.virtual_ipaddress_excluded):
+        if a.interface.network.prefixlen <= 30:
+            return a.interface.network
+    if inst.unicast_src_ip is not None:
+        return IPv4Network(f"{inst.unicast_src_ip}/24", strict=False)
+    raise _bad(
+        inst.where,
+        f"vrrp_instance {inst.name}: no VIP with a prefix, so the server LAN is unknown",
+        "give the first VIP its subnet's prefix, e.g. 10.0.0.10/24",
+    )

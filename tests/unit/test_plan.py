@@ -1,0 +1,108 @@
+"""The topology a config set implies (``lablb.lab.plan``): what the configs say is used
+as said; what they leave open is chosen; what cannot be derived names its line."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+
+import pytest
+
+from lablb.config.model import KeepalivedConfig
+from lablb.errors import ConfigError
+from lablb.lab.plan import derive_plan
+from tests.conftest import SEED, parse_text
+
+NODE = """
+global_defs {{
+    smtp_server 10.77.5.25
+}}
+vrrp_instance FRONT {{
+    interface {iface}
+    virtual_router_id {vrid}
+    priority {prio}
+    advert_int 0.05
+    virtual_ipaddress {{
+        10.77.5.50/24 dev {iface}
+        192.0.2.80/32 dev {iface}
+    }}
+}}
+virtual_server 192.0.2.80 8080 {{
+    lvs_method {method}
+    real_server 10.77.5.31 8080 {{
+        TCP_CHECK {{
+        }}
+    }}
+    real_server 10.77.5.32 8080 {{
+        TCP_CHECK {{
+        }}
+    }}
+    real_server {third} 8443 {{
+        TCP_CHECK {{
+        }}
+    }}
+}}
+"""
+
+
+def node(
+    iface: str = "lan0",
+    vrid: int = 77,
+    prio: int = 200,
+    method: str = "DR",
+    third: str = "10.77.5.33",
+) -> KeepalivedConfig:
+    parsed = parse_text(
+        NODE.format(iface=iface, vrid=vrid, prio=prio, method=method, third=third),
+        path=f"/cfg/{iface}.conf",
+    )
+    assert not parsed.errors, parsed.errors
+    return parsed.config
+
+
+def test_a_set_nothing_describes_gets_its_own_lan_hosts_and_routes() -> None:
+    plan = derive_plan({"alpha": node("lan0"), "bravo": node("lan1", prio=150)})
+    assert plan.lan == IPv4Network("10.77.5.0/24") and plan.balancers == ("alpha", "bravo")
+    r1, alpha, bravo = plan.host("r1"), plan.host("alpha"), plan.host("bravo")
+    assert r1.links[0].address == IPv4Interface("10.77.5.1/24")  # lowest free address
+    assert (alpha.links[0].interface, alpha.links[0].address.ip) == (
+        "lan0",
+        IPv4Address("10.77.5.2"),
+    )
+    assert (bravo.links[0].interface, bravo.links[0].address.ip) == (
+        "lan1",
+        IPv4Address("10.77.5.3"),
+    )
+    webs = plan.of_role("web")
+    assert [str(w.links[0].address.ip) for w in webs] == ["10.77.5.31", "10.77.5.32", "10.77.5.33"]
+    assert webs[2].ports == (8443,) and webs[0].lo_addresses == (IPv4Interface("192.0.2.80/32"),)
+    assert r1.routes == ("192.0.2.80/32 dev eth0",)  # the service VIP is off the LAN
+    assert plan.host("mx01").links[0].address.ip == IPv4Address("10.77.5.25")
+    assert [c.name for c in plan.of_role("client")] == ["cl01", "cl02"]
+
+
+def test_the_seed_set_implies_the_seed_lan() -> None:
+    from lablb.config.load import load
+
+    plan = derive_plan({n: load(str(SEED / f"{n}.conf")) for n in ("lb01", "lb02")})
+    assert plan.lan == IPv4Network("172.30.0.0/24")
+    assert {str(w.links[0].address.ip) for w in plan.of_role("web")} == {
+        "172.30.0.23",
+        "172.30.0.24",
+    }
+
+
+@pytest.mark.parametrize(
+    ("configs", "says", "line"),
+    [
+        ({"alpha": node(), "bravo": node("lan1", vrid=78)}, "has VRID 78", 5),
+        ({"alpha": node(method="NAT")}, "lvs_method NAT", 15),
+        ({"alpha": node(third="10.9.9.9")}, "real_server 10.9.9.9 is not on the server LAN", 25),
+        ({"Alpha_1": node()}, "cannot name a lab host", 0),
+    ],
+)
+def test_what_cannot_be_derived_is_an_error_naming_its_line(
+    configs: dict[str, KeepalivedConfig], says: str, line: int
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        derive_plan(configs)
+    assert says in str(err.value) and err.value.line == line, str(err.value)
