@@ -46,7 +46,7 @@ class DerivedTopo(Topo):  # type: ignore[misc]  # Mininet has no type hints
             if h.sysctls:
                 opts["sysctls"] = dict(h.sysctls)
             if h.ports:
-                opts["ports"] = h.ports
+                opts["web_ports"] = h.ports
             node = self.addHost(h.name, **opts)
             for link in h.links:
                 self.addLink(

@@ -21,12 +21,12 @@ class LabHost(Host):  # type: ignore[misc]
         lo_addresses: list[str] | None = None,
         routes: list[str] | None = None,
         role: str = "host",
-        ports: tuple[int, ...] = (),
+        web_ports: tuple[int, ...] = (),
         **params: Any,
     ) -> Any:
         result = super().config(**params)
         self.role = role
-        self.ports = tuple(ports)  # a web node: the TCP ports it serves (default 80)
+        self.web_ports = tuple(web_ports)  # a web node: the TCP ports it serves (default 80)
         gateway = params.get("defaultRoute")
         self.lab_routes = ([f"default {gateway}"] if gateway else []) + list(routes or ())
         for key, value in (sysctls or {}).items():

@@ -155,7 +155,7 @@ def start_web(
     path = video(video_mb) if video_mb else None
     nodes = {}
     for host in hosts:
-        ports = tuple(getattr(lab.host(host), "ports", ())) or (80,)
+        ports = tuple(getattr(lab.host(host), "web_ports", ())) or (80,)
         node = WebNode(lab, host, docroot, path, ports)
         node.start()
         lab.on_teardown(node.stop)
