@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lablb.errors import LablbError
+from lablb.errors import LablbError, UsageError
 
 PING_TARGETS_ROLES = ("router", "web")
 
@@ -79,6 +79,30 @@ def _cmd_topo_derive(args: argparse.Namespace) -> int:
     png = args.png or f"{configs.resolve().name}-topology.png"
     graph.draw_png(entry.name, topo, png)
     print(f"picture: {png}")
+    return 0
+
+
+def _cmd_topo_make(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from lablb.config import generate
+    from lablb.config.load import load
+    from lablb.config.render import render
+    from lablb.lab.registry import get
+
+    template = get("seed").config_dir(args.template)
+    pair = {p.stem: load(str(p)) for p in sorted(template.glob("*.conf"))}
+    make = {"webfarm": generate.webfarm, "multi-pair": generate.multi_pair}[args.kind]
+    try:
+        configs = make(pair, args.n)
+    except ValueError as exc:
+        raise UsageError(f"topo make: {exc}") from None
+    out = Path(args.dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, config in configs.items():
+        header = f"{args.kind} {args.n}, from {template.name}/ (lablb topo make)"
+        (out / f"{name}.conf").write_text(render(config, header=header))
+    print(f"{out}: {', '.join(sorted(configs))}; run with lablb run SCENARIO --configs {out}")
     return 0
 
 
@@ -368,6 +392,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--png", metavar="FILE", help="draw it here (default: DIR-topology.png)")
     p.set_defaults(func=_cmd_topo_derive)
+    p = topo.add_parser(
+        "make", help="write a larger config set: webfarm N (web nodes) or multi-pair N (pairs)"
+    )
+    p.add_argument("kind", choices=("webfarm", "multi-pair"))
+    p.add_argument("n", type=int, metavar="N")
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("--template", default="seed-v3-100ms", help="the pair it starts from")
+    p.set_defaults(func=_cmd_topo_make)
 
     p = sub.add_parser("up", help="bring a lab up and keep it until Ctrl-C")
     p.add_argument("name")

@@ -382,6 +382,8 @@ def run(
         except LabError as exc:
             result["run_failures"].append(f"the lab did not come up: {exc}")
             cluster = None
+        result["lab_up_s"] = round(time.monotonic() - t0, 3)
+        progress(f"{name}: lab up in {result['lab_up_s']:.1f} s")
         if cluster is not None:
             ctx = Context(cluster, capture, Faults(), values, run_dir, progress)
             bounds = ctx.bounds = scenario.bounds(ctx)

@@ -105,7 +105,7 @@ class Cluster:
         within ``timeout`` (default: master_down of the slowest member + 1 s)."""
         vip = self.cluster_vip()
         if timeout is None:
-            timeout = max(self.timers(b).master_down for b in self.balancers) + 1.0
+            timeout = max(self.timers(b).master_down for b in self.members()) + 1.0
         deadline = time.monotonic() + timeout
         while True:
             holders = self.holders(vip)
@@ -121,9 +121,9 @@ class Cluster:
         (a restarted one takes the VIP back once its start and master-down timer are
         over); without, whoever holds the VIP."""
         if timeout is None:
-            timeout = max(self.timers(b).master_down for b in self.balancers) + SETTLE_S
+            timeout = max(self.timers(b).master_down for b in self.members()) + SETTLE_S
         if any(
-            self.instance(b).nopreempt or self.instance(b).preempt_delay for b in self.balancers
+            self.instance(b).nopreempt or self.instance(b).preempt_delay for b in self.members()
         ):
             return self.master(timeout)
         master = self.preferred()
@@ -136,16 +136,24 @@ class Cluster:
         (RFC 3768 section 6.4.3 / RFC 5798 section 6.4.2)."""
         vrid = self.instance(master).virtual_router_id
         others = [
-            b for b in self.balancers if b != master and self.instance(b).virtual_router_id == vrid
+            b for b in self.members() if b != master and self.instance(b).virtual_router_id == vrid
         ]
         if not others:
             raise LabError(f"{master} has no backup in its VRRP instance (VRID {vrid})")
         return max(others, key=lambda b: (self.instance(b).priority, self.address(b)))
 
+    def members(self) -> list[str]:
+        """The balancers whose VRRP instance carries the cluster VIP (other pairs may
+        share the LAN, with VRIDs of their own)."""
+        vip = self.cluster_vip()
+        return [
+            b for b in self.balancers if any(vip in i.vips for i in self.config(b).vrrp_instances)
+        ]
+
     def preferred(self) -> str:
         """The member that is master when every member is up (preemption on): the
         highest priority, then the highest address."""
-        return max(self.balancers, key=lambda b: (self.instance(b).priority, self.address(b)))
+        return max(self.members(), key=lambda b: (self.instance(b).priority, self.address(b)))
 
     def timers(self, node: str) -> Timing:
         """The node's VRRP timers for its cluster instance, as its keepalived.conf
@@ -231,8 +239,7 @@ def start_cluster(
     nodes = start_vrrp(lab, configs, engines_for(engine, entry.balancers))
     cluster = Cluster(lab, entry, configs, nodes, web, mail)
     inst = cluster.config(entry.balancers[0]).vrrp_instances[0]
-    first = max(entry.balancers, key=lambda b: cluster.config(b).vrrp_instances[0].priority)
-    cluster.wait_master(first, 4 * inst.advert_int + 3)
+    cluster.wait_master(cluster.preferred(), 4 * inst.advert_int + 3)
     clients = cluster.roles("client")
     if wait_service and cluster.service_vip() and clients:
         deadline = time.monotonic() + 5

@@ -109,6 +109,14 @@ def misfit(entry: TopoEntry, configs: Path) -> str | None:
     extra = sorted(set(loaded) - set(entry.balancers))
     if extra:
         return f"{', '.join(extra)}: not balancers of {entry.name}"
+    webs = {
+        str(IPv4Interface(a).ip) for v in views.values() if v.role == "web" for a in v.addresses
+    }
+    for config in loaded.values():
+        for vs in config.virtual_servers:
+            for rs in vs.real_servers:
+                if str(rs.address) not in webs:
+                    return f"real_server {rs.address} ({rs.where}) is no web node of {entry.name}"
     for b in entry.balancers:
         try:
             plan_lan = derive_plan({b: loaded[b]}).lan

@@ -112,13 +112,17 @@ def derive_plan(configs: Mapping[str, m.KeepalivedConfig]) -> Plan:
             raise _bad(inst.where, f"vrrp_instance {inst.name} has no interface")
         instances[name] = inst
     first = instances[names[0]]
-    for name in names[1:]:
+    # Several pairs may share the LAN (each its own VRID), but a VRID that only one file
+    # uses is a balancer alone: a typo, most likely.
+    for name in names:
         inst = instances[name]
-        if inst.virtual_router_id != first.virtual_router_id:
+        peers = [n for n in names if instances[n].virtual_router_id == inst.virtual_router_id]
+        if len(names) > 1 and len(peers) < 2:
+            others = sorted({instances[n].virtual_router_id or 0 for n in names if n != name})
             raise _bad(
                 inst.where,
-                f"vrrp_instance {inst.name} has VRID {inst.virtual_router_id}, "
-                f"{names[0]}'s has {first.virtual_router_id}: not one cluster",
+                f"vrrp_instance {inst.name} has VRID {inst.virtual_router_id}, which no other "
+                f"file uses (theirs: {', '.join(map(str, others))}): a balancer alone",
             )
     lan = _lan(first)
     taken: set[IPv4Address] = set()

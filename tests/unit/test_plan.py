@@ -94,7 +94,7 @@ def test_the_seed_set_implies_the_seed_lan() -> None:
 @pytest.mark.parametrize(
     ("configs", "says", "line"),
     [
-        ({"alpha": node(), "bravo": node("lan1", vrid=78)}, "has VRID 78", 5),
+        ({"alpha": node(), "bravo": node("lan1", vrid=78)}, "which no other file uses", 5),
         ({"alpha": node(method="NAT")}, "lvs_method NAT", 15),
         ({"alpha": node(third="10.9.9.9")}, "real_server 10.9.9.9 is not on the server LAN", 25),
         ({"Alpha_1": node()}, "cannot name a lab host", 0),
