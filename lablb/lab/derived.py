@@ -15,10 +15,11 @@ from typing import Any
 from mininet.topo import Topo
 
 from lablb.config import model as m
+from lablb.config.edit import service_instance
 from lablb.config.load import load
 from lablb.errors import ConfigError
 from lablb.lab.graph import describe
-from lablb.lab.plan import Plan, derive_plan
+from lablb.lab.plan import Plan, derive_plan, server_lan
 from lablb.lab.registry import TopoEntry, topologies_dir
 
 DOCROOT = "www"  # under topologies/: the pages the seed's checkers ask for, and the video
@@ -118,15 +119,15 @@ def misfit(entry: TopoEntry, configs: Path) -> str | None:
                 if str(rs.address) not in webs:
                     return f"real_server {rs.address} ({rs.where}) is no web node of {entry.name}"
     for b in entry.balancers:
+        inst = service_instance(loaded[b])
         try:
-            plan_lan = derive_plan({b: loaded[b]}).lan
+            plan_lan = server_lan(inst) if inst is not None else None
         except ConfigError as exc:
             return str(exc)
-        inst = next(iter(loaded[b].vrrp_instances), None)
         ifaces = {i.name: i.address for i in views[b].interfaces}
         if inst is None or inst.interface not in ifaces:
             return f"{b}: {entry.name} gives it no interface {inst.interface if inst else '?'}"
         addr = ifaces[inst.interface]
-        if addr is None or IPv4Interface(addr).ip not in plan_lan:
+        if addr is None or plan_lan is None or IPv4Interface(addr).ip not in plan_lan:
             return f"{b}: its {inst.interface} ({addr}) is not on the configs' LAN {plan_lan}"
     return None

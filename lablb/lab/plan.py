@@ -117,14 +117,16 @@ def derive_plan(configs: Mapping[str, m.KeepalivedConfig]) -> Plan:
     for name in names:
         inst = instances[name]
         peers = [n for n in names if instances[n].virtual_router_id == inst.virtual_router_id]
-        if len(names) > 1 and len(peers) < 2:
+        if len(peers) < 2:
             others = sorted({instances[n].virtual_router_id or 0 for n in names if n != name})
             raise _bad(
                 inst.where,
                 f"vrrp_instance {inst.name} has VRID {inst.virtual_router_id}, which no other "
-                f"file uses (theirs: {', '.join(map(str, others))}): a balancer alone",
+                f"file uses (theirs: {', '.join(map(str, others)) or 'no other file'}): "
+                "a balancer alone",
+                "a config set holds one file per balancer, two or more per VRID",
             )
-    lan = _lan(first)
+    lan = server_lan(first)
     taken: set[IPv4Address] = set()
     notes: list[str] = [f"server LAN {lan}, from {first.name}'s first VIP ({first.where})"]
 
@@ -247,7 +249,9 @@ def derive_plan(configs: Mapping[str, m.KeepalivedConfig]) -> Plan:
     return Plan(lan, clients, tuple(names), tuple(hosts), tuple(notes))
 
 
-def _lan(inst: m.VrrpInstance) -> IPv4Network:
+def server_lan(inst: m.VrrpInstance) -> IPv4Network:
+    """The LAN an instance runs on: its first VIP with a prefix (else unicast_src_ip's
+    /24); ConfigError naming the instance if neither says."""
     for a in (*inst.virtual_ipaddress, *inst.virtual_ipaddress_excluded):
         if a.interface.network.prefixlen <= 30:
             return a.interface.network

@@ -95,9 +95,10 @@ def test_the_seed_set_implies_the_seed_lan() -> None:
     ("configs", "says", "line"),
     [
         ({"alpha": node(), "bravo": node("lan1", vrid=78)}, "which no other file uses", 5),
-        ({"alpha": node(method="NAT")}, "lvs_method NAT", 15),
-        ({"alpha": node(third="10.9.9.9")}, "real_server 10.9.9.9 is not on the server LAN", 25),
-        ({"Alpha_1": node()}, "cannot name a lab host", 0),
+        ({"alpha": node(method="NAT"), "bravo": node()}, "lvs_method NAT", 15),
+        ({"alpha": node(third="10.9.9.9"), "bravo": node()}, "is not on the server LAN", 25),
+        ({"Alpha_1": node(), "bravo": node()}, "cannot name a lab host", 0),
+        ({"alpha": node()}, "a balancer alone", 5),
     ],
 )
 def test_what_cannot_be_derived_is_an_error_naming_its_line(
