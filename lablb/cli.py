@@ -92,7 +92,12 @@ def _cmd_topo_make(args: argparse.Namespace) -> int:
 
     template = get("seed").config_dir(args.template)
     pair = {p.stem: load(str(p)) for p in sorted(template.glob("*.conf"))}
-    make = {"webfarm": generate.webfarm, "multi-pair": generate.multi_pair}[args.kind]
+    make = {
+        "webfarm": generate.webfarm,
+        "multi-pair": generate.multi_pair,
+        "unicast": generate.unicast,
+        "active-active": generate.active_active,
+    }[args.kind]
     try:
         configs = make(pair, args.n)
     except ValueError as exc:
@@ -393,9 +398,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--png", metavar="FILE", help="draw it here (default: DIR-topology.png)")
     p.set_defaults(func=_cmd_topo_derive)
     p = topo.add_parser(
-        "make", help="write a larger config set: webfarm N (web nodes) or multi-pair N (pairs)"
+        "make",
+        help="write a config set: webfarm N (web nodes), multi-pair N (pairs), "
+        "unicast 2, active-active 2",
     )
-    p.add_argument("kind", choices=("webfarm", "multi-pair"))
+    p.add_argument("kind", choices=("webfarm", "multi-pair", "unicast", "active-active"))
     p.add_argument("n", type=int, metavar="N")
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--template", default="seed-v3-100ms", help="the pair it starts from")
@@ -541,6 +548,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lablb: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `lablb ... | head`: the reader has all it wanted
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

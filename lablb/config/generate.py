@@ -93,3 +93,66 @@ def multi_pair(pair: dict[str, m.KeepalivedConfig], k: int) -> dict[str, m.Keepa
                 vrrp_sync_groups=(),
             )
     return out
+
+
+FIRST_BALANCER = 20  # the seed's lb01 is .20, lb02 .21
+SECOND_SERVICE_OFFSET = 1  # active-active: the second service VIP is the first + 1
+
+
+def unicast(pair: dict[str, m.KeepalivedConfig], n: int = 2) -> dict[str, m.KeepalivedConfig]:
+    """The pair on unicast: each balancer's ``unicast_src_ip`` (.20, .21, ... as in the
+    seed) and the others as ``unicast_peer``; no multicast VRRP at all."""
+    names = sorted(pair)
+    if n != len(names):
+        raise ValueError(f"unicast: the template has {len(names)} balancers, not {n}")
+    lan, _inst = _lan_base(pair[names[0]])
+    own = {name: _host(lan, FIRST_BALANCER + i) for i, name in enumerate(names)}
+    out = {}
+    for name in names:
+        config = pair[name]
+        _lan, inst = _lan_base(config)
+        peers = tuple(own[o] for o in names if o != name)
+        uni = dataclasses.replace(inst, unicast_src_ip=own[name], unicast_peer=peers)
+        out[name] = dataclasses.replace(
+            config,
+            vrrp_instances=tuple(uni if i is inst else i for i in config.vrrp_instances),
+        )
+    return out
+
+
+def active_active(pair: dict[str, m.KeepalivedConfig], n: int = 2) -> dict[str, m.KeepalivedConfig]:
+    """Two instances and two services: the template's, mastered by its first balancer,
+    and a second one (VRID + 1, its own VIPs, the next service address) that the second
+    balancer masters, in front of the same web nodes."""
+    names = sorted(pair)
+    if n != 2 or len(names) != 2:
+        raise ValueError("active-active: two balancers, two instances")
+    out = {}
+    for config in (pair[names[0]], pair[names[1]]):
+        lan, inst = _lan_base(config)
+        vs = config.virtual_servers[0]
+        if vs.address is None:
+            raise ValueError("active-active: the template's virtual server has no address")
+        second_vip = vs.address + SECOND_SERVICE_OFFSET
+        dev = inst.interface
+        other = pair[names[1]] if config is pair[names[0]] else pair[names[0]]
+        _l, other_inst = _lan_base(other)
+        second = dataclasses.replace(
+            inst,
+            name="VI_2",
+            virtual_router_id=(inst.virtual_router_id or 1) + 1,
+            state="BACKUP" if inst.state == "MASTER" else "MASTER",
+            priority=other_inst.priority,  # swapped: the other balancer's is the higher
+            virtual_ipaddress=(
+                m.VirtualAddress(
+                    IPv4Interface(f"{_host(lan, FIRST_PAIR_VIP)}/{lan.network.prefixlen}"), dev=dev
+                ),
+                m.VirtualAddress(IPv4Interface(f"{second_vip}/32"), dev=dev),
+            ),
+        )
+        out[names[0] if config is pair[names[0]] else names[1]] = dataclasses.replace(
+            config,
+            vrrp_instances=(*config.vrrp_instances, second),
+            virtual_servers=(*config.virtual_servers, dataclasses.replace(vs, address=second_vip)),
+        )
+    return out

@@ -1,6 +1,7 @@
-"""Larger labs from generated config sets (``lablb topo make``), on the topology each
-implies: a web farm of 16 web nodes and 8 balancer pairs on one LAN, each passing a
-failover; the time each took to come up is printed."""
+"""Topologies beyond the seed, from generated config sets (``lablb topo make``) on the
+topology each implies: a web farm of 16 web nodes, 8 balancer pairs on one LAN, the
+pair on unicast, and an active-active pair (each balancer master of one instance and
+one service); each passes a failover, and the time each took to come up is printed."""
 
 from __future__ import annotations
 
