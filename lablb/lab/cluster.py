@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from pathlib import Path
 
+from lablb.config.edit import service_instance
 from lablb.config.load import load
 from lablb.config.model import KeepalivedConfig, VrrpInstance
 from lablb.errors import LabError
@@ -171,7 +172,12 @@ class Cluster:
         return (vs.address, vs.port) if vs and vs.address and vs.port else None
 
     def cluster_vip(self) -> IPv4Address:
-        return self.config(self.balancers[0]).vrrp_instances[0].vips[0]
+        """The first virtual address of the instance that carries the service (the one
+        the failover probes ping), on the first balancer's config."""
+        inst = service_instance(self.config(self.balancers[0]))
+        if inst is None or not inst.vips:
+            raise LabError(f"{self.balancers[0]}: no vrrp_instance with a virtual address")
+        return inst.vips[0]
 
     def holders(self, vip: IPv4Address) -> list[str]:
         return sorted(n for n, node in self.nodes.items() if node.holds(vip))
