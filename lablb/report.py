@@ -246,6 +246,21 @@ def load_result(run_dir: Path) -> dict[str, Any]:
         raise LablbError(f"{path}: not a result ({exc})") from None
     from lablb.scenario import SCHEMA
 
+    if data.get("schema") == SCHEMA_2:
+        return upgrade_2(data)
     if data.get("schema") != SCHEMA:
         raise LablbError(f"{path}: schema {data.get('schema')!r}, expected {SCHEMA}")
+    return data
+
+
+SCHEMA_2 = "lablb.result/2"
+
+
+def upgrade_2(data: dict[str, Any]) -> dict[str, Any]:
+    """A ``lablb.result/2`` run read as /3: a trial there could fail by a key ending in
+    ``_ok`` being false; /3 says every such failure in ``problems``."""
+    for t in data.get("trials", []):
+        flags = [k for k, v in t.items() if k.endswith("_ok") and v is False]
+        t["problems"] = [*(t.get("problems") or []), *(f"{k} is false" for k in flags)]
+    data["schema"] = "lablb.result/3"
     return data

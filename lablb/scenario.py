@@ -16,9 +16,10 @@ All instants are CLOCK_REALTIME seconds as the kernel stamps packets (probe answ
 the capture); fault instants are read with clock_gettime in the runner, right after the
 kernel call that made the fault; daemon logs (CLOCK_MONOTONIC) are shifted onto it.
 
-result.json, schema ``lablb.result/2``::
+result.json, schema ``lablb.result/3`` (/2 differed in letting a trial fail by a key
+ending in ``_ok``; ``lablb.report.load_result`` reads it)::
 
-    {"schema": "lablb.result/2", "scenario": str, "verdict": "pass" | "fail",
+    {"schema": "lablb.result/3", "scenario": str, "verdict": "pass" | "fail",
      "parameters": {...}, "topology": str, "engine": str, "configs": {file: sha256},
      "bounds": {name: [low, high]}, "notes": [str] (how the slack was derived),
      "slack": {"epsilon_s", "timer_s", "quantum_s"} (what compare allows beyond spread),
@@ -56,7 +57,7 @@ if TYPE_CHECKING:  # the lab layer imports Mininet: only the runner loads it, at
     from lablb.lab.cluster import Cluster
     from lablb.lab.faults import Faults
 
-SCHEMA = "lablb.result/2"
+SCHEMA = "lablb.result/3"
 Bounds = dict[str, tuple[float, float]]
 
 

@@ -78,7 +78,7 @@ def test_failover_at_10ms_adverts_is_resolved(
         "3",
     )
     assert result["verdict"] == "pass", result["failures"]
-    assert result["schema"] == "lablb.result/2"
+    assert result["schema"] == "lablb.result/3"
     run_bounds = {k: (float(v[0]), float(v[1])) for k, v in result["bounds"].items()}
     for t in result["trials"]:
         for name, (low, high) in trial_bounds(t, run_bounds).items():

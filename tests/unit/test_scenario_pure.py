@@ -4,6 +4,8 @@ parameters, the playback model and the summary text."""
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +21,7 @@ from lablb.scenario import all_scenarios, finish, get_scenario, parse_params, ve
 def result(outages: list[float], bound: tuple[float, float] = (2.613, 3.663)) -> dict[str, Any]:
     return finish(
         {
-            "schema": "lablb.result/2",
+            "schema": "lablb.result/3",
             "scenario": "failover",
             "topology": "seed",
             "engine": "lablb",
@@ -172,3 +174,15 @@ def test_every_scenarios_quick_parameters_are_its_own_and_valid() -> None:
     for name, scenario in all_scenarios().items():
         assert scenario.quick, f"{name} declares no quick parameters for the suite"
         parse_params(scenario, [f"{k}={v}" for k, v in scenario.quick.items()])
+
+
+def test_a_schema_2_result_keeps_its_failed_flags_as_problems(tmp_path: Path) -> None:
+    from lablb.report import load_result
+
+    old = result([0.5])
+    old["schema"] = "lablb.result/2"
+    old["trials"][0]["dr_ok"] = False
+    (tmp_path / "result.json").write_text(json.dumps(old))
+    upgraded = finish(load_result(tmp_path))
+    assert upgraded["schema"] == "lablb.result/3" and upgraded["verdict"] == "fail"
+    assert upgraded["trials"][0]["problems"] == ["dr_ok is false"]
