@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from lablb.scenario import all_scenarios
 from tests.conftest import run_lablb
 
 RUN_TIMEOUT = 400
@@ -36,4 +37,19 @@ def test_a_larger_lab_passes_failover(
     hosts = {p.name for p in (run_dir / "lab").iterdir() if p.is_dir()}
     assert len([h for h in hosts if h.startswith("lb")]) == balancers
     assert len([h for h in hosts if h.startswith("web")]) == webs
+    assert result["verdict"] == "pass", result["failures"]
+
+
+@pytest.mark.parametrize("kind", ["unicast", "active-active"])
+@pytest.mark.parametrize("scenario", ["healthcheck", "stream"])
+def test_the_service_scenarios_pass_on_it(kind: str, scenario: str, tmp_path: Path) -> None:
+    configs = tmp_path / kind
+    assert run_lablb("topo", "make", kind, "2", str(configs)).returncode == 0
+    quick = [a for k, v in all_scenarios()[scenario].quick.items() for a in ("--param", f"{k}={v}")]
+    res = run_lablb(
+        "run", scenario, "--json", "--out", str(tmp_path), "--configs", str(configs), *quick,
+        timeout=RUN_TIMEOUT,
+    )  # fmt: skip
+    assert res.stdout.strip(), res.stderr[-2000:]
+    result = json.loads(res.stdout)
     assert result["verdict"] == "pass", result["failures"]
