@@ -4,6 +4,7 @@ to files lablb loads, and that imply the topology they are named for."""
 from __future__ import annotations
 
 from ipaddress import IPv4Address
+from pathlib import Path
 
 import pytest
 
@@ -77,3 +78,27 @@ def test_active_active_swaps_the_second_instances_priorities() -> None:
 def test_sizes_outside_the_range_are_refused(make: object, n: int) -> None:
     with pytest.raises(ValueError):
         make(pair(), n)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("kind", "n"), [("webfarm", 16), ("multi-pair", 8), ("unicast", 2), ("active-active", 2)]
+)
+def test_the_committed_sets_are_what_topo_make_writes(kind: str, n: int, tmp_path: Path) -> None:
+    from lablb.cli import main
+
+    assert main(["topo", "make", kind, str(n), str(tmp_path)]) == 0
+    committed = REPO / "topologies" / "configs" / kind
+    assert sorted(p.name for p in committed.glob("*.conf")) == sorted(
+        p.name for p in tmp_path.glob("*.conf")
+    )
+    for made in tmp_path.glob("*.conf"):
+        assert (committed / made.name).read_text() == made.read_text(), made.name
+
+
+def test_each_generated_topology_is_listed_with_its_set() -> None:
+    from lablb.lab.registry import all_topologies
+
+    topos = all_topologies()
+    for kind in ("webfarm", "multi-pair", "unicast", "active-active"):
+        entry = topos[kind]
+        assert entry.config_dir().name == kind and entry.balancers
