@@ -1,7 +1,8 @@
 """Topologies beyond the seed (``topologies/generated.py``: config sets written by
-``lablb topo make``, each on the topology it implies): a web farm of 16 web nodes, 8 balancer pairs on one LAN, the
-pair on unicast, and an active-active pair (each balancer master of one instance and
-one service); each passes a failover, and the time each took to come up is printed."""
+``lablb topo make``, each on the topology it implies): a web farm of 16 web nodes, 8
+balancer pairs on one LAN, the pair on unicast, and an active-active pair (each
+balancer master of one instance and one service). Each passes a failover, and the time
+each took to come up is printed; the service scenarios pass on the last two."""
 
 from __future__ import annotations
 
