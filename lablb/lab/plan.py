@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from typing import Any
 
 from lablb.config import model as m
 from lablb.config.diagnostics import Where
@@ -205,37 +206,26 @@ def derive_plan(configs: Mapping[str, m.KeepalivedConfig]) -> Plan:
             sysctls={"net.ipv4.ip_forward": 1},
         )
     )
+
+    def on_the_lan(
+        name: str, role: str, addr: IPv4Address, iface: str = LAN_IFACE, **kw: Any
+    ) -> None:
+        link = Link(iface, IPv4Interface(f"{addr}/{prefix}"), "lan")
+        hosts.append(HostPlan(name, role, (link,), default_route=router_ip, **kw))
+
     for name in names:
-        iface = instances[name].interface or LAN_IFACE
-        hosts.append(
-            HostPlan(
-                name,
-                "balancer",
-                (Link(iface, IPv4Interface(f"{own[name]}/{prefix}"), "lan"),),
-                default_route=router_ip,
-            )
-        )
+        on_the_lan(name, "balancer", own[name], instances[name].interface or LAN_IFACE)
     for i, addr in enumerate(sorted(real), start=1):
-        hosts.append(
-            HostPlan(
-                f"web{i:02d}",
-                "web",
-                (Link(LAN_IFACE, IPv4Interface(f"{addr}/{prefix}"), "lan"),),
-                default_route=router_ip,
-                lo_addresses=tuple(IPv4Interface(f"{s}/32") for s in sorted(services)),
-                sysctls=ARP_FOR_DR,
-                ports=tuple(sorted(real[addr])),
-            )
+        on_the_lan(
+            f"web{i:02d}",
+            "web",
+            addr,
+            lo_addresses=tuple(IPv4Interface(f"{s}/32") for s in sorted(services)),
+            sysctls=ARP_FOR_DR,
+            ports=tuple(sorted(real[addr])),
         )
     if mail is not None:
-        hosts.append(
-            HostPlan(
-                "mx01",
-                "mail",
-                (Link(LAN_IFACE, IPv4Interface(f"{mail}/{prefix}"), "lan"),),
-                default_route=router_ip,
-            )
-        )
+        on_the_lan("mx01", "mail", mail)
     addrs = _free(clients, {client_gw})
     for name in CLIENTS:
         hosts.append(
