@@ -5,9 +5,11 @@ Every bound is a protocol timer from RFC 3768 / RFC 5798 section 6.1 (``master_d
 keepalived.conf) widened only by slack that is derived here and printed with it:
 
 ``timer``
-    how late an engine's timer may fire by construction. Both engines sleep in the
-    kernel with microsecond arguments (lablb: ``select(2)``'s timeval; keepalived 2.2:
-    a timerfd, with timers kept in microseconds, ``TIMER_HZ`` 1000000), so 1 us.
+    how late an engine's timer may fire by construction. keepalived 2.2 sleeps on a
+    timerfd (no timer slack) with timers kept in microseconds (``TIMER_HZ`` 1000000):
+    1 us. lablb sleeps in ``select(2)``, which the kernel may let fire a thousandth of
+    its timeout late (timer slack); its loop never waits longer than 50 ms for a timer
+    (``lablb.vrrp.timers.wait_towards``), so 50 us.
 ``quantum``
     one scheduling quantum: a timer that fires while its CPU runs another task waits up
     to one slice before the daemon runs. Linux's EEVDF base slice is 0.75 ms scaled by
@@ -32,7 +34,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-ENGINE_TIMER_S = {"lablb": 1e-6, "keepalived": 1e-6}
+from lablb.vrrp.timers import TIMER_LATENESS
+
+ENGINE_TIMER_S = {"lablb": TIMER_LATENESS, "keepalived": 1e-6}
 BASE_SLICE_S = 0.75e-3  # kernel/sched/fair.c sysctl_sched_base_slice (750000 ns)
 MAX_SCALED_CPUS = 8  # kernel/sched/fair.c get_update_sysctl_factor: min(cpus, 8)
 CAPTURE_S = 1e-9  # tcpdump --time-stamp-precision=nano

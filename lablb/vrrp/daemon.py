@@ -44,6 +44,7 @@ from lablb.vrrp import io
 from lablb.vrrp.engine import Engine, Out, adopt
 from lablb.vrrp.fsm import AddVips, Garp, Rejected, RemoveVips, Send, State, Transition
 from lablb.vrrp.packet import Checksum, decode_ipv4
+from lablb.vrrp.timers import wait_towards
 from lablb.vrrp.track import RiseFall
 
 MAX_WAIT = 0.5  # the loop wakes at least this often, to reap scripts and poll links
@@ -337,7 +338,7 @@ class Daemon:
                 if run_for is not None and now - start >= run_for:
                     break
                 deadline = self.engine.deadline()
-                wait = MAX_WAIT if deadline is None else min(MAX_WAIT, max(0.0, deadline - now))
+                wait = MAX_WAIT if deadline is None else wait_towards(deadline - now, MAX_WAIT)
                 fds = [*by_fd, links.fileno(), wake_r.fileno()]
                 readable, _, _ = select.select(fds, [], [], wait)
                 now = time.monotonic()

@@ -24,3 +24,19 @@ def test_formulas(priority: int, adv: float, version: int, skew: float, down: fl
 
 def test_down_timer_adverts() -> None:
     assert master_down_interval(128, 1.0, 2, down_timer_adverts=5) == pytest.approx(5.5)
+
+
+def test_long_waits_stop_short_so_the_last_one_has_little_slack() -> None:
+    from lablb.vrrp.timers import FINE_WAIT, TIMER_LATENESS, wait_towards
+
+    # A 3.6 s master-down timer, waking every 0.5 s at least: the waits add up to the
+    # deadline, and the last is no longer than FINE_WAIT (slack FINE_WAIT / 1000).
+    remaining, waits = 3.6134, []
+    while remaining > 1e-9:
+        w = wait_towards(remaining, 0.5)
+        waits.append(w)
+        remaining -= w
+    assert abs(sum(waits) - 3.6134) < 1e-9
+    assert waits[-1] <= FINE_WAIT and max(waits) <= 0.5
+    assert TIMER_LATENESS == pytest.approx(50e-6)
+    assert wait_towards(-1.0, 0.5) == 0.0
