@@ -97,7 +97,8 @@ def main() -> int:
                 )
                 for f in row.get("failures", [])[:3]:
                     print(f"    ! {f}", flush=True)
-    (out / "failover-matrix.json").write_text(json.dumps(rows, indent=2))
+                # After every row: a matrix cut short keeps what it measured.
+                (out / "failover-matrix.json").write_text(json.dumps(rows, indent=2))
     return 0
 
 
