@@ -147,7 +147,13 @@ def _cmd_up(args: argparse.Namespace) -> int:
     from lablb.lab.net import Lab, LabSpec
     from lablb.lab.registry import get
 
-    entry = get(args.name)
+    entry = get(args.name or "seed")
+    if args.name is None and args.configs is not None:
+        from lablb.lab.derived import derived_entry, misfit
+
+        if misfit(entry, Path(args.configs)) is not None:
+            entry = derived_entry(Path(args.configs))  # the lab the configs imply
+    args.name = entry.name
     spec = LabSpec(entry)
     with Lab(spec, verbose=args.verbose) as lab:
         print(f"lab {args.name} is up:")
@@ -409,7 +415,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_topo_make)
 
     p = sub.add_parser("up", help="bring a lab up and keep it until Ctrl-C")
-    p.add_argument("name")
+    p.add_argument(
+        "name", nargs="?", help="topology (default: seed, or the one --configs implies)"
+    )
     p.add_argument(
         "--ping", action="store_true", help="ping the router and web nodes from a client"
     )

@@ -120,3 +120,10 @@ def test_stream_on_own_configs(configs: Path, tmp_path: Path) -> None:
     t = result["trials"][0]
     assert set(t["clients"]) == {"cl01", "cl02"}
     assert all(c["sha256_ok"] for c in t["clients"].values())
+
+
+def test_up_brings_the_lab_the_configs_imply(configs: Path) -> None:
+    res = run_lablb("up", "--configs", str(configs), "--for", "0", "--ping", timeout=120)
+    assert res.returncode == 0, res.stdout[-1000:] + res.stderr[-1000:]
+    assert f"lab derived:{configs.name} is up" in res.stdout
+    assert "alpha " in res.stdout and "web03 " in res.stdout
