@@ -415,9 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_topo_make)
 
     p = sub.add_parser("up", help="bring a lab up and keep it until Ctrl-C")
-    p.add_argument(
-        "name", nargs="?", help="topology (default: seed, or the one --configs implies)"
-    )
+    p.add_argument("name", nargs="?", help="topology (default: seed, or the one --configs implies)")
     p.add_argument(
         "--ping", action="store_true", help="ping the router and web nodes from a client"
     )

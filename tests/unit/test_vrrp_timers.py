@@ -38,5 +38,5 @@ def test_long_waits_stop_short_so_the_last_one_has_little_slack() -> None:
         remaining -= w
     assert abs(sum(waits) - 3.6134) < 1e-9
     assert waits[-1] <= FINE_WAIT and max(waits) <= 0.5
-    assert TIMER_LATENESS == pytest.approx(50e-6)
+    assert pytest.approx(50e-6) == TIMER_LATENESS
     assert wait_towards(-1.0, 0.5) == 0.0
