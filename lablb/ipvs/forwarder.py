@@ -267,8 +267,21 @@ class Forwarder:
         }
 
 
-def _vip_master(services: list[DrService]) -> bool:
-    return any(local_address(d.vs.address) for d in services if d.vs.address is not None)
+def _forwarding(services: list[DrService]) -> list[bool]:
+    """Per service: is its VIP on this node (the node is its VRRP master)? Each service
+    forwards on its own: in an active-active pair a node masters one VIP, not both."""
+    return [d.vs.address is not None and local_address(d.vs.address) for d in services]
+
+
+def _sync_master(cfg: KeepalivedConfig, forwarding: list[bool]) -> bool:
+    """The connection-sync role follows the VRRP instance ``lvs_sync_daemon`` names, as
+    keepalived's does: master while that instance's VIPs are here, else backup (which
+    receives). Without such an instance: master while any service forwards."""
+    sd = cfg.global_defs.lvs_sync_daemon
+    inst = cfg.instance(sd.instance) if sd is not None else None
+    if inst is None or not inst.vips:
+        return any(forwarding)
+    return any(local_address(v) for v in inst.vips)
 
 
 def _sync_socket(cfg: KeepalivedConfig) -> socket.socket | None:
@@ -318,8 +331,10 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
                 nudge_arp(rs.address)
         time.sleep(0.05)
         fwd.macs.update(neighbours())
-        master = _vip_master(fwd.services)
-        log("forwarding", on=master)
+        forwarding = _forwarding(fwd.services)
+        master = any(forwarding)
+        sync_master = _sync_master(cfg, forwarding)
+        log("forwarding", on=master, services=forwarding)
         start = last_status = last_sync = time.monotonic()
         by_fd = {d.sock.fileno(): d for d in fwd.services}
         while not stop["now"]:
@@ -333,12 +348,14 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
                 with contextlib.suppress(BlockingIOError):
                     while addr_watch.recv(65536):
                         pass
-                was, master = master, _vip_master(fwd.services)
-                if was != master:
-                    log("forwarding", on=master)
+                was, forwarding = forwarding, _forwarding(fwd.services)
+                master, sync_master = any(forwarding), _sync_master(cfg, forwarding)
+                if was != forwarding:
+                    log("forwarding", on=master, services=forwarding)
             for fd in readable:
                 if fd in by_fd:
-                    fwd.on_frames(by_fd[fd], now, master)
+                    d = by_fd[fd]
+                    fwd.on_frames(d, now, forwarding[fwd.services.index(d)])
             if ctl.fileno() in readable:
                 with contextlib.suppress(BlockingIOError):
                     while True:
@@ -348,7 +365,7 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
                         except (ValueError, KeyError, TypeError) as exc:
                             log("control-error", error=str(exc))
             if sync is not None and sd is not None:
-                if sync.fileno() in readable and not master:
+                if sync.fileno() in readable and not sync_master:
                     with contextlib.suppress(BlockingIOError):
                         while True:
                             data = sync.recv(65536)
@@ -364,7 +381,7 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
                     with contextlib.suppress(BlockingIOError):
                         while sync.recv(65536):
                             pass
-                if master and (fwd.new_conns or now - last_sync >= SYNC_REFRESH):
+                if sync_master and (fwd.new_conns or now - last_sync >= SYNC_REFRESH):
                     full = now - last_sync >= SYNC_REFRESH
                     send = (
                         [c for d in fwd.services for c in d.service.conns.values()]
