@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 from pathlib import Path
@@ -322,6 +323,22 @@ class VrrpNode:
     def state(self, instance: str) -> str | None:
         mine = [s for i, s in self.states() if i == instance]
         return mine[-1] if mine else None
+
+    def started(self) -> bool:
+        """Is every subsystem of the engine's last start up? lablb starts its forwarder
+        and checkers (Python processes, a CPU each for a while) beside VRRP: until they
+        have logged their start, they compete with the timers a trial measures.
+        keepalived's companion is awaited before keepalived starts (``start``)."""
+        if self.engine != "lablb":
+            return True
+        # Each life of the daemon logs one of each (a crash logs no stop), so the last
+        # one is complete when the counts agree.
+        counts = Counter(str(e.get("event")) for e in lablb_events(self.log, None))
+        if not counts["start"]:
+            return False
+        if not self._has_virtual_servers():
+            return True
+        return counts["forwarder-start"] >= counts["start"] <= counts["checker-start"]
 
     def events(self, kind: str) -> list[dict[str, object]]:
         """lablb's JSON events of one kind (keepalived has none: [])."""

@@ -126,10 +126,24 @@ class Cluster:
         if any(
             self.instance(b).nopreempt or self.instance(b).preempt_delay for b in self.members()
         ):
-            return self.master(timeout)
+            holder = self.master(timeout)
+            self.wait_started(timeout)
+            return holder
         master = self.preferred()
         self.wait_master(master, timeout)
+        self.wait_started(timeout)
         return master
+
+    def wait_started(self, timeout: float) -> None:
+        """Until every balancer's daemon has all its subsystems up (``VrrpNode.started``):
+        a restarted node's forwarder and checkers starting would compete for the CPU
+        with the timers the next trial measures."""
+        deadline = time.monotonic() + timeout
+        while not all(node.started() for node in self.nodes.values()):
+            if time.monotonic() > deadline:
+                late = [n for n, node in self.nodes.items() if not node.started()]
+                raise LabError(f"{', '.join(late)}: daemons not all started in {timeout:.1f} s")
+            time.sleep(0.05)
 
     def successor(self, master: str) -> str:
         """The backup that takes over when ``master`` fails: of the other members of its
