@@ -25,15 +25,8 @@ CONFIGS = Path(__file__).resolve().parent / "configs"
 
 def _topology(kind: str, summary: str) -> Any:
     plan = derive_plan(load_set(CONFIGS / kind))
-    return type(
-        f"{kind.title().replace('-', '')}Topo",
-        (DerivedTopo,),
-        {
-            "plan": plan,
-            "balancers": plan.balancers,
-            "default_configs": f"configs/{kind}",
-            "__doc__": summary,
-        },
+    return DerivedTopo.made(
+        f"{kind.title().replace('-', '')}Topo", plan, f"configs/{kind}", summary
     )
 
 

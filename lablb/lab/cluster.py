@@ -126,11 +126,10 @@ class Cluster:
         if any(
             self.instance(b).nopreempt or self.instance(b).preempt_delay for b in self.members()
         ):
-            holder = self.master(timeout)
-            self.wait_started(timeout)
-            return holder
-        master = self.preferred()
-        self.wait_master(master, timeout)
+            master = self.master(timeout)
+        else:
+            master = self.preferred()
+            self.wait_master(master, timeout)
         self.wait_started(timeout)
         return master
 
@@ -155,7 +154,7 @@ class Cluster:
         ]
         if not others:
             raise LabError(f"{master} has no backup in its VRRP instance (VRID {vrid})")
-        return max(others, key=lambda b: (self.instance(b).priority, self.address(b)))
+        return max(others, key=self._election_key)
 
     def members(self) -> list[str]:
         """The balancers whose VRRP instance carries the cluster VIP (other pairs may
@@ -168,7 +167,11 @@ class Cluster:
     def preferred(self) -> str:
         """The member that is master when every member is up (preemption on): the
         highest priority, then the highest address."""
-        return max(self.members(), key=lambda b: (self.instance(b).priority, self.address(b)))
+        return max(self.members(), key=self._election_key)
+
+    def _election_key(self, node: str) -> tuple[int, IPv4Address]:
+        """VRRP's election order: priority, then primary address (RFC 5798 6.4.3)."""
+        return self.instance(node).priority, self.address(node)
 
     def timers(self, node: str) -> Timing:
         """The node's VRRP timers for its cluster instance, as its keepalived.conf

@@ -34,6 +34,18 @@ class DerivedTopo(Topo):  # type: ignore[misc]  # Mininet has no type hints
     default_configs = ""
     docroot = DOCROOT
 
+    @classmethod
+    def made(cls, name: str, plan: Plan, configs: str, doc: str) -> type[DerivedTopo]:
+        """The Topo class of one config set (``configs``: its folder, absolute or
+        relative to topologies/)."""
+        attrs = {
+            "plan": plan,
+            "balancers": plan.balancers,
+            "default_configs": configs,
+            "__doc__": doc,
+        }
+        return type(name, (cls,), attrs)
+
     def build(self, bw: float = LINK_MBIT, **_opts: Any) -> None:
         switches = {"lan": self.addSwitch("s1"), "clients": self.addSwitch("s2")}
         for h in self.plan.hosts:
@@ -85,16 +97,8 @@ def derived_entry(configs: Path) -> TopoEntry:
                                 col=url.where.col,
                                 hint=f"the web nodes serve {docroot}; or use TCP_CHECK",
                             )
-    cls = type(
-        "DerivedTopo",
-        (DerivedTopo,),
-        {
-            "plan": plan,
-            "balancers": plan.balancers,
-            "default_configs": str(configs.resolve()),
-            "__doc__": f"Derived from {configs}: " + "; ".join(plan.notes),
-        },
-    )
+    doc = f"Derived from {configs}: " + "; ".join(plan.notes)
+    cls = DerivedTopo.made("DerivedTopo", plan, str(configs.resolve()), doc)
     return TopoEntry(f"derived:{configs.name}", cls, topologies_dir() / "derived")
 
 

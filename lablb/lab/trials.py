@@ -14,7 +14,7 @@ from lablb.lab.cluster import Cluster
 from lablb.lab.faults import Fault
 from lablb.lab.kernel import Instant
 from lablb.lab.probe import Prober
-from lablb.measure.bounds import Slack, Timing, preempt
+from lablb.measure.bounds import Slack, preempt
 from lablb.measure.failover import Lan, Window
 from lablb.measure.outage import ProbeLog
 from lablb.measure.pcap import Frame
@@ -24,11 +24,6 @@ PREEMPT_WAIT_S = 5.0  # beyond master_down: how long a node that does not come b
 CAPTURE_POLL_S = 0.05
 OBSERVE_S = 0.2  # looked for this long after master_down: the run's own reading delay
 IN_FLIGHT_S = 0.05  # probes go on this long after the window: a later answer is lost
-
-
-def vrrp_timing(cluster: Cluster, node: str) -> Timing:
-    """The node's timers as its keepalived.conf implies them (``Cluster.timers``)."""
-    return cluster.timers(node)
 
 
 def slack_of(cluster: Cluster) -> Slack:
