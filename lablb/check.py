@@ -1,19 +1,27 @@
-"""``lablb check``: parse and lint configs, alone and as one cluster.
+"""``lablb check``: parse configs and report what ``keepalived -t`` would, then lab
+lints, alone and as one cluster.
 
-Reads files (through ``FileReader``) and nothing else; printing is the CLI's job.
+The edge of the config checker: it reads files (through ``FileReader``) and the host
+``keepalived -t`` would look at (the network namespace's interfaces, the programs
+scripts name, the users they run as), and nothing else; printing is the CLI's job.
 """
 
 from __future__ import annotations
 
 import os
+import pwd
+import shutil
+import socket
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from lablb.config.diagnostics import Diagnostic, exit_status, strict
-from lablb.config.files import FileReader
-from lablb.config.lint import lint_cluster, lint_config, lint_docroot
+from lablb.config.files import FileReader, node_config_id
+from lablb.config.lint import lint_carried, lint_cluster, lint_config, lint_docroot
 from lablb.config.load import parse
 from lablb.config.model import KeepalivedConfig
+from lablb.config.semantics import Host, check_config
 
 
 @dataclass(frozen=True)
@@ -37,20 +45,69 @@ def docroot_reader(docroot: str) -> Callable[[str], bytes | None]:
     return read
 
 
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def _resolve(program: str) -> str | None:
+    """Where a script's program is, as keepalived finds it: a path, or a PATH search."""
+    if "/" in program:
+        return program if os.access(program, os.X_OK) and os.path.isfile(program) else None
+    return shutil.which(program)
+
+
+def _insecure(path: str) -> bool:
+    """Writable by someone other than root: the file or any directory above it."""
+    here = os.path.realpath(path)
+    while True:
+        try:
+            st = os.stat(here)
+        except OSError:
+            return False
+        if st.st_uid != 0 or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            # A sticky world-writable directory (/tmp) still lets others replace files.
+            return True
+        parent = os.path.dirname(here)
+        if parent == here:
+            return False
+        here = parent
+
+
+def this_host() -> Host:
+    """The host keepalived -t would see, from the current network namespace."""
+    interfaces = frozenset(name for _, name in socket.if_nameindex())
+    return Host(interfaces, _resolve, _user_exists, _insecure)
+
+
 def check(
-    paths: list[str], *, strict_mode: bool = False, docroot: str | None = None
+    paths: list[str],
+    *,
+    strict_mode: bool = False,
+    docroot: str | None = None,
+    config_id: str | None = None,
+    offline: bool = False,
 ) -> CheckResult:
     reader = FileReader()
+    host = None if offline else this_host()
+    cid = node_config_id() if config_id is None else config_id
     diags: list[Diagnostic] = []
     configs: list[KeepalivedConfig] = []
+    cluster = len(paths) > 1
     for path in paths:
-        parsed = parse(path, reader)
+        parsed = parse(path, reader, cid)
         diags.extend(parsed.diagnostics)
         if any(d.fatal for d in parsed.diagnostics):
             continue
         configs.append(parsed.config)
-        diags.extend(lint_config(parsed.config))
+        diags.extend(check_config(parsed.config, host))
+        diags.extend(lint_config(parsed.config, cluster=cluster))
         if docroot is not None:
             diags.extend(lint_docroot(parsed.config, docroot_reader(docroot)))
+    if cluster:
+        diags.extend(lint_carried(configs))
     diags.extend(lint_cluster(configs))
     return CheckResult(tuple(configs), tuple(strict(diags) if strict_mode else diags))

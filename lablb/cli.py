@@ -22,8 +22,20 @@ PING_TARGETS_ROLES = ("router", "web")
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from lablb.check import check
+    from lablb.config.codes import VERDICTS, explain
 
-    result = check(args.files, strict_mode=args.strict, docroot=args.docroot)
+    if args.explain is not None:
+        print(explain(args.explain))
+        return 0
+    if not args.files:
+        raise UsageError("lablb check: name one or more files (or --explain CODE)")
+    result = check(
+        args.files,
+        strict_mode=args.strict,
+        docroot=args.docroot,
+        config_id=args.config_id,
+        offline=args.offline,
+    )
     if args.json:
         print(json.dumps([d.as_json() for d in result.diagnostics], indent=2))
         return result.status
@@ -31,9 +43,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(d.format())
     errors = sum(1 for d in result.diagnostics if d.severity == "error")
     warnings = len(result.diagnostics) - errors
-    verdict = {0: "valid", 3: "fatal errors", 4: "errors"}[result.status]
     print(
-        f"{len(args.files)} file(s): {errors} error(s), {warnings} warning(s): {verdict}",
+        f"{len(args.files)} file(s): {errors} error(s), {warnings} warning(s): "
+        f"{VERDICTS[result.status]} (exit {result.status}, as keepalived -t)",
         file=sys.stderr,
     )
     return result.status
@@ -380,9 +392,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("check", help="validate keepalived.conf files (several: as one cluster)")
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("files", nargs="*", metavar="FILE")
     p.add_argument("--json", action="store_true", help="diagnostics as a JSON list")
     p.add_argument("--strict", action="store_true", help="warnings are errors")
+    p.add_argument(
+        "--config-id",
+        metavar="ID",
+        help="read @ID conditional lines as keepalived -i ID would (default: the node name)",
+    )
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="skip what depends on this host (interfaces, script programs, users): "
+        "for a file meant for another box",
+    )
+    p.add_argument(
+        "--explain", metavar="CODE", help="what a diagnostic code means, with an example"
+    )
     p.add_argument(
         "--docroot", metavar="DIR", help="check HTTP_GET digests against the pages under DIR"
     )

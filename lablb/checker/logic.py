@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
-from lablb.config.model import Checker, RealServer, VirtualServer
+from lablb.config.model import Checker, RealServer, VirtualServer, v4
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ class Pool:
         return out
 
     def _set(self, rs: RealServer, weight: int) -> SetWeight:
-        return SetWeight(self.vs.label, rs.address, rs.port or self.vs.port or 0, weight)
+        return SetWeight(self.vs.label, v4(rs.address), rs.port or self.vs.port or 0, weight)
 
     def _inhibit(self, rs: RealServer) -> bool:
         return rs.inhibit_on_failure or self.vs.inhibit_on_failure
@@ -162,8 +162,8 @@ class Pool:
         addr, port = self.vs.sorry_server
         p = port or self.vs.port or 0
         if on:
-            return [SetWeight(self.vs.label, addr, p, 1)]
-        return [Remove(self.vs.label, addr, p)]
+            return [SetWeight(self.vs.label, v4(addr), p, 1)]
+        return [Remove(self.vs.label, v4(addr), p)]
 
     def change(
         self, rs: RealServer, up: bool, why: str, weight: int | None = None
@@ -182,7 +182,7 @@ class Pool:
         elif self._inhibit(rs):
             out.append(self._set(rs, 0))
         else:
-            out.append(Remove(self.vs.label, rs.address, rs.port or self.vs.port or 0))
+            out.append(Remove(self.vs.label, v4(rs.address), rs.port or self.vs.port or 0))
         state = "UP" if up else "DOWN"
         out.append(Alert(f"[{self.vs.label}] Realserver {key} - {state}", f"{key} {state}: {why}"))
         alive = self._alive_weight()

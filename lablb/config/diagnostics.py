@@ -2,7 +2,13 @@
 
 Pure data. The parser and the linter produce ``Diagnostic`` values; they never print
 and never raise for a user's mistake. ``exit_status`` maps a list of diagnostics to
-the exit codes of ``keepalived -t`` that ``lablb check`` follows.
+the exit codes ``keepalived -t`` returns.
+
+keepalived(8) documents 3, 4 and 5; the 2.2.7 binary returns one more than its man
+page says (``config_test_exit``: KEEPALIVED_EXIT_CONFIG for a missing file, a bad
+interface or a fatal error, KEEPALIVED_EXIT_CONFIG_TEST_SECURITY for script
+security, KEEPALIVED_EXIT_CONFIG_TEST otherwise). keepalived keeps the most severe
+class seen: fatal before script security before the rest.
 """
 
 from __future__ import annotations
@@ -17,10 +23,11 @@ class Severity(StrEnum):
     WARNING = "warning"
 
 
-# Exit statuses of ``lablb check``, after keepalived's own (keepalived/include/main.h).
+# Exit statuses of ``lablb check``: those of ``keepalived -t`` 2.2.7, measured.
 EXIT_OK = 0
-EXIT_FATAL = 3  # the configuration cannot be read at all
-EXIT_CONFIG = 4  # errors keepalived would report and skip
+EXIT_FATAL = 4  # the file cannot be read, an interface it needs is missing, or fatal
+EXIT_CONFIG = 5  # errors keepalived reports, then skips or rewrites what they name
+EXIT_SECURITY = 6  # scripts would run as root with script security off
 
 
 @dataclass(frozen=True, order=True)
@@ -46,6 +53,7 @@ class Diagnostic:
     message: str
     hint: str = ""
     fatal: bool = False
+    security: bool = False
 
     def format(self) -> str:
         hint = f"\n    hint: {self.hint}" if self.hint else ""
@@ -64,9 +72,15 @@ class Diagnostic:
 
 
 def error(
-    where: Where, code: str, message: str, hint: str = "", *, fatal: bool = False
+    where: Where,
+    code: str,
+    message: str,
+    hint: str = "",
+    *,
+    fatal: bool = False,
+    security: bool = False,
 ) -> Diagnostic:
-    return Diagnostic(where, Severity.ERROR, code, message, hint, fatal)
+    return Diagnostic(where, Severity.ERROR, code, message, hint, fatal, security)
 
 
 def warning(where: Where, code: str, message: str, hint: str = "") -> Diagnostic:
@@ -76,13 +90,16 @@ def warning(where: Where, code: str, message: str, hint: str = "") -> Diagnostic
 def strict(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
     """``--strict``: every warning becomes an error."""
     return [
-        Diagnostic(d.where, Severity.ERROR, d.code, d.message, d.hint, d.fatal) for d in diagnostics
+        Diagnostic(d.where, Severity.ERROR, d.code, d.message, d.hint, d.fatal, d.security)
+        for d in diagnostics
     ]
 
 
 def exit_status(diagnostics: Iterable[Diagnostic]) -> int:
-    """0 when no error, 3 when any error is fatal, 4 otherwise."""
+    """0 when no error; else the most severe class: fatal 4, script security 6, 5."""
     errors = [d for d in diagnostics if d.severity is Severity.ERROR]
     if any(d.fatal for d in errors):
         return EXIT_FATAL
+    if any(d.security for d in errors):
+        return EXIT_SECURITY
     return EXIT_CONFIG if errors else EXIT_OK

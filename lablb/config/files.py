@@ -15,6 +15,11 @@ from pathlib import Path
 from lablb.config.edit import Variant
 
 
+def node_config_id() -> str:
+    """keepalived's default config id (``-i``): the node name up to its first dot."""
+    return os.uname().nodename.split(".", 1)[0]
+
+
 class FileReader:
     def read(self, path: str) -> str:
         with open(path, encoding="utf-8", errors="replace") as fh:

@@ -15,6 +15,7 @@ from ipaddress import IPv4Address, IPv4Interface
 
 from lablb.config import model as m
 from lablb.config.edit import service_instance
+from lablb.config.model import v4_interface
 
 WEBFARM_MAX = 64
 PAIRS_MAX = 16
@@ -27,7 +28,12 @@ def _lan_base(config: m.KeepalivedConfig) -> tuple[IPv4Interface, m.VrrpInstance
     if inst is None or not inst.virtual_ipaddress:
         raise ValueError("the template has no VRRP instance with a VIP")
     first = next(
-        (a.interface for a in inst.virtual_ipaddress if a.interface.network.prefixlen <= 30), None
+        (
+            v4_interface(a.interface)
+            for a in inst.virtual_ipaddress
+            if a.interface.network.prefixlen <= 30
+        ),
+        None,
     )
     if first is None:
         raise ValueError("the template's VIPs carry no subnet prefix")

@@ -1,6 +1,8 @@
 """Lint rules: what keepalived accepts but a network engineer would want to hear.
 
-Pure. ``lint_config`` looks at one parsed config; ``lint_cluster`` at the configs of
+Pure. What keepalived itself reports is in ``lablb.config.semantics``; these are lab
+lints, which keepalived does not make: warnings, or errors only where the mistake is
+certain. ``lint_config`` looks at one parsed config; ``lint_cluster`` at the configs of
 the nodes that run one service together (lb01 and lb02), where the VRRP peers must
 agree. ``lint_docroot`` compares HTTP_GET digests with the pages a web root serves.
 Each rule yields ``Diagnostic`` values with a stable code.
@@ -10,143 +12,89 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
-from ipaddress import IPv4Address
+from ipaddress import ip_interface
 
 from lablb.config.diagnostics import Diagnostic, Where, error, warning
-from lablb.config.model import KeepalivedConfig, VirtualServer, VrrpInstance
+from lablb.config.model import IPAddress, KeepalivedConfig, VirtualServer, VrrpInstance
 
 
-def _carried(config: KeepalivedConfig) -> dict[IPv4Address, VrrpInstance]:
-    return {vip: inst for inst in config.vrrp_instances for vip in inst.vips}
+def _carried(config: KeepalivedConfig) -> set[IPAddress]:
+    """Addresses this node can hold: its VRRP instances' VIPs and static addresses."""
+    held: set[IPAddress] = {vip for inst in config.vrrp_instances for vip in inst.vips}
+    for u in config.unsupported:
+        if u.keyword == "static_ipaddress":
+            for st in u.statements:
+                try:
+                    held.add(ip_interface(st.name).ip)
+                except ValueError:
+                    continue  # reported by the parser
+    return held
 
 
-def lint_config(config: KeepalivedConfig) -> list[Diagnostic]:
+def lint_config(config: KeepalivedConfig, *, cluster: bool = False) -> list[Diagnostic]:
+    """Lab lints for one file. ``cluster``: the file is one of several checked as one
+    cluster, so a VIP no file carries is certain to be unreachable (an error); alone,
+    another box may carry it (a warning)."""
     out: list[Diagnostic] = []
-    carried = _carried(config)
-    scripts = {s.name for s in config.vrrp_scripts}
-    instances = {i.name for i in config.vrrp_instances}
+    groups = {
+        u.args[0] for u in config.unsupported if u.keyword == "virtual_server_group" and u.args
+    }
+    for u in config.unsupported:
+        if u.keyword == "virtual_server" and len(u.args) > 1 and u.args[1] not in groups:
+            out.append(
+                warning(
+                    u.where,
+                    "unknown-group",
+                    f"virtual_server group {u.args[1]} names no virtual_server_group; "
+                    "keepalived accepts it and runs no service",
+                    f"declared groups: {', '.join(sorted(groups)) or 'none'}",
+                )
+            )
     for vs in config.virtual_servers:
-        out.extend(_virtual_server(vs, carried))
-    for inst in config.vrrp_instances:
-        version = config.version_of(inst)
-        if inst.nopreempt and inst.state == "MASTER":
-            out.append(
-                warning(
-                    inst.where,
-                    "nopreempt-master",
-                    f"vrrp_instance {inst.name} has nopreempt with state MASTER; "
-                    "keepalived ignores nopreempt unless the initial state is BACKUP",
-                    "set state BACKUP on every node that should not pre-empt",
-                )
-            )
-        if version == 2 and inst.advert_int != int(inst.advert_int):
-            out.append(
-                warning(
-                    inst.where,
-                    "advert-int-v2",
-                    f"advert_int {inst.advert_int:g} is not whole seconds; VRRPv2 "
-                    f"carries whole seconds (RFC 3768 section 5.3.7)",
-                    "use version 3 for sub-second adverts",
-                )
-            )
-        if version == 3 and inst.authentication is not None:
-            out.append(
-                error(
-                    inst.where,
-                    "auth-v3",
-                    f"vrrp_instance {inst.name}: VRRPv3 has no authentication (RFC 5798 section 9)",
-                    "remove the authentication block",
-                )
-            )
-        if not inst.virtual_ipaddress:
-            out.append(
-                warning(
-                    inst.where,
-                    "no-vip",
-                    f"vrrp_instance {inst.name} carries no virtual_ipaddress",
-                    "a VRRP instance exists to move addresses",
-                )
-            )
-        for t in inst.track_script:
-            if t.name not in scripts:
-                out.append(
-                    error(
-                        t.where,
-                        "unknown-script",
-                        f"track_script {t.name} names no vrrp_script",
-                        f"declared scripts: {', '.join(sorted(scripts)) or 'none'}",
-                    )
-                )
-    vrids: dict[tuple[str | None, int | None], VrrpInstance] = {}
-    for inst in config.vrrp_instances:
-        key = (inst.interface, inst.virtual_router_id)
-        if inst.virtual_router_id is not None and key in vrids and not inst.unicast_peer:
-            out.append(
-                error(
-                    inst.where,
-                    "vrid-reused",
-                    f"virtual_router_id {inst.virtual_router_id} is used on "
-                    f"{inst.interface} by both {vrids[key].name} and {inst.name}",
-                    "each instance on one interface needs its own virtual_router_id",
-                )
-            )
-        vrids.setdefault(key, inst)
-    member_of: dict[str, str] = {}
-    for group in config.vrrp_sync_groups:
-        for name in group.group:
-            if name not in instances:
-                out.append(
-                    error(
-                        group.where,
-                        "unknown-instance",
-                        f"vrrp_sync_group {group.name} names no vrrp_instance {name}",
-                    )
-                )
-            elif name in member_of:
-                out.append(
-                    error(
-                        group.where,
-                        "sync-group-overlap",
-                        f"vrrp_instance {name} is in both {member_of[name]} and {group.name}",
-                        "an instance belongs to one sync group",
-                    )
-                )
-            member_of.setdefault(name, group.name)
+        out.extend(_virtual_server(vs, _carried(config), cluster))
     return out
 
 
-def _virtual_server(
-    vs: VirtualServer, carried: dict[IPv4Address, VrrpInstance]
-) -> Iterator[Diagnostic]:
-    if vs.address is not None and vs.address not in carried:
-        have = ", ".join(str(a) for a in sorted(carried)) or "none"
-        yield error(
-            vs.where,
-            "vip-not-carried",
-            f"virtual_server {vs.label}: no vrrp_instance carries {vs.address}, so no "
-            "balancer answers ARP for it and no client packet reaches the forwarder "
-            f"(the VRRP instances carry: {have})",
-            f"add {vs.address} to the virtual_ipaddress of the instance that fronts this service",
-        )
+def lint_carried(configs: list[KeepalivedConfig]) -> list[Diagnostic]:
+    """vip-not-carried across a cluster: a service address no file carries."""
+    held = set().union(*(_carried(c) for c in configs)) if configs else set()
+    out = []
+    for c in configs:
+        for vs in c.virtual_servers:
+            if vs.address is not None and vs.address not in held:
+                out.append(_not_carried(vs, held, cluster=True))
+    return out
+
+
+def _not_carried(vs: VirtualServer, held: set[IPAddress], *, cluster: bool) -> Diagnostic:
+    have = ", ".join(str(a) for a in sorted(held, key=str)) or "none"
+    where = "in any file of the cluster" if cluster else "in this file"
+    make = error if cluster else warning
+    return make(
+        vs.where,
+        "vip-not-carried",
+        f"virtual_server {vs.label}: no vrrp_instance or static_ipaddress {where} carries "
+        f"{vs.address}, so no balancer answers ARP for it and no client packet reaches "
+        f"the forwarder (carried: {have})",
+        f"add {vs.address} to the virtual_ipaddress of the instance that fronts this service"
+        + ("" if cluster else ", or check the files together: lablb check lb01.conf lb02.conf"),
+    )
+
+
+def _virtual_server(vs: VirtualServer, held: set[IPAddress], cluster: bool) -> Iterator[Diagnostic]:
+    if not cluster and vs.address is not None and vs.address not in held:
+        yield _not_carried(vs, held, cluster=False)
     if not vs.real_servers:
         yield warning(vs.where, "no-real-server", f"virtual_server {vs.label} has no real_server")
     for rs in vs.real_servers:
-        if vs.lvs_method == "DR" and vs.port is not None and rs.port not in (None, vs.port):
-            yield error(
-                rs.where,
-                "dr-port-remap",
-                f"real_server {rs.address}:{rs.port} behind DR virtual_server "
-                f"{vs.label}: Direct Routing rewrites only the MAC, so the port "
-                "cannot change",
-                f"use port {vs.port} on the real server, or NAT",
-            )
-        if not rs.checkers:
+        others = [u.keyword for u in rs.unsupported if u.keyword.endswith("_CHECK")]
+        if not rs.checkers and not others:
             yield warning(
                 rs.where,
                 "no-checker",
                 f"real_server {rs.address} has no health checker: it stays in the "
                 "pool when it dies",
-                "add HTTP_GET, TCP_CHECK or MISC_CHECK",
+                "add HTTP_GET, TCP_CHECK, MISC_CHECK or another checker",
             )
 
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from lablb.config import check_parser as lvs
+from lablb.config import global_parser as glob
 from lablb.config import model as m
-from lablb.config import parser as p
 from lablb.config import values as v
-from lablb.config.diagnostics import Diagnostic, Severity, Where, error, warning
+from lablb.config import vrrp_parser as vrrp
+from lablb.config.blocks import BlockSpec, Field, Read, read_block, unsupported_of
+from lablb.config.diagnostics import Diagnostic, Severity, Where, error
 from lablb.config.tree import Reader, Statement, read_tree
 from lablb.errors import ConfigError
 
@@ -27,36 +30,36 @@ def _block_name(st: Statement, diags: list[Diagnostic]) -> str:
     return v.arg(st, diags, "a name").text
 
 
-def _global_defs(st: Statement, diags: list[Diagnostic]) -> p.Read:
+def _global_defs(st: Statement, diags: list[Diagnostic]) -> Read:
     assert st.block is not None
     v.no_args(st, diags)
-    return p.read_block(st.block, p.GLOBAL_DEFS, diags, st.where)
+    return read_block(st.block, glob.GLOBAL_DEFS, diags, st.where)
 
 
 def _vrrp_script(st: Statement, diags: list[Diagnostic]) -> m.VrrpScript:
     assert st.block is not None
     name = _block_name(st, diags)
-    r = p.read_block(st.block, p.VRRP_SCRIPT, diags, st.where)
+    r = read_block(st.block, vrrp.VRRP_SCRIPT, diags, st.where)
     if "script" not in r.values:
         diags.append(error(st.where, "missing-required", f"vrrp_script {name} has no script"))
-    return m.VrrpScript(name, where=st.where, unsupported=tuple(r.unsupported), **r.values)
+    return m.VrrpScript(name, **_block(r), **r.values)
 
 
 def _sync_group(st: Statement, diags: list[Diagnostic]) -> m.SyncGroup:
     assert st.block is not None
     name = _block_name(st, diags)
-    r = p.read_block(st.block, p.VRRP_SYNC_GROUP, diags, st.where)
-    return m.SyncGroup(name, where=st.where, unsupported=tuple(r.unsupported), **r.values)
+    r = read_block(st.block, vrrp.VRRP_SYNC_GROUP, diags, st.where)
+    return m.SyncGroup(name, **_block(r), **r.values)
 
 
 def _instance(st: Statement, diags: list[Diagnostic]) -> m.VrrpInstance:
     assert st.block is not None
     name = _block_name(st, diags)
-    r = p.read_block(st.block, p.VRRP_INSTANCE, diags, st.where)
+    r = read_block(st.block, vrrp.VRRP_INSTANCE, diags, st.where)
     values = dict(r.values)
     values.pop("_preempt", None)  # "preempt" is keepalived's default, kept for compatibility
     for required in ("interface", "virtual_router_id"):
-        if required not in values:
+        if required not in values and required not in r.lines:
             diags.append(
                 error(
                     st.where,
@@ -65,10 +68,15 @@ def _instance(st: Statement, diags: list[Diagnostic]) -> m.VrrpInstance:
                     "keepalived refuses an instance without it",
                 )
             )
-    return m.VrrpInstance(name, where=st.where, unsupported=tuple(r.unsupported), **values)
+    return m.VrrpInstance(name, **_block(r), **values)
 
 
-def _checker(pc: p.PartialChecker, inherited: dict[str, Any], rs_port: int | None) -> m.Checker:
+def _block(r: Read) -> dict[str, Any]:
+    """The fields every model block has: where, kept keywords, keyword lines."""
+    return {"where": r.where, "unsupported": tuple(r.unsupported), "lines": tuple(r.lines.items())}
+
+
+def _checker(pc: lvs.PartialChecker, inherited: dict[str, Any], rs_port: int | None) -> m.Checker:
     own = pc.read.values
 
     def pick(key: str, default: Any) -> Any:
@@ -91,8 +99,7 @@ def _checker(pc: p.PartialChecker, inherited: dict[str, Any], rs_port: int | Non
         misc_path=own.get("misc_path"),
         misc_timeout=own.get("misc_timeout"),
         misc_dynamic=own.get("misc_dynamic", False),
-        where=pc.read.where,
-        unsupported=tuple(pc.read.unsupported),
+        **_block(pc.read),
     )
 
 
@@ -100,29 +107,25 @@ def _virtual_server(st: Statement, diags: list[Diagnostic]) -> m.VirtualServer |
     assert st.block is not None
     head: dict[str, Any] = {}
     if st.args and st.args[0].text == "group":
-        diags.append(
-            warning(
-                st.where,
-                "unsupported",
-                "virtual_server group is parsed but not run by lablb",
-                "declare each virtual_server by address and port",
-            )
-        )
-        return p.unsupported_of(st)
+        if len(st.args) < 2:
+            raise v.bad(st.keyword, "missing-argument", "virtual_server group needs a name")
+        # Read for its diagnostics; kept whole (lablb's lab does not run groups).
+        read_block(st.block, lvs.VIRTUAL_SERVER, diags, st.where)
+        return unsupported_of(st)
     if st.args and st.args[0].text == "fwmark":
         if len(st.args) < 2:
             raise v.bad(st.keyword, "missing-argument", "virtual_server fwmark needs a number")
         head["fwmark"] = v.parse_int(st.args[1], 1, 2**32 - 1, "fwmark")
     else:
         head["address"], head["port"] = v.address_port(st, diags)
-    r = p.read_block(st.block, p.VIRTUAL_SERVER, diags, st.where)
+    r = read_block(st.block, lvs.VIRTUAL_SERVER, diags, st.where)
     values = dict(r.values)
-    inherited = {k: values.pop(k) for k in p.CHECK_TIMING if k in values and k != "delay_loop"}
+    inherited = {k: values.pop(k) for k in lvs.CHECK_TIMING if k in values and k != "delay_loop"}
     inherited["delay_loop"] = values.get("delay_loop", m.DEFAULT_DELAY_LOOP)
     real_servers = []
     for prs in values.pop("real_servers", []):
         rs = dict(prs.read.values)
-        rs_inherited = {**inherited, **{k: rs.pop(k) for k in p.CHECK_TIMING if k in rs}}
+        rs_inherited = {**inherited, **{k: rs.pop(k) for k in lvs.CHECK_TIMING if k in rs}}
         port_ = prs.port if prs.port is not None else head.get("port")
         checkers = tuple(_checker(pc, rs_inherited, port_) for pc in rs.pop("checkers", []))
         rs.setdefault("inhibit_on_failure", values.get("inhibit_on_failure", False))
@@ -131,8 +134,7 @@ def _virtual_server(st: Statement, diags: list[Diagnostic]) -> m.VirtualServer |
                 prs.address,
                 port_,
                 checkers=checkers,
-                where=prs.read.where,
-                unsupported=tuple(prs.read.unsupported),
+                **_block(prs.read),
                 **rs,
             )
         )
@@ -140,21 +142,21 @@ def _virtual_server(st: Statement, diags: list[Diagnostic]) -> m.VirtualServer |
         **head,
         **values,
         real_servers=tuple(real_servers),
-        where=st.where,
-        unsupported=tuple(r.unsupported),
+        **_block(r),
     )
 
 
-TOP = p.BlockSpec(
+TOP = BlockSpec(
     "the top level",
     {
-        "global_defs": p.Field("global_defs", _global_defs, block=True, repeat=True),
-        "vrrp_script": p.Field("vrrp_scripts", _vrrp_script, block=True, repeat=True),
-        "vrrp_sync_group": p.Field("vrrp_sync_groups", _sync_group, block=True, repeat=True),
-        "vrrp_instance": p.Field("vrrp_instances", _instance, block=True, repeat=True),
-        "virtual_server": p.Field("virtual_servers", _virtual_server, block=True, repeat=True),
+        "global_defs": Field("global_defs", _global_defs, block=True, repeat=True),
+        "vrrp_script": Field("vrrp_scripts", _vrrp_script, block=True, repeat=True),
+        "vrrp_sync_group": Field("vrrp_sync_groups", _sync_group, block=True, repeat=True),
+        "vrrp_instance": Field("vrrp_instances", _instance, block=True, repeat=True),
+        "virtual_server": Field("virtual_servers", _virtual_server, block=True, repeat=True),
     },
-    unsupported=p.TOP.unsupported,
+    unsupported=glob.TOP_KEPT,
+    checks=glob.TOP_CHECKS,
 )
 
 
@@ -184,18 +186,20 @@ def _unique(items: list[Any], what: str, diags: list[Diagnostic]) -> tuple[Any, 
     return tuple(items)
 
 
-def parse(path: str, reader: Reader) -> Parsed:
-    """Parse ``path`` (and its includes) into a config and its diagnostics; never raises
-    for a mistake in the file."""
-    tree = read_tree(path, reader)
+def parse(path: str, reader: Reader, config_id: str = "") -> Parsed:
+    """Parse ``path`` (and its includes) into a config and its diagnostics, reading
+    conditional lines for ``config_id``; never raises for a mistake in the file."""
+    tree = read_tree(path, reader, config_id)
     diags = list(tree.diagnostics)
-    r = p.read_block(tree.statements, TOP, diags, Where(path, 1, 1))
+    r = read_block(tree.statements, TOP, diags, Where(path, 1, 1))
     values = r.values
     gd_values: dict[str, Any] = {}
     gd_unsupported: list[m.Unsupported] = []
+    gd_lines: dict[str, Where] = {}
     for gd in values.get("global_defs", []):
         gd_values.update(gd.values)
         gd_unsupported.extend(gd.unsupported)
+        gd_lines.update(gd.lines)
     if "smtp_server" in gd_values:
         ip, port_ = gd_values["smtp_server"]
         gd_values["smtp_server"] = m.SmtpServer(str(ip), port_ or m.DEFAULT_SMTP_PORT)
@@ -203,7 +207,12 @@ def parse(path: str, reader: Reader) -> Parsed:
     config = m.KeepalivedConfig(
         path=path,
         files=tree.files,
-        global_defs=m.GlobalDefs(where=first_gd, unsupported=tuple(gd_unsupported), **gd_values),
+        global_defs=m.GlobalDefs(
+            where=first_gd,
+            unsupported=tuple(gd_unsupported),
+            lines=tuple(gd_lines.items()),
+            **gd_values,
+        ),
         vrrp_scripts=_unique(values.get("vrrp_scripts", []), "vrrp_script", diags),
         vrrp_sync_groups=_unique(values.get("vrrp_sync_groups", []), "vrrp_sync_group", diags),
         vrrp_instances=_unique(values.get("vrrp_instances", []), "vrrp_instance", diags),
@@ -216,13 +225,20 @@ def parse(path: str, reader: Reader) -> Parsed:
     return Parsed(config, tuple(diags))
 
 
-def load(path: str, reader: Reader | None = None) -> m.KeepalivedConfig:
-    """Parse for a daemon: the config, or ``ConfigError`` naming the first error."""
+def load(
+    path: str, reader: Reader | None = None, config_id: str | None = None
+) -> m.KeepalivedConfig:
+    """Parse for a daemon: the config, or ``ConfigError`` naming the first error. The
+    config id defaults to keepalived's: the node name up to its first dot."""
     if reader is None:
         from lablb.config.files import FileReader
 
         reader = FileReader()
-    parsed = parse(path, reader)
+    if config_id is None:
+        from lablb.config.files import node_config_id
+
+        config_id = node_config_id()
+    parsed = parse(path, reader, config_id)
     if parsed.errors:
         first = parsed.errors[0]
         more = (

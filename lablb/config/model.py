@@ -10,10 +10,12 @@ keepalived knows and lablb does not implement: parsed and reported, never droppe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Interface
+from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
 from typing import Literal
 
 from lablb.config.diagnostics import NOWHERE, Where
+from lablb.config.tree import Statement
+from lablb.errors import ConfigError
 
 # keepalived's defaults, named where more than one block uses them.
 DEFAULT_ADVERT_INT = 1.0
@@ -30,6 +32,27 @@ DEFAULT_SMTP_PORT = 25
 DEFAULT_SMTP_CONNECT_TIMEOUT = 30.0
 VRRP_MCAST_GROUP4 = IPv4Address("224.0.0.18")  # RFC 3768 section 5.2.2
 LVS_SYNC_GROUP = IPv4Address("224.0.0.81")  # IPVS's connection sync group
+
+# Addresses as keepalived takes them: IPv4 or IPv6 (keepalived.conf(5)); what lablb's
+# lab runs is IPv4 (``lablb.lab.refuse`` says so before a lab starts).
+IPAddress = IPv4Address | IPv6Address
+IPInterface = IPv4Interface | IPv6Interface
+
+
+def v4(addr: IPAddress) -> IPv4Address:
+    """``addr`` for lablb's engine and lab, which run IPv4 only. A config that names
+    IPv6 is turned away before either starts (``lablb.config.runnable``), so this
+    raising means a caller skipped that check."""
+    if not isinstance(addr, IPv4Address):
+        raise ConfigError(f"{addr}: lablb's engine and lab run IPv4 only")
+    return addr
+
+
+def v4_interface(iface: IPInterface) -> IPv4Interface:
+    if not isinstance(iface, IPv4Interface):
+        raise ConfigError(f"{iface}: lablb's engine and lab run IPv4 only")
+    return iface
+
 
 CheckerKind = Literal["HTTP_GET", "SSL_GET", "TCP_CHECK", "MISC_CHECK"]
 # retry and delay_before_retry when neither the checker, its real_server nor its
@@ -48,6 +71,17 @@ CHECKER_DEFAULT_DELAY_BEFORE_RETRY: dict[str, float] = {
 }
 
 
+def at(obj: object, keyword: str) -> Where:
+    """Where ``keyword`` was written in the block ``obj`` was read from; the block's
+    own line when it was not written (a default)."""
+    lines: tuple[tuple[str, Where], ...] = getattr(obj, "lines", ())
+    for name, where in lines:
+        if name == keyword:
+            return where
+    own = getattr(obj, "where", NOWHERE)
+    return own if isinstance(own, Where) else NOWHERE
+
+
 @dataclass(frozen=True)
 class Unsupported:
     """A keyword keepalived knows and lablb parses but does not act on."""
@@ -56,6 +90,8 @@ class Unsupported:
     args: tuple[str, ...]
     where: Where
     block: tuple[str, ...] | None = None  # the lines of its { } block, as rendered text
+    # The block's statements as read, for diagnostics that point into it.
+    statements: tuple[Statement, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -103,6 +139,7 @@ class GlobalDefs:
     lvs_sync_daemon: SyncDaemon | None = None
     where: Where = NOWHERE
     unsupported: tuple[Unsupported, ...] = ()
+    lines: tuple[tuple[str, Where], ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -117,21 +154,22 @@ class VrrpScript:
     init_fail: bool = False
     where: Where = NOWHERE
     unsupported: tuple[Unsupported, ...] = ()
+    lines: tuple[tuple[str, Where], ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class VirtualAddress:
     """One ``virtual_ipaddress`` line: ``ADDR[/PREFIX] [brd X] [dev IF] [scope S] [label L]``."""
 
-    interface: IPv4Interface
+    interface: IPInterface
     dev: str | None = None
-    brd: IPv4Address | None = None
+    brd: IPAddress | None = None
     scope: str | None = None
     label: str | None = None
     where: Where = NOWHERE
 
     @property
-    def ip(self) -> IPv4Address:
+    def ip(self) -> IPAddress:
         return self.interface.ip
 
 
@@ -165,8 +203,8 @@ class VrrpInstance:
     authentication: Authentication | None = None
     virtual_ipaddress: tuple[VirtualAddress, ...] = ()
     virtual_ipaddress_excluded: tuple[VirtualAddress, ...] = ()
-    unicast_src_ip: IPv4Address | None = None
-    unicast_peer: tuple[IPv4Address, ...] = ()
+    unicast_src_ip: IPAddress | None = None
+    unicast_peer: tuple[IPAddress, ...] = ()
     track_interface: tuple[Tracked, ...] = ()
     track_script: tuple[Tracked, ...] = ()
     notify_master: Script | None = None
@@ -182,9 +220,10 @@ class VrrpInstance:
     down_timer_adverts: int = DEFAULT_DOWN_TIMER_ADVERTS
     where: Where = NOWHERE
     unsupported: tuple[Unsupported, ...] = ()
+    lines: tuple[tuple[str, Where], ...] = field(default=(), compare=False, repr=False)
 
     @property
-    def vips(self) -> tuple[IPv4Address, ...]:
+    def vips(self) -> tuple[IPAddress, ...]:
         return tuple(v.ip for v in self.virtual_ipaddress)
 
 
@@ -200,6 +239,7 @@ class SyncGroup:
     smtp_alert: bool = False
     where: Where = NOWHERE
     unsupported: tuple[Unsupported, ...] = ()
+    lines: tuple[tuple[str, Where], ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -210,6 +250,7 @@ class Url:
     virtualhost: str | None = None
     where: Where = NOWHERE
     unsupported: tuple[Unsupported, ...] = ()
+    lines: tuple[tuple[str, Where], ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -217,9 +258,9 @@ class Checker:
     """One health checker of a real server, every inherited default resolved."""
 
     kind: CheckerKind
-    connect_ip: IPv4Address | None = None
+    connect_ip: IPAddress | None = None
     connect_port: int | None = None
-    bindto: IPv4Address | None = None
+    bindto: IPAddress | None = None
     bind_port: int | None = None
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     retry: int = 1
@@ -232,11 +273,12 @@ class Checker:
     misc_dynamic: bool = False
     where: Where = NOWHERE
     unsupported: tuple[Unsupported, ...] = ()
+    lines: tuple[tuple[str, Where], ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class RealServer:
-    address: IPv4Address
+    address: IPAddress
     port: int | None = None
     weight: int = 1
     inhibit_on_failure: bool = False
@@ -245,11 +287,12 @@ class RealServer:
     checkers: tuple[Checker, ...] = ()
     where: Where = NOWHERE
     unsupported: tuple[Unsupported, ...] = ()
+    lines: tuple[tuple[str, Where], ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class VirtualServer:
-    address: IPv4Address | None = None
+    address: IPAddress | None = None
     port: int | None = None
     fwmark: int | None = None
     delay_loop: float = DEFAULT_DELAY_LOOP
@@ -257,7 +300,7 @@ class VirtualServer:
     lvs_method: Literal["NAT", "DR", "TUN"] = "NAT"
     persistence_timeout: int | None = None
     protocol: Literal["TCP", "UDP", "SCTP"] = "TCP"
-    sorry_server: tuple[IPv4Address, int | None] | None = None
+    sorry_server: tuple[IPAddress, int | None] | None = None
     quorum: int = 1
     hysteresis: int = 0
     alpha: bool = False
@@ -268,6 +311,7 @@ class VirtualServer:
     real_servers: tuple[RealServer, ...] = ()
     where: Where = NOWHERE
     unsupported: tuple[Unsupported, ...] = ()
+    lines: tuple[tuple[str, Where], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def label(self) -> str:

@@ -18,6 +18,7 @@ from typing import Protocol
 
 from lablb.config.diagnostics import Diagnostic, Where, error, warning
 from lablb.config.lexer import Token, tokenize_line
+from lablb.config.preprocess import Preprocessor
 
 INCLUDE_KEYWORDS = ("include", "includer", "includem", "includew", "includeb", "includea")
 MAX_INCLUDE_DEPTH = 32
@@ -111,8 +112,9 @@ def _include_tokens(match: re.Match[str], path: str, lineno: int) -> list[Token]
 
 
 class _Builder:
-    def __init__(self, reader: Reader) -> None:
+    def __init__(self, reader: Reader, config_id: str) -> None:
         self.reader = reader
+        self.pre = Preprocessor(config_id)
         self.diags: list[Diagnostic] = []
         self.files: list[str] = []
         self.top: list[Statement] = []
@@ -213,7 +215,7 @@ class _Builder:
             return
         self.files.append(path)
         odd: list[Diagnostic] = []
-        for lineno, line in enumerate(text.splitlines(), start=1):
+        for lineno, line in self.pre.lines(text, path):
             include = _INCLUDE_LINE.match(line)
             if include:
                 # Read raw, as keepalived does, so that "{a,b}" stays one brace pattern.
@@ -278,9 +280,8 @@ class _Builder:
                     opened.brace.where,
                     "missing-brace",
                     f"block '{head}' opened here is never closed",
-                    "add the missing '}' (keepalived would read the rest of the file "
+                    "add the missing '}' (keepalived reads the rest of the file "
                     "as part of this block)",
-                    fatal=True,
                 )
             )
             stmt = Statement(opened.head[0], tuple(opened.head[1:]), tuple(opened.body))
@@ -294,9 +295,11 @@ class Tree:
     diagnostics: tuple[Diagnostic, ...]
 
 
-def read_tree(path: str, reader: Reader) -> Tree:
-    """Read ``path`` and everything it includes into one statement tree."""
-    builder = _Builder(reader)
+def read_tree(path: str, reader: Reader, config_id: str = "") -> Tree:
+    """Read ``path`` and everything it includes into one statement tree; lines are
+    kept or dropped for ``config_id`` as keepalived's ``-i`` would."""
+    builder = _Builder(reader, config_id)
     builder.feed_file(path, (), None)
     builder.finish()
-    return Tree(tuple(builder.top), tuple(builder.files), tuple(builder.diags))
+    diags = builder.diags + builder.pre.diagnostics
+    return Tree(tuple(builder.top), tuple(builder.files), tuple(diags))

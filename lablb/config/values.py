@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from ipaddress import AddressValueError, IPv4Address
+from ipaddress import AddressValueError, IPv4Address, ip_address
 from typing import Any
 
 from lablb.config.diagnostics import Diagnostic, error, warning
 from lablb.config.lexer import Token
-from lablb.config.model import Script, SyncDaemon
+from lablb.config.model import IPAddress, Script, SyncDaemon
 from lablb.config.tree import Statement
 
 Reader = Callable[[Statement, list[Diagnostic]], Any]
@@ -126,6 +126,23 @@ def parse_ipv4(tok: Token, name: str) -> IPv4Address:
         ) from None
 
 
+def parse_ip(tok: Token, name: str) -> IPAddress:
+    """An IPv4 or IPv6 address, as keepalived takes wherever it takes an address."""
+    try:
+        return ip_address(tok.text)
+    except ValueError:
+        raise bad(
+            tok,
+            "bad-address",
+            f"{name} wants an IPv4 or IPv6 address, not '{tok.text}'",
+            "e.g. 172.30.0.22 or 2001:db8::22",
+        ) from None
+
+
+def ip(stmt: Statement, diags: list[Diagnostic]) -> IPAddress:
+    return parse_ip(arg(stmt, diags, "an address"), stmt.name)
+
+
 def integer(lo: int, hi: int) -> Reader:
     def read(stmt: Statement, diags: list[Diagnostic]) -> int:
         return parse_int(arg(stmt, diags, "a number"), lo, hi, stmt.name)
@@ -228,11 +245,11 @@ def words(stmt: Statement, diags: list[Diagnostic]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def address_port(stmt: Statement, diags: list[Diagnostic]) -> tuple[IPv4Address, int | None]:
+def address_port(stmt: Statement, diags: list[Diagnostic]) -> tuple[IPAddress, int | None]:
     """``keyword <IPADDR> [<PORT>]``."""
     if not stmt.args:
         raise bad(stmt.keyword, "missing-argument", f"{stmt.name} needs an address")
-    ip = parse_ipv4(stmt.args[0], stmt.name)
+    addr = parse_ip(stmt.args[0], stmt.name)
     port_ = parse_int(stmt.args[1], 0, 65535, f"{stmt.name} port") if len(stmt.args) > 1 else None
     if len(stmt.args) > 2:
         diags.append(
@@ -242,7 +259,7 @@ def address_port(stmt: Statement, diags: list[Diagnostic]) -> tuple[IPv4Address,
                 f"{stmt.name} takes an address and a port; keepalived ignores the rest",
             )
         )
-    return ip, port_
+    return addr, port_
 
 
 def status_codes(stmt: Statement, diags: list[Diagnostic]) -> tuple[tuple[int, int], ...]:

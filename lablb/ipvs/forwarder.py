@@ -28,7 +28,7 @@ from ipaddress import IPv4Address
 from pathlib import Path
 
 from lablb.config.load import load
-from lablb.config.model import KeepalivedConfig, VirtualServer
+from lablb.config.model import KeepalivedConfig, VirtualServer, v4
 from lablb.errors import ConfigError, PacketError
 from lablb.ipvs.frame import (
     VNET_HDR_LEN,
@@ -137,18 +137,19 @@ class Forwarder:
                     " lablb forwards with DR (Direct Routing)"
                 )
             proto = TCP if vs.protocol == "TCP" else UDP
+            vip = v4(vs.address)
             svc = Service(
-                vs.address,
+                vip,
                 vs.port,
                 proto,
                 vs.lvs_sched,
                 float(vs.persistence_timeout) if vs.persistence_timeout else None,
             )
-            iface = route_interface(vs.real_servers[0].address) if vs.real_servers else "eth0"
+            iface = route_interface(v4(vs.real_servers[0].address)) if vs.real_servers else "eth0"
             s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
             s.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
             s.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
-            prog = bpf_program(vs.address, vs.port, proto)
+            prog = bpf_program(vip, vs.port, proto)
             blob = bpf_bytes(prog)
             buf = ctypes.create_string_buffer(blob)
             fprog = struct.pack("HL", len(prog), ctypes.addressof(buf))
@@ -270,7 +271,7 @@ class Forwarder:
 def _forwarding(services: list[DrService]) -> list[bool]:
     """Per service: is its VIP on this node (the node is its VRRP master)? Each service
     forwards on its own: in an active-active pair a node masters one VIP, not both."""
-    return [d.vs.address is not None and local_address(d.vs.address) for d in services]
+    return [d.vs.address is not None and local_address(v4(d.vs.address)) for d in services]
 
 
 def _sync_master(cfg: KeepalivedConfig, forwarding: list[bool]) -> bool:
@@ -281,7 +282,7 @@ def _sync_master(cfg: KeepalivedConfig, forwarding: list[bool]) -> bool:
     inst = cfg.instance(sd.instance) if sd is not None else None
     if inst is None or not inst.vips:
         return any(forwarding)
-    return any(local_address(v) for v in inst.vips)
+    return any(local_address(v4(v)) for v in inst.vips)
 
 
 def _sync_socket(cfg: KeepalivedConfig) -> socket.socket | None:
@@ -328,7 +329,7 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
     try:
         for d in fwd.services:
             for rs in d.vs.real_servers:
-                nudge_arp(rs.address)
+                nudge_arp(v4(rs.address))
         time.sleep(0.05)
         fwd.macs.update(neighbours())
         forwarding = _forwarding(fwd.services)

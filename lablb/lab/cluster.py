@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lablb.config.edit import service_instance
 from lablb.config.load import load
-from lablb.config.model import KeepalivedConfig, VrrpInstance
+from lablb.config.model import KeepalivedConfig, VrrpInstance, v4
 from lablb.errors import LabError
 from lablb.lab.balancer import VrrpNode, engines_for, start_vrrp
 from lablb.lab.net import Lab
@@ -186,7 +186,7 @@ class Cluster:
 
     def service_vip(self) -> tuple[IPv4Address, int] | None:
         vs = next(iter(self.config(self.balancers[0]).virtual_servers), None)
-        return (vs.address, vs.port) if vs and vs.address and vs.port else None
+        return (v4(vs.address), vs.port) if vs and vs.address and vs.port else None
 
     def cluster_vip(self) -> IPv4Address:
         """The first virtual address of the instance that carries the service (the one
@@ -194,7 +194,7 @@ class Cluster:
         inst = service_instance(self.config(self.balancers[0]))
         if inst is None or not inst.vips:
             raise LabError(f"{self.balancers[0]}: no vrrp_instance with a virtual address")
-        return inst.vips[0]
+        return v4(inst.vips[0])
 
     def holders(self, vip: IPv4Address) -> list[str]:
         return sorted(n for n, node in self.nodes.items() if node.holds(vip))

@@ -131,7 +131,8 @@ def derive_plan(configs: Mapping[str, m.KeepalivedConfig]) -> Plan:
     taken: set[IPv4Address] = set()
     notes: list[str] = [f"server LAN {lan}, from {first.name}'s first VIP ({first.where})"]
 
-    def on_lan(addr: IPv4Address, where: Where, what: str) -> IPv4Address:
+    def on_lan(addr: m.IPAddress, where: Where, what: str) -> IPv4Address:
+        addr = ipv4(addr, where, what)
         if addr not in lan:
             raise _bad(
                 where,
@@ -141,8 +142,11 @@ def derive_plan(configs: Mapping[str, m.KeepalivedConfig]) -> Plan:
         return addr
 
     # Everything the configs place, first.
-    vips = {a.interface.ip for i in instances.values() for a in i.virtual_ipaddress}
-    vips |= {a.interface.ip for i in instances.values() for a in i.virtual_ipaddress_excluded}
+    vips = {
+        ipv4(a.interface.ip, a.where, "virtual_ipaddress")
+        for i in instances.values()
+        for a in (*i.virtual_ipaddress, *i.virtual_ipaddress_excluded)
+    }
     services: set[IPv4Address] = set()
     real: dict[IPv4Address, set[int]] = {}
     for name in names:
@@ -155,18 +159,18 @@ def derive_plan(configs: Mapping[str, m.KeepalivedConfig]) -> Plan:
                 )
             if vs.address is None:
                 raise _bad(vs.where, f"virtual_server {vs.label}: lablb needs an address")
-            services.add(vs.address)
+            services.add(ipv4(vs.address, vs.where, "virtual_server"))
             for rs in vs.real_servers:
-                on_lan(rs.address, rs.where, "real_server")
+                rs_ip = on_lan(rs.address, rs.where, "real_server")
                 port = rs.port if rs.port is not None else vs.port
-                real.setdefault(rs.address, set()).update({port} if port else set())
+                real.setdefault(rs_ip, set()).update({port} if port else set())
     taken |= vips | set(real)
     own: dict[str, IPv4Address] = {}
     for name in names:
         src = instances[name].unicast_src_ip
         if src is not None:
             own[name] = on_lan(src, instances[name].where, "unicast_src_ip")
-            taken.add(src)
+            taken.add(own[name])
     mail: IPv4Address | None = None
     smtp = next(
         (c.global_defs.smtp_server for c in configs.values() if c.global_defs.smtp_server), None
@@ -239,12 +243,25 @@ def derive_plan(configs: Mapping[str, m.KeepalivedConfig]) -> Plan:
     return Plan(lan, clients, tuple(names), tuple(hosts), tuple(notes))
 
 
+def ipv4(addr: m.IPAddress, where: Where, what: str) -> IPv4Address:
+    """``addr`` when it is IPv4; the lab runs IPv4 only, so IPv6 is refused here."""
+    if not isinstance(addr, IPv4Address):
+        raise _bad(where, f"{what} {addr} is IPv6", "lablb's lab runs IPv4 only")
+    return addr
+
+
+def ipv4_interface(iface: m.IPInterface, where: Where) -> IPv4Interface:
+    if not isinstance(iface, IPv4Interface):
+        raise _bad(where, f"virtual_ipaddress {iface} is IPv6", "lablb's lab runs IPv4 only")
+    return iface
+
+
 def server_lan(inst: m.VrrpInstance) -> IPv4Network:
     """The LAN an instance runs on: its first VIP with a prefix (else unicast_src_ip's
     /24); ConfigError naming the instance if neither says."""
     for a in (*inst.virtual_ipaddress, *inst.virtual_ipaddress_excluded):
         if a.interface.network.prefixlen <= 30:
-            return a.interface.network
+            return ipv4_interface(a.interface, a.where).network
     if inst.unicast_src_ip is not None:
         return IPv4Network(f"{inst.unicast_src_ip}/24", strict=False)
     raise _bad(

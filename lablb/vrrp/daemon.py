@@ -37,6 +37,7 @@ from lablb.config.model import (
     Script,
     VirtualAddress,
     VrrpScript,
+    v4,
 )
 from lablb.errors import LablbError, PacketError
 from lablb.mail import send_alert
@@ -158,14 +159,14 @@ class Daemon:
             if isinstance(action, Send):
                 sock = self.sockets[iface]
                 wire = action.advert.encode(sock.source, sock.group, Checksum.PSEUDO_HEADER)
-                sock.send(wire, inst.unicast_peer if inst else ())
+                sock.send(wire, tuple(v4(p) for p in inst.unicast_peer) if inst else ())
             elif isinstance(action, AddVips | RemoveVips):
                 self._vips(instance, iface, action)
             elif isinstance(action, Garp):
                 for vip in self._vip_lines(instance):
                     dev = vip.dev or iface
                     sender = self.garp.get(dev) or self.garp.setdefault(dev, io.GarpSender(dev))
-                    sent = sender.send(vip.ip, action.count)
+                    sent = sender.send(v4(vip.ip), action.count)
                     self.log("garp", instance=instance, address=vip.ip, interface=dev, count=sent)
             elif isinstance(action, Transition):
                 self.log(

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
-from lablb.config.model import KeepalivedConfig, VrrpInstance
+from lablb.config.model import KeepalivedConfig, VrrpInstance, v4
 from lablb.errors import ConfigError
 from lablb.vrrp.fsm import Action, Params, Router, State, Transition
 from lablb.vrrp.packet import Advert, AuthType
@@ -51,8 +51,8 @@ def params_of(config: KeepalivedConfig, inst: VrrpInstance, primary_ip: IPv4Addr
         vrid=inst.virtual_router_id,
         priority=inst.priority,
         advert_int=inst.advert_int,
-        primary_ip=inst.unicast_src_ip or primary_ip,
-        vips=inst.vips,
+        primary_ip=v4(inst.unicast_src_ip) if inst.unicast_src_ip else primary_ip,
+        vips=tuple(v4(a) for a in inst.vips),
         version=config.version_of(inst),
         want_master=inst.state == "MASTER",
         nopreempt=inst.nopreempt,

@@ -6,7 +6,8 @@ import hashlib
 
 from lablb.check import check
 from lablb.config.diagnostics import EXIT_CONFIG, EXIT_FATAL, EXIT_OK
-from lablb.config.lint import lint_cluster, lint_config
+from lablb.config.lint import lint_carried, lint_cluster, lint_config
+from lablb.config.semantics import check_config
 from tests.conftest import DOCROOT, SEED, SEED_VERBATIM, parse_text
 
 BASE = """
@@ -53,31 +54,42 @@ def test_virtual_server_not_carried_by_any_instance() -> None:
     )
     (d,) = lint_config(node(tail=vs))
     assert d.code == "vip-not-carried" and "172.16.55.100" in d.message
+    assert d.severity == "warning"  # alone: another box may carry it
+    (d,) = lint_carried([node(tail=vs), node(path="/lb02.conf")])
+    assert (d.code, d.severity) == ("vip-not-carried", "error")  # no file of the cluster does
     assert lint_config(node(tail=vs, vip="172.16.55.100")) == []
+    static = "static_ipaddress {\n 172.16.55.100/32 dev eth0\n}\n"
+    assert lint_config(node(tail=vs + static)) == []
 
 
-def test_single_config_rules() -> None:
-    assert lint_codes(node(state="MASTER", extra="nopreempt")) == ["nopreempt-master"]
-    assert lint_codes(node(state="BACKUP", extra="nopreempt")) == []
-    assert lint_codes(node(adv="0.5")) == ["advert-int-v2"]
-    assert lint_codes(node(adv="0.5", extra="version 3")) == []
-    assert lint_codes(
+def semantic_codes(config) -> list[str]:  # type: ignore[no-untyped-def]
+    return [d.code for d in check_config(config, None)]
+
+
+def test_what_keepalived_reports_after_reading() -> None:
+    assert semantic_codes(node(state="MASTER", extra="nopreempt")) == ["nopreempt-master"]
+    assert semantic_codes(node(state="BACKUP", extra="nopreempt")) == []
+    assert semantic_codes(node(adv="0.5")) == ["advert-int-v2"]
+    assert semantic_codes(node(adv="0.5", extra="version 3")) == []
+    assert semantic_codes(
         node(extra="version 3\nauthentication {\n auth_type PASS\n auth_pass x\n}")
     ) == ["auth-v3"]
-    assert lint_codes(node(extra="track_script {\n nothing\n}")) == ["unknown-script"]
+    assert semantic_codes(node(extra="track_script {\n nothing\n}")) == ["unknown-script"]
     two = node(
         tail=BASE.format(state="BACKUP", vrid=51, prio=1, adv=1, extra="", vip="10.0.0.1").replace(
             "VI_1", "VI_2"
         )
     )
-    assert lint_codes(two) == ["vrid-reused"]
+    assert semantic_codes(two) == ["vrid-reused"]
     dr = (
-        "virtual_server 172.30.0.22 80 {\n lvs_method DR\n real_server 172.30.0.23 8080 {\n"
-        "  TCP_CHECK {\n  }\n }\n real_server 172.30.0.24 80 {\n }\n}\n"
+        "virtual_server 172.30.0.22 80 {\n lvs_sched rr\n lvs_method DR\n protocol TCP\n"
+        " real_server 172.30.0.23 8080 {\n  TCP_CHECK {\n  }\n }\n"
+        " real_server 172.30.0.24 80 {\n }\n}\n"
     )
-    assert lint_codes(node(tail=dr)) == ["dr-port-remap", "no-checker"]
+    assert semantic_codes(node(tail=dr)) == ["dr-port-remap"]
+    assert lint_codes(node(tail=dr)) == ["no-checker"]
     sync = "vrrp_sync_group G {\n group {\n  VI_1\n  VI_9\n }\n}\n"
-    assert lint_codes(node(tail=sync)) == ["unknown-instance"]
+    assert semantic_codes(node(tail=sync)) == ["unknown-instance", "sync-group-single"]
 
 
 def test_cluster_rules() -> None:
@@ -96,7 +108,9 @@ def test_cluster_rules() -> None:
 
 
 def test_seed_verbatim_pair_cannot_serve() -> None:
-    result = check([str(SEED_VERBATIM / "lb01.conf"), str(SEED_VERBATIM / "lb02.conf")])
+    result = check(
+        [str(SEED_VERBATIM / "lb01.conf"), str(SEED_VERBATIM / "lb02.conf")], offline=True
+    )
     assert result.status == EXIT_CONFIG
     by_code = {d.code: d for d in result.diagnostics}
     assert "172.16.55.100" in by_code["vip-not-carried"].message
@@ -104,21 +118,21 @@ def test_seed_verbatim_pair_cannot_serve() -> None:
 
 
 def test_seed_verbatim_digest_matches_no_page_served() -> None:
-    result = check([str(SEED_VERBATIM / "lb01.conf")], docroot=str(DOCROOT))
+    result = check([str(SEED_VERBATIM / "lb01.conf")], docroot=str(DOCROOT), offline=True)
     mismatches = [d for d in result.diagnostics if d.code == "digest-mismatch"]
     assert len(mismatches) == 2 and "640205b7b0fc66c1ea91c463fac6334d" in mismatches[0].message
 
 
 def test_seed_corrected_pair_is_valid_even_strict() -> None:
     paths = [str(SEED / "lb01.conf"), str(SEED / "lb02.conf")]
-    result = check(paths, strict_mode=True, docroot=str(DOCROOT))
+    result = check(paths, strict_mode=True, docroot=str(DOCROOT), offline=True)
     assert [d.format() for d in result.diagnostics] == []
     assert result.status == EXIT_OK
 
 
 def test_corrected_digest_is_the_md5_of_the_page() -> None:
     page = (DOCROOT / "testurl" / "test.jsp").read_bytes()
-    result = check([str(SEED / "lb01.conf")])
+    result = check([str(SEED / "lb01.conf")], offline=True)
     urls = [
         u
         for vs in result.configs[0].virtual_servers
@@ -132,12 +146,14 @@ def test_corrected_digest_is_the_md5_of_the_page() -> None:
 def test_strict_turns_warnings_into_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
     conf = tmp_path / "k.conf"
     conf.write_text("global_defs {\n lvs_id A\n}\n")
-    assert check([str(conf)]).status == EXIT_OK
-    assert check([str(conf)], strict_mode=True).status == EXIT_CONFIG
+    assert check([str(conf)], offline=True).status == EXIT_OK
+    assert check([str(conf)], strict_mode=True, offline=True).status == EXIT_CONFIG
 
 
 def test_fatal_status(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert check([str(tmp_path / "missing.conf")]).status == EXIT_FATAL
     conf = tmp_path / "k.conf"
-    conf.write_text("vrrp_instance X {\n")
-    assert check([str(conf)]).status == EXIT_FATAL
+    conf.write_text("include k.conf\n")
+    assert check([str(conf)], offline=True).status == EXIT_FATAL
+    conf.write_text("vrrp_instance X {\n")  # keepalived reads on: errors, not fatal
+    assert check([str(conf)], offline=True).status == EXIT_CONFIG

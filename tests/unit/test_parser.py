@@ -466,7 +466,20 @@ def test_legacy_aliases(legacy: str, modern: str, block: str, attr: str, value: 
         ("vrrp_instance X {\n priority\n}\n", "missing-argument", 2, 2),
         ("vrrp_instance X {\n priority 100 101\n}\n", "extra-argument", 2, 15),
         ("vrrp_instance X {\n unicast_src_ip 300.1.1.1\n}\n", "bad-address", 2, 17),
-        ("vrrp_instance X {\n virtual_ipaddress {\n  10.0.0.1/33\n }\n}\n", "bad-address", 3, 3),
+        ("vrrp_instance X {\n virtual_ipaddress {\n  10.0.0.1/33\n }\n}\n", "bad-prefix", 3, 3),
+        ("vrrp_instance X {\n virtual_ipaddress {\n  10.0.0.300\n }\n}\n", "bad-address", 3, 3),
+        (
+            "vrrp_instance X {\n virtual_rules {\n  from 192.168.100./24 table 100\n }\n}\n",
+            "bad-address",
+            3,
+            8,
+        ),
+        (
+            "vrrp_instance X {\n virtual_routes {\n  10.1.0.0/16 via 10.0.0.1 frob 1\n }\n}\n",
+            "unknown-route-keyword",
+            3,
+            28,
+        ),
         (
             "vrrp_instance X {\n virtual_ipaddress {\n  10.0.0.1 colour red\n }\n}\n",
             "bad-value",
@@ -480,7 +493,7 @@ def test_legacy_aliases(legacy: str, modern: str, block: str, attr: str, value: 
         ("vrrp_instance X {\n priority 1\n priority 2\n}\n", "duplicate-keyword", 3, 2),
         ("vrrp_instance X {\n}\nvrrp_instance X {\n}\n", "duplicate-name", 3, 1),
         ("vrrp_instance {\n}\n", "missing-argument", 1, 1),
-        ("vrrp_instance X {\n use_vmac\n}\n", "unsupported", 2, 2),
+        ("vrrp_instance X {\n use_vmac\n}\n", "missing-required", 1, 1),  # use_vmac is known
         ("virtual_server 10.0.0.1 http {\n}\n", "bad-number", 1, 25),
         ("virtual_server 10.0.0.1 80 {\n lvs_sched roundrobin\n}\n", "bad-value", 2, 12),
         (
@@ -493,8 +506,8 @@ def test_legacy_aliases(legacy: str, modern: str, block: str, attr: str, value: 
             "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  HTTP_GET {\n   url {\n"
             "    path /\n    digest xyz\n   }\n  }\n }\n}\n",
             "bad-digest",
-            4,
-            4,
+            6,
+            5,
         ),
         (
             "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  HTTP_GET {\n   url {\n"
@@ -512,13 +525,13 @@ def test_legacy_aliases(legacy: str, modern: str, block: str, attr: str, value: 
         ),
         (
             "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n"
-            "  SMTP_CHECK {\n  }\n }\n}\n",
-            "unsupported",
-            3,
-            3,
+            "  SMTP_CHECK {\n   connect_port 99999\n  }\n }\n}\n",
+            "out-of-range",
+            4,
+            17,
         ),
         ("global_defs {\n smtp_connect_timeout 0\n}\n", "out-of-range", 2, 23),
-        ("static_routes {\n}\n", "unsupported", 1, 1),
+        ("static_routes {\n 10.1.0.0/16 via 10.0.0.999\n}\n", "bad-address", 2, 18),
         ("vrrp_instanc X {\n}\n", "unknown-keyword", 1, 1),
     ],
 )
@@ -571,10 +584,11 @@ def test_one_address_per_virtual_ipaddress_line() -> None:
     assert ("bad-value", 2, 31) in [(d.code, d.where.line, d.where.col) for d in parsed.diagnostics]
 
 
-def test_missing_brace_is_fatal_at_the_opener() -> None:
+def test_missing_brace_is_an_error_at_the_opener() -> None:
+    # keepalived -t exits 5 (errors), not 4 (fatal): it reads on, into the open block.
     parsed = parse_text("global_defs {\n router_id A\n}\nvrrp_instance X {\n interface eth0\n")
     (d,) = [d for d in parsed.diagnostics if d.code == "missing-brace"]
-    assert (d.fatal, d.where.line, d.where.col) == (True, 4, 17)
+    assert (d.fatal, d.where.line, d.where.col) == (False, 4, 17)
     assert "vrrp_instance X" in d.message
 
 

@@ -156,7 +156,7 @@ def _comparable(value: Any) -> Any:
         return {
             f.name: _comparable(getattr(value, f.name))
             for f in dataclasses.fields(value)
-            if f.name not in ("where", "path", "files")
+            if f.compare and f.name not in ("where", "path", "files")
         }
     if isinstance(value, tuple | list):
         return [_comparable(v) for v in value]
