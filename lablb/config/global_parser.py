@@ -187,7 +187,6 @@ GLOBAL_DEFS = BlockSpec(
         "smtp_server": f("smtp_server", v.address_port),
         "lvs_sync_daemon": f("lvs_sync_daemon", v.sync_daemon),
     },
-    aliases={"lvs_id": "router_id", "smtp_connection_timeout": "smtp_connect_timeout"},
     unsupported=GLOBAL_KEPT,
     checks={
         "vrrp_mcast_group6": _multicast6,

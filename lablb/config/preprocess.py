@@ -7,7 +7,8 @@ file's directory are handed in. It runs before the lexer, as keepalived's
 
 The rules, in the order keepalived applies them to a line:
 - ``@ID rest`` keeps ``rest`` only when ID is the config id; ``@^ID rest`` only when
-  it is not (the config id defaults to the first part of the node name);
+  it is not (the config id defaults to the first part of the node name); in the lines
+  a parameter expands to, only an '@' in the first column counts (as in 2.2.7);
 - ``$NAME=VALUE`` defines a parameter (a value ending in ``\\`` continues on the next
   line: a multiline definition);
 - ``~SEQ(var, start, step, end)``, ``~SEQx(...)`` (hexadecimal) and
@@ -86,7 +87,13 @@ class Preprocessor:
             return
 
     # -- one line ----------------------------------------------------------------
-    def _conditional(self, line: str) -> str | None:
+    def _conditional(self, line: str, *, indented: bool = True) -> str | None:
+        """The line for this config id, None when it is dropped. keepalived 2.2.7 reads
+        a file's line as conditional after leading white space, but a line a parameter
+        expanded to only when '@' is its first character (measured: an indented '@'
+        line of a multiline definition is an unknown keyword to it)."""
+        if not indented and not line.startswith("@"):
+            return line
         match = _CONDITIONAL.match(line)
         if match is None:
             return line
@@ -105,7 +112,7 @@ class Preprocessor:
                 )
             )
             return
-        kept = self._conditional(line) if depth else line
+        kept = self._conditional(line, indented=False) if depth else line
         if kept is None:
             return
         definition = _DEFINITION.match(kept)

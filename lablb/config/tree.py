@@ -6,7 +6,8 @@ one that touches the disk), so every rule here is testable in memory.
 A statement is a keyword, its arguments and, when it opens one, a block of
 statements. ``include`` is textual, as in keepalived: the included file's lines are
 read in place of the include line, relative to the directory of the including file,
-with globs and csh-style braces. An include cycle is fatal.
+with globs and csh-style braces. An include cycle is an error (keepalived reads on
+until it runs out of file descriptors, then reports duplicates).
 """
 
 from __future__ import annotations
@@ -185,7 +186,6 @@ class _Builder:
                     "include-cycle",
                     f"include cycle: {cycle}",
                     "an included file must not include itself, directly or through others",
-                    fatal=True,
                 )
             )
             return
@@ -195,7 +195,6 @@ class _Builder:
                     where or Where(path, 0, 0),
                     "include-depth",
                     f"includes nested deeper than {MAX_INCLUDE_DEPTH}",
-                    fatal=True,
                 )
             )
             return

@@ -17,6 +17,7 @@ from mininet.topo import Topo
 from lablb.config import model as m
 from lablb.config.edit import service_instance
 from lablb.config.load import load
+from lablb.config.runnable import require_runnable
 from lablb.errors import ConfigError
 from lablb.lab.graph import describe
 from lablb.lab.plan import Plan, derive_plan, server_lan
@@ -76,7 +77,10 @@ def load_set(configs: Path) -> dict[str, m.KeepalivedConfig]:
     files = sorted(configs.glob("*.conf"))
     if not files:
         raise ConfigError(f"{configs}: no *.conf files (one per balancer, named after it)")
-    return {f.stem: load(str(f)) for f in files}
+    loaded = {f.stem: load(str(f)) for f in files}
+    for config in loaded.values():
+        require_runnable(config)
+    return loaded
 
 
 def derived_entry(configs: Path) -> TopoEntry:

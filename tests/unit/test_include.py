@@ -46,12 +46,13 @@ def test_include_inside_a_block_is_textual() -> None:
     assert parsed.config.vrrp_instances[0].interface == "eth1"
 
 
-def test_include_cycle_is_fatal() -> None:
+def test_include_cycle_is_an_error() -> None:
+    # keepalived -t 2.2.7 exits 5 here: it reads on until out of file descriptors.
     parsed = parse_text(
         "include a.conf\n", {"/etc/a.conf": "include b.conf\n", "/etc/b.conf": "include a.conf\n"}
     )
     (d,) = [d for d in parsed.diagnostics if d.code == "include-cycle"]
-    assert d.fatal and (d.where.file, d.where.line, d.where.col) == ("/etc/b.conf", 1, 1)
+    assert not d.fatal and (d.where.file, d.where.line, d.where.col) == ("/etc/b.conf", 1, 1)
     assert "/etc/a.conf -> /etc/b.conf -> /etc/a.conf" in d.message
 
 

@@ -145,7 +145,7 @@ def test_corrected_digest_is_the_md5_of_the_page() -> None:
 
 def test_strict_turns_warnings_into_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
     conf = tmp_path / "k.conf"
-    conf.write_text("global_defs {\n lvs_id A\n}\n")
+    conf.write_text("global_defs {\n router_id A\n router_id B\n}\n")
     assert check([str(conf)], offline=True).status == EXIT_OK
     assert check([str(conf)], strict_mode=True, offline=True).status == EXIT_CONFIG
 
@@ -153,7 +153,7 @@ def test_strict_turns_warnings_into_errors(tmp_path) -> None:  # type: ignore[no
 def test_fatal_status(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert check([str(tmp_path / "missing.conf")]).status == EXIT_FATAL
     conf = tmp_path / "k.conf"
-    conf.write_text("include k.conf\n")
-    assert check([str(conf)], offline=True).status == EXIT_FATAL
+    conf.write_text("include k.conf\n")  # keepalived reads on: errors, not fatal
+    assert check([str(conf)], offline=True).status == EXIT_CONFIG
     conf.write_text("vrrp_instance X {\n")  # keepalived reads on: errors, not fatal
     assert check([str(conf)], offline=True).status == EXIT_CONFIG

@@ -1,0 +1,77 @@
+"""What lablb's lab and engine cannot run, though keepalived would: the reasons
+``lablb up``, ``lablb run`` and ``lablb daemon`` refuse a config that ``lablb check``
+accepts.
+
+Pure: a parsed config in, ``ConfigError`` (file:line and the reason) out. ``check``
+never calls this: a file is valid or not as keepalived reads it, whatever lablb's lab
+can do with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from ipaddress import IPv4Address
+
+from lablb.config import model as m
+from lablb.config.diagnostics import Where
+from lablb.errors import ConfigError
+
+RUNS_CHECKERS = ("HTTP_GET", "SSL_GET", "TCP_CHECK", "MISC_CHECK")
+
+
+def _vrrp(config: m.KeepalivedConfig) -> Iterator[tuple[Where, str]]:
+    for inst in config.vrrp_instances:
+        for vip in (*inst.virtual_ipaddress, *inst.virtual_ipaddress_excluded):
+            if not isinstance(vip.ip, IPv4Address):
+                yield vip.where, f"vrrp_instance {inst.name}: IPv6 address {vip.interface}"
+        for addr in (inst.unicast_src_ip, *inst.unicast_peer):
+            if addr is not None and not isinstance(addr, IPv4Address):
+                yield inst.where, f"vrrp_instance {inst.name}: IPv6 unicast address {addr}"
+        if inst.authentication is not None and inst.authentication.auth_type == "AH":
+            yield m.at(inst, "authentication"), f"vrrp_instance {inst.name}: auth_type AH"
+
+
+def _lvs(config: m.KeepalivedConfig) -> Iterator[tuple[Where, str]]:
+    for u in config.unsupported:
+        if u.keyword == "virtual_server":
+            yield u.where, f"virtual_server {' '.join(u.args)} (a virtual_server_group)"
+    for vs in config.virtual_servers:
+        if vs.fwmark is not None:
+            yield vs.where, f"virtual_server fwmark {vs.fwmark}"
+        if vs.address is not None and not isinstance(vs.address, IPv4Address):
+            yield vs.where, f"virtual_server {vs.label} (IPv6)"
+        for rs in vs.real_servers:
+            if not isinstance(rs.address, IPv4Address):
+                yield rs.where, f"real_server {rs.address} (IPv6)"
+            for u in rs.unsupported:
+                if u.keyword.endswith("_CHECK") and u.keyword not in RUNS_CHECKERS:
+                    yield u.where, f"real_server {rs.address}: {u.keyword}"
+
+
+def refusals(
+    config: m.KeepalivedConfig, *, vrrp: bool = True, lvs: bool = True
+) -> list[tuple[Where, str]]:
+    """What of ``config`` lablb cannot run (the VRRP part, the LVS part, or both)."""
+    out: list[tuple[Where, str]] = []
+    if vrrp:
+        out.extend(_vrrp(config))
+    if lvs:
+        out.extend(_lvs(config))
+    return out
+
+
+def require_runnable(config: m.KeepalivedConfig, *, vrrp: bool = True, lvs: bool = True) -> None:
+    """``ConfigError`` at the first thing lablb cannot run, naming how many more."""
+    found = refusals(config, vrrp=vrrp, lvs=lvs)
+    if not found:
+        return
+    where, what = found[0]
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    raise ConfigError(
+        f"lablb's lab does not run {what}{more}; keepalived would (lablb check accepts it)",
+        file=where.file,
+        line=where.line,
+        col=where.col,
+        hint="lablb runs IPv4 VRRP (PASS or no auth) and DR services on IP:port with "
+        "HTTP_GET, SSL_GET, TCP_CHECK or MISC_CHECK",
+    )

@@ -1,0 +1,61 @@
+"""What lablb's lab cannot run is refused with the place and the reason, though
+lablb check accepts it (keepalived would run it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lablb.config.load import load
+from lablb.config.runnable import refusals, require_runnable
+from lablb.errors import ConfigError
+from lablb.lab.derived import load_set
+from tests import corpus
+from tests.conftest import SEED
+from tests.conftest import run_lablb as run
+
+C = corpus.CORPUS
+
+
+@pytest.mark.parametrize(
+    ("name", "what", "line"),
+    [
+        ("ipv6-instance.conf", "IPv6 address 2001:db8::100/64", 10),
+        ("ipv6-unicast.conf", "IPv6", 14),
+        ("lvs-group.conf", "virtual_server group web", 16),
+        ("lvs-fwmark.conf", "virtual_server fwmark 1", 12),
+        ("lvs-ping-check.conf", "PING_CHECK", 19),
+        ("lvs-ipv6.conf", "IPv6", 10),
+    ],
+)
+def test_what_the_lab_cannot_run(name: str, what: str, line: int) -> None:
+    config = load(str(C / name), config_id=corpus.CONFIG_ID)
+    with pytest.raises(ConfigError) as caught:
+        require_runnable(config)
+    err = caught.value
+    assert what in str(err) and "lablb check accepts it" in str(err)
+    assert (err.file, err.line) == (str(C / name), line)
+
+
+@pytest.mark.parametrize(
+    "name", ["instance-minimal.conf", "lvs-tcp-check.conf", "lvs-http-get.conf", "static-all.conf"]
+)
+def test_what_it_runs(name: str) -> None:
+    assert refusals(load(str(C / name), config_id=corpus.CONFIG_ID)) == []
+
+
+def test_only_the_part_a_daemon_runs_is_judged() -> None:
+    config = load(str(C / "lvs-ping-check.conf"), config_id=corpus.CONFIG_ID)
+    assert refusals(config, lvs=False) == []  # lablb daemon -P runs the VRRP part only
+
+
+def test_a_config_set_the_lab_cannot_run_is_refused_before_a_lab(tmp_path: Path) -> None:
+    for node in ("lb01", "lb02"):
+        (tmp_path / f"{node}.conf").write_text((SEED / f"{node}.conf").read_text())
+    assert set(load_set(tmp_path)) == {"lb01", "lb02"}
+    (tmp_path / "lb02.conf").write_text((C / "ipv6-instance.conf").read_text())
+    with pytest.raises(ConfigError, match="IPv6"):
+        load_set(tmp_path)
+    res = run("run", "failover", "--configs", str(tmp_path))
+    assert res.returncode == 3 and "IPv6" in res.stderr and "Traceback" not in res.stderr
