@@ -21,7 +21,7 @@ from typing import Any
 from lablb.config import model as m
 from lablb.config import values as v
 from lablb.config.diagnostics import Diagnostic, Where, error, warning
-from lablb.config.render import statement_lines
+from lablb.config.render import Unrenderable, statement_lines
 from lablb.config.tree import Statement
 
 Check = Callable[[Statement, list[Diagnostic]], None]
@@ -180,7 +180,14 @@ def value_of(read: v.Reader) -> Check:
 
 def unsupported_of(st: Statement) -> m.Unsupported:
     """A statement lablb keeps without modelling it, its block as text (for the renderer)."""
-    block = None if st.block is None else tuple(statement_lines(st.block))
+    block = None
+    if st.block is not None:
+        try:
+            block = tuple(statement_lines(st.block))
+        except Unrenderable:
+            # A token keepalived's reader could not read back (both quote kinds, a
+            # backslash): kept as read, for diagnostics; the renderer cannot write it.
+            block = tuple(" ".join(t.text for t in (s.keyword, *s.args)) for s in st.block)
     return m.Unsupported(st.name, tuple(t.text for t in st.args), st.where, block, st.block or ())
 
 

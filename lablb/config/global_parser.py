@@ -15,7 +15,7 @@ from ipaddress import IPv4Address, IPv6Address
 from lablb.config import check_parser as lvs
 from lablb.config import values as v
 from lablb.config import vrrp_parser as vrrp
-from lablb.config.blocks import BlockSpec, f, same, value_of
+from lablb.config.blocks import BlockSpec, f, kept, same, value_of
 from lablb.config.diagnostics import Diagnostic
 from lablb.config.tree import Statement
 
@@ -213,6 +213,18 @@ def _virtual_server_group(st: Statement, diags: list[Diagnostic]) -> None:
     lvs.group_block(st, diags)
 
 
+GARP_GROUP = BlockSpec(
+    "garp_group",
+    {},
+    unsupported=frozenset({"garp_interval", "gna_interval", "interface", "interfaces"}),
+    checks={
+        "garp_interval": value_of(v.timer(0, 1000)),
+        "gna_interval": value_of(v.timer(0, 1000)),
+    },
+)
+SSL = BlockSpec("SSL", {}, unsupported=frozenset({"password", "ca", "certificate", "key"}))
+
+
 # Top-level keywords other than global_defs, vrrp_*, virtual_server.
 TOP_KEPT = frozenset(
     {
@@ -247,4 +259,6 @@ TOP_CHECKS = {
     "bfd_instance": vrrp.bfd_instance_block,
     "linkbeat_interfaces": _linkbeat,
     "virtual_server_group": _virtual_server_group,
+    "garp_group": kept(GARP_GROUP),
+    "SSL": kept(SSL),
 }

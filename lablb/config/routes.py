@@ -39,12 +39,12 @@ class Rule:
 
 def _family_of(text: str) -> Family | None:
     """4 or 6 for an address or prefix, None when it is neither."""
-    addr, _, prefix = text.partition("/")
+    addr, slash, prefix = text.partition("/")
     try:
         parsed = ip_address(addr)
     except ValueError:
         return None
-    if prefix:
+    if slash:
         try:
             bits = int(prefix, 10)
         except ValueError:

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from lablb.config.diagnostics import exit_status
+from lablb.check import check
+from lablb.config.diagnostics import EXIT_CONFIG, EXIT_OK, exit_status
 from lablb.config.files import FileReader
 from lablb.config.lint import lint_config
 from lablb.config.load import parse
@@ -78,3 +80,17 @@ def test_the_readme_table_counts_the_corpus() -> None:
     )
     for name in corpus.differences():
         assert name in readme
+    counts = Counter(corpus.verdicts().values())
+    said = (
+        f"{counts[0]} valid, {counts[5]} errors, {counts[4]} fatal, {counts[6]} script\n"
+        f"security, and {counts[139]} where `keepalived -t` itself crashes"
+    )
+    assert said in readme, said
+
+
+def test_offline_skips_what_depends_on_the_host() -> None:
+    path = str(corpus.CORPUS / "instance-missing-interface.conf")  # interface eth9
+    assert check([path], config_id=corpus.CONFIG_ID, offline=True).status == EXIT_OK
+    online = check([path], config_id=corpus.CONFIG_ID)  # no eth9 in this namespace
+    (d,) = [d for d in online.diagnostics if d.code == "no-such-interface"]
+    assert online.status == EXIT_CONFIG and "--offline" in d.hint and d.where.line == 3
