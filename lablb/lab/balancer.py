@@ -361,13 +361,16 @@ def start_vrrp(lab: Lab, configs: Path, engines: dict[str, str]) -> dict[str, Vr
     """Start each balancer's engine on ``configs/NODE.conf``; they stop gracefully at
     teardown."""
     from lablb.config.load import load
+    from lablb.config.runnable import require_runnable
 
     nodes = {}
     for host, engine in engines.items():
         conf = configs / f"{host}.conf"
         if not conf.is_file():
             raise LabError(f"no config for {host}: {conf} does not exist")
-        load(str(conf))  # a broken file fails here, with its line and column
+        # A broken file fails here, with its line and column; so does one the lab
+        # cannot run (keepalived runs the VRRP part of its own engine; lablb the rest).
+        require_runnable(load(str(conf)), vrrp=engine == "lablb")
         node = VrrpNode(lab, host, engine, conf)
         node.start()
         lab.on_teardown(node.stop)
