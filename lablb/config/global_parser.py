@@ -101,7 +101,6 @@ GLOBAL_KEPT = frozenset(
         "nftables_ipvs",
         "nftables_ipvs_priority",
         "nftables_ipvs_start_fwmark",
-        "vrrp_check_unicast_src",
         "vrrp_skip_check_adv_addr",
         "vrrp_strict",
         "vrrp_priority",
@@ -182,6 +181,7 @@ GLOBAL_DEFS = BlockSpec(
                 "vrrp_garp_master_refresh": v.timer(0, 86400),
                 "vrrp_garp_master_refresh_repeat": v.integer(0, 255),
                 "vrrp_garp_interval": v.timer(0, 1),
+                "vrrp_check_unicast_src": v.flag,
             }
         ),
         "smtp_server": f("smtp_server", v.address_port),

@@ -136,6 +136,7 @@ class GlobalDefs:
     vrrp_garp_master_refresh: float = DEFAULT_GARP_MASTER_REFRESH
     vrrp_garp_master_refresh_repeat: int = DEFAULT_GARP_MASTER_REFRESH_REPEAT
     vrrp_garp_interval: float = 0.0
+    vrrp_check_unicast_src: bool = False
     lvs_sync_daemon: SyncDaemon | None = None
     where: Where = NOWHERE
     unsupported: tuple[Unsupported, ...] = ()
@@ -205,6 +206,7 @@ class VrrpInstance:
     virtual_ipaddress_excluded: tuple[VirtualAddress, ...] = ()
     unicast_src_ip: IPAddress | None = None
     unicast_peer: tuple[IPAddress, ...] = ()
+    check_unicast_src: bool = False  # or global_defs vrrp_check_unicast_src for all
     track_interface: tuple[Tracked, ...] = ()
     track_script: tuple[Tracked, ...] = ()
     notify_master: Script | None = None

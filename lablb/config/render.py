@@ -113,6 +113,8 @@ def _global_defs(g: m.GlobalDefs) -> Iterator[str]:
     for key in ("vrrp_garp_master_delay", "vrrp_garp_master_refresh", "vrrp_garp_interval"):
         if getattr(g, key) != getattr(defaults, key):
             yield _line(d, key, seconds(getattr(g, key)))
+    if g.vrrp_check_unicast_src:
+        yield _line(d, "vrrp_check_unicast_src")
     if g.lvs_sync_daemon is not None:
         s = g.lvs_sync_daemon
         yield _line(
@@ -200,6 +202,8 @@ def _instance(i: m.VrrpInstance) -> Iterator[str]:
         yield _line(d, "unicast_src_ip", i.unicast_src_ip)
     if i.unicast_peer:
         yield from _block(d, "unicast_peer", (_line(d + 1, str(p)) for p in i.unicast_peer))
+    if i.check_unicast_src:
+        yield _line(d, "check_unicast_src")
     for key in ("track_interface", "track_script"):
         tracked: tuple[m.Tracked, ...] = getattr(i, key)
         if tracked:

@@ -261,6 +261,7 @@ VRRP_INSTANCE = BlockSpec(
                 "garp_master_refresh": v.timer(0, 86400),
                 "garp_master_refresh_repeat": v.integer(0, 255),
                 "down_timer_adverts": v.integer(1, 100),
+                "check_unicast_src": v.flag,
                 **SCRIPTS,
             }
         ),
@@ -303,7 +304,6 @@ VRRP_INSTANCE = BlockSpec(
             "notify_master_rx_lower_pri",
             "notify_priority_changes",
             "notify_deleted",
-            "check_unicast_src",
             "unicast_ttl",
             "old_unicast_checksum",
             "kernel_rx_buf_size",

@@ -26,6 +26,7 @@ from lablb.measure.bounds import Timing
 from lablb.vrrp.timers import master_down_interval, skew_time
 
 SETTLE_S = 5.0  # beyond master_down: a restarted daemon's start, before it is judged stuck
+SETTLE_POLL_S = 0.05  # the holders poll's own period: the check comes after the interval
 
 
 @dataclass
@@ -130,7 +131,20 @@ class Cluster:
         else:
             master = self.preferred()
             self.wait_master(master, timeout)
+        alone_since = time.monotonic()
         self.wait_started(timeout)
+        # Alone for longer than any backup's master-down interval, so every backup hears
+        # the master: a backup that does not (a lost or rejected advert stream) would
+        # have taken the VIP too, and a trial from a split brain measures nothing.
+        hear = max(self.timers(b).master_down for b in self.members() if b != master)
+        time.sleep(max(0.0, alone_since + hear + SETTLE_POLL_S - time.monotonic()))
+        vip = self.cluster_vip()
+        if self.holders(vip) != [master]:
+            raise LabError(
+                f"{vip} held by {self.holders(vip)}, not by {master} alone, "
+                f"{hear:.3f} s (a backup's master-down interval) after {master} took it: "
+                "a backup does not hear the master's adverts"
+            )
         return master
 
     def wait_started(self, timeout: float) -> None:

@@ -158,8 +158,12 @@ class Daemon:
             inst = self.config.instance(instance)
             if isinstance(action, Send):
                 sock = self.sockets[iface]
-                wire = action.advert.encode(sock.source, sock.group, Checksum.PSEUDO_HEADER)
-                sock.send(wire, tuple(v4(p) for p in inst.unicast_peer) if inst else ())
+                peers = tuple(v4(p) for p in inst.unicast_peer) if inst else ()
+                for dst in peers or (sock.group,):
+                    # v3's checksum covers the destination (RFC 5798 section 5.2.8): each
+                    # unicast peer gets its own, as keepalived has since 1.3.6.
+                    wire = action.advert.encode(sock.source, dst, Checksum.PSEUDO_HEADER)
+                    sock.send(wire, dst)
             elif isinstance(action, AddVips | RemoveVips):
                 self._vips(instance, iface, action)
             elif isinstance(action, Garp):

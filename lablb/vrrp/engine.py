@@ -66,6 +66,8 @@ def params_of(config: KeepalivedConfig, inst: VrrpInstance, primary_ip: IPv4Addr
         garp_master_refresh_repeat=int(
             pick(inst.garp_master_refresh_repeat, g.vrrp_garp_master_refresh_repeat)
         ),
+        unicast_peers=tuple(v4(p) for p in inst.unicast_peer),
+        check_unicast_src=inst.check_unicast_src or g.vrrp_check_unicast_src,
     )
 
 

@@ -62,6 +62,8 @@ class Params:
     garp_master_repeat: int = 5
     garp_master_refresh: float = 0.0
     garp_master_refresh_repeat: int = 1
+    unicast_peers: tuple[IPv4Address, ...] = ()
+    check_unicast_src: bool = False  # adverts only from unicast_peers (keepalived's option)
 
     @property
     def interval_cs(self) -> int:
@@ -249,6 +251,8 @@ class Router:
         p = self.params
         if source == p.primary_ip:
             return []  # our own, looped back
+        if p.check_unicast_src and p.unicast_peers and source not in p.unicast_peers:
+            return [self._reject(Reject.UNKNOWN_SOURCE, source, "not a unicast_peer")]
         try:
             check(advert, p.vrid, p.auth_type, p.auth_pass, p.interval_cs)
         except PacketError as exc:

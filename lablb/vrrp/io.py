@@ -1,8 +1,8 @@
 """The VRRP daemon's contact with the kernel: sockets, addresses, links. Edge only.
 
 Everything that touches the OS for VRRP lives here, so the daemon loop reads as protocol:
-a raw IPv4 socket for protocol 112 per interface (multicast group joined, TTL 255, no
-loopback of our own adverts), an AF_PACKET socket for gratuitous ARP, rtnetlink for
+a raw IPv4 socket for protocol 112 per interface (multicast group joined, TTL 255, TOS
+0xc0 as keepalived marks adverts, no loopback of our own adverts), an AF_PACKET socket for gratuitous ARP, rtnetlink for
 the virtual addresses (``lablb.vrrp.netlink``: what ``ip addr`` would send, without a
 process per address), and a netlink socket that wakes the loop when a link changes.
 """
@@ -22,7 +22,7 @@ from lablb.config.model import VirtualAddress
 from lablb.errors import LabError
 from lablb.vrrp import netlink
 from lablb.vrrp.garp import ETH_P_ARP, garp_frame
-from lablb.vrrp.packet import IPPROTO_VRRP, VRRP_TTL
+from lablb.vrrp.packet import IPPROTO_VRRP, VRRP_TOS, VRRP_TTL
 
 SIOCGIFADDR = 0x8915
 RTMGRP_LINK = 1
@@ -68,6 +68,7 @@ class VrrpSocket:
             s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, VRRP_TTL)
             s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
             s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, VRRP_TTL)
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, VRRP_TOS)
             s.setblocking(False)
         except OSError as exc:
             s.close()
@@ -77,11 +78,10 @@ class VrrpSocket:
     def fileno(self) -> int:
         return self.sock.fileno()
 
-    def send(self, message: bytes, peers: tuple[IPv4Address, ...] = ()) -> None:
-        for dst in peers or (self.group,):
-            # A link that is down fails the send; the FAULT logic reacts to the link itself.
-            with contextlib.suppress(OSError):
-                self.sock.sendto(message, (str(dst), 0))
+    def send(self, message: bytes, dst: IPv4Address) -> None:
+        # A link that is down fails the send; the FAULT logic reacts to the link itself.
+        with contextlib.suppress(OSError):
+            self.sock.sendto(message, (str(dst), 0))
 
     def receive(self) -> bytes | None:
         try:

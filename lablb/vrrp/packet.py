@@ -42,6 +42,10 @@ from lablb.errors import PacketError
 
 IPPROTO_VRRP = 112  # RFC 3768 section 5.2.4
 VRRP_TTL = 255  # RFC 3768 section 5.2.3: a router MUST discard other TTLs
+# IP precedence 6, "internetwork control" (RFC 791), DSCP CS6: how keepalived marks its
+# adverts (IPTOS_PREC_INTERNETCONTROL), so a qdisc that prioritises control traffic
+# keeps them ahead of a saturating stream.
+VRRP_TOS = 0xC0
 TYPE_ADVERTISEMENT = 1  # RFC 3768 section 5.3.2
 MAX_V3_INTERVAL_CS = 0x0FFF  # 12 bits of centiseconds, RFC 5798 section 5.2.7
 AUTH_DATA_LEN = 8
@@ -76,6 +80,7 @@ class Reject(Enum):
     AUTH_MISMATCH = "authentication failure"
     BAD_INTERVAL = "advertisement interval out of range"
     INTERVAL_MISMATCH = "advertisement interval mismatch"
+    UNKNOWN_SOURCE = "source is not a unicast peer"  # check_unicast_src
 
 
 def inet_checksum(data: bytes) -> int:

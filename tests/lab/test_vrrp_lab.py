@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from lablb.config.load import load
+from lablb.config.model import v4
 from lablb.lab.balancer import VrrpNode, engines_for, start_vrrp
 from lablb.lab.faults import Fault, fault
 from lablb.lab.net import Lab, LabSpec
@@ -50,7 +51,7 @@ def timing(conf: Path, node: str) -> Timing:
     cfg = load(str(conf))
     inst = cfg.vrrp_instances[0]
     r = Router(params_of(cfg, inst, PRIMARY[node]))
-    return Timing(r.master_down_interval(), r.skew_time(), inst.advert_int, inst.vips[0])
+    return Timing(r.master_down_interval(), r.skew_time(), inst.advert_int, v4(inst.vips[0]))
 
 
 def holders(nodes: dict[str, VrrpNode], vip: IPv4Address) -> list[str]:

@@ -33,6 +33,7 @@ global_defs {
     notification_email_from lb@lablb.test
     smtp_server 172.30.0.25 2525
     router_id R1
+    vrrp_check_unicast_src
     vrrp_version 3
     vrrp_garp_master_repeat 2
     enable_script_security
@@ -77,6 +78,7 @@ vrrp_instance VI_1 {
         172.16.55.200/32 brd 172.16.55.255 scope global
     }
     unicast_src_ip 172.30.0.20
+    check_unicast_src
     unicast_peer {
         172.30.0.21
     }

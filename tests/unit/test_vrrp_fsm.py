@@ -282,3 +282,19 @@ def test_stop_from_master_sends_priority_zero() -> None:
 def test_stop_from_backup_is_silent() -> None:
     r = router(State.BACKUP)
     assert kinds(r.stop(9.0)) == ["Transition"]
+
+
+def test_check_unicast_src_accepts_only_the_listed_peers() -> None:
+    """keepalived's check_unicast_src: an advert from an address that is not a
+    unicast_peer is rejected and counted; a listed peer's is heard as usual."""
+    r = router(State.BACKUP, unicast_peers=(LOWER_IP,), check_unicast_src=True)
+    before = r.deadline
+    (rej,) = r.receive(2.0, HIGHER_IP, advert(200))
+    assert isinstance(rej, Rejected) and rej.reason is Reject.UNKNOWN_SOURCE
+    assert r.deadline == before and r.rejected == {Reject.UNKNOWN_SOURCE: 1}
+    assert r.receive(2.0, LOWER_IP, advert(200)) == []
+    assert r.deadline != before  # heard: the down timer restarted
+    # Without the option, any source is heard (keepalived's default).
+    assert (
+        router(State.BACKUP, unicast_peers=(LOWER_IP,)).receive(2.0, HIGHER_IP, advert(200)) == []
+    )
