@@ -2,9 +2,10 @@
 
 Everything that touches the OS for VRRP lives here, so the daemon loop reads as protocol:
 a raw IPv4 socket for protocol 112 per interface (multicast group joined, TTL 255, TOS
-0xc0 as keepalived marks adverts, no loopback of our own adverts), an AF_PACKET socket for gratuitous ARP, rtnetlink for
-the virtual addresses (``lablb.vrrp.netlink``: what ``ip addr`` would send, without a
-process per address), and a netlink socket that wakes the loop when a link changes.
+0xc0 as keepalived marks adverts, no loopback of our own adverts), an AF_PACKET socket
+for gratuitous ARP, rtnetlink for the virtual addresses (``lablb.vrrp.netlink``: what
+``ip addr`` would send, without a process per address), and a netlink socket that wakes
+the loop when a link changes.
 """
 
 from __future__ import annotations
