@@ -27,8 +27,6 @@ def _vrrp(config: m.KeepalivedConfig) -> Iterator[tuple[Where, str]]:
         for addr in (inst.unicast_src_ip, *inst.unicast_peer):
             if addr is not None and not isinstance(addr, IPv4Address):
                 yield inst.where, f"vrrp_instance {inst.name}: IPv6 unicast address {addr}"
-        if inst.authentication is not None and inst.authentication.auth_type == "AH":
-            yield m.at(inst, "authentication"), f"vrrp_instance {inst.name}: auth_type AH"
 
 
 def _lvs(config: m.KeepalivedConfig) -> Iterator[tuple[Where, str]]:
@@ -72,6 +70,6 @@ def require_runnable(config: m.KeepalivedConfig, *, vrrp: bool = True, lvs: bool
         file=where.file,
         line=where.line,
         col=where.col,
-        hint="lablb runs IPv4 VRRP (PASS or no auth) and DR services on IP:port with "
+        hint="lablb runs IPv4 VRRP and DR services on IP:port with "
         "HTTP_GET, SSL_GET, TCP_CHECK or MISC_CHECK",
     )

@@ -41,10 +41,10 @@ from lablb.config.model import (
 )
 from lablb.errors import LablbError, PacketError
 from lablb.mail import send_alert
-from lablb.vrrp import io
+from lablb.vrrp import ah, io
 from lablb.vrrp.engine import Engine, Out, adopt
-from lablb.vrrp.fsm import AddVips, Garp, Rejected, RemoveVips, Send, State, Transition
-from lablb.vrrp.packet import Checksum, decode_ipv4
+from lablb.vrrp.fsm import AddVips, AhSeen, Garp, Rejected, RemoveVips, Send, State, Transition
+from lablb.vrrp.packet import VRRP_TTL, Checksum, Reject, decode_ipv4
 from lablb.vrrp.timers import wait_towards
 from lablb.vrrp.track import RiseFall
 
@@ -111,7 +111,12 @@ class Daemon:
             self._clear_stale_vips(config)
         for name in interfaces - set(self.sockets):
             group = config.global_defs.vrrp_mcast_group4
-            self.sockets[name] = io.VrrpSocket(name, primaries[name], group)
+            ah = any(
+                i.interface == name and i.authentication is not None
+                and i.authentication.auth_type == "AH"
+                for i in config.vrrp_instances
+            )  # fmt: skip
+            self.sockets[name] = io.VrrpSocket(name, primaries[name], group, ah)
             self.garp[name] = io.GarpSender(name)
         self.engine = engine
         self.scripts = self._script_trackers(config)
@@ -160,6 +165,16 @@ class Daemon:
                 sock = self.sockets[iface]
                 peers = tuple(v4(p) for p in inst.unicast_peer) if inst else ()
                 for dst in peers or (sock.group,):
+                    if action.ah_seq is not None:
+                        key = self.engine.routers[instance].params.auth_pass
+                        sock.send_ah(
+                            ah.encode(
+                                action.advert, sock.source, dst, key, action.ah_seq,
+                                sock.next_ident(), unicast=bool(peers),
+                            ),
+                            dst,
+                        )  # fmt: skip
+                        continue
                     # v3's checksum covers the destination (RFC 5798 section 5.2.8): each
                     # unicast peer gets its own, as keepalived has since 1.3.6.
                     wire = action.advert.encode(sock.source, dst, Checksum.PSEUDO_HEADER)
@@ -255,6 +270,18 @@ class Daemon:
         self.children = alive
 
     # -- inputs ------------------------------------------------------------------------
+    def _undecodable(self, iface: str, exc: PacketError) -> None:
+        reason = getattr(exc.reason, "name", str(exc.reason))
+        self.undecodable[reason] = self.undecodable.get(reason, 0) + 1
+        self.log(
+            "reject",
+            instance=None,
+            reason=reason,
+            detail=exc.detail,
+            interface=iface,
+            count=self.undecodable[reason],
+        )
+
     def on_packet(self, iface: str, now: float) -> None:
         assert self.engine is not None
         sock = self.sockets[iface]
@@ -262,20 +289,34 @@ class Daemon:
             try:
                 src, _dst, advert = decode_ipv4(buf)
             except PacketError as exc:
-                reason = getattr(exc.reason, "name", str(exc.reason))
-                self.undecodable[reason] = self.undecodable.get(reason, 0) + 1
-                self.log(
-                    "reject",
-                    instance=None,
-                    reason=reason,
-                    detail=exc.detail,
-                    interface=iface,
-                    count=self.undecodable[reason],
-                )
+                self._undecodable(iface, exc)
                 continue
             if src == sock.source:
                 continue
             self.execute(self.engine.receive(now, iface, src, advert))
+        while (buf := sock.receive_ah()) is not None:
+            self.on_ah(iface, sock, buf, now)
+
+    def on_ah(self, iface: str, sock: io.VrrpSocket, buf: bytes, now: float) -> None:
+        """An AH datagram: decoded, then judged with the key of the instance its VRID
+        names (keepalived's order: the ICV before anything in the packet is trusted)."""
+        assert self.engine is not None and self.config is not None
+        try:
+            got = ah.decode(buf)
+        except PacketError as exc:
+            self._undecodable(iface, exc)
+            return
+        name = self.engine.instance_for(iface, got.advert.vrid)
+        if got.src == sock.source or name is None:
+            return
+        params = self.engine.routers[name].params
+        inst = self.config.instance(name)
+        unicast = bool(inst and inst.unicast_peer)
+        if not unicast and got.ttl != VRRP_TTL:
+            self._undecodable(iface, PacketError(Reject.BAD_TTL, f"TTL {got.ttl}"))
+            return
+        seen = AhSeen(got.seq, got.authentic(params.auth_pass, unicast=unicast))
+        self.execute(self.engine.receive(now, iface, got.src, got.advert, seen))
 
     def on_links(self, now: float) -> None:
         assert self.engine is not None and self.config is not None
@@ -336,7 +377,7 @@ class Daemon:
         self.execute(self.configure(start))
         assert self.engine is not None
         self.log("start", config=self.config_path, states=self._states())
-        by_fd = {s.fileno(): name for name, s in self.sockets.items()}
+        by_fd = {fd: name for name, s in self.sockets.items() for fd in s.fds()}
         try:
             while not self.stopping:
                 now = time.monotonic()
@@ -358,7 +399,7 @@ class Daemon:
                 if self.reloading:
                     self.reloading = False
                     self._reload(now)
-                    by_fd = {s.fileno(): name for name, s in self.sockets.items()}
+                    by_fd = {fd: name for name, s in self.sockets.items() for fd in s.fds()}
                 self.execute(self.engine.expire(time.monotonic()))
                 self.on_scripts(now)
                 self.reap(now)

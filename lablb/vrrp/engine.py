@@ -14,7 +14,7 @@ from ipaddress import IPv4Address
 
 from lablb.config.model import KeepalivedConfig, VrrpInstance, v4
 from lablb.errors import ConfigError
-from lablb.vrrp.fsm import Action, Params, Router, State, Transition
+from lablb.vrrp.fsm import Action, AhSeen, Params, Router, State, Transition
 from lablb.vrrp.packet import Advert, AuthType
 
 Out = tuple[str, Action]
@@ -35,13 +35,8 @@ def params_of(config: KeepalivedConfig, inst: VrrpInstance, primary_ip: IPv4Addr
         raise _at(inst, "no virtual_router_id")
     auth_type, auth_pass = AuthType.NONE, b""
     if inst.authentication is not None:
-        if inst.authentication.auth_type == "AH":
-            raise _at(
-                inst,
-                "auth_type AH is not implemented by lablb's engine",
-                "use auth_type PASS, or run this node with --engine keepalived",
-            )
-        auth_type, auth_pass = AuthType.PASS, inst.authentication.auth_pass.encode()[:8]
+        kind = AuthType.AH if inst.authentication.auth_type == "AH" else AuthType.PASS
+        auth_type, auth_pass = kind, inst.authentication.auth_pass.encode()[:8]
 
     def pick(own: float | None, default: float) -> float:
         return default if own is None else own
@@ -54,7 +49,8 @@ def params_of(config: KeepalivedConfig, inst: VrrpInstance, primary_ip: IPv4Addr
         primary_ip=v4(inst.unicast_src_ip) if inst.unicast_src_ip else primary_ip,
         vips=tuple(v4(a) for a in inst.vips),
         version=config.version_of(inst),
-        want_master=inst.state == "MASTER",
+        # keepalived starts an AH instance as BACKUP whatever its state says.
+        want_master=inst.state == "MASTER" and auth_type is not AuthType.AH,
         nopreempt=inst.nopreempt,
         preempt_delay=inst.preempt_delay,
         auth_type=auth_type,
@@ -114,13 +110,28 @@ class Engine:
     def expire(self, now: float) -> list[Out]:
         return self._each(now, lambda r: r.expire(now))
 
-    def receive(self, now: float, interface: str, source: IPv4Address, advert: Advert) -> list[Out]:
+    def receive(
+        self,
+        now: float,
+        interface: str,
+        source: IPv4Address,
+        advert: Advert,
+        ah: AhSeen | None = None,
+    ) -> list[Out]:
         """Hand an advert to the instance on ``interface`` with its VRID. An advert for
         a VRID nobody here runs is none of our business (another cluster on the LAN)."""
+        name = self.instance_for(interface, advert.vrid)
+        if name is None:
+            return []
+        router = self.routers[name]
+        return self._sync(now, [(name, a) for a in router.receive(now, source, advert, ah)])
+
+    def instance_for(self, interface: str, vrid: int) -> str | None:
+        """The instance that runs ``vrid`` on ``interface``, if any."""
         for name, router in self.routers.items():
-            if self.interfaces[name] == interface and router.params.vrid == advert.vrid:
-                return self._sync(now, [(name, a) for a in router.receive(now, source, advert)])
-        return []
+            if self.interfaces[name] == interface and router.params.vrid == vrid:
+                return name
+        return None
 
     def track_interface(self, now: float, interface: str, up: bool) -> list[Out]:
         """An interface changed state: instances on it go to FAULT or leave it

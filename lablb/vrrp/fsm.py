@@ -74,6 +74,16 @@ class Params:
 @dataclass(frozen=True)
 class Send:
     advert: Advert
+    ah_seq: int | None = None  # auth_type AH: the sequence number to send it under
+
+
+@dataclass(frozen=True)
+class AhSeen:
+    """What the IP layer found in a received AH header (``lablb.vrrp.ah``): its
+    sequence number, and whether the ICV and SPI check out with this instance's key."""
+
+    seq: int
+    authentic: bool
 
 
 @dataclass(frozen=True)
@@ -110,6 +120,9 @@ class Rejected:
     detail: str
 
 
+# keepalived stops at 0xFFFFFFFD and declares the counter cycled (vrrp.c).
+AH_SEQ_MAX = 0xFFFFFFFD
+
 Action = Send | AddVips | RemoveVips | Garp | Transition | Rejected
 
 
@@ -128,6 +141,7 @@ class Router:
     down: set[str] = field(default_factory=set)  # tracked objects in fault
     weight: int = 0  # sum of the weights of tracked objects that moved priority
     rejected: dict[Reject, int] = field(default_factory=dict)
+    ah_seq: int = 0  # AH: the last sequence number sent or accepted (keepalived's counter)
     _weights: dict[str, int] = field(default_factory=dict, repr=False)
     _garp_second_pending: bool = field(default=False, repr=False)
 
@@ -169,8 +183,16 @@ class Router:
             addresses=p.vips,
             interval_cs=p.interval_cs,
             auth_type=p.auth_type if p.version == 2 else AuthType.NONE,
-            auth_data=p.auth_pass if p.version == 2 else b"",
+            # AH carries its proof in the IP layer; the VRRP field stays zero.
+            auth_data=p.auth_pass if p.version == 2 and p.auth_type is AuthType.PASS else b"",
         )
+
+    def send(self, priority: int | None = None) -> Send:
+        """An advert to send; under AH, with the next sequence number."""
+        if self.params.auth_type is not AuthType.AH or self.params.version != 2:
+            return Send(self.advert(priority))
+        self.ah_seq = min(self.ah_seq + 1, AH_SEQ_MAX)
+        return Send(self.advert(priority), self.ah_seq)
 
     # -- moves ------------------------------------------------------------------------
     def _move(self, new: State, reason: str) -> list[Action]:
@@ -184,7 +206,7 @@ class Router:
         """RFC 3768 section 6.4.1/6.4.2: advertise, take the addresses, announce them."""
         p = self.params
         out = self._move(State.MASTER, reason)
-        out += [Send(self.advert()), AddVips(p.vips), Garp(p.vips, p.garp_master_repeat)]
+        out += [self.send(), AddVips(p.vips), Garp(p.vips, p.garp_master_repeat)]
         self.deadline = now + p.advert_int
         self.master_ip = p.primary_ip
         self.master_adver_int = p.advert_int
@@ -208,7 +230,7 @@ class Router:
         backup waits only its skew time (RFC 3768 section 6.4.3), drop the addresses."""
         if self.state is not State.MASTER:
             return []
-        return [Send(self.advert(PRIORITY_STOP)), RemoveVips(self.params.vips)]
+        return [self.send(PRIORITY_STOP), RemoveVips(self.params.vips)]
 
     # -- inputs -------------------------------------------------------------------------
     def start(self, now: float) -> list[Action]:
@@ -230,7 +252,7 @@ class Router:
         if self.state is State.MASTER:
             # RFC 3768 section 6.4.3: Adver_Timer fired.
             self.deadline = now + self.params.advert_int
-            return [*out, Send(self.advert())]
+            return [*out, self.send()]
         if self.state is State.BACKUP:
             # RFC 3768 section 6.4.2: Master_Down_Timer fired.
             return out + self._become_master(now, "master down timer expired")
@@ -246,11 +268,23 @@ class Router:
         self.garp_at = now + p.garp_master_refresh if p.garp_master_refresh > 0 else None
         return [Garp(p.vips, count)]
 
-    def receive(self, now: float, source: IPv4Address, advert: Advert) -> list[Action]:
-        """An advertisement from ``source`` that passed decoding (checksum, TTL, length)."""
+    def receive(
+        self, now: float, source: IPv4Address, advert: Advert, ah: AhSeen | None = None
+    ) -> list[Action]:
+        """An advertisement from ``source`` that passed decoding (checksum, TTL, length);
+        ``ah``: its AH header's verdict, when it came under AH."""
         p = self.params
         if source == p.primary_ip:
             return []  # our own, looped back
+        if p.version == 2 and (p.auth_type is AuthType.AH) != (ah is not None):
+            detail = "no AH header" if ah is None else "an AH header, auth_type is not AH"
+            return [self._reject(Reject.AUTH_TYPE_MISMATCH, source, detail)]
+        if ah is not None:
+            if not ah.authentic:
+                return [self._reject(Reject.AUTH_MISMATCH, source, "AH ICV or SPI differs")]
+            if ah.seq <= self.ah_seq:
+                return [self._reject(Reject.REPLAYED, source, f"AH seq {ah.seq} <= {self.ah_seq}")]
+            self.ah_seq = ah.seq
         if p.check_unicast_src and p.unicast_peers and source not in p.unicast_peers:
             return [self._reject(Reject.UNKNOWN_SOURCE, source, "not a unicast_peer")]
         try:
@@ -296,7 +330,7 @@ class Router:
         """RFC 3768 section 6.4.3."""
         if advert.priority == PRIORITY_STOP:
             self.deadline = now + self.params.advert_int
-            return [Send(self.advert())]
+            return [self.send()]
         higher = advert.priority > self.priority or (
             advert.priority == self.priority and source > self.params.primary_ip
         )
@@ -325,7 +359,7 @@ class Router:
         self.weight += delta - self._weights.get(key, 0)
         self._weights[key] = delta
         if self.priority != old and self.state is State.MASTER:
-            return [Send(self.advert())]  # tell the backups at once
+            return [self.send()]  # tell the backups at once
         return []
 
     def _fault(self, now: float, reason: str) -> list[Action]:

@@ -22,6 +22,7 @@ from pathlib import Path
 from lablb.config.model import VirtualAddress
 from lablb.errors import LabError
 from lablb.vrrp import netlink
+from lablb.vrrp.ah import IPPROTO_AH
 from lablb.vrrp.garp import ETH_P_ARP, garp_frame
 from lablb.vrrp.packet import IPPROTO_VRRP, VRRP_TOS, VRRP_TTL
 
@@ -55,11 +56,20 @@ def mac_of(interface: str) -> str:
 
 class VrrpSocket:
     """Protocol 112 on one interface: receive from the group and unicast, send to the
-    group (or to unicast peers)."""
+    group (or to unicast peers). With ``ah``, also protocol 51 (IPsec AH around VRRPv2),
+    whose datagrams lablb builds whole (IP_HDRINCL: the ICV covers the IP header)."""
 
-    def __init__(self, interface: str, source: IPv4Address, group: IPv4Address) -> None:
+    def __init__(
+        self, interface: str, source: IPv4Address, group: IPv4Address, ah: bool = False
+    ) -> None:
         self.interface, self.source, self.group = interface, source, group
-        s = socket.socket(socket.AF_INET, socket.SOCK_RAW, IPPROTO_VRRP)
+        self.sock = self._open(IPPROTO_VRRP)
+        self.ah_sock = self._open(IPPROTO_AH, hdrincl=True) if ah else None
+        self._ident = 0
+
+    def _open(self, protocol: int, hdrincl: bool = False) -> socket.socket:
+        interface, source, group = self.interface, self.source, self.group
+        s = socket.socket(socket.AF_INET, socket.SOCK_RAW, protocol)
         try:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
             index = socket.if_nametoindex(interface)
@@ -70,28 +80,52 @@ class VrrpSocket:
             s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
             s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, VRRP_TTL)
             s.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, VRRP_TOS)
+            if hdrincl:
+                s.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
             s.setblocking(False)
         except OSError as exc:
             s.close()
             raise LabError(f"cannot open VRRP socket on {interface}: {exc}") from exc
-        self.sock = s
+        return s
 
-    def fileno(self) -> int:
-        return self.sock.fileno()
+    def fds(self) -> list[int]:
+        return [s.fileno() for s in (self.sock, self.ah_sock) if s is not None]
 
     def send(self, message: bytes, dst: IPv4Address) -> None:
         # A link that is down fails the send; the FAULT logic reacts to the link itself.
         with contextlib.suppress(OSError):
             self.sock.sendto(message, (str(dst), 0))
 
+    def next_ident(self) -> int:
+        """An IP identification for an AH datagram: never 0, which the kernel would
+        replace (and so break the ICV, which covers it)."""
+        self._ident = self._ident % 0xFFFF + 1
+        return self._ident
+
+    def send_ah(self, datagram: bytes, dst: IPv4Address) -> None:
+        assert self.ah_sock is not None
+        with contextlib.suppress(OSError):
+            self.ah_sock.sendto(datagram, (str(dst), 0))
+
     def receive(self) -> bytes | None:
-        try:
-            return self.sock.recv(65535)
-        except (BlockingIOError, InterruptedError):
-            return None
+        """The next protocol 112 datagram (with its IP header), or None."""
+        return _receive(self.sock)
+
+    def receive_ah(self) -> bytes | None:
+        """The next protocol 51 datagram (with its IP header), or None."""
+        return _receive(self.ah_sock) if self.ah_sock is not None else None
 
     def close(self) -> None:
         self.sock.close()
+        if self.ah_sock is not None:
+            self.ah_sock.close()
+
+
+def _receive(sock: socket.socket) -> bytes | None:
+    try:
+        return sock.recv(65535)
+    except (BlockingIOError, InterruptedError):
+        return None
 
 
 class GarpSender:

@@ -81,6 +81,7 @@ class Reject(Enum):
     BAD_INTERVAL = "advertisement interval out of range"
     INTERVAL_MISMATCH = "advertisement interval mismatch"
     UNKNOWN_SOURCE = "source is not a unicast peer"  # check_unicast_src
+    REPLAYED = "AH sequence number already seen"  # anti-replay, RFC 2402 section 3.4.3
 
 
 def inet_checksum(data: bytes) -> int:
