@@ -154,3 +154,26 @@ def test_an_ah_header_on_a_pass_instance_is_a_type_mismatch() -> None:
     r.start(0.0)
     (rej,) = r.receive(1.0, PEER, replace(ADVERT, auth_type=AuthType.PASS), AhSeen(1, True))
     assert isinstance(rej, Rejected) and rej.reason is Reject.AUTH_TYPE_MISMATCH
+
+
+# Two adverts keepalived 2.2.7 sent in the seed lab (auth_type AH, auth_pass 1111,
+# priority 100, VIPs 172.30.0.22 and 172.16.55.100), captured on lb02 with tcpdump.
+KEEPALIVED_AH = [
+    "45c0004400010000ff332e81ac1e0014e000001270040000ac1e001400000001c9c142497770eba93d"
+    "4346e1213364020201e91fac1e0016ac1037640000000000000000",
+    "45c0004400020000ff332e80ac1e0014e000001270040000ac1e001400000002b5721b0b08618eae4b"
+    "9309c7213364020201e91fac1e0016ac1037640000000000000000",
+]
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_byte_identical_to_keepalived(n: int) -> None:
+    theirs = bytes.fromhex(KEEPALIVED_AH[n - 1])
+    got = ah.decode(theirs)
+    assert (got.seq, got.spi) == (n, SRC) and got.authentic(b"1111")
+    assert not got.authentic(b"1112")
+    advert = Advert(2, 51, 100, (IPv4Address("172.30.0.22"), IPv4Address("172.16.55.100")),
+                    100, AuthType.AH)  # fmt: skip
+    assert got.advert == advert
+    # keepalived numbers the IP identification like the sequence: the same n here.
+    assert ah.encode(advert, SRC, GROUP, b"1111", seq=n, ident=n) == theirs
