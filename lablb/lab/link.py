@@ -18,18 +18,34 @@ NETEM_OPTIONS = ("delay", "jitter", "loss", "max_queue_size")
 MAX_QUANTUM = 200_000  # bytes; above this the kernel warns (net/sched/sch_htb.c)
 
 
-def htb_commands(bw_mbit: float) -> list[str]:
-    """tc commands (``%s`` for tc and the device, Mininet-style) for an htb at ``bw_mbit``.
+# IP precedence 6 and 7 (TOS 0xc0 and up: keepalived's and lablb's VRRP adverts) go to
+# a class of their own, served before the bulk class: a link saturated by a stream
+# queues the stream, not the adverts (as a network that honours DSCP CS6 would).
+CONTROL_TOS, CONTROL_MASK = 0xC0, 0xC0
+CONTROL_SHARE = 0.01  # of the link, guaranteed to control traffic (it may borrow the rest)
+MTU_QUANTUM = 1514  # a whole frame per round, whatever the rate
 
-    r2q is chosen so each class's quantum (rate in bytes / r2q) stays under the kernel's
-    limit; burst covers one millisecond at the rate, at least 15 kB.
+
+def htb_commands(bw_mbit: float) -> list[str]:
+    """tc commands (``%s`` for tc and the device, Mininet-style) for an htb at ``bw_mbit``:
+    the link class 5:10, under it the bulk class 5:1 (the default) and the control
+    class 5:2 (prio 0) that TOS precedence 6-7 is filtered into. r2q is chosen so each
+    class's quantum (rate in bytes / r2q) stays under the kernel's limit; burst covers
+    one millisecond at the rate, at least 15 kB.
     """
     rate_bytes = bw_mbit * 1e6 / 8
     r2q = max(10, int(rate_bytes // MAX_QUANTUM) + 1)
     burst = max(15_000, int(rate_bytes / 1000))
+    control = bw_mbit * CONTROL_SHARE
     return [
         f"%s qdisc add dev %s root handle 5:0 htb default 1 r2q {r2q}",
-        f"%s class add dev %s parent 5:0 classid 5:1 htb rate {bw_mbit:f}Mbit burst {burst}",
+        f"%s class add dev %s parent 5:0 classid 5:10 htb rate {bw_mbit:f}Mbit burst {burst}",
+        f"%s class add dev %s parent 5:10 classid 5:1 htb rate {bw_mbit - control:f}Mbit "
+        f"ceil {bw_mbit:f}Mbit burst {burst} prio 1",
+        f"%s class add dev %s parent 5:10 classid 5:2 htb rate {control:f}Mbit "
+        f"ceil {bw_mbit:f}Mbit burst {burst} quantum {MTU_QUANTUM} prio 0",
+        f"%s filter add dev %s parent 5:0 protocol ip prio 1 u32 "
+        f"match ip tos {CONTROL_TOS:#04x} {CONTROL_MASK:#04x} flowid 5:2",
     ]
 
 

@@ -35,10 +35,12 @@ def test_seed_matches_the_tutorial() -> None:
 
 @pytest.mark.parametrize("bw", [1, 10, 100, 1000, 10000])
 def test_htb_quantum_stays_under_kernel_limit(bw: float) -> None:
-    qdisc, cls = htb_commands(bw)
+    qdisc, link, bulk, control, band = htb_commands(bw)
     r2q = int(qdisc.rsplit(" ", 1)[1])
     assert bw * 1e6 / 8 / r2q < MAX_QUANTUM
-    assert f"rate {bw:f}Mbit" in cls
+    assert f"rate {bw:f}Mbit" in link and f"ceil {bw:f}Mbit" in bulk and "prio 0" in control
+    assert "default 1" in qdisc and "classid 5:1 " in bulk  # unclassified: bulk
+    assert "match ip tos 0xc0 0xc0 flowid 5:2" in band  # VRRP adverts: the control class
 
 
 def test_parse_ping() -> None:
