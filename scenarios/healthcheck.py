@@ -9,6 +9,10 @@ Timeline (one trial):
   ...         the checker retries, then removes the server; traffic moves to the other
   + settle    the failure is undone; the next check brings the server back
 
+``checker=UDP_CHECK|PING_CHECK|TCP_CHECK`` checks every real server with one checker of
+that kind instead (UDP_CHECK against the lab's UDP echo, with ``require_reply``), so
+each checker kind is shown removing and restoring a server within its bounds.
+
 Bounds, from the checker's keepalived.conf timings (delay_loop, connect_timeout, retry,
 delay_before_retry): detection within [(retry+1) x attempt + retry x delay_before_retry,
 delay_loop + the same], attempt = connect_timeout for ``drop``, ~0 otherwise; recovery
@@ -19,14 +23,17 @@ delay_before_retry 1) so a run takes seconds; the bounds follow from it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lablb.checker.logic import Timing, detection_bound, recovery_bound
-from lablb.config.edit import checker_timings
+from lablb.config import model as m
+from lablb.config.edit import Variant, checker_timings, map_real_servers
 from lablb.config.files import derive
 from lablb.errors import LabError, UsageError
 from lablb.lab.trials import RequestLoop
@@ -35,9 +42,45 @@ from lablb.scenario import Bounds, Context, Param, Scenario
 
 if TYPE_CHECKING:
     from lablb.lab.cluster import Cluster
+    from lablb.lab.web import UdpEcho, WebNode
 
 SLACK = 0.5  # checker loop tick and process scheduling
 FAILURES = ("drop", "stop", "digest")
+# checker=KIND: every real server checked by one checker of that kind instead (the
+# config's own timings kept), against the service the lab runs for it.
+CHECKERS = ("config", "TCP_CHECK", "UDP_CHECK", "PING_CHECK")
+UDP_ECHO_PORT = 7  # the lab's UDP echo on each web node (RFC 862's port)
+UDP_PAYLOAD = b"lablb UDP_CHECK"
+# What each failure can do to each kind: digest needs a page, stop a service to stop.
+FAILS = {
+    "config": FAILURES,
+    "TCP_CHECK": ("drop", "stop"),
+    "UDP_CHECK": ("drop", "stop"),
+    "PING_CHECK": ("drop",),
+}
+
+
+def only_checker(kind: m.CheckerKind) -> Variant:
+    """Every real server checked by one ``kind`` checker, on its first checker's timings."""
+
+    def variant(config: m.KeepalivedConfig) -> m.KeepalivedConfig:
+        def one(rs: m.RealServer) -> m.RealServer:
+            if not rs.checkers:
+                return rs
+            first = rs.checkers[0]
+            ck = dataclasses.replace(
+                first, kind=kind, urls=(), misc_path=None, connect_port=None, unsupported=()
+            )
+            if kind == "UDP_CHECK":
+                ck = dataclasses.replace(
+                    ck, connect_port=UDP_ECHO_PORT, payload=UDP_PAYLOAD, require_reply=UDP_PAYLOAD
+                )
+            return dataclasses.replace(rs, checkers=(ck,))
+
+        return map_real_servers(config, one)
+
+    variant.__name__ = f"{kind} only"
+    return variant
 
 
 # checks=fast: every checker on these timings, so a run takes seconds.
@@ -54,9 +97,17 @@ class Healthcheck(Scenario):
         "checks": Param(
             "seed", "the config's own check timings, or fast ones", choices=("seed", "fast")
         ),
+        "checker": Param(
+            "config", "the config's checkers, or one of this kind on each server", choices=CHECKERS
+        ),
     }
 
     def check(self, params: dict[str, Any], hosts: dict[str, str]) -> None:
+        if params["failure"] not in FAILS[params["checker"]]:
+            raise UsageError(
+                f"--param failure={params['failure']} cannot fail a {params['checker']}: "
+                f"use {' or '.join(FAILS[params['checker']])}"
+            )
         webs = sorted(h for h, role in hosts.items() if role == "web")
         if params["target"] not in webs:
             raise UsageError(
@@ -64,7 +115,12 @@ class Healthcheck(Scenario):
             )
 
     def configure(self, configs: Path, params: dict[str, Any], out: Path) -> Path:
-        return derive(configs, out, fast) if params["checks"] == "fast" else configs
+        variants = [fast] if params["checks"] == "fast" else []
+        kind = params["checker"]
+        if kind != "config":
+            assert kind in typing.get_args(m.CheckerKind)  # Param choices: a checker kind
+            variants.append(only_checker(kind))
+        return derive(configs, out, *variants) if variants else configs
 
     def _timing(self, ctx: Context) -> Timing:
         """The target's first checker's timings, as the balancers' config says them."""
@@ -121,7 +177,8 @@ class Healthcheck(Scenario):
         load = RequestLoop(c).start()
         time.sleep(1.0)
         at = time.monotonic()
-        undo = _inject(c, target, failure, service[1])
+        ck = _first_checker(c, target)
+        undo = _inject(c, target, failure, ck, ck.connect_port or service[1])
         high = ctx.bounds["detection_s"][1]
         while health().get(key, True) and time.monotonic() - at < high + 2:
             time.sleep(0.05)
@@ -167,19 +224,36 @@ def _ts(event: dict[str, object]) -> float:
     return float(ts)
 
 
-def _inject(c: Cluster, target: str, failure: str, port: int) -> Callable[[], object]:
+def _first_checker(c: Cluster, target: str) -> m.Checker:
+    addr = c.address(target)
+    for vs in c.config(c.balancers[0]).virtual_servers:
+        for rs in vs.real_servers:
+            if rs.address == addr and rs.checkers:
+                return rs.checkers[0]
+    raise LabError(f"{target} ({addr}) has no checker")
+
+
+def _inject(
+    c: Cluster, target: str, failure: str, ck: m.Checker, port: int
+) -> Callable[[], object]:
     if failure == "stop":
-        c.web[target].stop()
-        return c.web[target].start
+        service: UdpEcho | WebNode = c.udp_echo[target] if ck.kind == "UDP_CHECK" else c.web[target]
+        service.stop()
+        return service.start
     if failure == "digest":
         page = c.web[target].root / "testurl" / "test.jsp"
         original = page.read_bytes()
         page.write_bytes(original + b"<!-- changed -->\n")
         return lambda: page.write_bytes(original)
+    # drop: the checker's own packets, from the balancers, on the web node.
+    match = {
+        "PING_CHECK": "icmp type echo-request",
+        "UDP_CHECK": f"udp dport {port}",
+    }.get(ck.kind, f"tcp dport {port}")
     balancers = ", ".join(str(c.address(b)) for b in c.balancers)
     script = (
         f"table ip lablb_hc {{\n chain input {{\n  type filter hook input priority 0;\n"
-        f"  ip saddr {{ {balancers} }} tcp dport {port} drop\n }}\n}}\n"
+        f"  ip saddr {{ {balancers} }} {match} drop\n }}\n}}\n"
     )
     path = c.workdir / f"{target}-drop.nft"
     path.write_text(script)

@@ -12,9 +12,13 @@ import http.client
 import shlex
 import socket
 import ssl
+import struct
 import subprocess
+import threading
+import time
 
 from lablb.config.model import Checker, RealServer, VirtualServer
+from lablb.vrrp.packet import inet_checksum
 
 Result = tuple[bool, str, int | None]
 
@@ -98,9 +102,73 @@ def misc_check(c: Checker, rs: RealServer, vs: VirtualServer) -> Result:
     return code == 0, f"exit {code}", None
 
 
+def udp_check(c: Checker, rs: RealServer, vs: VirtualServer) -> Result:
+    """keepalived's UDP_CHECK: send ``payload`` from a connected socket. With
+    ``require_reply``: up when a reply of min..max_reply_length bytes, starting with the
+    given bytes, arrives within connect_timeout. Without: up unless the server answers
+    port unreachable (ICMP, seen as ECONNREFUSED) within connect_timeout."""
+    host, port = target(c, rs, vs)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(c.connect_timeout)
+        try:
+            if c.bindto is not None:
+                s.bind((str(c.bindto), c.bind_port or 0))
+            s.connect((host, port))
+            s.send(c.payload or b"")
+            reply = s.recv(65535)
+        except TimeoutError:
+            if c.require_reply is None:
+                return True, "no port unreachable", None
+            return False, f"no reply from {host}:{port} in {c.connect_timeout:g} s", None
+        except OSError as exc:
+            return False, f"udp {host}:{port}: {exc.strerror or exc}", None
+    if c.require_reply is None:
+        return True, "reply", None
+    if not c.min_reply_length <= len(reply) <= c.max_reply_length:
+        return False, f"reply of {len(reply)} bytes", None
+    if not reply.startswith(c.require_reply[: len(reply)]):
+        return False, f"reply {reply[:16].hex()} does not match", None
+    return True, "reply", None
+
+
+def ping_check(c: Checker, rs: RealServer, vs: VirtualServer) -> Result:
+    """keepalived's PING_CHECK: an ICMP echo request; up on its reply within
+    connect_timeout. A raw socket (the checker runs as root, as keepalived's does)."""
+    host = str(c.connect_ip or rs.address)
+    ident = threading.get_ident() & 0xFFFF
+    packet = echo_request(ident, 1)
+    deadline = time.monotonic() + c.connect_timeout
+    with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP) as s:
+        try:
+            s.connect((host, 0))
+            s.send(packet)
+            while (left := deadline - time.monotonic()) > 0:
+                s.settimeout(left)
+                data = s.recv(2048)
+                ihl = (data[0] & 0x0F) * 4
+                icmp = data[ihl : ihl + 8]
+                if len(icmp) == 8 and icmp[0] == 0 and icmp[4:6] == packet[4:6]:
+                    return True, "echo reply", None
+        except TimeoutError:
+            pass
+        except OSError as exc:
+            return False, f"ping {host}: {exc.strerror or exc}", None
+    return False, f"no echo reply from {host} in {c.connect_timeout:g} s", None
+
+
+def echo_request(ident: int, seq: int) -> bytes:
+    """An ICMP echo request (RFC 792) with its checksum."""
+    head = struct.pack("!BBHHH", 8, 0, 0, ident, seq)
+    payload = b"lablb PING_CHECK"
+    csum = inet_checksum(head + payload)
+    return head[:2] + struct.pack("!H", csum) + head[4:] + payload
+
+
 PROBES = {
     "HTTP_GET": http_get,
     "SSL_GET": http_get,
     "TCP_CHECK": tcp_check,
     "MISC_CHECK": misc_check,
+    "UDP_CHECK": udp_check,
+    "PING_CHECK": ping_check,
 }

@@ -3,8 +3,8 @@
 ``check_*.c`` readers).
 
 Pure: statements in, typed values and diagnostics out. lablb runs HTTP_GET, SSL_GET,
-TCP_CHECK and MISC_CHECK; the other checkers (SMTP_CHECK, DNS_CHECK, UDP_CHECK,
-PING_CHECK, BFD_CHECK, FILE_CHECK) are read and validated, and kept on the real
+TCP_CHECK, MISC_CHECK, UDP_CHECK and PING_CHECK; the other checkers (SMTP_CHECK,
+DNS_CHECK, BFD_CHECK, FILE_CHECK) are read and validated, and kept on the real
 server as ``Unsupported`` so that a check counts and the renderer writes them back.
 """
 
@@ -114,7 +114,21 @@ MISC_CHECK = BlockSpec(
     aliases={"nb_get_retry": "retry"},
     unsupported=frozenset({"user", "alpha", "log_all_failures"}),
 )
-CHECKERS = {s.name: s for s in (HTTP_GET, SSL_GET, TCP_CHECK, MISC_CHECK)}
+UDP_CHECK = BlockSpec(
+    "UDP_CHECK",
+    {
+        **same({**CHECK_TIMING, **CHECK_CONN}),
+        "payload": f("payload", v.hex_bytes),
+        "require_reply": f("require_reply", v.optional_hex),
+        "min_reply_length": f("min_reply_length", v.integer(0, 65535)),
+        "max_reply_length": f("max_reply_length", v.integer(0, 65535)),
+    },
+    unsupported=_COMMON_UNSUPPORTED,
+)
+PING_CHECK = BlockSpec(
+    "PING_CHECK", same({**CHECK_TIMING, **CHECK_CONN}), unsupported=_COMMON_UNSUPPORTED
+)
+CHECKERS = {s.name: s for s in (HTTP_GET, SSL_GET, TCP_CHECK, MISC_CHECK, UDP_CHECK, PING_CHECK)}
 
 # The checkers lablb reads and does not run: their keywords, validated.
 _COMMON = {**CHECK_TIMING, **CHECK_CONN}
@@ -137,31 +151,9 @@ DNS_CHECK = BlockSpec(
         ),
     },
 )
-UDP_CHECK = BlockSpec(
-    "UDP_CHECK",
-    {},
-    unsupported=frozenset(
-        {
-            *_COMMON,
-            *_COMMON_UNSUPPORTED,
-            "payload",
-            "require_reply",
-            "min_reply_length",
-            "max_reply_length",
-        }
-    ),
-    checks=_COMMON_CHECKS,
-)
-PING_CHECK = BlockSpec(
-    "PING_CHECK",
-    {},
-    unsupported=frozenset({*_COMMON, *_COMMON_UNSUPPORTED}),
-    checks=_COMMON_CHECKS,
-)
 BFD_CHECK = BlockSpec("BFD_CHECK", {}, unsupported=frozenset({"name", "alpha", "weight"}))
 FILE_CHECK = BlockSpec("FILE_CHECK", {}, unsupported=frozenset({"track_file", "dynamic", "weight"}))
-OTHER_CHECKERS = {s.name: s for s in (SMTP_CHECK, DNS_CHECK, UDP_CHECK, PING_CHECK, BFD_CHECK,
-                                      FILE_CHECK)}  # fmt: skip
+OTHER_CHECKERS = {s.name: s for s in (SMTP_CHECK, DNS_CHECK, BFD_CHECK, FILE_CHECK)}
 
 
 @dataclass

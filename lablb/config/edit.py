@@ -22,16 +22,21 @@ def map_instances(
     return dataclasses.replace(config, vrrp_instances=tuple(fn(i) for i in config.vrrp_instances))
 
 
+def map_real_servers(
+    config: m.KeepalivedConfig, fn: Callable[[m.RealServer], m.RealServer]
+) -> m.KeepalivedConfig:
+    def vs(v: m.VirtualServer) -> m.VirtualServer:
+        return dataclasses.replace(v, real_servers=tuple(fn(r) for r in v.real_servers))
+
+    return dataclasses.replace(config, virtual_servers=tuple(vs(v) for v in config.virtual_servers))
+
+
 def map_checkers(
     config: m.KeepalivedConfig, fn: Callable[[m.Checker], m.Checker]
 ) -> m.KeepalivedConfig:
-    def rs(r: m.RealServer) -> m.RealServer:
-        return dataclasses.replace(r, checkers=tuple(fn(c) for c in r.checkers))
-
-    def vs(v: m.VirtualServer) -> m.VirtualServer:
-        return dataclasses.replace(v, real_servers=tuple(rs(r) for r in v.real_servers))
-
-    return dataclasses.replace(config, virtual_servers=tuple(vs(v) for v in config.virtual_servers))
+    return map_real_servers(
+        config, lambda r: dataclasses.replace(r, checkers=tuple(fn(c) for c in r.checkers))
+    )
 
 
 def checker_timings(

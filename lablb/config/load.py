@@ -99,6 +99,10 @@ def _checker(pc: lvs.PartialChecker, inherited: dict[str, Any], rs_port: int | N
         misc_path=own.get("misc_path"),
         misc_timeout=own.get("misc_timeout"),
         misc_dynamic=own.get("misc_dynamic", False),
+        payload=own.get("payload"),
+        require_reply=own.get("require_reply"),
+        min_reply_length=own.get("min_reply_length", 0),
+        max_reply_length=own.get("max_reply_length", m.DEFAULT_MAX_REPLY_LENGTH),
         **_block(pc.read),
     )
 

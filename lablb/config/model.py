@@ -54,7 +54,7 @@ def v4_interface(iface: IPInterface) -> IPv4Interface:
     return iface
 
 
-CheckerKind = Literal["HTTP_GET", "SSL_GET", "TCP_CHECK", "MISC_CHECK"]
+CheckerKind = Literal["HTTP_GET", "SSL_GET", "TCP_CHECK", "MISC_CHECK", "UDP_CHECK", "PING_CHECK"]
 # retry and delay_before_retry when neither the checker, its real_server nor its
 # virtual_server says (keepalived.conf(5), virtual_server).
 CHECKER_DEFAULT_RETRY: dict[str, int] = {
@@ -62,13 +62,18 @@ CHECKER_DEFAULT_RETRY: dict[str, int] = {
     "SSL_GET": 1,
     "TCP_CHECK": 1,
     "MISC_CHECK": 0,
+    "UDP_CHECK": 1,
+    "PING_CHECK": 1,
 }
 CHECKER_DEFAULT_DELAY_BEFORE_RETRY: dict[str, float] = {
     "HTTP_GET": 3.0,
     "SSL_GET": 3.0,
     "TCP_CHECK": 1.0,
     "MISC_CHECK": 1.0,
+    "UDP_CHECK": 1.0,
+    "PING_CHECK": 1.0,
 }
+DEFAULT_MAX_REPLY_LENGTH = 255  # UDP_CHECK (keepalived.conf(5))
 
 
 def at(obj: object, keyword: str) -> Where:
@@ -273,6 +278,10 @@ class Checker:
     misc_path: Script | None = None  # MISC_CHECK
     misc_timeout: float | None = None
     misc_dynamic: bool = False
+    payload: bytes | None = None  # UDP_CHECK: what to send (None: an empty datagram)
+    require_reply: bytes | None = None  # UDP_CHECK: a reply is needed, starting so
+    min_reply_length: int = 0
+    max_reply_length: int = DEFAULT_MAX_REPLY_LENGTH
     where: Where = NOWHERE
     unsupported: tuple[Unsupported, ...] = ()
     lines: tuple[tuple[str, Where], ...] = field(default=(), compare=False, repr=False)

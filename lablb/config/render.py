@@ -261,6 +261,16 @@ def _checker(c: m.Checker, depth: int) -> Iterator[str]:
         body.append(_line(d, "misc_timeout", seconds(c.misc_timeout)))
     if c.misc_dynamic:
         body.append(_line(d, "misc_dynamic"))
+    if c.payload is not None:
+        body.append(_line(d, "payload", c.payload.hex()))
+    if c.require_reply is not None:
+        body.append(
+            _line(d, "require_reply", *([c.require_reply.hex()] if c.require_reply else []))
+        )
+    if c.min_reply_length:
+        body.append(_line(d, "min_reply_length", c.min_reply_length))
+    if c.max_reply_length != m.DEFAULT_MAX_REPLY_LENGTH:
+        body.append(_line(d, "max_reply_length", c.max_reply_length))
     body.extend(_unsupported(c.unsupported, d))
     yield from _block(depth, c.kind, body)
 

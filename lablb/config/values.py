@@ -262,6 +262,26 @@ def address_port(stmt: Statement, diags: list[Diagnostic]) -> tuple[IPAddress, i
     return addr, port_
 
 
+def parse_hex(tok: Token, name: str) -> bytes:
+    """Hex digits (keepalived's <HEX_STR>), any case, an even count."""
+    text = tok.text[2:] if tok.text.lower().startswith("0x") else tok.text
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise bad(
+            tok, "bad-value", f"{name} wants hex digits, not '{tok.text}'", "e.g. 0a0b0c"
+        ) from None
+
+
+def hex_bytes(stmt: Statement, diags: list[Diagnostic]) -> bytes:
+    return parse_hex(arg(stmt, diags, "hex digits"), stmt.name)
+
+
+def optional_hex(stmt: Statement, diags: list[Diagnostic]) -> bytes:
+    """``require_reply [<HEX_STR>]``: the bare keyword is an empty prefix (any reply)."""
+    return parse_hex(stmt.args[0], stmt.name) if stmt.args else b""
+
+
 def status_codes(stmt: Statement, diags: list[Diagnostic]) -> tuple[tuple[int, int], ...]:
     """``status_code 200 200-299 ...`` as inclusive ranges."""
     if not stmt.args:

@@ -21,7 +21,7 @@ from lablb.errors import LabError
 from lablb.lab.balancer import VrrpNode, engines_for, start_vrrp
 from lablb.lab.net import Lab
 from lablb.lab.registry import TopoEntry
-from lablb.lab.web import MailSink, WebNode, start_web
+from lablb.lab.web import MailSink, UdpEcho, WebNode, start_udp_echo, start_web
 from lablb.measure.bounds import Timing
 from lablb.vrrp.timers import master_down_interval, skew_time
 
@@ -37,6 +37,7 @@ class Cluster:
     nodes: dict[str, VrrpNode]
     web: dict[str, WebNode]
     mail: MailSink | None
+    udp_echo: dict[str, UdpEcho] = field(default_factory=dict)  # for UDP_CHECK
     _configs: dict[str, KeepalivedConfig] = field(default_factory=dict, repr=False)
 
     @property
@@ -275,6 +276,16 @@ def start_cluster(
     mail = MailSink(lab, mail_hosts[0]) if mail_hosts else None
     nodes = start_vrrp(lab, configs, engines_for(engine, entry.balancers))
     cluster = Cluster(lab, entry, configs, nodes, web, mail)
+    # The services the configs' checkers check, beyond nginx: a UDP echo per UDP_CHECK port.
+    udp_ports = {
+        ck.connect_port
+        for vs in cluster.config(entry.balancers[0]).virtual_servers
+        for rs in vs.real_servers
+        for ck in rs.checkers
+        if ck.kind == "UDP_CHECK" and ck.connect_port is not None
+    }
+    for port in sorted(udp_ports):
+        cluster.udp_echo.update(start_udp_echo(lab, webs, port))
     inst = cluster.config(entry.balancers[0]).vrrp_instances[0]
     cluster.wait_master(cluster.preferred(), 4 * inst.advert_int + 3)
     clients = cluster.roles("client")

@@ -163,6 +163,41 @@ def start_web(
     return nodes
 
 
+class UdpEcho:
+    """A UDP echo service on a web node (``lablb.lab.udp_echo``), for UDP_CHECK."""
+
+    def __init__(self, lab: Lab, host: str, port: int) -> None:
+        self.lab, self.host, self.port = lab, host, port
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = self.lab.popen(
+            self.host,
+            [sys.executable, "-m", "lablb.lab.udp_echo", "--port", str(self.port)],
+            log=self.lab.workdir / self.host / "udp-echo.out",
+        )
+        deadline = time.monotonic() + START_TIMEOUT
+        listening = ["ss", "-Hnul", f"sport = :{self.port}"]
+        while not self.lab.run(self.host, listening, timeout=5).stdout.strip():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise LabError(f"{self.host}: the UDP echo on port {self.port} did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        stop_child(self.proc)
+        self.proc = None
+
+
+def start_udp_echo(lab: Lab, hosts: list[str], port: int) -> dict[str, UdpEcho]:
+    echoes = {}
+    for host in hosts:
+        echo = UdpEcho(lab, host, port)
+        echo.start()
+        lab.on_teardown(echo.stop)
+        echoes[host] = echo
+    return echoes
+
+
 class MailSink:
     """The lab's SMTP sink (``python -m lablb.mail``) on a host of its own."""
 

@@ -149,6 +149,28 @@ virtual_server fwmark 9 {
         weight 1
     }
 }
+virtual_server 172.16.55.100 53 {
+    lvs_sched rr
+    lvs_method DR
+    protocol UDP
+    real_server 172.30.0.23 53 {
+        UDP_CHECK {
+            payload 0a0b0c
+            require_reply 0a0b
+            min_reply_length 2
+            max_reply_length 64
+            connect_timeout 2
+        }
+        PING_CHECK {
+            retry 2
+        }
+    }
+    real_server 172.30.0.24 53 {
+        UDP_CHECK {
+            require_reply
+        }
+    }
+}
 """
 
 

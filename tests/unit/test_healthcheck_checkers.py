@@ -1,0 +1,45 @@
+"""The healthcheck scenario's ``checker`` parameter, without a lab: which failures fit
+which checker kind, and the config it derives (one checker of the kind per server,
+the config's timings kept, UDP_CHECK aimed at the lab's echo with a required reply)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lablb.config.load import load
+from lablb.errors import UsageError
+from lablb.scenario import get_scenario, parse_params
+from tests.conftest import SEED
+
+HOSTS = {"web01": "web", "web02": "web", "lb01": "balancer", "lb02": "balancer"}
+
+
+def params(*pairs: str) -> dict[str, object]:
+    return parse_params(get_scenario("healthcheck"), list(pairs))
+
+
+@pytest.mark.parametrize(
+    ("checker", "failure"),
+    [("PING_CHECK", "stop"), ("PING_CHECK", "digest"), ("UDP_CHECK", "digest")],
+)
+def test_a_failure_that_cannot_fail_the_checker_is_refused(checker: str, failure: str) -> None:
+    with pytest.raises(UsageError, match=f"cannot fail a {checker}"):
+        get_scenario("healthcheck").check(params(f"checker={checker}", f"failure={failure}"), HOSTS)
+
+
+@pytest.mark.parametrize("kind", ["UDP_CHECK", "PING_CHECK", "TCP_CHECK"])
+def test_the_derived_config_checks_with_one_kind(kind: str, tmp_path: Path) -> None:
+    p = params(f"checker={kind}", "failure=drop")
+    configs = get_scenario("healthcheck").configure(SEED, p, tmp_path)
+    seed_ck = load(str(SEED / "lb01.conf")).virtual_servers[0].real_servers[0].checkers[0]
+    for vs in load(str(configs / "lb01.conf")).virtual_servers:
+        for rs in vs.real_servers:
+            (ck,) = rs.checkers
+            assert ck.kind == kind and ck.urls == ()
+            assert (ck.delay_loop, ck.connect_timeout, ck.retry) == (
+                seed_ck.delay_loop, seed_ck.connect_timeout, seed_ck.retry,
+            )  # fmt: skip
+            if kind == "UDP_CHECK":
+                assert ck.connect_port == 7 and ck.payload == ck.require_reply != b""
