@@ -48,7 +48,7 @@ SLACK = 0.5  # checker loop tick and process scheduling
 FAILURES = ("drop", "stop", "digest")
 # checker=KIND: every real server checked by one checker of that kind instead (the
 # config's own timings kept), against the service the lab runs for it.
-CHECKERS = ("config", "TCP_CHECK", "UDP_CHECK", "PING_CHECK")
+CHECKERS = ("config", "TCP_CHECK", "UDP_CHECK", "PING_CHECK", "SSL_GET", "MISC_CHECK")
 UDP_ECHO_PORT = 7  # the lab's UDP echo on each web node (RFC 862's port)
 UDP_PAYLOAD = b"lablb UDP_CHECK"
 # What each failure can do to each kind: digest needs a page, stop a service to stop.
@@ -57,7 +57,11 @@ FAILS = {
     "TCP_CHECK": ("drop", "stop"),
     "UDP_CHECK": ("drop", "stop"),
     "PING_CHECK": ("drop",),
+    "SSL_GET": FAILURES,
+    "MISC_CHECK": ("drop", "stop"),
 }
+TLS_PORT = 443
+MISC_PAGE = "/whoami.txt"
 
 
 def only_checker(kind: m.CheckerKind) -> Variant:
@@ -74,6 +78,18 @@ def only_checker(kind: m.CheckerKind) -> Variant:
             if kind == "UDP_CHECK":
                 ck = dataclasses.replace(
                     ck, connect_port=UDP_ECHO_PORT, payload=UDP_PAYLOAD, require_reply=UDP_PAYLOAD
+                )
+            elif kind == "SSL_GET":
+                urls = first.urls or (m.Url(MISC_PAGE),)
+                ck = dataclasses.replace(ck, connect_port=TLS_PORT, urls=urls)
+            elif kind == "MISC_CHECK":
+                # keepalived's MISC_CHECK runs a program; this one fetches a page the
+                # real server serves, bounded by the checker's own connect_timeout.
+                port = rs.port or first.connect_port or 80
+                url = f"http://{rs.address}:{port}{MISC_PAGE}"
+                command = f"/usr/bin/curl -sf -o /dev/null -m {first.connect_timeout:g} {url}"
+                ck = dataclasses.replace(
+                    ck, misc_path=m.Script(command), misc_timeout=first.connect_timeout
                 )
             return dataclasses.replace(rs, checkers=(ck,))
 

@@ -29,7 +29,9 @@ class Timing:
 
     @classmethod
     def of(cls, c: Checker) -> Timing:
-        return cls(c.delay_loop, c.connect_timeout, c.retry, c.delay_before_retry)
+        """A MISC_CHECK attempt is bounded by misc_timeout (it has no connect_timeout)."""
+        attempt = c.misc_timeout if c.kind == "MISC_CHECK" and c.misc_timeout else None
+        return cls(c.delay_loop, attempt or c.connect_timeout, c.retry, c.delay_before_retry)
 
 
 def detection_bound(t: Timing, refused: bool = False) -> tuple[float, float]:

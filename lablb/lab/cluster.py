@@ -271,20 +271,22 @@ def start_cluster(
     master and the service answers."""
     hosts = {h.name: getattr(h, "role", "") for h in lab.hosts}
     webs = sorted(n for n, r in hosts.items() if r == "web")
-    web = start_web(lab, webs, entry.docroot() or Path(), video_mb) if webs else {}
+    # The services the configs' checkers check, beyond nginx's plain HTTP: HTTPS for
+    # SSL_GET, a UDP echo for UDP_CHECK (their ports, as the checkers will connect).
+    checked = [
+        (ck, ck.connect_port or rs.port or vs.port)
+        for vs in load(str(configs / f"{entry.balancers[0]}.conf")).virtual_servers
+        for rs in vs.real_servers
+        for ck in rs.checkers
+    ]
+    tls = tuple(sorted({p or 443 for ck, p in checked if ck.kind == "SSL_GET"}))
+    udp = sorted({p for ck, p in checked if ck.kind == "UDP_CHECK" and p})
+    web = start_web(lab, webs, entry.docroot() or Path(), video_mb, tls) if webs else {}
     mail_hosts = [n for n, r in hosts.items() if r == "mail"]
     mail = MailSink(lab, mail_hosts[0]) if mail_hosts else None
     nodes = start_vrrp(lab, configs, engines_for(engine, entry.balancers))
     cluster = Cluster(lab, entry, configs, nodes, web, mail)
-    # The services the configs' checkers check, beyond nginx: a UDP echo per UDP_CHECK port.
-    udp_ports = {
-        ck.connect_port
-        for vs in cluster.config(entry.balancers[0]).virtual_servers
-        for rs in vs.real_servers
-        for ck in rs.checkers
-        if ck.kind == "UDP_CHECK" and ck.connect_port is not None
-    }
-    for port in sorted(udp_ports):
+    for port in udp:
         cluster.udp_echo.update(start_udp_echo(lab, webs, port))
     inst = cluster.config(entry.balancers[0]).vrrp_instances[0]
     cluster.wait_master(cluster.preferred(), 4 * inst.advert_int + 3)

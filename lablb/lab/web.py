@@ -25,6 +25,8 @@ VIDEO_BITRATE = 8_000_000  # bit/s: a 150 MB file plays for 150 s
 DEFAULT_VIDEO_MB = 150
 FFMPEG_TIMEOUT = 600.0
 START_TIMEOUT = 5.0  # nginx or the SMTP sink listening
+TLS_DAYS = 3650
+OPENSSL_TIMEOUT = 60.0
 
 # Workers run as root: the lab's work directory may live anywhere (a pytest tmp dir, a
 # --out under /root) that www-data cannot enter. The web nodes are lab hosts.
@@ -52,6 +54,23 @@ http {{
     }}
 }}
 """
+
+
+def tls_pair() -> tuple[Path, Path]:
+    """A self-signed certificate and key for the web nodes' TLS (what SSL_GET checks;
+    keepalived does not verify it either), made once and cached."""
+    cert, key = CACHE / "tls" / "lablb.crt", CACHE / "tls" / "lablb.key"
+    if cert.exists() and key.exists():
+        return cert, key
+    cert.parent.mkdir(parents=True, exist_ok=True)
+    argv = [
+        "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", str(TLS_DAYS),
+        "-subj", "/CN=lablb web node", "-keyout", str(key), "-out", str(cert),
+    ]  # fmt: skip
+    res = subprocess.run(argv, capture_output=True, text=True, timeout=OPENSSL_TIMEOUT, check=False)
+    if res.returncode != 0:
+        raise LabError(f"openssl could not make the lab's certificate: {res.stderr[-300:]}")
+    return cert, key
 
 
 def video(size_mb: int = DEFAULT_VIDEO_MB) -> Path:
@@ -105,6 +124,7 @@ class WebNode:
         docroot: Path,
         video_path: Path | None,
         ports: tuple[int, ...] = (80,),
+        tls_ports: tuple[int, ...] = (),
     ) -> None:
         self.lab, self.host = lab, host
         self.dir = lab.workdir / host / "nginx"
@@ -119,6 +139,10 @@ class WebNode:
             (self.root / "video" / video_path.name).symlink_to(video_path)
         self.conf = self.dir / "nginx.conf"
         listen = "\n".join(f"        listen {p};" for p in ports)
+        if tls_ports:
+            cert, key = tls_pair()
+            listen += "".join(f"\n        listen {p} ssl;" for p in tls_ports)
+            listen += f"\n        ssl_certificate {cert};\n        ssl_certificate_key {key};"
         self.conf.write_text(
             NGINX_CONF.format(dir=self.dir, root=self.root, host=host, listen=listen)
         )
@@ -149,14 +173,19 @@ class WebNode:
 
 
 def start_web(
-    lab: Lab, hosts: list[str], docroot: Path, video_mb: int | None
+    lab: Lab,
+    hosts: list[str],
+    docroot: Path,
+    video_mb: int | None,
+    tls_ports: tuple[int, ...] = (),
 ) -> dict[str, WebNode]:
-    """nginx on each web host; with ``video_mb``, the cached MP4 under /video/."""
+    """nginx on each web host; with ``video_mb``, the cached MP4 under /video/; with
+    ``tls_ports``, HTTPS there too (for SSL_GET)."""
     path = video(video_mb) if video_mb else None
     nodes = {}
     for host in hosts:
         ports = tuple(getattr(lab.host(host), "web_ports", ())) or (80,)
-        node = WebNode(lab, host, docroot, path, ports)
+        node = WebNode(lab, host, docroot, path, ports, tls_ports)
         node.start()
         lab.on_teardown(node.stop)
         nodes[host] = node

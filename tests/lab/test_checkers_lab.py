@@ -2,8 +2,9 @@
 the bounds its timings imply, against a real service in the lab: ``lablb run
 healthcheck --param checker=KIND`` (every server checked by one checker of that kind,
 fast timings), failed by dropping the checker's own packets or stopping the service.
-HTTP_GET (drop, stop, digest) and TCP_CHECK's services are the scenario's default runs
-elsewhere in the suite."""
+HTTP_GET is the scenario's default, run elsewhere in the suite. SSL_GET checks nginx's
+HTTPS (a self-signed certificate, which keepalived does not verify either); MISC_CHECK
+runs curl against the page the server serves."""
 
 from __future__ import annotations
 
@@ -19,7 +20,14 @@ RUN_TIMEOUT = 300
 
 @pytest.mark.parametrize(
     ("checker", "failure"),
-    [("PING_CHECK", "drop"), ("UDP_CHECK", "drop"), ("UDP_CHECK", "stop"), ("TCP_CHECK", "drop")],
+    [
+        ("PING_CHECK", "drop"),
+        ("UDP_CHECK", "drop"),
+        ("UDP_CHECK", "stop"),
+        ("TCP_CHECK", "drop"),
+        ("SSL_GET", "digest"),
+        ("MISC_CHECK", "stop"),
+    ],
 )
 def test_a_checker_removes_and_restores_within_its_bounds(
     checker: str, failure: str, tmp_path: Path

@@ -29,7 +29,7 @@ def test_a_failure_that_cannot_fail_the_checker_is_refused(checker: str, failure
         get_scenario("healthcheck").check(params(f"checker={checker}", f"failure={failure}"), HOSTS)
 
 
-@pytest.mark.parametrize("kind", ["UDP_CHECK", "PING_CHECK", "TCP_CHECK"])
+@pytest.mark.parametrize("kind", ["UDP_CHECK", "PING_CHECK", "TCP_CHECK", "SSL_GET", "MISC_CHECK"])
 def test_the_derived_config_checks_with_one_kind(kind: str, tmp_path: Path) -> None:
     p = params(f"checker={kind}", "failure=drop")
     configs = get_scenario("healthcheck").configure(SEED, p, tmp_path)
@@ -37,9 +37,18 @@ def test_the_derived_config_checks_with_one_kind(kind: str, tmp_path: Path) -> N
     for vs in load(str(configs / "lb01.conf")).virtual_servers:
         for rs in vs.real_servers:
             (ck,) = rs.checkers
-            assert ck.kind == kind and ck.urls == ()
-            assert (ck.delay_loop, ck.connect_timeout, ck.retry) == (
+            assert ck.kind == kind and (ck.urls != ()) == (kind == "SSL_GET")
+            # MISC_CHECK has no connect_timeout: misc_timeout bounds its attempt.
+            attempt = ck.misc_timeout if kind == "MISC_CHECK" else ck.connect_timeout
+            assert (ck.delay_loop, attempt, ck.retry) == (
                 seed_ck.delay_loop, seed_ck.connect_timeout, seed_ck.retry,
             )  # fmt: skip
             if kind == "UDP_CHECK":
                 assert ck.connect_port == 7 and ck.payload == ck.require_reply != b""
+            if kind == "SSL_GET":
+                assert ck.connect_port == 443
+                assert [(u.path, u.digest) for u in ck.urls] == [
+                    (u.path, u.digest) for u in seed_ck.urls
+                ]
+            if kind == "MISC_CHECK":
+                assert ck.misc_path is not None and str(rs.address) in ck.misc_path.command
