@@ -14,7 +14,8 @@ the backup's namespace), each timestamped by the commit; the rest is read from t
 capture. Bounds, from the backup's keepalived.conf and derived slack
 (``lablb.measure.bounds``): split_s, the master's last advert the backup heard to the
 backup's first, in [master_down, master_down + epsilon]; heal_s, the heal to the
-backup's last advert, at most advert_int (the master's next advert) + epsilon.
+master's next advert (on which the backup steps down, and after which it must not
+advertise again), at most advert_int + epsilon.
 Reported: the time with two masters and the clients' failed requests.
 """
 
@@ -83,14 +84,24 @@ class Splitbrain(Scenario):
         last_b = max(
             (f.t for f in frames if f.src_ip == b_ip and f.t < heal.after + 5), default=None
         )
+        # The heal ends at the master's first advert the backup can hear again: the backup
+        # steps down on it. Whether the backup advertised once more in between depends on
+        # the phase of the two advert timers (with lablb at 1 s adverts, 39% of heals
+        # have no backup advert after them), so that is not what is measured; that it
+        # never advertises after the master's advert is required below.
+        healed_by = next((f.t for f in frames if f.src_ip == m_ip and f.t > heal.after), None)
         trial = Trial(
             measured={
                 "split_s": round(first_b - heard[-1], 6) if first_b and heard else None,
-                "heal_s": (
-                    round(last_b - heal.after, 6) if last_b and last_b > heal.before else None
-                ),
+                "heal_s": round(healed_by - heal.after, 6) if healed_by else None,
             }
         )
+        if healed_by is not None and last_b is not None:
+            trial.require(
+                last_b <= healed_by + slack_of(c).epsilon,
+                f"the backup advertised {last_b - healed_by:.3f} s after the master's "
+                "first advert since the heal: it did not step down",
+            )
         trial.keep(
             two_masters_s=round(last_b - first_b, 3) if first_b and last_b else None,
             masters_during_split=",".join(both),
