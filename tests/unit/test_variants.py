@@ -15,7 +15,7 @@ from tests.unit.test_render import RICH
 def test_checker_timings_reach_every_checker_whatever_the_text_said() -> None:
     config = checker_timings(2.0, 1.0, 1, 1.0)(parse_text(RICH).config)
     checkers = [c for vs in config.virtual_servers for rs in vs.real_servers for c in rs.checkers]
-    assert len(checkers) == 3
+    assert len(checkers) == 6  # HTTP_GET, TCP_CHECK, MISC_CHECK, UDP_CHECK x2, PING_CHECK
     assert {(c.delay_loop, c.connect_timeout, c.retry, c.delay_before_retry) for c in checkers} == {
         (2.0, 1.0, 1, 1.0)
     }
