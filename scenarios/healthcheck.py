@@ -9,9 +9,11 @@ Timeline (one trial):
   ...         the checker retries, then removes the server; traffic moves to the other
   + settle    the failure is undone; the next check brings the server back
 
-``checker=UDP_CHECK|PING_CHECK|TCP_CHECK`` checks every real server with one checker of
-that kind instead (UDP_CHECK against the lab's UDP echo, with ``require_reply``), so
-each checker kind is shown removing and restoring a server within its bounds.
+``checker=UDP_CHECK|PING_CHECK|TCP_CHECK|SSL_GET|MISC_CHECK|SMTP_CHECK`` checks every
+real server with one checker of that kind instead (UDP_CHECK against the lab's UDP
+echo with ``require_reply``, SSL_GET against nginx's HTTPS, MISC_CHECK with curl,
+SMTP_CHECK against the lab's SMTP sink), so each checker kind is shown removing and
+restoring a server within its bounds.
 
 Bounds, from the checker's keepalived.conf timings (delay_loop, connect_timeout, retry,
 delay_before_retry): detection within [(retry+1) x attempt + retry x delay_before_retry,
@@ -42,13 +44,15 @@ from lablb.scenario import Bounds, Context, Param, Scenario
 
 if TYPE_CHECKING:
     from lablb.lab.cluster import Cluster
-    from lablb.lab.web import UdpEcho, WebNode
+    from lablb.lab.web import MailSink, UdpEcho, WebNode
 
 SLACK = 0.5  # checker loop tick and process scheduling
 FAILURES = ("drop", "stop", "digest")
 # checker=KIND: every real server checked by one checker of that kind instead (the
 # config's own timings kept), against the service the lab runs for it.
-CHECKERS = ("config", "TCP_CHECK", "UDP_CHECK", "PING_CHECK", "SSL_GET", "MISC_CHECK")
+CHECKERS = (
+    "config", "TCP_CHECK", "UDP_CHECK", "PING_CHECK", "SSL_GET", "MISC_CHECK", "SMTP_CHECK",
+)  # fmt: skip
 UDP_ECHO_PORT = 7  # the lab's UDP echo on each web node (RFC 862's port)
 UDP_PAYLOAD = b"lablb UDP_CHECK"
 # What each failure can do to each kind: digest needs a page, stop a service to stop.
@@ -59,7 +63,9 @@ FAILS = {
     "PING_CHECK": ("drop",),
     "SSL_GET": FAILURES,
     "MISC_CHECK": ("drop", "stop"),
+    "SMTP_CHECK": ("drop", "stop"),
 }
+SMTP_PORT = 25  # the lab's SMTP sink on each web node
 TLS_PORT = 443
 MISC_PAGE = "/whoami.txt"
 
@@ -79,6 +85,8 @@ def only_checker(kind: m.CheckerKind) -> Variant:
                 ck = dataclasses.replace(
                     ck, connect_port=UDP_ECHO_PORT, payload=UDP_PAYLOAD, require_reply=UDP_PAYLOAD
                 )
+            elif kind == "SMTP_CHECK":
+                ck = dataclasses.replace(ck, connect_port=SMTP_PORT, helo_name="lablb")
             elif kind == "SSL_GET":
                 urls = first.urls or (m.Url(MISC_PAGE),)
                 ck = dataclasses.replace(ck, connect_port=TLS_PORT, urls=urls)
@@ -253,7 +261,10 @@ def _inject(
     c: Cluster, target: str, failure: str, ck: m.Checker, port: int
 ) -> Callable[[], object]:
     if failure == "stop":
-        service: UdpEcho | WebNode = c.udp_echo[target] if ck.kind == "UDP_CHECK" else c.web[target]
+        service: UdpEcho | MailSink | WebNode = {
+            "UDP_CHECK": c.udp_echo.get(target),
+            "SMTP_CHECK": c.smtp.get(target),
+        }.get(ck.kind) or c.web[target]
         service.stop()
         return service.start
     if failure == "digest":

@@ -16,11 +16,14 @@ import struct
 import subprocess
 import threading
 import time
+from typing import BinaryIO
 
 from lablb.config.model import Checker, RealServer, VirtualServer
 from lablb.vrrp.packet import inet_checksum
 
 Result = tuple[bool, str, int | None]
+SMTP_PORT = 25
+SMTP_LINE_MAX = 1000  # RFC 5321 section 4.5.3.1.5: a reply line, CRLF included
 
 
 def target(c: Checker, rs: RealServer, vs: VirtualServer) -> tuple[str, int]:
@@ -156,6 +159,39 @@ def ping_check(c: Checker, rs: RealServer, vs: VirtualServer) -> Result:
     return False, f"no echo reply from {host} in {c.connect_timeout:g} s", None
 
 
+def smtp_check(c: Checker, rs: RealServer, vs: VirtualServer) -> Result:
+    """keepalived's SMTP_CHECK: connect (port 25 by default), a 220 greeting, HELO
+    answered 250, then QUIT; the whole exchange bounded by connect_timeout."""
+    host = str(c.connect_ip or rs.address)
+    port = c.connect_port or SMTP_PORT
+    helo = c.helo_name or socket.gethostname()
+    source = (str(c.bindto), c.bind_port or 0) if c.bindto is not None else None
+    try:
+        with socket.create_connection(
+            (host, port), timeout=c.connect_timeout, source_address=source
+        ) as s:
+            f = s.makefile("rb")
+            greeting = _smtp_reply(f)
+            if not greeting.startswith(b"220"):
+                return False, f"SMTP greeting {greeting[:40]!r}", None
+            s.sendall(f"HELO {helo}\r\n".encode())
+            answer = _smtp_reply(f)
+            if not answer.startswith(b"250"):
+                return False, f"HELO answered {answer[:40]!r}", None
+            s.sendall(b"QUIT\r\n")
+            return True, "250 to HELO", None
+    except OSError as exc:
+        return False, f"smtp {host}:{port}: {exc.strerror or exc}", None
+
+
+def _smtp_reply(f: BinaryIO) -> bytes:
+    """One SMTP reply, its continuation lines ("250-...") read through (RFC 5321 4.2)."""
+    line = f.readline(SMTP_LINE_MAX)
+    while len(line) >= 4 and line[3:4] == b"-":
+        line = f.readline(SMTP_LINE_MAX)
+    return line
+
+
 def echo_request(ident: int, seq: int) -> bytes:
     """An ICMP echo request (RFC 792) with its checksum."""
     head = struct.pack("!BBHHH", 8, 0, 0, ident, seq)
@@ -171,4 +207,5 @@ PROBES = {
     "MISC_CHECK": misc_check,
     "UDP_CHECK": udp_check,
     "PING_CHECK": ping_check,
+    "SMTP_CHECK": smtp_check,
 }

@@ -3,8 +3,8 @@
 ``check_*.c`` readers).
 
 Pure: statements in, typed values and diagnostics out. lablb runs HTTP_GET, SSL_GET,
-TCP_CHECK, MISC_CHECK, UDP_CHECK and PING_CHECK; the other checkers (SMTP_CHECK,
-DNS_CHECK, BFD_CHECK, FILE_CHECK) are read and validated, and kept on the real
+TCP_CHECK, MISC_CHECK, UDP_CHECK, PING_CHECK and SMTP_CHECK; the other checkers
+(DNS_CHECK, BFD_CHECK, FILE_CHECK) are read and validated, and kept on the real
 server as ``Unsupported`` so that a check counts and the renderer writes them back.
 """
 
@@ -128,18 +128,20 @@ UDP_CHECK = BlockSpec(
 PING_CHECK = BlockSpec(
     "PING_CHECK", same({**CHECK_TIMING, **CHECK_CONN}), unsupported=_COMMON_UNSUPPORTED
 )
-CHECKERS = {s.name: s for s in (HTTP_GET, SSL_GET, TCP_CHECK, MISC_CHECK, UDP_CHECK, PING_CHECK)}
+SMTP_CHECK = BlockSpec(
+    "SMTP_CHECK",
+    {**same({**CHECK_TIMING, **CHECK_CONN}), "helo_name": f("helo_name", v.string)},
+    aliases={"nb_get_retry": "retry"},
+    # "host { ... }" is keepalived 1.x's way to check several hosts: read, not run.
+    unsupported=_COMMON_UNSUPPORTED | {"host"},
+)
+CHECKERS = {
+    s.name: s for s in (HTTP_GET, SSL_GET, TCP_CHECK, MISC_CHECK, UDP_CHECK, PING_CHECK, SMTP_CHECK)
+}
 
 # The checkers lablb reads and does not run: their keywords, validated.
 _COMMON = {**CHECK_TIMING, **CHECK_CONN}
 _COMMON_CHECKS = {k: value_of(r) for k, r in _COMMON.items()}
-SMTP_CHECK = BlockSpec(
-    "SMTP_CHECK",
-    {},
-    aliases={"nb_get_retry": "retry"},
-    unsupported=frozenset({*_COMMON, *_COMMON_UNSUPPORTED, "helo_name", "host"}),
-    checks=_COMMON_CHECKS,
-)
 DNS_CHECK = BlockSpec(
     "DNS_CHECK",
     {},
@@ -153,7 +155,7 @@ DNS_CHECK = BlockSpec(
 )
 BFD_CHECK = BlockSpec("BFD_CHECK", {}, unsupported=frozenset({"name", "alpha", "weight"}))
 FILE_CHECK = BlockSpec("FILE_CHECK", {}, unsupported=frozenset({"track_file", "dynamic", "weight"}))
-OTHER_CHECKERS = {s.name: s for s in (SMTP_CHECK, DNS_CHECK, BFD_CHECK, FILE_CHECK)}
+OTHER_CHECKERS = {s.name: s for s in (DNS_CHECK, BFD_CHECK, FILE_CHECK)}
 
 
 @dataclass

@@ -103,6 +103,7 @@ def _checker(pc: lvs.PartialChecker, inherited: dict[str, Any], rs_port: int | N
         require_reply=own.get("require_reply"),
         min_reply_length=own.get("min_reply_length", 0),
         max_reply_length=own.get("max_reply_length", m.DEFAULT_MAX_REPLY_LENGTH),
+        helo_name=own.get("helo_name"),
         **_block(pc.read),
     )
 

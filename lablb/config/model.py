@@ -54,7 +54,9 @@ def v4_interface(iface: IPInterface) -> IPv4Interface:
     return iface
 
 
-CheckerKind = Literal["HTTP_GET", "SSL_GET", "TCP_CHECK", "MISC_CHECK", "UDP_CHECK", "PING_CHECK"]
+CheckerKind = Literal[
+    "HTTP_GET", "SSL_GET", "TCP_CHECK", "MISC_CHECK", "UDP_CHECK", "PING_CHECK", "SMTP_CHECK"
+]
 # retry and delay_before_retry when neither the checker, its real_server nor its
 # virtual_server says (keepalived.conf(5), virtual_server).
 CHECKER_DEFAULT_RETRY: dict[str, int] = {
@@ -64,6 +66,7 @@ CHECKER_DEFAULT_RETRY: dict[str, int] = {
     "MISC_CHECK": 0,
     "UDP_CHECK": 1,
     "PING_CHECK": 1,
+    "SMTP_CHECK": 1,
 }
 CHECKER_DEFAULT_DELAY_BEFORE_RETRY: dict[str, float] = {
     "HTTP_GET": 3.0,
@@ -72,6 +75,7 @@ CHECKER_DEFAULT_DELAY_BEFORE_RETRY: dict[str, float] = {
     "MISC_CHECK": 1.0,
     "UDP_CHECK": 1.0,
     "PING_CHECK": 1.0,
+    "SMTP_CHECK": 1.0,
 }
 DEFAULT_MAX_REPLY_LENGTH = 255  # UDP_CHECK (keepalived.conf(5))
 
@@ -282,6 +286,7 @@ class Checker:
     require_reply: bytes | None = None  # UDP_CHECK: a reply is needed, starting so
     min_reply_length: int = 0
     max_reply_length: int = DEFAULT_MAX_REPLY_LENGTH
+    helo_name: str | None = None  # SMTP_CHECK: None is keepalived's default, the host name
     where: Where = NOWHERE
     unsupported: tuple[Unsupported, ...] = ()
     lines: tuple[tuple[str, Where], ...] = field(default=(), compare=False, repr=False)

@@ -271,6 +271,8 @@ def _checker(c: m.Checker, depth: int) -> Iterator[str]:
         body.append(_line(d, "min_reply_length", c.min_reply_length))
     if c.max_reply_length != m.DEFAULT_MAX_REPLY_LENGTH:
         body.append(_line(d, "max_reply_length", c.max_reply_length))
+    if c.helo_name is not None:
+        body.append(_line(d, "helo_name", word(c.helo_name)))
     body.extend(_unsupported(c.unsupported, d))
     yield from _block(depth, c.kind, body)
 

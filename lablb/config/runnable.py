@@ -16,7 +16,9 @@ from lablb.config import model as m
 from lablb.config.diagnostics import Where
 from lablb.errors import ConfigError
 
-RUNS_CHECKERS = ("HTTP_GET", "SSL_GET", "TCP_CHECK", "MISC_CHECK", "UDP_CHECK", "PING_CHECK")
+RUNS_CHECKERS = (
+    "HTTP_GET", "SSL_GET", "TCP_CHECK", "MISC_CHECK", "UDP_CHECK", "PING_CHECK", "SMTP_CHECK",
+)  # fmt: skip
 
 
 def _vrrp(config: m.KeepalivedConfig) -> Iterator[tuple[Where, str]]:
@@ -71,5 +73,5 @@ def require_runnable(config: m.KeepalivedConfig, *, vrrp: bool = True, lvs: bool
         line=where.line,
         col=where.col,
         hint="lablb runs IPv4 VRRP and DR services on IP:port with "
-        "HTTP_GET, SSL_GET, TCP_CHECK, MISC_CHECK, UDP_CHECK or PING_CHECK",
+        "HTTP_GET, SSL_GET, TCP_CHECK, MISC_CHECK, UDP_CHECK, PING_CHECK or SMTP_CHECK",
     )

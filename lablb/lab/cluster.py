@@ -38,6 +38,7 @@ class Cluster:
     web: dict[str, WebNode]
     mail: MailSink | None
     udp_echo: dict[str, UdpEcho] = field(default_factory=dict)  # for UDP_CHECK
+    smtp: dict[str, MailSink] = field(default_factory=dict)  # web nodes' SMTP, for SMTP_CHECK
     _configs: dict[str, KeepalivedConfig] = field(default_factory=dict, repr=False)
 
     @property
@@ -281,6 +282,7 @@ def start_cluster(
     ]
     tls = tuple(sorted({p or 443 for ck, p in checked if ck.kind == "SSL_GET"}))
     udp = sorted({p for ck, p in checked if ck.kind == "UDP_CHECK" and p})
+    smtp = any(ck.kind == "SMTP_CHECK" for ck, _ in checked)
     web = start_web(lab, webs, entry.docroot() or Path(), video_mb, tls) if webs else {}
     mail_hosts = [n for n, r in hosts.items() if r == "mail"]
     mail = MailSink(lab, mail_hosts[0]) if mail_hosts else None
@@ -288,6 +290,8 @@ def start_cluster(
     cluster = Cluster(lab, entry, configs, nodes, web, mail)
     for port in udp:
         cluster.udp_echo.update(start_udp_echo(lab, webs, port))
+    if smtp:  # the lab's SMTP sink listens on 25, SMTP_CHECK's default port
+        cluster.smtp.update({w: MailSink(lab, w) for w in webs})
     inst = cluster.config(entry.balancers[0]).vrrp_instances[0]
     cluster.wait_master(cluster.preferred(), 4 * inst.advert_int + 3)
     clients = cluster.roles("client")

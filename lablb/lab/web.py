@@ -234,6 +234,11 @@ class MailSink:
         self.lab, self.host = lab, host
         self.dir = lab.workdir / host / "mail"
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.start()
+        lab.on_teardown(self.stop)
+
+    def start(self) -> None:
+        lab, host = self.lab, self.host
         self.proc = lab.popen(
             host,
             # nice: a lab instrument, not under test; it must not take CPU slices from
@@ -255,7 +260,6 @@ class MailSink:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise LabError(f"{host}: the SMTP sink did not start")
             time.sleep(0.05)
-        lab.on_teardown(self.stop)
 
     def messages(self) -> list[str]:
         return [p.read_text(errors="replace") for p in sorted(self.dir.glob("*.eml"))]

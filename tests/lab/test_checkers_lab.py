@@ -27,6 +27,7 @@ RUN_TIMEOUT = 300
         ("TCP_CHECK", "drop"),
         ("SSL_GET", "digest"),
         ("MISC_CHECK", "stop"),
+        ("SMTP_CHECK", "stop"),
     ],
 )
 def test_a_checker_removes_and_restores_within_its_bounds(

@@ -12,7 +12,7 @@ from ipaddress import IPv4Address
 
 import pytest
 
-from lablb.checker.probes import echo_request, ping_check, udp_check
+from lablb.checker.probes import echo_request, ping_check, smtp_check, udp_check
 from lablb.config.model import Checker, RealServer, VirtualServer
 from lablb.vrrp.packet import inet_checksum
 
@@ -89,3 +89,57 @@ def test_echo_request_layout() -> None:
 def test_ping_loopback() -> None:
     c = Checker("PING_CHECK", connect_timeout=1.0)
     assert ping_check(c, RealServer(LOOPBACK), VirtualServer(LOOPBACK))[0]
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[int, list[bytes]]]:
+    """A one-connection-at-a-time SMTP server on loopback: 220, then 250 to HELO (which
+    it records), 221 to QUIT."""
+    srv = socket.create_server(("127.0.0.1", 0))
+    srv.settimeout(0.1)
+    heard: list[bytes] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.sendall(b"220-lab sink\r\n220 ready\r\n")
+                f = conn.makefile("rb")
+                for line in f:
+                    heard.append(line.strip())
+                    if line.startswith(b"HELO"):
+                        conn.sendall(b"250 hello\r\n")
+                    elif line.startswith(b"QUIT"):
+                        conn.sendall(b"221 bye\r\n")
+                        break
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    yield srv.getsockname()[1], heard
+    stop.set()
+    t.join(timeout=2)
+    srv.close()
+
+
+def test_smtp_greeting_helo_quit(smtp: tuple[int, list[bytes]]) -> None:
+    port, heard = smtp
+    c = Checker("SMTP_CHECK", connect_port=port, connect_timeout=1.0, helo_name="lb01")
+    ok, why, _ = smtp_check(c, RealServer(LOOPBACK), VirtualServer(LOOPBACK, 25))
+    assert ok, why
+    assert heard[:1] == [b"HELO lb01"]
+
+
+def test_smtp_nothing_listening() -> None:
+    c = Checker("SMTP_CHECK", connect_port=free_tcp_port(), connect_timeout=0.5)
+    ok, why, _ = smtp_check(c, RealServer(LOOPBACK), VirtualServer(LOOPBACK, 25))
+    assert not ok and "refused" in why.lower()
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

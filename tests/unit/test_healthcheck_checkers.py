@@ -29,7 +29,9 @@ def test_a_failure_that_cannot_fail_the_checker_is_refused(checker: str, failure
         get_scenario("healthcheck").check(params(f"checker={checker}", f"failure={failure}"), HOSTS)
 
 
-@pytest.mark.parametrize("kind", ["UDP_CHECK", "PING_CHECK", "TCP_CHECK", "SSL_GET", "MISC_CHECK"])
+@pytest.mark.parametrize(
+    "kind", ["UDP_CHECK", "PING_CHECK", "TCP_CHECK", "SSL_GET", "MISC_CHECK", "SMTP_CHECK"]
+)
 def test_the_derived_config_checks_with_one_kind(kind: str, tmp_path: Path) -> None:
     p = params(f"checker={kind}", "failure=drop")
     configs = get_scenario("healthcheck").configure(SEED, p, tmp_path)

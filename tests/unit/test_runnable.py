@@ -25,7 +25,7 @@ C = corpus.CORPUS
         ("ipv6-unicast.conf", "IPv6", 14),
         ("lvs-group.conf", "virtual_server group web", 16),
         ("lvs-fwmark.conf", "virtual_server fwmark 1", 12),
-        ("lvs-smtp-check.conf", "SMTP_CHECK", 19),
+        ("lvs-dns-check.conf", "DNS_CHECK", 19),
         ("lvs-ipv6.conf", "IPv6", 10),
     ],
 )
@@ -46,6 +46,7 @@ def test_what_the_lab_cannot_run(name: str, what: str, line: int) -> None:
         "lvs-http-get.conf",
         "lvs-ping-check.conf",
         "lvs-udp-payload.conf",
+        "lvs-smtp-check.conf",
         "static-all.conf",
     ],
 )
@@ -54,7 +55,7 @@ def test_what_it_runs(name: str) -> None:
 
 
 def test_only_the_part_a_daemon_runs_is_judged() -> None:
-    config = load(str(C / "lvs-smtp-check.conf"), config_id=corpus.CONFIG_ID)
+    config = load(str(C / "lvs-dns-check.conf"), config_id=corpus.CONFIG_ID)
     assert refusals(config, lvs=False) == []  # lablb daemon -P runs the VRRP part only
 
 
