@@ -50,8 +50,9 @@ def lint_config(config: KeepalivedConfig, *, cluster: bool = False) -> list[Diag
                     f"declared groups: {', '.join(sorted(groups)) or 'none'}",
                 )
             )
+    held = _carried(config)
     for vs in config.virtual_servers:
-        out.extend(_virtual_server(vs, _carried(config), cluster))
+        out.extend(_virtual_server(vs, held, cluster))
     return out
 
 

@@ -190,8 +190,8 @@ def _split_comment(line: str) -> tuple[str, str]:
     return line, ""
 
 
-def _split_top(text: str) -> list[str]:
-    """Split on commas outside ``{ }``."""
+def split_top(text: str) -> list[str]:
+    """Split on commas outside ``{ }`` (``~LST`` values, csh brace alternatives)."""
     parts, level, last = [], 0, 0
     for i, ch in enumerate(text):
         if ch == "{":
@@ -199,9 +199,9 @@ def _split_top(text: str) -> list[str]:
         elif ch == "}":
             level -= 1
         elif ch == "," and level == 0:
-            parts.append(text[last:i].strip())
+            parts.append(text[last:i])
             last = i + 1
-    parts.append(text[last:].strip())
+    parts.append(text[last:])
     return parts
 
 
@@ -214,7 +214,7 @@ def _parse_repeat(line: str) -> tuple[list[str], list[list[str]], str] | str:
     close = line.find(")", head.end())
     if close < 0:
         return f"~{kind}( is not closed on this line"
-    args = _split_top(line[head.end() : close])
+    args = [a.strip() for a in split_top(line[head.end() : close])]
     rest = line[close + 1 :]
     if kind == "LST":
         if len(args) < 2:

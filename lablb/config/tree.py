@@ -19,7 +19,7 @@ from typing import Protocol
 
 from lablb.config.diagnostics import Diagnostic, Where, error, warning
 from lablb.config.lexer import Token, tokenize_line
-from lablb.config.preprocess import Preprocessor
+from lablb.config.preprocess import Preprocessor, split_top
 
 INCLUDE_KEYWORDS = ("include", "includer", "includem", "includew", "includeb", "includea")
 MAX_INCLUDE_DEPTH = 32
@@ -77,17 +77,7 @@ def expand_braces(pattern: str) -> list[str]:
         elif ch == "}" and depth:
             depth -= 1
             if depth == 0:
-                inner = pattern[start + 1 : i]
-                parts, level, last = [], 0, 0
-                for j, c in enumerate(inner):
-                    if c == "{":
-                        level += 1
-                    elif c == "}":
-                        level -= 1
-                    elif c == "," and level == 0:
-                        parts.append(inner[last:j])
-                        last = j + 1
-                parts.append(inner[last:])
+                parts = split_top(pattern[start + 1 : i])
                 if len(parts) == 1:
                     continue
                 head, tail = pattern[:start], pattern[i + 1 :]

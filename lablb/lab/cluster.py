@@ -274,9 +274,10 @@ def start_cluster(
     webs = sorted(n for n, r in hosts.items() if r == "web")
     # The services the configs' checkers check, beyond nginx's plain HTTP: HTTPS for
     # SSL_GET, a UDP echo for UDP_CHECK (their ports, as the checkers will connect).
+    first = load(str(configs / f"{entry.balancers[0]}.conf"))
     checked = [
         (ck, ck.connect_port or rs.port or vs.port)
-        for vs in load(str(configs / f"{entry.balancers[0]}.conf")).virtual_servers
+        for vs in first.virtual_servers
         for rs in vs.real_servers
         for ck in rs.checkers
     ]
@@ -287,7 +288,7 @@ def start_cluster(
     mail_hosts = [n for n, r in hosts.items() if r == "mail"]
     mail = MailSink(lab, mail_hosts[0]) if mail_hosts else None
     nodes = start_vrrp(lab, configs, engines_for(engine, entry.balancers))
-    cluster = Cluster(lab, entry, configs, nodes, web, mail)
+    cluster = Cluster(lab, entry, configs, nodes, web, mail, _configs={entry.balancers[0]: first})
     for port in udp:
         cluster.udp_echo.update(start_udp_echo(lab, webs, port))
     if smtp:  # the lab's SMTP sink listens on 25, SMTP_CHECK's default port

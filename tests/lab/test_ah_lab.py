@@ -6,7 +6,6 @@ tshark decodes lablb's AH datagrams (SPI, sequence, the VRRP inside and its chec
 from __future__ import annotations
 
 import dataclasses
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,20 +17,16 @@ from lablb.config.load import load
 from lablb.lab.balancer import engines_for, start_vrrp
 from lablb.lab.net import Lab
 from lablb.lab.registry import get
-from lablb.measure import bounds as B
 from tests.conftest import SEED, wait_for
+from tests.lab.test_unicast_lab import tshark_rows
 from tests.lab.test_vrrp_lab import (
     PAIRS,
     PRIMARY,
-    bt,
+    crash_lb01,
     holders,
-    probe_fault,
     seed_lab,  # noqa: F401  (the fixture)
-    slack,
     timing,
 )
-
-CAPTURE_TIMEOUT_S = 10.0
 
 
 def ah_configs(out: Path, password: str = "1111", only: str | None = None) -> Path:
@@ -75,11 +70,7 @@ def test_ah_election_and_crash_failover(seed_lab: Lab, engines: str, tmp_path: P
     for node in nodes.values():
         if node.engine == "lablb":
             assert node.events("reject") == [], node.events("reject")
-    o, crash = probe_fault(seed_lab, nodes["lb01"], "crash", settle=t2.master_down + 1.0)
-    low, high = B.client_outage("crash", bt(t2), slack(nodes), o.resolution)
-    assert o.seconds is not None and low <= o.seconds <= high, (
-        f"crash outage {o.seconds} s not in [{low:.4f}, {high:.4f}]"
-    )
+    crash = crash_lb01(seed_lab, nodes, t2)
     crash.undo()
     # The restarted lb01 takes its sequence on from lb02's adverts, so lb02 accepts it.
     wait_for("lb01 pre-empts", lambda: holders(nodes, t1.vip) == ["lb01"], t1.master_down + 5.0)
@@ -111,20 +102,11 @@ def test_tshark_reads_lablb_s_ah_adverts(seed_lab: Lab, tmp_path: Path) -> None:
     configs = ah_configs(tmp_path)
     start_vrrp(seed_lab, configs, {"lb01": "lablb", "lb02": "lablb"})
     pcap = seed_lab.workdir / "ah.pcap"
-    seed_lab.run(
-        "lb02",
-        ["timeout", str(CAPTURE_TIMEOUT_S), "tcpdump", "-n", "-i", "eth0", "-c", "3",
-         "-w", str(pcap), "ip proto 51 and src 172.30.0.20"],
-        timeout=CAPTURE_TIMEOUT_S + 5.0,
+    rows = tshark_rows(
+        seed_lab, pcap, 3, "ip proto 51 and src 172.30.0.20",
+        ["ip.dsfield", "ah.spi", "ah.sequence", "ah.icv", "vrrp.auth_type",
+         "vrrp.checksum.status", "vrrp.ip_addr"],
     )  # fmt: skip
-    res = subprocess.run(
-        ["tshark", "-r", str(pcap), "-T", "fields", "-E", "separator=,", "-E", "aggregator=/",
-         "-e", "ip.dsfield", "-e", "ah.spi", "-e", "ah.sequence", "-e", "ah.icv",
-         "-e", "vrrp.auth_type", "-e", "vrrp.checksum.status", "-e", "vrrp.ip_addr"],
-        capture_output=True, text=True, timeout=30, check=True,
-    )  # fmt: skip
-    rows = [line.split(",") for line in res.stdout.splitlines() if line]
-    assert len(rows) == 3, res.stdout
     seqs = []
     for dsfield, spi, seq, icv, auth, status, vips in rows:
         assert int(dsfield, 0) == 0xC0 and int(spi, 0) == int(PRIMARY["lb01"])
