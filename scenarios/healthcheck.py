@@ -9,11 +9,14 @@ Timeline (one trial):
   ...         the checker retries, then removes the server; traffic moves to the other
   + settle    the failure is undone; the next check brings the server back
 
-``checker=UDP_CHECK|PING_CHECK|TCP_CHECK|SSL_GET|MISC_CHECK|SMTP_CHECK`` checks every
-real server with one checker of that kind instead (UDP_CHECK against the lab's UDP
-echo with ``require_reply``, SSL_GET against nginx's HTTPS, MISC_CHECK with curl,
-SMTP_CHECK against the lab's SMTP sink), so each checker kind is shown removing and
-restoring a server within its bounds.
+``checker=UDP_CHECK|PING_CHECK|TCP_CHECK|SSL_GET|MISC_CHECK|SMTP_CHECK|DNS_CHECK|
+FILE_CHECK`` checks every real server with one checker of that kind instead (UDP_CHECK
+against the lab's UDP echo with ``require_reply``, SSL_GET against nginx's HTTPS,
+MISC_CHECK with curl, SMTP_CHECK against the lab's SMTP sink, DNS_CHECK against the
+lab's DNS server, FILE_CHECK on a track file per server with weight 0), so each checker
+kind is shown removing and restoring a server within its bounds. ``failure=file``
+writes 1 into the target's track file (0 restores it): keepalived acts on the change at
+once, so a FILE_CHECK's bounds are the slack alone.
 
 Bounds, from the checker's keepalived.conf timings (delay_loop, connect_timeout, retry,
 delay_before_retry): detection within [(retry+1) x attempt + retry x delay_before_retry,
@@ -33,10 +36,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lablb.checker.dns import DNS_PORT
 from lablb.checker.logic import Timing, detection_bound, recovery_bound
 from lablb.config import model as m
+from lablb.config.diagnostics import NOWHERE
 from lablb.config.edit import Variant, checker_timings, map_real_servers
 from lablb.config.files import derive
+from lablb.config.track_files import track_files
 from lablb.errors import LabError, UsageError
 from lablb.lab.trials import RequestLoop
 from lablb.measure.result import Trial
@@ -44,34 +50,43 @@ from lablb.scenario import Bounds, Context, Param, Scenario
 
 if TYPE_CHECKING:
     from lablb.lab.cluster import Cluster
-    from lablb.lab.web import MailSink, UdpEcho, WebNode
+    from lablb.lab.web import MailSink, UdpService, WebNode
 
 SLACK = 0.5  # checker loop tick and process scheduling
-FAILURES = ("drop", "stop", "digest")
+FAILURES = ("drop", "stop", "digest", "file")
 # checker=KIND: every real server checked by one checker of that kind instead (the
 # config's own timings kept), against the service the lab runs for it.
 CHECKERS = (
     "config", "TCP_CHECK", "UDP_CHECK", "PING_CHECK", "SSL_GET", "MISC_CHECK", "SMTP_CHECK",
+    "DNS_CHECK", "FILE_CHECK",
 )  # fmt: skip
 UDP_ECHO_PORT = 7  # the lab's UDP echo on each web node (RFC 862's port)
 UDP_PAYLOAD = b"lablb UDP_CHECK"
 # What each failure can do to each kind: digest needs a page, stop a service to stop.
 FAILS = {
-    "config": FAILURES,
+    "config": ("drop", "stop", "digest"),
     "TCP_CHECK": ("drop", "stop"),
     "UDP_CHECK": ("drop", "stop"),
     "PING_CHECK": ("drop",),
-    "SSL_GET": FAILURES,
+    "SSL_GET": ("drop", "stop", "digest"),
     "MISC_CHECK": ("drop", "stop"),
     "SMTP_CHECK": ("drop", "stop"),
+    "DNS_CHECK": ("drop", "stop"),
+    "FILE_CHECK": ("file",),
 }
 SMTP_PORT = 25  # the lab's SMTP sink on each web node
 TLS_PORT = 443
+DNS_NAME = "www.lab.test"  # the lab's DNS server answers any name NOERROR
 MISC_PAGE = "/whoami.txt"
 
 
-def only_checker(kind: m.CheckerKind) -> Variant:
-    """Every real server checked by one ``kind`` checker, on its first checker's timings."""
+def track_file_name(rs: m.RealServer) -> str:
+    return f"rs_{str(rs.address).replace('.', '_').replace(':', '_')}"
+
+
+def only_checker(kind: m.CheckerKind, track_dir: Path) -> Variant:
+    """Every real server checked by one ``kind`` checker, on its first checker's timings.
+    A FILE_CHECK tracks a file of its own under ``track_dir`` (0 at start: up)."""
 
     def variant(config: m.KeepalivedConfig) -> m.KeepalivedConfig:
         def one(rs: m.RealServer) -> m.RealServer:
@@ -87,6 +102,10 @@ def only_checker(kind: m.CheckerKind) -> Variant:
                 )
             elif kind == "SMTP_CHECK":
                 ck = dataclasses.replace(ck, connect_port=SMTP_PORT, helo_name="lablb")
+            elif kind == "DNS_CHECK":
+                ck = dataclasses.replace(ck, connect_port=DNS_PORT, dns_type="A", dns_name=DNS_NAME)
+            elif kind == "FILE_CHECK":
+                ck = m.Checker("FILE_CHECK", track_file=track_file_name(rs))
             elif kind == "SSL_GET":
                 urls = first.urls or (m.Url(MISC_PAGE),)
                 ck = dataclasses.replace(ck, connect_port=TLS_PORT, urls=urls)
@@ -101,7 +120,21 @@ def only_checker(kind: m.CheckerKind) -> Variant:
                 )
             return dataclasses.replace(rs, checkers=(ck,))
 
-        return map_real_servers(config, one)
+        config = map_real_servers(config, one)
+        if kind != "FILE_CHECK":
+            return config
+        blocks = tuple(
+            m.Unsupported(
+                "track_file",
+                (track_file_name(rs),),
+                NOWHERE,
+                (f'file "{track_dir / str(rs.address)}"', "weight 0", "init_file 0 overwrite"),
+            )
+            for vs in config.virtual_servers
+            for rs in vs.real_servers
+            if rs.checkers
+        )
+        return dataclasses.replace(config, unsupported=(*config.unsupported, *blocks))
 
     variant.__name__ = f"{kind} only"
     return variant
@@ -143,7 +176,9 @@ class Healthcheck(Scenario):
         kind = params["checker"]
         if kind != "config":
             assert kind in typing.get_args(m.CheckerKind)  # Param choices: a checker kind
-            variants.append(only_checker(kind))
+            track_dir = (out / "track").resolve()
+            track_dir.mkdir(parents=True, exist_ok=True)
+            variants.append(only_checker(kind, track_dir))
         return derive(configs, out, *variants) if variants else configs
 
     def _timing(self, ctx: Context) -> Timing:
@@ -261,12 +296,18 @@ def _inject(
     c: Cluster, target: str, failure: str, ck: m.Checker, port: int
 ) -> Callable[[], object]:
     if failure == "stop":
-        service: UdpEcho | MailSink | WebNode = {
+        service: UdpService | MailSink | WebNode = {
             "UDP_CHECK": c.udp_echo.get(target),
+            "DNS_CHECK": c.dns.get(target),
             "SMTP_CHECK": c.smtp.get(target),
         }.get(ck.kind) or c.web[target]
         service.stop()
         return service.start
+    if failure == "file":  # the tracked file holds 1: with weight 0, the server fails
+        assert ck.track_file is not None
+        path = Path(track_files(c.config(c.balancers[0]))[ck.track_file].path)
+        path.write_text("1\n")
+        return lambda: path.write_text("0\n")
     if failure == "digest":
         page = c.web[target].root / "testurl" / "test.jsp"
         original = page.read_bytes()
@@ -276,6 +317,7 @@ def _inject(
     match = {
         "PING_CHECK": "icmp type echo-request",
         "UDP_CHECK": f"udp dport {port}",
+        "DNS_CHECK": f"udp dport {port}",
     }.get(ck.kind, f"tcp dport {port}")
     balancers = ", ".join(str(c.address(b)) for b in c.balancers)
     script = (

@@ -10,10 +10,12 @@ state of every checker is written to ``checker.json`` in the run directory.
 
 from __future__ import annotations
 
+import functools
 import json
 import signal
 import socket
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,15 +31,20 @@ from lablb.checker.logic import (
     detection_bound,
     rs_key,
 )
-from lablb.checker.probes import PROBES, Result
+from lablb.checker.probes import PROBES, Result, file_check
 from lablb.config.load import load
 from lablb.config.model import Checker, KeepalivedConfig, RealServer, VirtualServer
+from lablb.config.track_files import TrackFile, track_files
+from lablb.errors import ConfigError
 from lablb.ipvs.frame import control_address
 from lablb.mail import send_alert
 from lablb.vrrp.daemon import EventLog, child_main
 
 TICK = 0.05
 STATUS_EVERY = 0.5
+
+
+Probe = Callable[[], Result]
 
 
 @dataclass
@@ -47,8 +54,34 @@ class Job:
     checker: Checker
     state: CheckerState
     pool: Pool
+    probe: Probe
     running: Future[Result] | None = None
     last: str = ""
+
+
+def probe_of(c: Checker, rs: RealServer, vs: VirtualServer, files: dict[str, TrackFile]) -> Probe:
+    """One attempt of checker ``c``: a FILE_CHECK reads its declared track file."""
+    if c.kind == "FILE_CHECK":
+        if c.track_file not in files:
+            raise ConfigError(
+                f"FILE_CHECK of {rs.address}: track_file {c.track_file} is not declared"
+            )
+        return functools.partial(file_check, c, files[c.track_file], rs)
+    return functools.partial(PROBES[c.kind], c, rs, vs)
+
+
+def init_files(files: dict[str, TrackFile]) -> list[str]:
+    """``init_file``: write the value if the file is absent (always, with overwrite).
+    What could not be written, as keepalived logs it and runs on."""
+    problems = []
+    for t in files.values():
+        path = Path(t.path)
+        if t.init_value is not None and (t.overwrite or not path.exists()):
+            try:
+                path.write_text(f"{t.init_value}\n")
+            except OSError as exc:
+                problems.append(f"track_file {t.name}: cannot init {t.path}: {exc.strerror}")
+    return problems
 
 
 @dataclass
@@ -62,13 +95,17 @@ class CheckerDaemon:
     mailer: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=2))
 
     def __post_init__(self) -> None:
+        files = track_files(self.config)
+        for problem in init_files(files):
+            self.log("track-file", ok=False, error=problem)
         for vs in self.config.virtual_servers:
             pool = Pool(vs)
             self.pools.append(pool)
             for rs in vs.real_servers:
                 for c in rs.checkers:
                     state = CheckerState(Timing.of(c), up=not vs.alpha)
-                    self.jobs.append(Job(vs, rs, c, state, pool))
+                    probe = probe_of(c, rs, vs, files)
+                    self.jobs.append(Job(vs, rs, c, state, pool, probe))
         for pool in self.pools:
             self.apply(pool.initial())
         self.ctl = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -135,8 +172,7 @@ class CheckerDaemon:
                         "real-server", vs=job.vs.label, rs=rs_key(job.vs, job.rs), up=after, why=why
                     )
             if job.running is None and job.state.due(now):
-                probe = PROBES[job.checker.kind]
-                job.running = pool.submit(probe, job.checker, job.rs, job.vs)
+                job.running = pool.submit(job.probe)
 
     def rs_up(self, job: Job) -> bool:
         """A real server is up when all its checkers are."""

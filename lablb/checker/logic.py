@@ -29,7 +29,11 @@ class Timing:
 
     @classmethod
     def of(cls, c: Checker) -> Timing:
-        """A MISC_CHECK attempt is bounded by misc_timeout (it has no connect_timeout)."""
+        """A MISC_CHECK attempt is bounded by misc_timeout (it has no connect_timeout).
+        A FILE_CHECK has no timings: keepalived acts when the file changes, so its
+        verdict follows the file at once (lablb reads it on every loop tick)."""
+        if c.kind == "FILE_CHECK":
+            return cls(0.0, 0.0, 0, 0.0)
         attempt = c.misc_timeout if c.kind == "MISC_CHECK" and c.misc_timeout else None
         return cls(c.delay_loop, attempt or c.connect_timeout, c.retry, c.delay_before_retry)
 
@@ -172,6 +176,8 @@ class Pool:
     ) -> list[PoolAction]:
         """A real server's health changed (all its checkers agree)."""
         key = rs_key(self.vs, rs)
+        if weight is not None and self.dynamic.get(key) == weight:
+            weight = None  # the same dynamic weight again: nothing changed
         if weight is not None:
             self.dynamic[key] = weight
         if self.health[key] == up and weight is None:

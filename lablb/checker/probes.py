@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import random
 import shlex
 import socket
 import ssl
@@ -18,7 +19,9 @@ import threading
 import time
 from typing import BinaryIO
 
+from lablb.checker import dns
 from lablb.config.model import Checker, RealServer, VirtualServer
+from lablb.config.track_files import TrackFile, file_status, parse_value
 from lablb.vrrp.packet import inet_checksum
 
 Result = tuple[bool, str, int | None]
@@ -28,7 +31,8 @@ SMTP_LINE_MAX = 1000  # RFC 5321 section 4.5.3.1.5: a reply line, CRLF included
 
 def target(c: Checker, rs: RealServer, vs: VirtualServer) -> tuple[str, int]:
     """Where the checker connects: connect_ip/connect_port, else the real server."""
-    port = c.connect_port or rs.port or vs.port or (443 if c.kind == "SSL_GET" else 80)
+    default = {"SSL_GET": 443, "DNS_CHECK": dns.DNS_PORT}.get(c.kind, 80)
+    port = c.connect_port or rs.port or vs.port or default
     return str(c.connect_ip or rs.address), port
 
 
@@ -192,6 +196,52 @@ def _smtp_reply(f: BinaryIO) -> bytes:
     return line
 
 
+def dns_check(c: Checker, rs: RealServer, vs: VirtualServer) -> Result:
+    """keepalived's DNS_CHECK: one query (``type`` for ``name``) over UDP from a
+    connected socket; up on a reply with the query's ID, QR set and RCODE 0, down on
+    another RCODE or no answer within connect_timeout."""
+    host, port = target(c, rs, vs)
+    ident = random.getrandbits(16)
+    deadline = time.monotonic() + c.connect_timeout
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            if c.bindto is not None:
+                s.bind((str(c.bindto), c.bind_port or 0))
+            s.connect((host, port))
+            s.send(dns.query(ident, c.dns_name, c.dns_type))
+            while (left := deadline - time.monotonic()) > 0:
+                s.settimeout(left)
+                rcode = dns.verdict(ident, s.recv(65535))
+                if rcode is None:
+                    continue  # not the answer (keepalived keeps reading too)
+                if rcode != dns.RCODE_NOERROR:
+                    return False, f"DNS {c.dns_type} {c.dns_name}: rcode {rcode}", None
+                return True, f"DNS {c.dns_type} {c.dns_name}: NOERROR", None
+        except TimeoutError:
+            pass
+        except OSError as exc:
+            return False, f"dns {host}:{port}: {exc.strerror or exc}", None
+    return False, f"no DNS answer from {host}:{port} in {c.connect_timeout:g} s", None
+
+
+def file_check(c: Checker, tracked: TrackFile, rs: RealServer) -> Result:
+    """keepalived's FILE_CHECK: the number in the tracked file decides (an absent or
+    unreadable file reads as 0). The checker's own weight, else the track_file's."""
+    weight, reverse = (
+        (c.file_weight, c.file_reverse) if c.file_weight else (tracked.weight, tracked.reverse)
+    )
+    try:
+        with open(tracked.path, encoding="ascii", errors="replace") as fh:
+            text = fh.read(64)
+    except OSError:
+        text = ""
+    value = parse_value(text)
+    status = file_status(value, weight, reverse)
+    if status is None:
+        return False, f"{tracked.path} holds {value}", None
+    return True, f"{tracked.path} holds {value}", (max(0, rs.weight + status) if weight else None)
+
+
 def echo_request(ident: int, seq: int) -> bytes:
     """An ICMP echo request (RFC 792) with its checksum."""
     head = struct.pack("!BBHHH", 8, 0, 0, ident, seq)
@@ -208,4 +258,5 @@ PROBES = {
     "UDP_CHECK": udp_check,
     "PING_CHECK": ping_check,
     "SMTP_CHECK": smtp_check,
-}
+    "DNS_CHECK": dns_check,
+}  # FILE_CHECK reads a file the daemon names (file_check), no connection

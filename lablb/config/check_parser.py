@@ -3,9 +3,9 @@
 ``check_*.c`` readers).
 
 Pure: statements in, typed values and diagnostics out. lablb runs HTTP_GET, SSL_GET,
-TCP_CHECK, MISC_CHECK, UDP_CHECK, PING_CHECK and SMTP_CHECK; the other checkers
-(DNS_CHECK, BFD_CHECK, FILE_CHECK) are read and validated, and kept on the real
-server as ``Unsupported`` so that a check counts and the renderer writes them back.
+TCP_CHECK, MISC_CHECK, UDP_CHECK, PING_CHECK, SMTP_CHECK, DNS_CHECK and FILE_CHECK;
+BFD_CHECK is read and validated, and kept on the real server as ``Unsupported`` so that
+a check counts and the renderer writes it back.
 """
 
 from __future__ import annotations
@@ -135,27 +135,37 @@ SMTP_CHECK = BlockSpec(
     # "host { ... }" is keepalived 1.x's way to check several hosts: read, not run.
     unsupported=_COMMON_UNSUPPORTED | {"host"},
 )
-CHECKERS = {
-    s.name: s for s in (HTTP_GET, SSL_GET, TCP_CHECK, MISC_CHECK, UDP_CHECK, PING_CHECK, SMTP_CHECK)
-}
-
-# The checkers lablb reads and does not run: their keywords, validated.
-_COMMON = {**CHECK_TIMING, **CHECK_CONN}
-_COMMON_CHECKS = {k: value_of(r) for k, r in _COMMON.items()}
+DNS_TYPES = ("A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA", "SRV", "PTR", "CAA")
 DNS_CHECK = BlockSpec(
     "DNS_CHECK",
-    {},
-    unsupported=frozenset({*_COMMON, *_COMMON_UNSUPPORTED, "type", "name"}),
-    checks={
-        **_COMMON_CHECKS,
-        "type": value_of(
-            v.choice("A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA", "SRV", "PTR", "CAA")
-        ),
+    {
+        **same({**CHECK_TIMING, **CHECK_CONN}),
+        "type": f("dns_type", v.choice(*DNS_TYPES)),
+        "name": f("dns_name", v.string),
+    },
+    unsupported=_COMMON_UNSUPPORTED,
+)
+
+
+# FILE_CHECK has none of the standard options (keepalived.conf(5)).
+FILE_CHECK = BlockSpec(
+    "FILE_CHECK",
+    {
+        "track_file": f("track_file", v.string),
+        "weight": f("file_weight", v.weight_reverse(-2147483647, 2147483647)),
     },
 )
+CHECKERS = {
+    s.name: s
+    for s in (
+        HTTP_GET, SSL_GET, TCP_CHECK, MISC_CHECK, UDP_CHECK, PING_CHECK, SMTP_CHECK, DNS_CHECK,
+        FILE_CHECK,
+    )
+}  # fmt: skip
+
+# The checker lablb reads and does not run: its keywords, validated.
 BFD_CHECK = BlockSpec("BFD_CHECK", {}, unsupported=frozenset({"name", "alpha", "weight"}))
-FILE_CHECK = BlockSpec("FILE_CHECK", {}, unsupported=frozenset({"track_file", "dynamic", "weight"}))
-OTHER_CHECKERS = {s.name: s for s in (DNS_CHECK, BFD_CHECK, FILE_CHECK)}
+OTHER_CHECKERS = {s.name: s for s in (BFD_CHECK,)}
 
 
 @dataclass
@@ -180,6 +190,10 @@ def checker(st: Statement, diags: list[Diagnostic]) -> PartialChecker:
         )
     if st.name == "MISC_CHECK" and "misc_path" not in r.values:
         diags.append(error(st.where, "missing-required", "MISC_CHECK needs misc_path"))
+    if st.name == "FILE_CHECK" and "track_file" not in r.values:
+        diags.append(
+            error(st.where, "missing-required", "FILE_CHECK has no track_file", "track_file NAME")
+        )
     return PartialChecker(st.name, r)
 
 

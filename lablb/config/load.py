@@ -82,6 +82,9 @@ def _checker(pc: lvs.PartialChecker, inherited: dict[str, Any], rs_port: int | N
     def pick(key: str, default: Any) -> Any:
         return own.get(key, inherited.get(key, default))
 
+    delay_loop = pick("delay_loop", m.DEFAULT_DELAY_LOOP)
+    retry_delay = m.CHECKER_DEFAULT_DELAY_BEFORE_RETRY.get(pc.kind, delay_loop)
+    file_weight, file_reverse = own.get("file_weight", (0, False))
     return m.Checker(
         kind=pc.kind,  # type: ignore[arg-type]
         connect_ip=own.get("connect_ip"),
@@ -90,10 +93,8 @@ def _checker(pc: lvs.PartialChecker, inherited: dict[str, Any], rs_port: int | N
         bind_port=own.get("bind_port"),
         connect_timeout=pick("connect_timeout", m.DEFAULT_CONNECT_TIMEOUT),
         retry=pick("retry", m.CHECKER_DEFAULT_RETRY[pc.kind]),
-        delay_before_retry=pick(
-            "delay_before_retry", m.CHECKER_DEFAULT_DELAY_BEFORE_RETRY[pc.kind]
-        ),
-        delay_loop=pick("delay_loop", m.DEFAULT_DELAY_LOOP),
+        delay_before_retry=pick("delay_before_retry", retry_delay),
+        delay_loop=delay_loop,
         warmup=pick("warmup", None),
         urls=tuple(own.get("urls", ())),
         misc_path=own.get("misc_path"),
@@ -104,6 +105,11 @@ def _checker(pc: lvs.PartialChecker, inherited: dict[str, Any], rs_port: int | N
         min_reply_length=own.get("min_reply_length", 0),
         max_reply_length=own.get("max_reply_length", m.DEFAULT_MAX_REPLY_LENGTH),
         helo_name=own.get("helo_name"),
+        dns_type=own.get("dns_type", "SOA"),
+        dns_name=own.get("dns_name", "."),
+        track_file=own.get("track_file"),
+        file_weight=file_weight,
+        file_reverse=file_reverse,
         **_block(pc.read),
     )
 

@@ -55,7 +55,15 @@ def v4_interface(iface: IPInterface) -> IPv4Interface:
 
 
 CheckerKind = Literal[
-    "HTTP_GET", "SSL_GET", "TCP_CHECK", "MISC_CHECK", "UDP_CHECK", "PING_CHECK", "SMTP_CHECK"
+    "HTTP_GET",
+    "SSL_GET",
+    "TCP_CHECK",
+    "MISC_CHECK",
+    "UDP_CHECK",
+    "PING_CHECK",
+    "SMTP_CHECK",
+    "DNS_CHECK",
+    "FILE_CHECK",
 ]
 # retry and delay_before_retry when neither the checker, its real_server nor its
 # virtual_server says (keepalived.conf(5), virtual_server).
@@ -67,6 +75,8 @@ CHECKER_DEFAULT_RETRY: dict[str, int] = {
     "UDP_CHECK": 1,
     "PING_CHECK": 1,
     "SMTP_CHECK": 1,
+    "DNS_CHECK": 3,  # "The retry default is 3"
+    "FILE_CHECK": 0,  # no attempts: the file's value is the verdict
 }
 CHECKER_DEFAULT_DELAY_BEFORE_RETRY: dict[str, float] = {
     "HTTP_GET": 3.0,
@@ -76,7 +86,8 @@ CHECKER_DEFAULT_DELAY_BEFORE_RETRY: dict[str, float] = {
     "UDP_CHECK": 1.0,
     "PING_CHECK": 1.0,
     "SMTP_CHECK": 1.0,
-}
+    "FILE_CHECK": 0.0,
+}  # DNS_CHECK's default is its delay_loop (keepalived.conf(5), delay_before_retry)
 DEFAULT_MAX_REPLY_LENGTH = 255  # UDP_CHECK (keepalived.conf(5))
 
 
@@ -287,6 +298,11 @@ class Checker:
     min_reply_length: int = 0
     max_reply_length: int = DEFAULT_MAX_REPLY_LENGTH
     helo_name: str | None = None  # SMTP_CHECK: None is keepalived's default, the host name
+    dns_type: str = "SOA"  # DNS_CHECK: the query's type and name (keepalived's defaults)
+    dns_name: str = "."
+    track_file: str | None = None  # FILE_CHECK: the name of a global track_file block
+    file_weight: int = 0  # FILE_CHECK: 0 takes the track_file's own weight
+    file_reverse: bool = False
     where: Where = NOWHERE
     unsupported: tuple[Unsupported, ...] = ()
     lines: tuple[tuple[str, Where], ...] = field(default=(), compare=False, repr=False)

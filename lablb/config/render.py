@@ -238,14 +238,28 @@ def _url(u: m.Url, depth: int) -> Iterator[str]:
     yield from _block(depth, "url", body)
 
 
-def _checker(c: m.Checker, depth: int) -> Iterator[str]:
+def _file_check(c: m.Checker, d: int) -> Iterator[str]:
+    """FILE_CHECK has none of the standard options."""
+    if c.track_file is not None:
+        yield _line(d, "track_file", word(c.track_file))
+    if c.file_weight or c.file_reverse:
+        yield _line(d, "weight", c.file_weight, *(["reverse"] if c.file_reverse else []))
+
+
+def _checker(c: m.Checker, depth: int, rs_port: int | None = None) -> Iterator[str]:
+    """``rs_port``: the real server's port, which the model's connect_port defaults to
+    (and which keepalived would refuse as a connect_port when it is 0)."""
     body: list[str] = []
     d = depth + 1
+    if c.kind == "FILE_CHECK":
+        yield from _block(depth, c.kind, list(_file_check(c, d)))
+        return
     if c.kind != "MISC_CHECK":  # a script: no connection (the model's port is the rs's)
         for key, addr in (("connect_ip", c.connect_ip), ("bindto", c.bindto)):
             if addr is not None:
                 body.append(_line(d, key, addr))
-        for key, port in (("connect_port", c.connect_port), ("bind_port", c.bind_port)):
+        connect_port = None if c.connect_port == rs_port else c.connect_port
+        for key, port in (("connect_port", connect_port), ("bind_port", c.bind_port)):
             if port is not None:
                 body.append(_line(d, key, port))
         body.append(_line(d, "connect_timeout", seconds(c.connect_timeout)))
@@ -273,6 +287,9 @@ def _checker(c: m.Checker, depth: int) -> Iterator[str]:
         body.append(_line(d, "max_reply_length", c.max_reply_length))
     if c.helo_name is not None:
         body.append(_line(d, "helo_name", word(c.helo_name)))
+    if c.kind == "DNS_CHECK":
+        body.append(_line(d, "type", c.dns_type))
+        body.append(_line(d, "name", word(c.dns_name)))
     body.extend(_unsupported(c.unsupported, d))
     yield from _block(depth, c.kind, body)
 
@@ -286,7 +303,7 @@ def _real_server(rs: m.RealServer, vs: m.VirtualServer) -> Iterator[str]:
     body.extend(_script(2, "notify_up", rs.notify_up))
     body.extend(_script(2, "notify_down", rs.notify_down))
     for c in rs.checkers:
-        body.extend(_checker(c, 2))
+        body.extend(_checker(c, 2, rs.port))
     body.extend(_unsupported(rs.unsupported, 2))
     yield from _block(1, head, body)
 
@@ -332,6 +349,11 @@ def render(config: m.KeepalivedConfig, header: str = "") -> str:
     if out:
         out.append("")
     out.extend(_block(0, "global_defs", _global_defs(config.global_defs)))
+    # The blocks lablb keeps whole are declarations (track_file, bfd_instance, groups...):
+    # keepalived resolves some references as it reads (a FILE_CHECK's track_file must be
+    # declared above it), so they come before anything that can name them.
+    if config.unsupported:
+        out += ["", *_unsupported(config.unsupported, 0)]
     for s in config.vrrp_scripts:
         out += ["", *_block(0, f"vrrp_script {word(s.name)}", _vrrp_script(s))]
     for g in config.vrrp_sync_groups:
@@ -340,6 +362,4 @@ def render(config: m.KeepalivedConfig, header: str = "") -> str:
         out += ["", *_block(0, f"vrrp_instance {word(i.name)}", _instance(i))]
     for vs in config.virtual_servers:
         out += ["", *_block(0, _vs_head(vs), _virtual_server(vs))]
-    if config.unsupported:
-        out += ["", *_unsupported(config.unsupported, 0)]
     return "\n".join(out) + "\n"

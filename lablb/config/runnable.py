@@ -18,6 +18,7 @@ from lablb.errors import ConfigError
 
 RUNS_CHECKERS = (
     "HTTP_GET", "SSL_GET", "TCP_CHECK", "MISC_CHECK", "UDP_CHECK", "PING_CHECK", "SMTP_CHECK",
+    "DNS_CHECK", "FILE_CHECK",
 )  # fmt: skip
 
 
@@ -73,5 +74,5 @@ def require_runnable(config: m.KeepalivedConfig, *, vrrp: bool = True, lvs: bool
         line=where.line,
         col=where.col,
         hint="lablb runs IPv4 VRRP and DR services on IP:port with "
-        "HTTP_GET, SSL_GET, TCP_CHECK, MISC_CHECK, UDP_CHECK, PING_CHECK or SMTP_CHECK",
+        f"{', '.join(RUNS_CHECKERS[:-1])} or {RUNS_CHECKERS[-1]}",
     )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from lablb.config import model as m
 from lablb.config.diagnostics import Diagnostic, Where, error
+from lablb.config.track_files import TRACK_FILE_BLOCKS
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,6 @@ class Host:
 
 
 DEFAULT_SCRIPT_USER = "keepalived_script"  # keepalived's default, when that user exists
-TRACK_FILE_BLOCKS = ("track_file", "vrrp_track_file")
 TRACK_PROCESS_BLOCKS = ("vrrp_track_process", "track_process")
 
 
@@ -265,7 +265,29 @@ def _virtual_servers(config: m.KeepalivedConfig) -> Iterator[Diagnostic]:
                 f"virtual_server {vs.label} sets no protocol; keepalived defaults to UDP",
                 "protocol TCP",
             )
+        declared = {
+            u.args[0]: u.where
+            for u in config.unsupported
+            if u.keyword in TRACK_FILE_BLOCKS and u.args
+        }
         for rs in vs.real_servers:
+            for c in rs.checkers:
+                if c.track_file is None:
+                    continue
+                at = m.at(c, "track_file")
+                decl = declared.get(c.track_file)
+                # keepalived looks the name up as it reads the FILE_CHECK: a block further
+                # down the same file is not declared yet.
+                if decl is None or (decl.file == at.file and decl.line > at.line):
+                    later = "" if decl is None else f" above it (it is at line {decl.line})"
+                    yield error(
+                        at,
+                        "unknown-track-file",
+                        f"real_server {rs.address}: FILE_CHECK tracks track_file "
+                        f"{c.track_file}, which is not declared{later}; keepalived ignores "
+                        "the checker",
+                        "declare it before the virtual_server: track_file NAME { file PATH }",
+                    )
             if vs.lvs_method == "DR" and vs.port is not None and rs.port not in (None, vs.port):
                 yield error(
                     rs.where,

@@ -150,6 +150,21 @@ def integer(lo: int, hi: int) -> Reader:
     return read
 
 
+def weight_reverse(lo: int, hi: int) -> Reader:
+    """``weight W [reverse|noreverse]`` (track files, FILE_CHECK): (W, reverse)."""
+
+    def read(stmt: Statement, diags: list[Diagnostic]) -> tuple[int, bool]:
+        if not stmt.args:
+            raise bad(stmt.keyword, "missing-argument", "weight needs a number")
+        w = parse_int(stmt.args[0], lo, hi, "weight")
+        option = stmt.args[1].text if len(stmt.args) > 1 else "noreverse"
+        if option not in ("reverse", "noreverse"):
+            raise bad(stmt.args[1], "bad-value", f"weight option {option!r}", "reverse")
+        return w, option == "reverse"
+
+    return read
+
+
 def timer(lo: float = 0.0, hi: float = 86400.0) -> Reader:
     def read(stmt: Statement, diags: list[Diagnostic]) -> float:
         return parse_float(arg(stmt, diags, "seconds"), lo, hi, stmt.name)

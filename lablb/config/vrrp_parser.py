@@ -326,11 +326,24 @@ VRRP_INSTANCE = BlockSpec(
     },
 )
 
+
 # Top-level blocks the VRRP side reads but lablb does not model.
+def _init_file(st: Statement, diags: list[Diagnostic]) -> None:
+    """``init_file [VALUE] [overwrite]``."""
+    for tok in st.args:
+        if tok.text != "overwrite":
+            v.parse_int(tok, -(2**31), 2**31 - 1, "init_file")
+
+
 TRACK_FILE = BlockSpec(
     "track_file",
     {},
     unsupported=frozenset({"file", "weight", "init_file"}),
+    checks={
+        "file": value_of(v.string),
+        "weight": value_of(v.weight_reverse(-2147483647, 2147483647)),
+        "init_file": _init_file,
+    },
 )
 TRACK_PROCESS = BlockSpec(
     "vrrp_track_process",

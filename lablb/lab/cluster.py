@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from pathlib import Path
 
+from lablb.checker.dns import DNS_PORT
 from lablb.config.edit import service_instance
 from lablb.config.load import load
 from lablb.config.model import KeepalivedConfig, VrrpInstance, v4
@@ -21,7 +22,15 @@ from lablb.errors import LabError
 from lablb.lab.balancer import VrrpNode, engines_for, start_vrrp
 from lablb.lab.net import Lab
 from lablb.lab.registry import TopoEntry
-from lablb.lab.web import MailSink, UdpEcho, WebNode, start_udp_echo, start_web
+from lablb.lab.web import (
+    DNS_SERVER,
+    UDP_ECHO,
+    MailSink,
+    UdpService,
+    WebNode,
+    start_udp_service,
+    start_web,
+)
 from lablb.measure.bounds import Timing
 from lablb.vrrp.timers import master_down_interval, skew_time
 
@@ -37,7 +46,8 @@ class Cluster:
     nodes: dict[str, VrrpNode]
     web: dict[str, WebNode]
     mail: MailSink | None
-    udp_echo: dict[str, UdpEcho] = field(default_factory=dict)  # for UDP_CHECK
+    udp_echo: dict[str, UdpService] = field(default_factory=dict)  # for UDP_CHECK
+    dns: dict[str, UdpService] = field(default_factory=dict)  # for DNS_CHECK
     smtp: dict[str, MailSink] = field(default_factory=dict)  # web nodes' SMTP, for SMTP_CHECK
     _configs: dict[str, KeepalivedConfig] = field(default_factory=dict, repr=False)
 
@@ -273,7 +283,8 @@ def start_cluster(
     hosts = {h.name: getattr(h, "role", "") for h in lab.hosts}
     webs = sorted(n for n, r in hosts.items() if r == "web")
     # The services the configs' checkers check, beyond nginx's plain HTTP: HTTPS for
-    # SSL_GET, a UDP echo for UDP_CHECK (their ports, as the checkers will connect).
+    # SSL_GET, a UDP echo for UDP_CHECK, a DNS server for DNS_CHECK (their ports, as the
+    # checkers will connect).
     first = load(str(configs / f"{entry.balancers[0]}.conf"))
     checked = [
         (ck, ck.connect_port or rs.port or vs.port)
@@ -283,6 +294,7 @@ def start_cluster(
     ]
     tls = tuple(sorted({p or 443 for ck, p in checked if ck.kind == "SSL_GET"}))
     udp = sorted({p for ck, p in checked if ck.kind == "UDP_CHECK" and p})
+    dns = sorted({p or DNS_PORT for ck, p in checked if ck.kind == "DNS_CHECK"})
     smtp = any(ck.kind == "SMTP_CHECK" for ck, _ in checked)
     web = start_web(lab, webs, entry.docroot() or Path(), video_mb, tls) if webs else {}
     mail_hosts = [n for n, r in hosts.items() if r == "mail"]
@@ -290,7 +302,9 @@ def start_cluster(
     nodes = start_vrrp(lab, configs, engines_for(engine, entry.balancers))
     cluster = Cluster(lab, entry, configs, nodes, web, mail, _configs={entry.balancers[0]: first})
     for port in udp:
-        cluster.udp_echo.update(start_udp_echo(lab, webs, port))
+        cluster.udp_echo.update(start_udp_service(lab, webs, port, UDP_ECHO))
+    for port in dns:
+        cluster.dns.update(start_udp_service(lab, webs, port, DNS_SERVER))
     if smtp:  # the lab's SMTP sink listens on 25, SMTP_CHECK's default port
         cluster.smtp.update({w: MailSink(lab, w) for w in webs})
     inst = cluster.config(entry.balancers[0]).vrrp_instances[0]

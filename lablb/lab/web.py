@@ -192,24 +192,26 @@ def start_web(
     return nodes
 
 
-class UdpEcho:
-    """A UDP echo service on a web node (``lablb.lab.udp_echo``), for UDP_CHECK."""
+class UdpService:
+    """A UDP service of the lab's on a web node: the echo (``lablb.lab.udp_echo``) for
+    UDP_CHECK, the DNS server (``lablb.lab.dns_server``) for DNS_CHECK."""
 
-    def __init__(self, lab: Lab, host: str, port: int) -> None:
-        self.lab, self.host, self.port = lab, host, port
+    def __init__(self, lab: Lab, host: str, port: int, module: str) -> None:
+        self.lab, self.host, self.port, self.module = lab, host, port, module
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        name = self.module.rsplit(".", 1)[-1]
         self.proc = self.lab.popen(
             self.host,
-            [sys.executable, "-m", "lablb.lab.udp_echo", "--port", str(self.port)],
-            log=self.lab.workdir / self.host / "udp-echo.out",
+            [sys.executable, "-m", self.module, "--port", str(self.port)],
+            log=self.lab.workdir / self.host / f"{name}-{self.port}.out",
         )
         deadline = time.monotonic() + START_TIMEOUT
         listening = ["ss", "-Hnul", f"sport = :{self.port}"]
         while not self.lab.run(self.host, listening, timeout=5).stdout.strip():
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise LabError(f"{self.host}: the UDP echo on port {self.port} did not start")
+                raise LabError(f"{self.host}: {name} on UDP port {self.port} did not start")
             time.sleep(0.05)
 
     def stop(self) -> None:
@@ -217,14 +219,18 @@ class UdpEcho:
         self.proc = None
 
 
-def start_udp_echo(lab: Lab, hosts: list[str], port: int) -> dict[str, UdpEcho]:
-    echoes = {}
+UDP_ECHO = "lablb.lab.udp_echo"
+DNS_SERVER = "lablb.lab.dns_server"
+
+
+def start_udp_service(lab: Lab, hosts: list[str], port: int, module: str) -> dict[str, UdpService]:
+    services = {}
     for host in hosts:
-        echo = UdpEcho(lab, host, port)
-        echo.start()
-        lab.on_teardown(echo.stop)
-        echoes[host] = echo
-    return echoes
+        service = UdpService(lab, host, port, module)
+        service.start()
+        lab.on_teardown(service.stop)
+        services[host] = service
+    return services
 
 
 class MailSink:

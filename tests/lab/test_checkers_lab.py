@@ -4,7 +4,8 @@ healthcheck --param checker=KIND`` (every server checked by one checker of that 
 fast timings), failed by dropping the checker's own packets or stopping the service.
 HTTP_GET is the scenario's default, run elsewhere in the suite. SSL_GET checks nginx's
 HTTPS (a self-signed certificate, which keepalived does not verify either); MISC_CHECK
-runs curl against the page the server serves."""
+runs curl against the page the server serves; DNS_CHECK asks the lab's DNS server;
+FILE_CHECK follows a track file per server (weight 0), failed by writing 1 into it."""
 
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ RUN_TIMEOUT = 300
         ("SSL_GET", "digest"),
         ("MISC_CHECK", "stop"),
         ("SMTP_CHECK", "stop"),
+        ("DNS_CHECK", "drop"),
+        ("DNS_CHECK", "stop"),
+        ("FILE_CHECK", "file"),
     ],
 )
 def test_a_checker_removes_and_restores_within_its_bounds(

@@ -13,6 +13,7 @@ import pytest
 from lablb.config.files import MemoryReader
 from lablb.config.load import load, parse
 from lablb.config.render import render
+from tests import corpus
 from tests.unit.test_render import ALL_CONFIGS, RICH
 
 NETNS = "lablbt-render"
@@ -33,10 +34,11 @@ def netns() -> Iterator[str]:
         subprocess.run(["ip", "netns", "del", NETNS], check=False)
 
 
-def keepalived_t(netns: str, path: Path) -> tuple[int, str]:
+def keepalived_t(netns: str, path: Path, *extra: str) -> tuple[int, str]:
     # setsid: with some configs keepalived -t signals its whole process group.
+    argv = ["keepalived", "-t", "-l", *extra, "-f", str(path)]
     res = subprocess.run(
-        ["setsid", "-w", "ip", "netns", "exec", netns, "keepalived", "-t", "-l", "-f", str(path)],
+        ["setsid", "-w", "ip", "netns", "exec", netns, *argv],
         capture_output=True,
         text=True,
         timeout=TEST_TIMEOUT_S,
@@ -60,4 +62,19 @@ def test_keepalived_accepts_the_rendered_every_keyword_file(netns: str, tmp_path
     out = tmp_path / "rich.conf"
     out.write_text(render(parsed.config))
     rc, text = keepalived_t(netns, out)
+    assert rc == 0, text
+
+
+ACCEPTED = [p for p in corpus.files() if corpus.verdicts()[p.name] == 0]
+
+
+@pytest.mark.parametrize("path", ACCEPTED, ids=lambda p: p.name)
+def test_keepalived_accepts_each_valid_corpus_file_rendered(
+    netns: str, path: Path, tmp_path: Path
+) -> None:
+    """Every corpus file keepalived accepts, rendered, is still accepted (as lb01): the
+    renderer keeps what keepalived needs, declarations before their use included."""
+    out = tmp_path / path.name
+    out.write_text(render(load(str(path), config_id=corpus.CONFIG_ID)))
+    rc, text = keepalived_t(netns, out, "-i", corpus.CONFIG_ID)
     assert rc == 0, text

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from lablb.config.load import load
+from lablb.config.track_files import track_files
 from lablb.errors import UsageError
 from lablb.scenario import get_scenario, parse_params
 from tests.conftest import SEED
@@ -22,7 +23,13 @@ def params(*pairs: str) -> dict[str, object]:
 
 @pytest.mark.parametrize(
     ("checker", "failure"),
-    [("PING_CHECK", "stop"), ("PING_CHECK", "digest"), ("UDP_CHECK", "digest")],
+    [
+        ("PING_CHECK", "stop"),
+        ("PING_CHECK", "digest"),
+        ("UDP_CHECK", "digest"),
+        ("FILE_CHECK", "drop"),
+        ("DNS_CHECK", "file"),
+    ],
 )
 def test_a_failure_that_cannot_fail_the_checker_is_refused(checker: str, failure: str) -> None:
     with pytest.raises(UsageError, match=f"cannot fail a {checker}"):
@@ -30,7 +37,8 @@ def test_a_failure_that_cannot_fail_the_checker_is_refused(checker: str, failure
 
 
 @pytest.mark.parametrize(
-    "kind", ["UDP_CHECK", "PING_CHECK", "TCP_CHECK", "SSL_GET", "MISC_CHECK", "SMTP_CHECK"]
+    "kind",
+    ["UDP_CHECK", "PING_CHECK", "TCP_CHECK", "SSL_GET", "MISC_CHECK", "SMTP_CHECK", "DNS_CHECK"],
 )
 def test_the_derived_config_checks_with_one_kind(kind: str, tmp_path: Path) -> None:
     p = params(f"checker={kind}", "failure=drop")
@@ -54,3 +62,22 @@ def test_the_derived_config_checks_with_one_kind(kind: str, tmp_path: Path) -> N
                 ]
             if kind == "MISC_CHECK":
                 assert ck.misc_path is not None and str(rs.address) in ck.misc_path.command
+            if kind == "DNS_CHECK":
+                assert (ck.connect_port, ck.dns_type) == (53, "A")
+
+
+def test_the_derived_file_check_tracks_a_file_per_server(tmp_path: Path) -> None:
+    """Each server's FILE_CHECK names a track_file declared above it, holding 0 at start
+    (init_file ... overwrite), with weight 0: any other value fails the server."""
+    p = params("checker=FILE_CHECK", "failure=file")
+    configs = get_scenario("healthcheck").configure(SEED, p, tmp_path)
+    config = load(str(configs / "lb01.conf"))
+    files = track_files(config)
+    for vs in config.virtual_servers:
+        for rs in vs.real_servers:
+            (ck,) = rs.checkers
+            assert ck.kind == "FILE_CHECK" and ck.track_file in files
+            t = files[ck.track_file]
+            assert (t.weight, t.init_value, t.overwrite) == (0, 0, True)
+            assert Path(t.path).parent.is_dir() and str(rs.address) in t.path
+    assert len(files) == sum(len(vs.real_servers) for vs in config.virtual_servers)

@@ -25,7 +25,7 @@ C = corpus.CORPUS
         ("ipv6-unicast.conf", "IPv6", 14),
         ("lvs-group.conf", "virtual_server group web", 16),
         ("lvs-fwmark.conf", "virtual_server fwmark 1", 12),
-        ("lvs-dns-check.conf", "DNS_CHECK", 19),
+        ("lvs-bfd-check.conf", "BFD_CHECK", 26),
         ("lvs-ipv6.conf", "IPv6", 10),
     ],
 )
@@ -47,6 +47,8 @@ def test_what_the_lab_cannot_run(name: str, what: str, line: int) -> None:
         "lvs-ping-check.conf",
         "lvs-udp-payload.conf",
         "lvs-smtp-check.conf",
+        "lvs-dns-check.conf",
+        "lvs-file-check.conf",
         "static-all.conf",
     ],
 )
