@@ -369,4 +369,8 @@ class KeepalivedConfig:
         return next((i for i in self.vrrp_instances if i.name == name), None)
 
     def version_of(self, instance: VrrpInstance) -> int:
+        """The instance's VRRP version; an IPv6 instance is version 3 whatever it says
+        (VRRPv2 has no IPv6, RFC 3768; keepalived moves such an instance to version 3)."""
+        if instance.vips and instance.vips[0].version == 6:
+            return 3
         return instance.version if instance.version is not None else self.global_defs.vrrp_version

@@ -24,12 +24,16 @@ RUNS_CHECKERS = (
 
 def _vrrp(config: m.KeepalivedConfig) -> Iterator[tuple[Where, str]]:
     for inst in config.vrrp_instances:
-        for vip in (*inst.virtual_ipaddress, *inst.virtual_ipaddress_excluded):
-            if not isinstance(vip.ip, IPv4Address):
-                yield vip.where, f"vrrp_instance {inst.name}: IPv6 address {vip.interface}"
-        for addr in (inst.unicast_src_ip, *inst.unicast_peer):
+        six = bool(inst.vips) and inst.vips[0].version == 6
+        if six and inst.authentication is not None:
+            yield inst.where, f"vrrp_instance {inst.name}: authentication over IPv6"
+        for key, addr in (
+            ("unicast_src_ip", inst.unicast_src_ip),
+            *(("unicast_peer", p) for p in inst.unicast_peer),
+        ):
             if addr is not None and not isinstance(addr, IPv4Address):
-                yield inst.where, f"vrrp_instance {inst.name}: IPv6 unicast address {addr}"
+                where = m.at(inst, key)
+                yield where, f"vrrp_instance {inst.name}: IPv6 unicast address {addr}"
 
 
 def _lvs(config: m.KeepalivedConfig) -> Iterator[tuple[Where, str]]:
@@ -73,6 +77,6 @@ def require_runnable(config: m.KeepalivedConfig, *, vrrp: bool = True, lvs: bool
         file=where.file,
         line=where.line,
         col=where.col,
-        hint="lablb runs IPv4 VRRP and DR services on IP:port with "
+        hint="lablb runs VRRP over IPv4 and IPv6 (multicast), and IPv4 DR services with "
         f"{', '.join(RUNS_CHECKERS[:-1])} or {RUNS_CHECKERS[-1]}",
     )

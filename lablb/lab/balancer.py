@@ -19,7 +19,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 
 from lablb.errors import LabError
@@ -344,10 +344,11 @@ class VrrpNode:
         """lablb's JSON events of one kind (keepalived has none: [])."""
         return lablb_events(self.log, kind) if self.engine == "lablb" else []
 
-    def holds(self, address: IPv4Address) -> bool:
+    def holds(self, address: IPv4Address | IPv6Address) -> bool:
         """Does the node carry ``address`` on an interface that is up right now (the wire
         truth, whatever the engine logs)?"""
-        res = self.lab.run(self.host, ["ip", "-j", "-4", "addr", "show", "up"], timeout=5)
+        family = f"-{address.version}"
+        res = self.lab.run(self.host, ["ip", "-j", family, "addr", "show", "up"], timeout=5)
         for link in json.loads(res.stdout or "[]"):
             if "LOWER_UP" not in link.get("flags", []):
                 continue

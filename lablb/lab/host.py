@@ -1,17 +1,25 @@
 """The Mininet host class of every lab node: a Host that also applies the topology's
-declarative extras (sysctls, addresses on lo, static routes).
+declarative extras (sysctls, addresses on lo, static routes, more addresses such as
+IPv6 ones).
 
-The topology says what (``addHost(..., sysctls=..., lo_addresses=..., routes=...)``);
-this class does it when Mininet configures the host.
+The topology says what (``addHost(..., sysctls=..., lo_addresses=..., routes=...,
+addresses=["2001:db8::1/64 dev eth0"])``); this class does it when Mininet configures
+the host. A host with IPv6 addresses waits (bounded) until duplicate address detection
+has released every address, link-local ones included: a daemon that starts on a
+tentative address cannot bind it.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from mininet.node import Host
 
 from lablb.errors import LabError
+
+
+DAD_WAIT = 5.0  # RFC 4862's one probe a second, with margin
 
 
 class LabHost(Host):  # type: ignore[misc]
@@ -20,6 +28,7 @@ class LabHost(Host):  # type: ignore[misc]
         sysctls: dict[str, int | str] | None = None,
         lo_addresses: list[str] | None = None,
         routes: list[str] | None = None,
+        addresses: list[str] | None = None,
         role: str = "host",
         web_ports: tuple[int, ...] = (),
         **params: Any,
@@ -33,9 +42,23 @@ class LabHost(Host):  # type: ignore[misc]
             self.must(["sysctl", "-q", "-w", f"{key}={value}"])
         for addr in lo_addresses or ():
             self.must(["ip", "addr", "add", addr, "dev", "lo"])
+        for spec in addresses or ():
+            extra = ["nodad"] if ":" in spec.split()[0] else []
+            self.must(["ip", "addr", "add", *spec.split(), *extra])
         for route in routes or ():
             self.must(["ip", "route", "add", *route.split()])
+        if any(":" in spec.split()[0] for spec in addresses or ()):
+            self.wait_dad()
         return result
+
+    def wait_dad(self, timeout: float = DAD_WAIT) -> None:
+        """Until no IPv6 address of the host is tentative (DAD takes about a second
+        after a link comes up), or a LabError after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while self.must(["ip", "-6", "-o", "addr", "show", "tentative"]).strip():
+            if time.monotonic() > deadline:
+                raise LabError(f"{self.name}: IPv6 addresses still tentative after {timeout} s")
+            time.sleep(0.05)
 
     def restore_routes(self) -> None:
         """Put the topology's routes back: taking a link down makes the kernel drop

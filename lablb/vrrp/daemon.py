@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from ipaddress import IPv6Address
 from pathlib import Path
 from typing import IO
 
@@ -36,15 +37,16 @@ from lablb.config.model import (
     KeepalivedConfig,
     Script,
     VirtualAddress,
+    VrrpInstance,
     VrrpScript,
     v4,
 )
 from lablb.errors import LablbError, PacketError
 from lablb.mail import send_alert
 from lablb.vrrp import ah, io
-from lablb.vrrp.engine import Engine, Out, adopt
+from lablb.vrrp.engine import Engine, Out, adopt, family_of
 from lablb.vrrp.fsm import AddVips, AhSeen, Garp, Rejected, RemoveVips, Send, State, Transition
-from lablb.vrrp.packet import VRRP_TTL, Checksum, Reject, decode_ipv4
+from lablb.vrrp.packet import VRRP_TTL, Checksum, Reject, decode_ipv4, decode_ipv6
 from lablb.vrrp.timers import wait_towards
 from lablb.vrrp.track import RiseFall
 
@@ -84,14 +86,37 @@ class ScriptTracker:
     started: float = 0.0
 
 
+LINK_LOCAL_WAIT = 3.0  # a link-local address is tentative while DAD runs (~1 s)
+
+
+def _link_locals(interfaces: set[str]) -> dict[str, IPv6Address]:
+    """Each interface's link-local address, waiting (bounded) while DAD still holds it
+    tentative, as it does for a second after a link comes up."""
+    deadline = time.monotonic() + LINK_LOCAL_WAIT
+    found: dict[str, IPv6Address] = {}
+    while True:
+        found.update({n: a for n in interfaces - set(found) if (a := io.link_local(n))})
+        if set(found) == interfaces or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def _addresses(inst: VrrpInstance) -> tuple[VirtualAddress, ...]:
+    """What an instance adds as master: its virtual addresses and the excluded ones
+    (keepalived adds both; only the first are in the adverts)."""
+    return (*inst.virtual_ipaddress, *inst.virtual_ipaddress_excluded)
+
+
 @dataclass
 class Daemon:
     config_path: str
     log: EventLog
     config: KeepalivedConfig | None = None
     engine: Engine | None = None
-    sockets: dict[str, io.VrrpSocket] = field(default_factory=dict)
+    # (interface, family) -> its socket: IPv4 and IPv6 instances on one interface
+    sockets: dict[tuple[str, int], io.VrrpSocket | io.VrrpSocket6] = field(default_factory=dict)
     garp: dict[str, io.GarpSender] = field(default_factory=dict)
+    na: dict[str, io.NaSender] = field(default_factory=dict)
     links: dict[str, bool] = field(default_factory=dict)
     scripts: list[ScriptTracker] = field(default_factory=list)
     children: list[tuple[float, subprocess.Popen[bytes]]] = field(default_factory=list)
@@ -104,19 +129,24 @@ class Daemon:
         """(Re)read the file and build the engine; on reload, keep unchanged instances."""
         config = load(self.config_path)
         interfaces = {i.interface for i in config.vrrp_instances if i.interface}
+        wanted = {(i.interface, family_of(i)) for i in config.vrrp_instances if i.interface}
         primaries = {n: ip for n in interfaces if (ip := io.primary_ipv4(n)) is not None}
-        engine = Engine.from_config(config, primaries)
+        locals6 = _link_locals({n for n, family in wanted if family == 6})
+        engine = Engine.from_config(config, primaries, locals6)
         old, self.config = self.engine, config
         if old is None:
             self._clear_stale_vips(config)
-        for name in interfaces - set(self.sockets):
+        for name, family in wanted - set(self.sockets):
+            if family == 6:
+                self.sockets[name, 6] = io.VrrpSocket6(name, locals6[name])
+                continue
             group = config.global_defs.vrrp_mcast_group4
             ah = any(
                 i.interface == name and i.authentication is not None
                 and i.authentication.auth_type == "AH"
                 for i in config.vrrp_instances
             )  # fmt: skip
-            self.sockets[name] = io.VrrpSocket(name, primaries[name], group, ah)
+            self.sockets[name, 4] = io.VrrpSocket(name, primaries[name], group, ah)
             self.garp[name] = io.GarpSender(name)
         self.engine = engine
         self.scripts = self._script_trackers(config)
@@ -134,7 +164,7 @@ class Daemon:
     def _clear_stale_vips(self, config: KeepalivedConfig) -> None:
         """A crashed run may have left addresses behind; a starting node owns none."""
         for inst in config.vrrp_instances:
-            for vip in inst.virtual_ipaddress:
+            for vip in _addresses(inst):
                 io.del_vip(vip, inst.interface or "")
 
     def _script_trackers(self, config: KeepalivedConfig) -> list[ScriptTracker]:
@@ -162,7 +192,10 @@ class Daemon:
             iface = self.engine.interfaces.get(instance, "")
             inst = self.config.instance(instance)
             if isinstance(action, Send):
-                sock = self.sockets[iface]
+                sock = self.sockets[iface, self.engine.families.get(instance, 4)]
+                if isinstance(sock, io.VrrpSocket6):
+                    sock.send(action.advert.encode(sock.source, sock.group), sock.group)
+                    continue
                 peers = tuple(v4(p) for p in inst.unicast_peer) if inst else ()
                 for dst in peers or (sock.group,):
                     if action.ah_seq is not None:
@@ -184,8 +217,13 @@ class Daemon:
             elif isinstance(action, Garp):
                 for vip in self._vip_lines(instance):
                     dev = vip.dev or iface
+                    if isinstance(vip.ip, IPv6Address):
+                        na = self.na.get(dev) or self.na.setdefault(dev, io.NaSender(dev))
+                        sent = na.send(vip.ip, action.count)
+                        self.log("na", instance=instance, address=vip.ip, interface=dev, count=sent)
+                        continue
                     sender = self.garp.get(dev) or self.garp.setdefault(dev, io.GarpSender(dev))
-                    sent = sender.send(v4(vip.ip), action.count)
+                    sent = sender.send(vip.ip, action.count)
                     self.log("garp", instance=instance, address=vip.ip, interface=dev, count=sent)
             elif isinstance(action, Transition):
                 self.log(
@@ -212,7 +250,7 @@ class Daemon:
 
     def _vip_lines(self, instance: str) -> tuple[VirtualAddress, ...]:
         inst = self.config.instance(instance) if self.config else None
-        return inst.virtual_ipaddress if inst else ()
+        return _addresses(inst) if inst else ()
 
     def _vips(self, instance: str, iface: str, action: AddVips | RemoveVips) -> None:
         op, fn = ("add", io.add_vip) if isinstance(action, AddVips) else ("del", io.del_vip)
@@ -282,9 +320,20 @@ class Daemon:
             count=self.undecodable[reason],
         )
 
-    def on_packet(self, iface: str, now: float) -> None:
+    def on_packet(self, key: tuple[str, int], now: float) -> None:
         assert self.engine is not None
-        sock = self.sockets[iface]
+        iface, sock = key[0], self.sockets[key]
+        if isinstance(sock, io.VrrpSocket6):
+            while (got := sock.receive()) is not None:
+                msg, src6, dst6, hops = got
+                try:
+                    advert = decode_ipv6(msg, src6, dst6, hops)[2]
+                except PacketError as exc:
+                    self._undecodable(iface, exc)
+                    continue
+                if src6 != sock.source:
+                    self.execute(self.engine.receive(now, iface, src6, advert))
+            return
         while (buf := sock.receive()) is not None:
             try:
                 src, _dst, advert = decode_ipv4(buf)
@@ -417,6 +466,8 @@ class Daemon:
                 s.close()
             for g in self.garp.values():
                 g.close()
+            for n in self.na.values():
+                n.close()
             links.close()
             signal.set_wakeup_fd(-1)
         return 0

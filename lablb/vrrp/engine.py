@@ -9,13 +9,13 @@ output is ``(instance name, action)``. No clock, no sockets: the daemon edge doe
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from ipaddress import IPv4Address
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv6Address
 
 from lablb.config.model import KeepalivedConfig, VrrpInstance, v4
 from lablb.errors import ConfigError
 from lablb.vrrp.fsm import Action, AhSeen, Params, Router, State, Transition
-from lablb.vrrp.packet import Advert, AuthType
+from lablb.vrrp.packet import Address, Advert, AuthType
 
 Out = tuple[str, Action]
 
@@ -27,7 +27,13 @@ def _at(inst: VrrpInstance, message: str, hint: str = "") -> ConfigError:
     )
 
 
-def params_of(config: KeepalivedConfig, inst: VrrpInstance, primary_ip: IPv4Address) -> Params:
+def family_of(inst: VrrpInstance) -> int:
+    """4 or 6: an instance is of its first virtual address's family (keepalived.conf(5):
+    one family per instance; the excluded addresses may mix)."""
+    return inst.vips[0].version if inst.vips else 4
+
+
+def params_of(config: KeepalivedConfig, inst: VrrpInstance, primary_ip: Address) -> Params:
     """The machine's parameters for one instance; per-instance GARP settings override
     ``global_defs`` as in keepalived."""
     g = config.global_defs
@@ -47,7 +53,7 @@ def params_of(config: KeepalivedConfig, inst: VrrpInstance, primary_ip: IPv4Addr
         priority=inst.priority,
         advert_int=inst.advert_int,
         primary_ip=v4(inst.unicast_src_ip) if inst.unicast_src_ip else primary_ip,
-        vips=tuple(v4(a) for a in inst.vips),
+        vips=tuple(inst.vips),
         version=config.version_of(inst),
         # keepalived starts an AH instance as BACKUP whatever its state says.
         want_master=inst.state == "MASTER" and auth_type is not AuthType.AH,
@@ -74,28 +80,37 @@ class Engine:
     routers: dict[str, Router]
     interfaces: dict[str, str]
     groups: dict[str, tuple[str, ...]]
+    families: dict[str, int] = field(default_factory=dict)  # instance -> 4 or 6
 
     @classmethod
     def from_config(
-        cls, config: KeepalivedConfig, primary_ips: Mapping[str, IPv4Address]
+        cls,
+        config: KeepalivedConfig,
+        primary_ips: Mapping[str, IPv4Address],
+        link_locals: Mapping[str, IPv6Address] | None = None,
     ) -> Engine:
-        """``primary_ips``: interface -> its primary IPv4 address (the advert source)."""
-        routers, interfaces = {}, {}
+        """``primary_ips``: interface -> its primary IPv4 address, the source of IPv4
+        adverts; ``link_locals``: interface -> its link-local address, IPv6's."""
+        routers, interfaces, families = {}, {}, {}
         for inst in config.vrrp_instances:
             if inst.interface is None:
                 raise _at(inst, "no interface")
-            if inst.interface not in primary_ips:
+            family = family_of(inst)
+            sources: Mapping[str, Address] = primary_ips if family == 4 else (link_locals or {})
+            if inst.interface not in sources:
+                what = "IPv4 address" if family == 4 else "link-local IPv6 address"
                 raise _at(
                     inst,
-                    f"interface {inst.interface} has no IPv4 address on this node",
+                    f"interface {inst.interface} has no {what} on this node",
                     "check the interface name against `ip -br addr`",
                 )
-            routers[inst.name] = Router(params_of(config, inst, primary_ips[inst.interface]))
+            routers[inst.name] = Router(params_of(config, inst, sources[inst.interface]))
             interfaces[inst.name] = inst.interface
+            families[inst.name] = family
         groups = {
             g.name: tuple(m for m in g.group if m in routers) for g in config.vrrp_sync_groups
         }
-        return cls(routers, interfaces, groups)
+        return cls(routers, interfaces, groups, families)
 
     def deadline(self) -> float | None:
         times = [t for r in self.routers.values() if (t := r.next_deadline()) is not None]
@@ -114,22 +129,27 @@ class Engine:
         self,
         now: float,
         interface: str,
-        source: IPv4Address,
+        source: Address,
         advert: Advert,
         ah: AhSeen | None = None,
     ) -> list[Out]:
-        """Hand an advert to the instance on ``interface`` with its VRID. An advert for
-        a VRID nobody here runs is none of our business (another cluster on the LAN)."""
-        name = self.instance_for(interface, advert.vrid)
+        """Hand an advert to the instance on ``interface`` with its VRID and family (IPv4
+        and IPv6 VRIDs are separate spaces). An advert for a VRID nobody here runs is
+        none of our business (another cluster on the LAN)."""
+        name = self.instance_for(interface, advert.vrid, source.version)
         if name is None:
             return []
         router = self.routers[name]
         return self._sync(now, [(name, a) for a in router.receive(now, source, advert, ah)])
 
-    def instance_for(self, interface: str, vrid: int) -> str | None:
-        """The instance that runs ``vrid`` on ``interface``, if any."""
+    def instance_for(self, interface: str, vrid: int, family: int = 4) -> str | None:
+        """The instance that runs ``vrid`` of ``family`` on ``interface``, if any."""
         for name, router in self.routers.items():
-            if self.interfaces[name] == interface and router.params.vrid == vrid:
+            if (
+                self.interfaces[name] == interface
+                and router.params.vrid == vrid
+                and self.families.get(name, 4) == family
+            ):
                 return name
         return None
 

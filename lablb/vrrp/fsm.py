@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from ipaddress import IPv4Address
 
 from lablb.errors import PacketError, ProtocolError
-from lablb.vrrp.packet import Advert, AuthType, Reject, check
+from lablb.vrrp.packet import Address, Advert, AuthType, Reject, check
 from lablb.vrrp.timers import DEFAULT_DOWN_TIMER_ADVERTS, master_down_interval, skew_time
 
 PRIORITY_OWNER = 255  # RFC 3768 section 5.3.4: the address owner
@@ -49,8 +48,8 @@ class Params:
     vrid: int
     priority: int
     advert_int: float
-    primary_ip: IPv4Address
-    vips: tuple[IPv4Address, ...]
+    primary_ip: Address
+    vips: tuple[Address, ...]
     version: int = 2
     want_master: bool = False  # "state MASTER"
     nopreempt: bool = False
@@ -62,7 +61,7 @@ class Params:
     garp_master_repeat: int = 5
     garp_master_refresh: float = 0.0
     garp_master_refresh_repeat: int = 1
-    unicast_peers: tuple[IPv4Address, ...] = ()
+    unicast_peers: tuple[Address, ...] = ()
     check_unicast_src: bool = False  # adverts only from unicast_peers (keepalived's option)
 
     @property
@@ -88,17 +87,17 @@ class AhSeen:
 
 @dataclass(frozen=True)
 class AddVips:
-    vips: tuple[IPv4Address, ...]
+    vips: tuple[Address, ...]
 
 
 @dataclass(frozen=True)
 class RemoveVips:
-    vips: tuple[IPv4Address, ...]
+    vips: tuple[Address, ...]
 
 
 @dataclass(frozen=True)
 class Garp:
-    vips: tuple[IPv4Address, ...]
+    vips: tuple[Address, ...]
     count: int
 
 
@@ -116,7 +115,7 @@ class Transition:
 @dataclass(frozen=True)
 class Rejected:
     reason: Reject
-    source: IPv4Address
+    source: Address
     detail: str
 
 
@@ -135,7 +134,7 @@ class Router:
     state: State = State.INITIALIZE
     deadline: float | None = None
     master_adver_int: float = 0.0  # v3: learnt from the master (RFC 5798 section 6.4.2)
-    master_ip: IPv4Address | None = None
+    master_ip: Address | None = None
     preempt_until: float | None = None  # preempt_delay window, once opened
     garp_at: float | None = None  # the second GARP burst, or the next refresh
     down: set[str] = field(default_factory=set)  # tracked objects in fault
@@ -269,7 +268,7 @@ class Router:
         return [Garp(p.vips, count)]
 
     def receive(
-        self, now: float, source: IPv4Address, advert: Advert, ah: AhSeen | None = None
+        self, now: float, source: Address, advert: Advert, ah: AhSeen | None = None
     ) -> list[Action]:
         """An advertisement from ``source`` that passed decoding (checksum, TTL, length);
         ``ah``: its AH header's verdict, when it came under AH."""
@@ -300,11 +299,11 @@ class Router:
             return self._receive_master(now, source, advert)
         return []  # INITIALIZE and FAULT ignore adverts
 
-    def _reject(self, reason: Reject, source: IPv4Address, detail: str) -> Rejected:
+    def _reject(self, reason: Reject, source: Address, detail: str) -> Rejected:
         self.rejected[reason] = self.rejected.get(reason, 0) + 1
         return Rejected(reason, source, detail)
 
-    def _receive_backup(self, now: float, source: IPv4Address, advert: Advert) -> list[Action]:
+    def _receive_backup(self, now: float, source: Address, advert: Advert) -> list[Action]:
         """RFC 3768 section 6.4.2, with keepalived's preempt_delay."""
         if advert.priority == PRIORITY_STOP:
             # The master resigned: take over after Skew_Time only.
@@ -326,13 +325,13 @@ class Router:
         self.deadline = now + self.master_down_interval()
         return []
 
-    def _receive_master(self, now: float, source: IPv4Address, advert: Advert) -> list[Action]:
+    def _receive_master(self, now: float, source: Address, advert: Advert) -> list[Action]:
         """RFC 3768 section 6.4.3."""
         if advert.priority == PRIORITY_STOP:
             self.deadline = now + self.params.advert_int
             return [self.send()]
         higher = advert.priority > self.priority or (
-            advert.priority == self.priority and source > self.params.primary_ip
+            advert.priority == self.priority and int(source) > int(self.params.primary_ip)
         )
         if not higher:
             return []

@@ -2,10 +2,13 @@
 
 Everything that touches the OS for VRRP lives here, so the daemon loop reads as protocol:
 a raw IPv4 socket for protocol 112 per interface (multicast group joined, TTL 255, TOS
-0xc0 as keepalived marks adverts, no loopback of our own adverts), an AF_PACKET socket
-for gratuitous ARP, rtnetlink for the virtual addresses (``lablb.vrrp.netlink``: what
-``ip addr`` would send, without a process per address), and a netlink socket that wakes
-the loop when a link changes.
+0xc0 as keepalived marks adverts, no loopback of our own adverts), and for IPv6
+instances a raw IPv6 one (ff02::12 joined, bound to the link-local address, hop limit
+255, traffic class 0xc0; hop limit and destination read from ancillary data), an
+AF_PACKET socket for gratuitous ARP and a raw ICMPv6 one for unsolicited neighbour
+advertisements, rtnetlink for the virtual addresses (``lablb.vrrp.netlink``: what ``ip
+addr`` would send, without a process per address), and a netlink socket that wakes the
+loop when a link changes.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import fcntl
 import os
 import socket
 import struct
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 
 from lablb.config.model import VirtualAddress
@@ -24,7 +27,8 @@ from lablb.errors import LabError
 from lablb.vrrp import netlink
 from lablb.vrrp.ah import IPPROTO_AH
 from lablb.vrrp.garp import ETH_P_ARP, garp_frame
-from lablb.vrrp.packet import IPPROTO_VRRP, VRRP_TOS, VRRP_TTL
+from lablb.vrrp.ndisc import ALL_NODES, HOP_LIMIT, unsolicited_na
+from lablb.vrrp.packet import IPPROTO_VRRP, VRRP_GROUP6, VRRP_TOS, VRRP_TTL
 
 SIOCGIFADDR = 0x8915
 RTMGRP_LINK = 1
@@ -41,6 +45,28 @@ def primary_ipv4(interface: str) -> IPv4Address | None:
             return None
 
 
+IF_INET6 = Path("/proc/net/if_inet6")
+SCOPE_LINK = 0x20
+IFA_F_TENTATIVE, IFA_F_DADFAILED = 0x40, 0x08
+
+
+def link_local(interface: str) -> IPv6Address | None:
+    """The interface's usable link-local IPv6 address (not tentative), if any: the
+    source of IPv6 adverts (RFC 5798 section 5.1.2.1)."""
+    try:
+        rows = IF_INET6.read_text().splitlines()
+    except OSError:
+        return None
+    for row in rows:
+        f = row.split()
+        if len(f) != 6 or f[5] != interface:
+            continue
+        scope, flags = int(f[3], 16), int(f[4], 16)
+        if scope == SCOPE_LINK and not flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED):
+            return IPv6Address(int(f[0], 16))
+    return None
+
+
 def link_up(interface: str) -> bool:
     """Administratively up and with carrier (operstate up; loopback says unknown)."""
     try:
@@ -55,7 +81,7 @@ def mac_of(interface: str) -> str:
 
 
 class VrrpSocket:
-    """Protocol 112 on one interface: receive from the group and unicast, send to the
+    """Protocol 112 over IPv4 on one interface: receive from the group and unicast, send to the
     group (or to unicast peers). With ``ah``, also protocol 51 (IPsec AH around VRRPv2),
     whose datagrams lablb builds whole (IP_HDRINCL: the ICV covers the IP header)."""
 
@@ -63,6 +89,7 @@ class VrrpSocket:
         self, interface: str, source: IPv4Address, group: IPv4Address, ah: bool = False
     ) -> None:
         self.interface, self.source, self.group = interface, source, group
+        self.family = 4
         self.sock = self._open(IPPROTO_VRRP)
         self.ah_sock = self._open(IPPROTO_AH, hdrincl=True) if ah else None
         self._ident = 0
@@ -126,6 +153,95 @@ def _receive(sock: socket.socket) -> bytes | None:
         return sock.recv(65535)
     except (BlockingIOError, InterruptedError):
         return None
+
+
+class VrrpSocket6:
+    """Protocol 112 over IPv6 on one interface: ff02::12 joined, sent from the
+    link-local address with hop limit 255. The kernel hands a raw IPv6 socket the
+    payload alone, so the source comes from recvmsg and the destination and hop limit
+    from ancillary data (RFC 3542)."""
+
+    family = 6
+
+    def __init__(self, interface: str, source: IPv6Address) -> None:
+        self.interface, self.source, self.group = interface, source, VRRP_GROUP6
+        self.index = socket.if_nametoindex(interface)
+        s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, IPPROTO_VRRP)
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
+            mreq = self.group.packed + struct.pack("@I", self.index)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, self.index)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, VRRP_TTL)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, VRRP_TTL)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, VRRP_TOS)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
+            s.bind((str(source), 0, 0, self.index))
+            s.setblocking(False)
+        except OSError as exc:
+            s.close()
+            raise LabError(f"cannot open IPv6 VRRP socket on {interface}: {exc}") from exc
+        self.sock = s
+        self.space = socket.CMSG_SPACE(20) + socket.CMSG_SPACE(4)  # in6_pktinfo, hop limit
+
+    def fds(self) -> list[int]:
+        return [self.sock.fileno()]
+
+    def send(self, message: bytes, dst: IPv6Address) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.sendto(message, (str(dst), 0, 0, self.index))
+
+    def receive(self) -> tuple[bytes, IPv6Address, IPv6Address, int] | None:
+        """The next VRRP message with (source, destination, hop limit), or None."""
+        try:
+            data, ancillary, _flags, addr = self.sock.recvmsg(65535, self.space)
+        except (BlockingIOError, InterruptedError):
+            return None
+        dst, hops = self.group, -1
+        for level, kind, value in ancillary:
+            if level == socket.IPPROTO_IPV6 and kind == socket.IPV6_PKTINFO and len(value) >= 16:
+                dst = IPv6Address(value[:16])
+            elif level == socket.IPPROTO_IPV6 and kind == socket.IPV6_HOPLIMIT and len(value) >= 4:
+                hops = struct.unpack("@i", value[:4])[0]
+        return data, IPv6Address(addr[0].split("%")[0]), dst, hops
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class NaSender:
+    """Unsolicited neighbour advertisements on one interface (a raw ICMPv6 socket, from
+    the link-local address, hop limit 255, to ff02::1)."""
+
+    def __init__(self, interface: str) -> None:
+        self.interface = interface
+        self.index = socket.if_nametoindex(interface)
+        s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, self.index)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, HOP_LIMIT)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
+        except OSError as exc:
+            s.close()
+            raise LabError(f"cannot open an ICMPv6 socket on {interface}: {exc}") from exc
+        self.sock = s
+
+    def send(self, address: IPv6Address, count: int) -> int:
+        message = unsolicited_na(mac_of(self.interface), address)
+        sent = 0
+        for _ in range(count):
+            try:
+                self.sock.sendto(message, (str(ALL_NODES), 0, 0, self.index))
+                sent += 1
+            except OSError:
+                break
+        return sent
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 class GarpSender:

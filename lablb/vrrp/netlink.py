@@ -10,7 +10,9 @@ does not answer for yet. So the daemon speaks rtnetlink itself (rtnetlink(7))::
     struct rtattr    { u16 len; u16 type; }  payload padded to 4 bytes
 
 RTM_NEWADDR / RTM_DELADDR carry IFA_LOCAL and IFA_ADDRESS (the address, as ``ip addr``
-sets both), and optionally IFA_BROADCAST and IFA_LABEL. The kernel answers every
+sets both), and optionally IFA_BROADCAST and IFA_LABEL. An IPv6 address is added with
+IFA_F_NODAD, as keepalived adds its virtual addresses: duplicate address detection would
+hold it tentative (unusable) for a second after the takeover. The kernel answers every
 request with NLMSG_ERROR, whose error is 0 for success or a negative errno.
 """
 
@@ -25,7 +27,8 @@ RTM_NEWADDR, RTM_DELADDR = 20, 21
 NLMSG_ERROR = 2
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
 IFA_ADDRESS, IFA_LOCAL, IFA_LABEL, IFA_BROADCAST = 1, 2, 3, 4
-AF_INET = 2
+AF_INET, AF_INET6 = 2, 10
+IFA_F_NODAD = 0x02
 SCOPES = {"global": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
 IFNAMSIZ = 16
 
@@ -49,8 +52,10 @@ def scope_number(scope: str | None) -> int:
 
 def address_message(vip: VirtualAddress, index: int, add: bool, seq: int) -> bytes:
     """RTM_NEWADDR (``add``) or RTM_DELADDR for ``vip`` on interface ``index``."""
+    six = vip.ip.version == 6
+    family, flags = (AF_INET6, IFA_F_NODAD) if six else (AF_INET, 0)
     body = struct.pack(
-        "=BBBBI", AF_INET, vip.interface.network.prefixlen, 0, scope_number(vip.scope), index
+        "=BBBBI", family, vip.interface.network.prefixlen, flags, scope_number(vip.scope), index
     )
     body += _rta(IFA_LOCAL, vip.ip.packed) + _rta(IFA_ADDRESS, vip.ip.packed)
     if add and vip.brd is not None:

@@ -1,4 +1,4 @@
-r"""VRRP advertisements on the wire: encode and decode, v2 and v3 over IPv4. Pure.
+r"""VRRP advertisements on the wire: encode and decode, v2 and v3, v3 over IPv6 too. Pure.
 
 VRRPv2, RFC 3768 section 5.1 (advert interval in seconds, authentication)::
 
@@ -24,7 +24,11 @@ VRRPv3, RFC 5798 section 5.1 (interval in centiseconds, no authentication)::
 
 The v2 checksum covers the VRRP message alone (RFC 3768 section 5.3.8). The v3 checksum
 adds the IPv4 pseudo-header (RFC 5798 section 5.2.8), as keepalived does by default;
-``Checksum.V2_STYLE`` is keepalived's ``old_unicast_checksum`` variant.
+``Checksum.V2_STYLE`` is keepalived's ``old_unicast_checksum`` variant. Over IPv6 the
+addresses are 16 bytes each and the pseudo-header is IPv6's (RFC 8200 section 8.1:
+source, destination, upper-layer length as 32 bits, three zero bytes, next header 112);
+an IPv6 advert goes to ff02::12 from the interface's link-local address with hop limit
+255 (RFC 5798 sections 5.1.2 and 5.2.8).
 
 ``decode`` raises ``PacketError`` whose ``reason`` is a ``Reject``; ``check`` applies a
 local instance's expectations (VRID, authentication). Neither ever raises anything else
@@ -36,11 +40,12 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from enum import Enum, IntEnum
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 
 from lablb.errors import PacketError
 
 IPPROTO_VRRP = 112  # RFC 3768 section 5.2.4
+VRRP_GROUP6 = IPv6Address("ff02::12")  # RFC 5798 section 5.1.2.2
 VRRP_TTL = 255  # RFC 3768 section 5.2.3: a router MUST discard other TTLs
 # IP precedence 6, "internetwork control" (RFC 791), DSCP CS6: how keepalived marks its
 # adverts (IPTOS_PREC_INTERNETCONTROL), so a qdisc that prioritises control traffic
@@ -94,7 +99,12 @@ def inet_checksum(data: bytes) -> int:
     return ~total & 0xFFFF
 
 
-def _pseudo_header(src: IPv4Address, dst: IPv4Address, length: int) -> bytes:
+Address = IPv4Address | IPv6Address
+
+
+def _pseudo_header(src: Address, dst: Address, length: int) -> bytes:
+    if isinstance(src, IPv6Address) or isinstance(dst, IPv6Address):
+        return src.packed + dst.packed + struct.pack("!I3xB", length, IPPROTO_VRRP)
     return src.packed + dst.packed + struct.pack("!BBH", 0, IPPROTO_VRRP, length)
 
 
@@ -105,7 +115,7 @@ class Advert:
     version: int
     vrid: int
     priority: int
-    addresses: tuple[IPv4Address, ...]
+    addresses: tuple[Address, ...]
     interval_cs: int = 100
     auth_type: AuthType = AuthType.NONE
     auth_data: bytes = b""
@@ -117,6 +127,10 @@ class Advert:
             raise ValueError(f"vrid {self.vrid} / priority {self.priority} out of range")
         if len(self.addresses) > 255:
             raise ValueError("more than 255 addresses")
+        if len({a.version for a in self.addresses}) > 1:
+            raise ValueError("an advert carries one address family")
+        if self.version == 2 and self.family == 6:
+            raise ValueError("VRRPv2 is IPv4 only (RFC 3768); IPv6 needs version 3")
         if self.version == 2 and (self.interval_cs % 100 or not 100 <= self.interval_cs <= 25500):
             raise ValueError(f"VRRPv2 carries whole seconds 1..255, not {self.interval_cs} cs")
         if self.version == 3 and not 1 <= self.interval_cs <= MAX_V3_INTERVAL_CS:
@@ -125,17 +139,23 @@ class Advert:
             raise ValueError("authentication data is at most 8 bytes")
 
     @property
+    def family(self) -> int:
+        """4 or 6: the family of the addresses it carries (4 when it carries none)."""
+        return self.addresses[0].version if self.addresses else 4
+
+    @property
     def interval(self) -> float:
         """Advertisement interval in seconds."""
         return self.interval_cs / 100
 
     def encode(
         self,
-        src: IPv4Address | None = None,
-        dst: IPv4Address | None = None,
+        src: Address | None = None,
+        dst: Address | None = None,
         checksum: Checksum = Checksum.PSEUDO_HEADER,
     ) -> bytes:
-        """The VRRP message (no IP header). v3 with the pseudo-header needs src and dst."""
+        """The VRRP message (no IP header). v3 with the pseudo-header needs src and dst
+        (IPv6 ones for an IPv6 advert)."""
         head = bytes(
             [
                 (self.version << 4) | TYPE_ADVERTISEMENT,
@@ -155,16 +175,17 @@ class Advert:
         covered = msg
         if self.version == 3 and checksum is Checksum.PSEUDO_HEADER:
             if src is None or dst is None:
-                raise ValueError("the v3 checksum needs the IPv4 source and destination")
+                raise ValueError("the v3 checksum needs the IP source and destination")
+            if src.version != self.family and self.addresses:
+                raise ValueError(f"an IPv{self.family} advert from an IPv{src.version} source")
             covered = _pseudo_header(src, dst, len(msg)) + msg
         return msg[:6] + struct.pack("!H", inet_checksum(covered)) + msg[8:]
 
     @classmethod
-    def decode(
-        cls, buf: bytes, src: IPv4Address | None = None, dst: IPv4Address | None = None
-    ) -> Advert:
+    def decode(cls, buf: bytes, src: Address | None = None, dst: Address | None = None) -> Advert:
         """Parse a VRRP message; v3's pseudo-header checksum needs src and dst (without
-        them, or when it fails, the v2-style checksum is accepted, as keepalived does)."""
+        them, or when it fails, the v2-style checksum is accepted over IPv4, as keepalived
+        does). IPv6 sources mean 16-byte addresses and only the pseudo-header checksum."""
         if len(buf) < 8:
             raise PacketError(Reject.TOO_SHORT, f"{len(buf)} bytes")
         version, kind = buf[0] >> 4, buf[0] & 0x0F
@@ -173,19 +194,26 @@ class Advert:
         if kind != TYPE_ADVERTISEMENT:
             raise PacketError(Reject.BAD_TYPE, f"type {kind}")
         vrid, priority, count = buf[1], buf[2], buf[3]
+        six = isinstance(src, IPv6Address)
+        if six and version != 3:
+            raise PacketError(Reject.BAD_VERSION, f"version {version} over IPv6")
+        size = 16 if six else 4
         tail = AUTH_DATA_LEN if version == 2 else 0
-        want = 8 + 4 * count + tail
+        want = 8 + size * count + tail
         if len(buf) < want:
             raise PacketError(
                 Reject.BAD_LENGTH, f"{count} addresses need {want} bytes, got {len(buf)}"
             )
         msg = buf[:want]
-        ok = inet_checksum(msg) == 0
+        ok = not six and inet_checksum(msg) == 0
         if version == 3 and src is not None and dst is not None:
             ok = ok or inet_checksum(_pseudo_header(src, dst, len(msg)) + msg) == 0
         if not ok:
             raise PacketError(Reject.BAD_CHECKSUM, f"checksum 0x{buf[6] << 8 | buf[7]:04x}")
-        addresses = tuple(IPv4Address(msg[8 + 4 * i : 12 + 4 * i]) for i in range(count))
+        kind6 = IPv6Address if six else IPv4Address
+        addresses: tuple[Address, ...] = tuple(
+            kind6(msg[8 + size * i : 8 + size * (i + 1)]) for i in range(count)
+        )
         if vrid == 0:
             raise PacketError(Reject.WRONG_VRID, "vrid 0")
         try:
@@ -206,6 +234,16 @@ class Advert:
             return cls(3, vrid, priority, addresses, struct.unpack("!H", buf[4:6])[0] & 0x0FFF)
         except ValueError as exc:  # a field the dataclass refuses, e.g. interval 0
             raise PacketError(Reject.BAD_INTERVAL, str(exc)) from None
+
+
+def decode_ipv6(
+    msg: bytes, src: IPv6Address, dst: IPv6Address, hop_limit: int
+) -> tuple[IPv6Address, IPv6Address, Advert]:
+    """A VRRP message received over IPv6 (a raw socket gives no IPv6 header: the
+    addresses and hop limit come from the socket's ancillary data)."""
+    if hop_limit != VRRP_TTL:
+        raise PacketError(Reject.BAD_TTL, f"hop limit {hop_limit}")
+    return src, dst, Advert.decode(msg, src, dst)
 
 
 def decode_ipv4(packet: bytes) -> tuple[IPv4Address, IPv4Address, Advert]:

@@ -16,7 +16,7 @@ from ipaddress import IPv4Address
 
 from lablb.vrrp.engine import Engine, Out
 from lablb.vrrp.fsm import AddVips, RemoveVips, Send, State, Transition
-from lablb.vrrp.packet import Advert
+from lablb.vrrp.packet import Address, Advert
 
 VRRP_GROUP = IPv4Address("224.0.0.18")
 
@@ -52,7 +52,7 @@ class Lan:
     now: float = 0.0
     engines: dict[str, Engine] = field(default_factory=dict)
     sources: dict[str, IPv4Address] = field(default_factory=dict)
-    vips: dict[str, set[IPv4Address]] = field(default_factory=dict)
+    vips: dict[str, set[Address]] = field(default_factory=dict)
     log: list[Change] = field(default_factory=list)
     sent: list[tuple[float, str, Advert]] = field(default_factory=list)
     _queue: list[_Delivery] = field(default_factory=list)

@@ -21,12 +21,11 @@ C = corpus.CORPUS
 @pytest.mark.parametrize(
     ("name", "what", "line"),
     [
-        ("ipv6-instance.conf", "IPv6 address 2001:db8::100/64", 10),
-        ("ipv6-unicast.conf", "IPv6", 14),
+        ("ipv6-unicast.conf", "IPv6 unicast address 2001:db8::1", 9),
         ("lvs-group.conf", "virtual_server group web", 16),
         ("lvs-fwmark.conf", "virtual_server fwmark 1", 12),
         ("lvs-bfd-check.conf", "BFD_CHECK", 26),
-        ("lvs-ipv6.conf", "IPv6", 10),
+        ("lvs-ipv6.conf", "virtual_server 2001:db8::100:80 (IPv6)", 13),
     ],
 )
 def test_what_the_lab_cannot_run(name: str, what: str, line: int) -> None:
@@ -49,6 +48,9 @@ def test_what_the_lab_cannot_run(name: str, what: str, line: int) -> None:
         "lvs-smtp-check.conf",
         "lvs-dns-check.conf",
         "lvs-file-check.conf",
+        "ipv6-instance.conf",
+        "ipv6-v2.conf",
+        "ipv6-excluded-mixed.conf",
         "static-all.conf",
     ],
 )
@@ -65,7 +67,7 @@ def test_a_config_set_the_lab_cannot_run_is_refused_before_a_lab(tmp_path: Path)
     for node in ("lb01", "lb02"):
         (tmp_path / f"{node}.conf").write_text((SEED / f"{node}.conf").read_text())
     assert set(load_set(tmp_path)) == {"lb01", "lb02"}
-    (tmp_path / "lb02.conf").write_text((C / "ipv6-instance.conf").read_text())
+    (tmp_path / "lb02.conf").write_text((C / "ipv6-unicast.conf").read_text())
     with pytest.raises(ConfigError, match="IPv6"):
         load_set(tmp_path)
     res = run("run", "failover", "--configs", str(tmp_path))
