@@ -18,7 +18,6 @@ from mininet.node import Host
 
 from lablb.errors import LabError
 
-
 DAD_WAIT = 5.0  # RFC 4862's one probe a second, with margin
 
 
