@@ -27,7 +27,16 @@ _spec.loader.exec_module(_seed)
 
 LAN6, CLIENTS6 = "2001:db8:30::", "2001:db8:51::"
 LAST = {"lb01": 20, "lb02": 21, "web01": 23, "web02": 24, "mx01": 25, "cl01": 11, "cl02": 12}
-IPV6_ON = {"net.ipv6.conf.all.disable_ipv6": 0, "net.ipv6.conf.default.disable_ipv6": 0}
+# IPv6 on, and no duplicate address detection: in a lab of our own no address can be a
+# duplicate, and DAD would hold a rebooted host's link-local address (the VRRP source)
+# tentative for a second after its link comes back.
+IPV6_ON = {
+    "net.ipv6.conf.all.disable_ipv6": 0,
+    "net.ipv6.conf.default.disable_ipv6": 0,
+    "net.ipv6.conf.all.accept_dad": 0,
+    "net.ipv6.conf.default.accept_dad": 0,
+    "net.ipv6.conf.eth0.accept_dad": 0,
+}
 
 
 class DualstackTopo(_seed.SeedTopo):  # type: ignore[misc,name-defined]
@@ -46,7 +55,12 @@ class DualstackTopo(_seed.SeedTopo):  # type: ignore[misc,name-defined]
             info["sysctls"] = {**info.get("sysctls", {}), **IPV6_ON}
         r1 = self.nodeInfo("r1")
         r1["addresses"] = [f"{LAN6}1/64 dev eth0", f"{CLIENTS6}1/64 dev eth1"]
-        r1["sysctls"] = {**r1.get("sysctls", {}), **IPV6_ON, "net.ipv6.conf.all.forwarding": 1}
+        r1["sysctls"] = {
+            **r1.get("sysctls", {}),
+            **IPV6_ON,
+            "net.ipv6.conf.eth1.accept_dad": 0,
+            "net.ipv6.conf.all.forwarding": 1,
+        }
 
 
 TOPOS = {"dualstack": DualstackTopo}

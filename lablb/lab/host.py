@@ -41,9 +41,8 @@ class LabHost(Host):  # type: ignore[misc]
             self.must(["sysctl", "-q", "-w", f"{key}={value}"])
         for addr in lo_addresses or ():
             self.must(["ip", "addr", "add", addr, "dev", "lo"])
-        for spec in addresses or ():
-            extra = ["nodad"] if ":" in spec.split()[0] else []
-            self.must(["ip", "addr", "add", *spec.split(), *extra])
+        self.lab_addresses = list(addresses or ())
+        self._add_addresses()
         for route in routes or ():
             self.must(["ip", "route", "add", *route.split()])
         if any(":" in spec.split()[0] for spec in addresses or ()):
@@ -59,9 +58,16 @@ class LabHost(Host):  # type: ignore[misc]
                 raise LabError(f"{self.name}: IPv6 addresses still tentative after {timeout} s")
             time.sleep(0.05)
 
+    def _add_addresses(self) -> None:
+        for spec in self.lab_addresses:
+            extra = ["nodad"] if ":" in spec.split()[0] else []
+            self.must(["ip", "addr", "replace", *spec.split(), *extra])
+
     def restore_routes(self) -> None:
-        """Put the topology's routes back: taking a link down makes the kernel drop
-        routes through it, and a rebooted machine would have them again."""
+        """Put the topology's addresses and routes back: taking a link down makes the
+        kernel drop routes through it (and IPv6 addresses, unless kept), and a rebooted
+        machine would have them again."""
+        self._add_addresses()
         for route in self.lab_routes:
             self.must(["ip", "route", "replace", *route.split()])
 

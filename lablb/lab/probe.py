@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 
 from lablb.errors import LabError
@@ -32,7 +32,7 @@ class Prober:
 
     lab: Lab
     host: str
-    icmp: IPv4Address | None
+    icmp: IPv4Address | IPv6Address | None
     tcp: tuple[IPv4Address, int] | None
     interval: float = 0.001
     out: Path = Path("probe.json")

@@ -1,6 +1,7 @@
 """The prober process: ``python -m lablb.probe.daemon``, run in a lab client. Edge only.
 
-Every ``--interval`` seconds it sends one ICMP echo request to ``--icmp ADDR`` and one
+Every ``--interval`` seconds it sends one ICMP echo request (ICMPv6 for an IPv6
+address) to ``--icmp ADDR`` and one
 TCP SYN to ``--tcp ADDR:PORT`` from raw sockets, and records, per probe number, the send
 instant and the receive instant of its answer. Receive instants are the kernel's
 (``SO_TIMESTAMPNS``: stamped when the packet reached the socket layer, not when Python
@@ -30,10 +31,16 @@ import struct
 import sys
 import time
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address, ip_address
 
 from lablb.mail import in_own_netns
-from lablb.probe.packets import SynProbe, echo_reply_number, echo_request
+from lablb.probe.packets import (
+    SynProbe,
+    echo6_reply_number,
+    echo_reply_number,
+    echo_request,
+    echo_request6,
+)
 
 MAX_SECONDS = 600.0  # no prober outlives this, whatever happens to its owner
 MIN_INTERVAL = 0.0002
@@ -70,8 +77,8 @@ def _kernel_time(ancdata: list[tuple[int, int, bytes]]) -> int | None:
     return None
 
 
-def _raw(proto: int) -> socket.socket:
-    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, proto)
+def _raw(proto: int, family: socket.AddressFamily = socket.AF_INET) -> socket.socket:
+    s = socket.socket(family, socket.SOCK_RAW, proto)
     s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUF)
     s.setblocking(False)
@@ -87,7 +94,10 @@ def _local_address(target: IPv4Address, port: int) -> IPv4Address:
 
 
 def run(
-    interval: float, icmp: IPv4Address | None, tcp: tuple[IPv4Address, int] | None, seconds: float
+    interval: float,
+    icmp: IPv4Address | IPv6Address | None,
+    tcp: tuple[IPv4Address, int] | None,
+    seconds: float,
 ) -> dict[str, object]:
     stop = {"now": False}
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -96,8 +106,9 @@ def run(
     socks: dict[int, tuple[str, socket.socket]] = {}
     records: dict[str, Record] = {}
     syn: SynProbe | None = None
+    six = isinstance(icmp, IPv6Address)
     if icmp is not None:
-        s = _raw(socket.IPPROTO_ICMP)
+        s = _raw(socket.IPPROTO_ICMPV6, socket.AF_INET6) if six else _raw(socket.IPPROTO_ICMP)
         socks[s.fileno()] = ("icmp", s)
         records["icmp"] = Record(str(icmp))
     if tcp is not None:
@@ -120,7 +131,9 @@ def run(
                 # before sendto even returns.
                 t = time.time_ns()
                 try:
-                    if kind == "icmp" and icmp is not None:
+                    if kind == "icmp" and six:
+                        s.sendto(echo_request6(ident, number), (str(icmp), 0, 0, 0))
+                    elif kind == "icmp" and icmp is not None:
                         s.sendto(echo_request(ident, number), (str(icmp), 0))
                     elif syn is not None:
                         s.sendto(syn.syn(number), (str(syn.target), 0))
@@ -136,11 +149,14 @@ def run(
             rec = records[kind]
             while True:
                 try:
-                    data, anc, _flags, _addr = s.recvmsg(2048, 64)
+                    data, anc, _flags, addr = s.recvmsg(2048, 64)
                 except BlockingIOError:
                     break
                 t = _kernel_time(anc) or time.time_ns()
-                if kind == "icmp" and icmp is not None:
+                if kind == "icmp" and six:
+                    source = ip_address(addr[0].split("%")[0])
+                    n = echo6_reply_number(data, ident) if source == icmp else None
+                elif kind == "icmp" and isinstance(icmp, IPv4Address):
                     n = echo_reply_number(data, ident, icmp)
                 else:
                     n = syn.answered(data) if syn is not None else None
@@ -167,7 +183,7 @@ def _address_port(text: str) -> tuple[IPv4Address, int]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="lablb-probe", description=__doc__.split("\n")[0])
     p.add_argument("--interval", type=float, default=0.001)
-    p.add_argument("--icmp", type=IPv4Address)
+    p.add_argument("--icmp", type=ip_address, help="an IPv4 or IPv6 address")
     p.add_argument("--tcp", type=_address_port, help="ADDR:PORT")
     p.add_argument("--for", dest="seconds", type=float, default=300.0)
     p.add_argument("--out", required=True)

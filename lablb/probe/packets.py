@@ -46,6 +46,27 @@ def echo_request(ident: int, number: int) -> bytes:
     return head[:2] + struct.pack("!H", csum) + head[4:] + data
 
 
+ICMP6_ECHO_REQUEST, ICMP6_ECHO_REPLY = 128, 129  # RFC 4443 section 4
+
+
+def echo_request6(ident: int, number: int) -> bytes:
+    """An ICMPv6 echo request carrying probe ``number``; its checksum is left 0 for the
+    kernel, which computes it on a raw ICMPv6 socket (RFC 3542 section 3.1)."""
+    data = struct.pack("!I", number & 0xFFFFFFFF).ljust(ECHO_DATA, b"\xa5")
+    return struct.pack("!BBHHH", ICMP6_ECHO_REQUEST, 0, 0, ident & 0xFFFF, number & 0xFFFF) + data
+
+
+def echo6_reply_number(message: bytes, ident: int) -> int | None:
+    """The probe number an ICMPv6 message (a raw ICMPv6 socket gives no IPv6 header;
+    the caller checks the source) answers, if it is our echo reply."""
+    if len(message) < 8 + 4:
+        return None
+    kind, _code, _csum, rid = struct.unpack("!BBHH", message[:6])
+    if kind != ICMP6_ECHO_REPLY or rid != ident & 0xFFFF:
+        return None
+    return int(struct.unpack("!I", message[8:12])[0])
+
+
 def ip_payload(packet: bytes) -> tuple[IPv4Address, int, bytes] | None:
     """(source, protocol, payload) of an IPv4 packet, None if it is not one."""
     if len(packet) < 20 or packet[0] >> 4 != 4:
