@@ -39,7 +39,7 @@ def docroot_reader(docroot: str) -> Callable[[str], bytes | None]:
         full = os.path.normpath(os.path.join(docroot, path.lstrip("/")))
         if not full.startswith(os.path.normpath(docroot)) or not os.path.isfile(full):
             return None
-        with open(full, "rb") as fh:
+        with open(full, "rb") as fh:  # OSError: lint_docroot says which page and why
             return fh.read()
 
     return read

@@ -41,6 +41,10 @@ CODES: dict[str, Code] = {
     "include-cycle": Code(_K, "A file includes itself, directly or through others (fatal).",
                           "include keepalived.conf   # inside keepalived.conf"),
     "include-depth": Code(_K, "Includes nested too deep (fatal).", "a.conf includes b.conf ..."),
+    "include-limit": Code(_L, "An include line expanding to more than 4096 names, or more "
+                          "than 4096 files read in all (fatal): keepalived has no bound.",
+                          "include /etc/keepalived/{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}"
+                          "{a,b}{a,b}{a,b}{a,b}{a,b}"),
     "missing-brace": Code(_K, "A block is never closed; keepalived reads the rest of the file "
                           "into it.", "vrrp_instance VI_1 {\n    interface eth0"),
     "unexpected-brace": Code(_K, "A '}' closes nothing, or a '{' opens a block with no "
@@ -183,6 +187,8 @@ CODES: dict[str, Code] = {
                                    "lb01: 10.0.0.1:80, lb02: none"),
     "page-missing": Code(_L, "An HTTP_GET url the web root does not serve (--docroot).",
                          "url { path /health ... }"),
+    "page-unreadable": Code(_L, "A page of the web root that cannot be read (--docroot).",
+                            "chmod 000 www/testurl/test.jsp"),
     "digest-mismatch": Code(_L, "An HTTP_GET digest that is not the MD5 of the page served "
                             "(--docroot).", "digest 00000000000000000000000000000000"),
 }  # fmt: skip

@@ -6,10 +6,12 @@ notebooks, which describe whole include trees as a dict.
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import glob
 import os
 import posixpath
+import stat
 from pathlib import Path
 
 from lablb.config.edit import Variant
@@ -20,10 +22,22 @@ def node_config_id() -> str:
     return os.uname().nodename.split(".", 1)[0]
 
 
+MAX_FILE_BYTES = 16 << 20  # a config file larger than this is not a config file
+
+
 class FileReader:
     def read(self, path: str) -> str:
+        """A regular file's text. Anything else (``/dev/zero``, a FIFO, a directory)
+        would read without end or block: refused, as an ``OSError`` like any unreadable
+        file; so is a file past ``MAX_FILE_BYTES``."""
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
         with open(path, encoding="utf-8", errors="replace") as fh:
-            return fh.read()
+            text = fh.read(MAX_FILE_BYTES + 1)
+        if len(text) > MAX_FILE_BYTES:
+            raise OSError(errno.EFBIG, f"larger than {MAX_FILE_BYTES >> 20} MiB", path)
+        return text
 
     def glob(self, pattern: str) -> list[str]:
         return sorted(glob.glob(pattern))

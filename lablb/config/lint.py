@@ -197,7 +197,8 @@ def lint_docroot(
 ) -> list[Diagnostic]:
     """HTTP_GET/SSL_GET digests against the pages a web root serves.
 
-    ``read_page(path)`` returns the body the web nodes serve at ``path``, or None.
+    ``read_page(path)`` returns the body the web nodes serve at ``path``, or None; an
+    ``OSError`` from it is a page that exists but cannot be read.
     """
     out: list[Diagnostic] = []
     for vs in config.virtual_servers:
@@ -206,7 +207,19 @@ def lint_docroot(
                 for url in ck.urls:
                     if url.digest is None:
                         continue
-                    body = read_page(url.path)
+                    try:
+                        body = read_page(url.path)
+                    except OSError as exc:
+                        out.append(
+                            error(
+                                url.where,
+                                "page-unreadable",
+                                f"{ck.kind} checks {url.path}: the web root's page cannot "
+                                f"be read ({exc.strerror or exc})",
+                                "check the page's permissions",
+                            )
+                        )
+                        continue
                     if body is None:
                         out.append(
                             error(

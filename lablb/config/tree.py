@@ -23,6 +23,12 @@ from lablb.config.preprocess import Preprocessor, split_top
 
 INCLUDE_KEYWORDS = ("include", "includer", "includem", "includew", "includeb", "includea")
 MAX_INCLUDE_DEPTH = 32
+# Bounds on what one config can make the reader do (keepalived has none, and an include
+# line of twenty brace pairs expands to a million names): names one include line may
+# expand to, and files read in all (a file included twice is read twice, as keepalived
+# does, so twenty files that each include the next one twice are a million reads).
+MAX_INCLUDE_NAMES = 4096
+MAX_FILES_READ = 4096
 
 
 class Reader(Protocol):
@@ -65,8 +71,43 @@ class _Open:
     body: list[Statement] = field(default_factory=list)
 
 
-def expand_braces(pattern: str) -> list[str]:
-    """csh-style brace expansion: ``a{b,c}d`` -> ``abd``, ``acd`` (nested allowed)."""
+class TooMany(ValueError):
+    """A brace pattern that expands to more than ``MAX_INCLUDE_NAMES`` names."""
+
+
+def expand_braces(pattern: str, limit: int = MAX_INCLUDE_NAMES) -> list[str]:
+    """csh-style brace expansion: ``a{b,c}d`` -> ``abd``, ``acd`` (nested allowed);
+    ``TooMany`` past ``limit`` names, before building them."""
+    if _count_braces(pattern, limit) > limit:
+        raise TooMany(pattern)
+    return _expand(pattern)
+
+
+def _count_braces(pattern: str, limit: int) -> int:
+    """How many names ``pattern`` expands to (stops counting past ``limit``)."""
+    depth, start = 0, -1
+    for i, ch in enumerate(pattern):
+        if ch == "{":
+            if depth == 0:
+                start = i
+            depth += 1
+        elif ch == "}" and depth:
+            depth -= 1
+            if depth == 0:
+                parts = split_top(pattern[start + 1 : i])
+                if len(parts) == 1:
+                    continue
+                head, tail = pattern[:start], pattern[i + 1 :]
+                total = 0
+                for p in parts:
+                    total += _count_braces(head + p + tail, limit)
+                    if total > limit:
+                        break
+                return total
+    return 1
+
+
+def _expand(pattern: str) -> list[str]:
     depth = 0
     start = -1
     for i, ch in enumerate(pattern):
@@ -81,7 +122,7 @@ def expand_braces(pattern: str) -> list[str]:
                 if len(parts) == 1:
                     continue
                 head, tail = pattern[:start], pattern[i + 1 :]
-                return [x for p in parts for x in expand_braces(head + p + tail)]
+                return [x for p in parts for x in _expand(head + p + tail)]
     return [pattern]
 
 
@@ -108,6 +149,7 @@ class _Builder:
         self.pre = Preprocessor(config_id)
         self.diags: list[Diagnostic] = []
         self.files: list[str] = []
+        self.too_many_reads = False
         self.top: list[Statement] = []
         self.stack: list[_Open] = []
         self.pending: list[Token] = []
@@ -179,6 +221,19 @@ class _Builder:
                 )
             )
             return
+        if len(self.files) >= MAX_FILES_READ:
+            if not self.too_many_reads:
+                self.too_many_reads = True
+                self.diags.append(
+                    error(
+                        where or Where(path, 0, 0),
+                        "include-limit",
+                        f"more than {MAX_FILES_READ} files read through includes",
+                        "a file included many times over (each include reads it again)",
+                        fatal=True,
+                    )
+                )
+            return
         if len(chain) >= MAX_INCLUDE_DEPTH:
             self.diags.append(
                 error(
@@ -240,7 +295,20 @@ class _Builder:
         base = posixpath.dirname(path)
         matches: list[str] = []
         for tok in tokens[1:]:
-            for pattern in expand_braces(tok.text):
+            try:
+                patterns = expand_braces(tok.text)
+            except TooMany:
+                self.diags.append(
+                    error(
+                        tok.where,
+                        "include-limit",
+                        f"{kw.text} {tok.text} expands to more than {MAX_INCLUDE_NAMES} names",
+                        "fewer brace groups",
+                        fatal=True,
+                    )
+                )
+                continue
+            for pattern in patterns:
                 full = pattern if posixpath.isabs(pattern) else posixpath.join(base, pattern)
                 if re.search(r"[*?\[]", full):
                     matches.extend(self.reader.glob(full))
