@@ -7,8 +7,8 @@ delay_before_retry, delay_loop) is ``lablb.checker.logic``'s business, not this 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import http.client
 import random
 import shlex
 import socket
@@ -19,7 +19,7 @@ import threading
 import time
 from typing import BinaryIO
 
-from lablb.checker import dns
+from lablb.checker import dns, http
 from lablb.config.model import Checker, RealServer, VirtualServer
 from lablb.config.track_files import TrackFile, file_status, parse_value
 from lablb.vrrp.packet import inet_checksum
@@ -42,35 +42,59 @@ def md5_hex(body: bytes) -> str:
 
 
 def http_get(c: Checker, rs: RealServer, vs: VirtualServer) -> Result:
+    """keepalived's HTTP_GET/SSL_GET: each url fetched, its status in ``status_code``
+    and, with ``digest``, the MD5 of its body equal. Each url's whole exchange
+    (connect, TLS, request, response) is bounded by connect_timeout, so a server that
+    drips its answer a byte at a time fails the check instead of holding it."""
     host, port = target(c, rs, vs)
     for url in c.urls or ():
-        conn: http.client.HTTPConnection
-        source = (str(c.bindto), c.bind_port or 0) if c.bindto is not None else None
-        if c.kind == "SSL_GET":
-            ctx = ssl.create_default_context()
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-            conn = http.client.HTTPSConnection(
-                host, port, timeout=c.connect_timeout, source_address=source, context=ctx
-            )
-        else:
-            conn = http.client.HTTPConnection(
-                host, port, timeout=c.connect_timeout, source_address=source
-            )
         try:
-            headers = {"Host": url.virtualhost or vs.virtualhost or host}
-            conn.request("GET", url.path, headers=headers)
-            resp = conn.getresponse()
-            body = resp.read()
-        except (OSError, http.client.HTTPException) as exc:
-            return False, f"GET {url.path}: {exc or type(exc).__name__}", None
-        finally:
-            conn.close()
-        if not any(lo <= resp.status <= hi for lo, hi in url.status_code):
-            return False, f"GET {url.path}: status {resp.status}", None
+            head = http.request(url.path, url.virtualhost or vs.virtualhost or host)
+            status, body = _fetch(c, host, port, head)
+        except (OSError, http.HttpError) as exc:
+            why = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            return False, f"GET {url.path}: {why}", None
+        if not any(lo <= status <= hi for lo, hi in url.status_code):
+            return False, f"GET {url.path}: status {status}", None
         if url.digest is not None and md5_hex(body) != url.digest.lower():
             return False, f"GET {url.path}: digest {md5_hex(body)} != {url.digest}", None
     return True, "ok", None
+
+
+def _fetch(c: Checker, host: str, port: int, head: bytes) -> tuple[int, bytes]:
+    """One request, its response read to the end within connect_timeout in all."""
+    deadline = time.monotonic() + c.connect_timeout
+
+    def left() -> float:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"no whole answer in {c.connect_timeout:g} s")
+        return remaining
+
+    source = (str(c.bindto), c.bind_port or 0) if c.bindto is not None else None
+    raw = socket.create_connection((host, port), timeout=left(), source_address=source)
+    sock: socket.socket = raw
+    try:
+        if c.kind == "SSL_GET":  # keepalived verifies no certificate without a CA
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            raw.settimeout(left())
+            sock = ctx.wrap_socket(raw, server_hostname=host)
+        sock.settimeout(left())
+        sock.sendall(head)
+        data = b""
+        while True:
+            sock.settimeout(left())
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                raise TimeoutError(f"no whole answer in {c.connect_timeout:g} s") from None
+            data += chunk
+            with contextlib.suppress(http.Incomplete):  # (never once the server closed)
+                return http.parse_response(data, complete=not chunk)
+    finally:
+        sock.close()
 
 
 def tcp_check(c: Checker, rs: RealServer, vs: VirtualServer) -> Result:

@@ -34,7 +34,11 @@ def parse(frame: bytes) -> Parsed:
     """An Ethernet frame (no vnet header) carrying IPv4 TCP or UDP; PacketError else."""
     if len(frame) < ETH_HLEN + 20 or frame[12:14] != b"\x08\x00":
         raise PacketError("not IPv4")
+    if frame[ETH_HLEN] >> 4 != 4:
+        raise PacketError("not IPv4", f"IP version {frame[ETH_HLEN] >> 4}")
     ihl = (frame[ETH_HLEN] & 0x0F) * 4
+    if ihl < 20:
+        raise PacketError("bad IPv4 header", f"header length {ihl}")
     proto = frame[ETH_HLEN + 9]
     l4 = ETH_HLEN + ihl
     if proto not in (6, 17) or len(frame) < l4 + (14 if proto == 6 else 8):
@@ -157,20 +161,43 @@ def encode_sync(sync_id: int, conns: list[SyncConn]) -> bytes:
     ).encode()
 
 
+MAX_SYNC_TIMEOUT = 2678400.0  # the longest IPVS keeps anything (persistence_timeout max)
+
+
+def _int(x: object, lo: int, hi: int) -> int:
+    if not isinstance(x, int) or isinstance(x, bool) or not lo <= x <= hi:
+        raise ValueError(f"{x!r} is not an integer in {lo}..{hi}")
+    return x
+
+
+def _timeout(x: object) -> float:
+    """Seconds left: a finite number in 0..MAX_SYNC_TIMEOUT (NaN would never expire)."""
+    if isinstance(x, bool) or not isinstance(x, int | float) or not 0 <= x <= MAX_SYNC_TIMEOUT:
+        raise ValueError(f"timeout {x!r} is not in 0..{MAX_SYNC_TIMEOUT:g} s")
+    return float(x)
+
+
 def decode_sync(data: bytes, sync_id: int) -> list[SyncConn]:
-    """PacketError for anything that is not a sync message of ``sync_id``."""
+    """PacketError, and nothing else, for anything that is not a well-formed sync
+    message of ``sync_id``: every field is checked for type and range (a datagram from
+    the LAN is untrusted input)."""
     try:
         msg = json.loads(data)
-        if msg["v"] != SYNC_VERSION or msg["id"] != sync_id:
+        if not isinstance(msg, dict) or not isinstance(msg.get("conns"), list):
+            raise ValueError("not a sync message")
+        if msg.get("v") != SYNC_VERSION or msg.get("id") != sync_id:
             raise PacketError("sync message of another version or sync id")
-        return [
-            SyncConn(
-                Flow(int(p), IPv4Address(c), int(cp), IPv4Address(v), int(vp)),
-                (IPv4Address(d), int(dp)),
-                ConnState(st),
-                float(t),
-            )
-            for p, c, cp, v, vp, d, dp, st, t in msg["conns"]
-        ]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise PacketError("bad sync message", str(exc)) from None
+        out = []
+        for row in msg["conns"]:
+            if not isinstance(row, list) or len(row) != 9:
+                raise ValueError("a connection is a list of 9 fields")
+            p, c, cp, v, vp, d, dp, st, t = row
+            if not all(isinstance(a, str) for a in (c, v, d, st)):
+                raise ValueError("addresses and state are strings")
+            flow = Flow(_int(p, 0, 255), IPv4Address(c), _int(cp, 0, 65535), IPv4Address(v),
+                        _int(vp, 0, 65535))  # fmt: skip
+            dest = (IPv4Address(d), _int(dp, 0, 65535))
+            out.append(SyncConn(flow, dest, ConnState(st), _timeout(t)))
+        return out
+    except (ValueError, KeyError, TypeError, RecursionError, OverflowError) as exc:
+        raise PacketError("bad sync message", str(exc)[:200]) from None
