@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,6 +48,14 @@ BRIDGE_SYSCTLS = (
 # daemons they watch: on a few shared CPUs they must not take scheduling slices from
 # them (lablb.measure.bounds counts one quantum of competition, no more).
 INSTRUMENT_NICE = 10
+# Mininet stops the seed lab in about a second and a 64-node webfarm in a few; past
+# this it is waiting on something that will never answer.
+NET_STOP_TIMEOUT = 30.0
+
+
+def _nothing(*_args: object, **_kwargs: object) -> str:
+    """What a host with no shell left runs for Mininet: nothing."""
+    return ""
 
 
 class LabInterrupted(LabError):
@@ -194,7 +203,7 @@ class Lab:
                 namespaces.discard(procs.own_netns() or "")
                 strays = [p for p in procs.pids_in_netns(namespaces) if p not in shells]
                 procs.kill_all(strays)
-                self.net.stop()
+                self._stop_net()
                 self.net = None
             for name in self._netns:
                 procs.run(["ip", "netns", "delete", name])
@@ -206,6 +215,32 @@ class Lab:
             for signum, handler in self._old_handlers.items():
                 signal.signal(signum, handler)
             self._old_handlers = {}
+
+    def _stop_net(self) -> None:
+        """Mininet's stop, bounded in time whatever the hosts did. A host whose shell
+        died (an OOM kill, every process in its namespace killed) has no one to run
+        Mininet's commands: Mininet would wait forever for its prompt, so such a host
+        is told to run nothing (its namespace, and the veth ends in it, went with its
+        last process). Should Mininet still hang, the root namespace is swept as
+        ``lablb clean`` does."""
+        for host in self.net.hosts:
+            shell = getattr(host, "shell", None)
+            if shell is None or shell.poll() is not None:
+                print(f"lablb: teardown: {host.name}'s shell is gone", file=sys.stderr)
+                host.cmd = _nothing
+                host.shell = None
+        stopper = threading.Thread(target=self.net.stop, name="mininet-stop", daemon=True)
+        stopper.start()
+        stopper.join(NET_STOP_TIMEOUT)
+        if stopper.is_alive():
+            from lablb.lab.clean import clean
+
+            print(
+                f"lablb: teardown: Mininet did not stop within {NET_STOP_TIMEOUT:g} s; "
+                "sweeping the lab from the root namespace",
+                file=sys.stderr,
+            )
+            clean()
 
     # -- use ------------------------------------------------------------------
     def host(self, name: str) -> Any:

@@ -45,6 +45,7 @@ from ipaddress import IPv4Address, IPv6Address
 from lablb.errors import PacketError
 
 IPPROTO_VRRP = 112  # RFC 3768 section 5.2.4
+VRRP_GROUP = IPv4Address("224.0.0.18")  # RFC 3768 section 5.2.2
 VRRP_GROUP6 = IPv6Address("ff02::12")  # RFC 5798 section 5.1.2.2
 VRRP_TTL = 255  # RFC 3768 section 5.2.3: a router MUST discard other TTLs
 # IP precedence 6, "internetwork control" (RFC 791), DSCP CS6: how keepalived marks its

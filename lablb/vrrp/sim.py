@@ -16,9 +16,7 @@ from ipaddress import IPv4Address
 
 from lablb.vrrp.engine import Engine, Out
 from lablb.vrrp.fsm import AddVips, RemoveVips, Send, State, Transition
-from lablb.vrrp.packet import Address, Advert
-
-VRRP_GROUP = IPv4Address("224.0.0.18")
+from lablb.vrrp.packet import VRRP_GROUP, Address, Advert
 
 
 @dataclass(frozen=True)
