@@ -10,6 +10,7 @@ state of every checker is written to ``checker.json`` in the run directory.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import signal
@@ -32,15 +33,17 @@ from lablb.checker.logic import (
     rs_key,
 )
 from lablb.checker.probes import PROBES, Result, file_check
+from lablb.config.diagnostics import NOWHERE
 from lablb.config.load import load
 from lablb.config.model import Checker, KeepalivedConfig, RealServer, VirtualServer
 from lablb.config.track_files import TrackFile, track_files
-from lablb.errors import ConfigError
+from lablb.errors import ConfigError, LablbError
 from lablb.ipvs.frame import control_address
 from lablb.mail import send_alert
 from lablb.vrrp.daemon import EventLog, child_main
 
 TICK = 0.05
+WORKERS = 64  # attempts in flight at once; each is bounded by its connect_timeout
 STATUS_EVERY = 0.5
 
 
@@ -95,19 +98,50 @@ class CheckerDaemon:
     mailer: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=2))
 
     def __post_init__(self) -> None:
-        files = track_files(self.config)
+        self.jobs, self.pools = self._build(self.config)
+        for pool in self.pools:
+            self.apply(pool.initial())
+
+    def _build(self, config: KeepalivedConfig) -> tuple[list[Job], list[Pool]]:
+        files = track_files(config)
         for problem in init_files(files):
             self.log("track-file", ok=False, error=problem)
-        for vs in self.config.virtual_servers:
+        jobs, pools = [], []
+        for vs in config.virtual_servers:
             pool = Pool(vs)
-            self.pools.append(pool)
+            pools.append(pool)
             for rs in vs.real_servers:
                 for c in rs.checkers:
                     state = CheckerState(Timing.of(c), up=not vs.alpha)
-                    probe = probe_of(c, rs, vs, files)
-                    self.jobs.append(Job(vs, rs, c, state, pool, probe))
-        for pool in self.pools:
-            self.apply(pool.initial())
+                    jobs.append(Job(vs, rs, c, state, pool, probe_of(c, rs, vs, files)))
+        return jobs, pools
+
+    def reload(self, config: KeepalivedConfig) -> None:
+        """SIGHUP: the new config's servers and checkers. A checker that did not change
+        keeps its state and schedule (an attempt in flight is judged under the new
+        config); the forwarder hears only what changed (``Pool.reconcile``). Services
+        themselves are the forwarder's: added or removed ones need a restart."""
+        jobs, pools = self._build(config)
+
+        def key(j: Job) -> tuple[str, str, Checker]:  # where it is written does not matter
+            return j.vs.label, rs_key(j.vs, j.rs), dataclasses.replace(j.checker, where=NOWHERE)
+
+        old_jobs = {key(j): j for j in self.jobs}
+        for j in jobs:
+            kept = old_jobs.get(key(j))
+            if kept is not None:
+                j.state, j.running, j.last = kept.state, kept.running, kept.last
+        old_pools = {p.vs.label: p for p in self.pools}
+        for pool in pools:
+            old = old_pools.pop(pool.vs.label, None)
+            self.apply(pool.reconcile(old) if old is not None else pool.initial())
+        self.config, self.jobs, self.pools = config, jobs, pools
+        self.log(
+            "reload",
+            ok=True,
+            checkers=len(jobs),
+            services_gone=sorted(old_pools),  # the forwarder keeps them until restarted
+        )
         self.ctl = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.ctl_address = control_address(str(self.run_dir.resolve()))
 
@@ -207,18 +241,24 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
     cfg = load(config_path)
     run_dir.mkdir(parents=True, exist_ok=True)
     d = CheckerDaemon(cfg, run_dir, log)
-    stop = {"now": False}
+    stop = {"now": False, "reload": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
     signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
-    signal.signal(signal.SIGHUP, lambda *_: log("reload", ok=False, error="checker: ignored"))
+    signal.signal(signal.SIGHUP, lambda *_: stop.update(reload=True))
     log("checker-start", checkers=len(d.jobs))
     start = last_status = time.monotonic()
-    with ThreadPoolExecutor(max_workers=max(1, len(d.jobs))) as pool:
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         try:
             while not stop["now"]:
                 now = time.monotonic()
                 if run_for is not None and now - start >= run_for:
                     break
+                if stop["reload"]:
+                    stop["reload"] = False
+                    try:
+                        d.reload(load(config_path))
+                    except LablbError as exc:  # the running config stays
+                        log("reload", ok=False, error=str(exc))
                 d.step(now, pool)
                 d.flush()
                 if now - last_status >= STATUS_EVERY:

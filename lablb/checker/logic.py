@@ -171,6 +171,30 @@ class Pool:
             return [SetWeight(self.vs.label, v4(addr), p, 1)]
         return [Remove(self.vs.label, v4(addr), p)]
 
+    def reconcile(self, old: Pool) -> list[PoolAction]:
+        """A reload: this pool (the new config's virtual server) takes over from ``old``.
+        Servers it keeps keep their health and dynamic weight; the forwarder hears only
+        the difference: removed servers, new ones (up unless ``alpha``), new weights."""
+        out: list[PoolAction] = []
+        before = {rs_key(old.vs, rs): rs for rs in old.vs.real_servers}
+        for key, rs in before.items():
+            if key not in self.health:
+                out.append(Remove(old.vs.label, v4(rs.address), rs.port or old.vs.port or 0))
+        for rs in self.vs.real_servers:
+            key = rs_key(self.vs, rs)
+            if key in before:
+                self.health[key] = old.health[key]
+                if key in old.dynamic:
+                    self.dynamic[key] = old.dynamic[key]
+                if before[key].weight != rs.weight and self.health[key]:
+                    out.append(self._set(rs, self.dynamic.get(key, rs.weight)))
+            elif self.health[key]:
+                out.append(self._set(rs, rs.weight))
+            elif self._inhibit(rs):
+                out.append(self._set(rs, 0))
+        self.service_up = self._alive_weight() >= self.vs.quorum
+        return out
+
     def change(
         self, rs: RealServer, up: bool, why: str, weight: int | None = None
     ) -> list[PoolAction]:

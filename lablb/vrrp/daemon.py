@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv6Address
 from pathlib import Path
@@ -34,6 +34,7 @@ from typing import IO
 from lablb.config.load import load
 from lablb.config.model import (
     GlobalDefs,
+    IPAddress,
     KeepalivedConfig,
     Script,
     VirtualAddress,
@@ -123,6 +124,8 @@ class Daemon:
     stopping: bool = False
     reloading: bool = False
     undecodable: dict[str, int] = field(default_factory=dict)  # reason -> count
+    # instance -> the address lines it added, by address: what it removes later
+    held: dict[str, dict[str, VirtualAddress]] = field(default_factory=dict)
 
     # -- setup ---------------------------------------------------------------------------
     def configure(self, now: float) -> list[Out]:
@@ -215,7 +218,7 @@ class Daemon:
             elif isinstance(action, AddVips | RemoveVips):
                 self._vips(instance, iface, action)
             elif isinstance(action, Garp):
-                for vip in self._vip_lines(instance):
+                for vip in self._lines_for(instance, action.vips, self._vip_lines(instance)):
                     dev = vip.dev or iface
                     if isinstance(vip.ip, IPv6Address):
                         na = self.na.get(dev) or self.na.setdefault(dev, io.NaSender(dev))
@@ -252,11 +255,30 @@ class Daemon:
         inst = self.config.instance(instance) if self.config else None
         return _addresses(inst) if inst else ()
 
+    def _lines_for(
+        self, instance: str, addresses: tuple[IPAddress, ...], pool: Iterable[VirtualAddress]
+    ) -> list[VirtualAddress]:
+        """The config lines an action on ``addresses`` means: all of them (the excluded
+        addresses too) when it names every advertised address, as a move to or from
+        MASTER does; only the named ones when a reload adds or drops some."""
+        inst = self.config.instance(instance) if self.config else None
+        every = inst is not None and set(addresses) >= set(inst.vips)
+        return [line for line in pool if every or line.ip in addresses]
+
     def _vips(self, instance: str, iface: str, action: AddVips | RemoveVips) -> None:
-        op, fn = ("add", io.add_vip) if isinstance(action, AddVips) else ("del", io.del_vip)
-        for vip in self._vip_lines(instance):
-            error = fn(vip, iface)
-            self.log("vip", instance=instance, op=op, address=vip.interface, error=error)
+        held = self.held.setdefault(instance, {})
+        if isinstance(action, AddVips):
+            for vip in self._lines_for(instance, action.vips, self._vip_lines(instance)):
+                error = io.add_vip(vip, iface)
+                held[str(vip.interface)] = vip
+                self.log("vip", instance=instance, op="add", address=vip.interface, error=error)
+            return
+        # What this daemon added (a reload may have dropped the line from the config).
+        pool = list(held.values()) or list(self._vip_lines(instance))
+        for vip in self._lines_for(instance, action.vips, pool):
+            error = io.del_vip(vip, iface)
+            held.pop(str(vip.interface), None)
+            self.log("vip", instance=instance, op="del", address=vip.interface, error=error)
 
     def _notify(self, instance: str, t: Transition) -> None:
         """keepalived's notify contract: notify_master/backup/fault/stop run bare;

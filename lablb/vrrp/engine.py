@@ -201,16 +201,20 @@ class Engine:
 
 
 def adopt(old: Engine, new: Engine, now: float) -> list[Out]:
-    """Reload (SIGHUP): routers whose parameters did not change keep their state and
-    timers; removed or changed ones stop (priority 0 if master), new ones start."""
+    """Reload (SIGHUP): routers that are still the same virtual router keep their state
+    and timers and take their new parameters (``Router.retune``); removed ones, and ones
+    that became another router (VRID, version, authentication type, interface), stop
+    (priority 0 if master); new ones start."""
     out: list[Out] = []
     for name, router in old.routers.items():
         kept = new.routers.get(name)
         if (
             kept is not None
-            and kept.params == router.params
-            and (new.interfaces[name] == old.interfaces[name])
+            and new.interfaces[name] == old.interfaces[name]
+            and new.families.get(name) == old.families.get(name)
+            and router.retunable(kept.params)
         ):
+            out += [(name, a) for a in router.retune(now, kept.params)]
             new.routers[name] = router
         else:
             out += [(name, a) for a in router.stop(now)]

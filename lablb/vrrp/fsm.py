@@ -231,6 +231,37 @@ class Router:
             return []
         return [self.send(PRIORITY_STOP), RemoveVips(self.params.vips)]
 
+    def retunable(self, params: Params) -> bool:
+        """Can ``params`` replace this router's in place (a reload): the same virtual
+        router (VRID, version, authentication type), anything else may differ."""
+        old = self.params
+        return (old.name, old.vrid, old.version, old.auth_type) == (
+            params.name, params.vrid, params.version, params.auth_type,
+        )  # fmt: skip
+
+    def retune(self, now: float, params: Params) -> list[Action]:
+        """A reload's new parameters, state and timers kept (keepalived keeps a reloaded
+        instance's state): a master advertises at once with its new priority and
+        interval, and the addresses it carries change with the config (the edge adds and
+        drops the difference); a backup's next master-down timer uses the new priority.
+        No failover comes from a reload itself, only from what the new priorities mean."""
+        old, self.params = self.params, params
+        if self.state is not State.MASTER:
+            return []
+        out: list[Action] = []
+        added = tuple(a for a in params.vips if a not in old.vips)
+        removed = tuple(a for a in old.vips if a not in params.vips)
+        if removed:
+            out.append(RemoveVips(removed))
+        if added:
+            out += [AddVips(added), Garp(added, params.garp_master_repeat)]
+        if (old.priority, old.advert_int, old.vips) != (params.priority, params.advert_int,
+                                                        params.vips):  # fmt: skip
+            self.master_adver_int = params.advert_int
+            self.deadline = now + params.advert_int
+            out.append(self.send())
+        return out
+
     # -- inputs -------------------------------------------------------------------------
     def start(self, now: float) -> list[Action]:
         """Startup event (RFC 3768 section 6.4.1). keepalived: ``state MASTER`` with

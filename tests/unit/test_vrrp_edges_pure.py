@@ -13,7 +13,7 @@ from lablb.config.load import load
 from lablb.errors import LabError
 from lablb.lab.balancer import engines_for
 from lablb.vrrp.engine import Engine, adopt
-from lablb.vrrp.fsm import State, Transition
+from lablb.vrrp.fsm import AddVips, Garp, RemoveVips, Router, Send, State, Transition
 from lablb.vrrp.garp import garp_frame, mac_bytes
 from lablb.vrrp.track import RiseFall
 from tests.conftest import SEED
@@ -68,11 +68,47 @@ def test_reload_keeps_an_unchanged_master() -> None:
     assert out == [] and new.states() == {"VI_1": State.MASTER}
 
 
-def test_reload_restarts_a_changed_instance() -> None:
-    old = _engine()
-    old.start(0.0)
-    old.expire(10.0)
-    out = adopt(old, _engine(priority=150), 11.0)
+def _master(engine: Engine) -> Engine:
+    engine.start(0.0)
+    engine.expire(10.0)
+    assert engine.states() == {"VI_1": State.MASTER}
+    return engine
+
+
+def _with_vips(engine: Engine, *add: str) -> Engine:
+    router = engine.routers["VI_1"]
+    vips = (*router.params.vips, *(IPv4Address(a) for a in add))
+    engine.routers["VI_1"] = Router(replace(router.params, vips=vips))
+    return engine
+
+
+def test_a_reload_retunes_a_master_without_a_failover() -> None:
+    """A new priority: the master stays master and says so at once (no goodbye, no
+    transition); the addresses are what they were."""
+    old = _master(_engine())
+    new = _engine(priority=150)
+    out = adopt(old, new, 11.0)
+    assert not [a for _, a in out if isinstance(a, Transition | RemoveVips | AddVips)]
+    (send,) = [a for _, a in out if isinstance(a, Send)]
+    assert send.advert.priority == 150 and new.states() == {"VI_1": State.MASTER}
+    assert new.routers["VI_1"].deadline == 11.0 + new.routers["VI_1"].params.advert_int
+
+
+def test_a_reload_adds_and_drops_only_the_changed_addresses() -> None:
+    old = _master(_with_vips(_engine(), "10.9.9.1"))
+    new = _with_vips(_engine(), "10.9.9.2")
+    out = [a for _, a in adopt(old, new, 11.0)]
+    assert RemoveVips((IPv4Address("10.9.9.1"),)) in out
+    assert AddVips((IPv4Address("10.9.9.2"),)) in out
+    assert Garp((IPv4Address("10.9.9.2"),), new.routers["VI_1"].params.garp_master_repeat) in out
+    assert not [a for a in out if isinstance(a, Transition)]
+
+
+def test_a_reload_restarts_what_became_another_router() -> None:
+    old = _master(_engine())
+    new = _engine()
+    new.routers["VI_1"] = Router(replace(new.routers["VI_1"].params, vrid=77))
+    out = adopt(old, new, 11.0)
     moves = [(a.old, a.new) for _, a in out if isinstance(a, Transition)]
     assert moves == [(State.MASTER, State.INITIALIZE), (State.INITIALIZE, State.BACKUP)]
 
