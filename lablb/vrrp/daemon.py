@@ -18,10 +18,8 @@ import contextlib
 import json
 import os
 import select
-import shlex
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -36,23 +34,20 @@ from lablb.config.model import (
     GlobalDefs,
     IPAddress,
     KeepalivedConfig,
-    Script,
     VirtualAddress,
     VrrpInstance,
-    VrrpScript,
     v4,
 )
 from lablb.errors import LablbError, PacketError
 from lablb.mail import send_alert
-from lablb.vrrp import ah, io
+from lablb.vrrp import ah, io, scripts
 from lablb.vrrp.engine import Engine, Out, adopt, family_of
 from lablb.vrrp.fsm import AddVips, AhSeen, Garp, Rejected, RemoveVips, Send, State, Transition
 from lablb.vrrp.packet import VRRP_TTL, Checksum, Reject, decode_ipv4, decode_ipv6
+from lablb.vrrp.scripts import Children, ScriptTracker
 from lablb.vrrp.timers import wait_towards
-from lablb.vrrp.track import RiseFall
 
 MAX_WAIT = 0.5  # the loop wakes at least this often, to reap scripts and poll links
-SCRIPT_KILL_AFTER = 30.0  # a notify script still running after this is killed
 CHILD_NICE = 5  # forwarder and checkers yield to VRRP (see child_main)
 LINGER_MAX = 1.0  # after a goodbye, sockets stay open this long at most (see run)
 
@@ -73,18 +68,6 @@ class EventLog:
         record.update(fields)
         self.stream.write(json.dumps(record, default=str) + "\n")
         self.stream.flush()
-
-
-@dataclass
-class ScriptTracker:
-    """One ``vrrp_script`` run every ``interval``, judged by rise/fall."""
-
-    script: VrrpScript
-    users: list[tuple[str, int | None]]  # (instance, weight) that track it
-    state: RiseFall
-    next_run: float = 0.0
-    proc: subprocess.Popen[bytes] | None = None
-    started: float = 0.0
 
 
 LINK_LOCAL_WAIT = 3.0  # a link-local address is tentative while DAD runs (~1 s)
@@ -120,7 +103,7 @@ class Daemon:
     na: dict[str, io.NaSender] = field(default_factory=dict)
     links: dict[str, bool] = field(default_factory=dict)
     scripts: list[ScriptTracker] = field(default_factory=list)
-    children: list[tuple[float, subprocess.Popen[bytes]]] = field(default_factory=list)
+    children: Children = field(init=False)
     stopping: bool = False
     reloading: bool = False
     undecodable: dict[str, int] = field(default_factory=dict)  # reason -> count
@@ -128,6 +111,9 @@ class Daemon:
     held: dict[str, dict[str, VirtualAddress]] = field(default_factory=dict)
 
     # -- setup ---------------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        self.children = Children(self.log)
+
     def configure(self, now: float) -> list[Out]:
         """(Re)read the file and build the engine; on reload, keep unchanged instances."""
         config = load(self.config_path)
@@ -152,7 +138,7 @@ class Daemon:
             self.sockets[name, 4] = io.VrrpSocket(name, primaries[name], group, ah)
             self.garp[name] = io.GarpSender(name)
         self.engine = engine
-        self.scripts = self._script_trackers(config)
+        self.scripts = scripts.trackers(config)
         out = engine.start(now) if old is None else adopt(old, engine, now)
         for name in interfaces:
             self.links[name] = io.link_up(name)
@@ -169,20 +155,6 @@ class Daemon:
         for inst in config.vrrp_instances:
             for vip in _addresses(inst):
                 io.del_vip(vip, inst.interface or "")
-
-    def _script_trackers(self, config: KeepalivedConfig) -> list[ScriptTracker]:
-        trackers = []
-        for vs in config.vrrp_scripts:
-            users = [
-                (inst.name, t.weight if t.weight is not None else vs.weight or None)
-                for inst in config.vrrp_instances
-                for t in inst.track_script
-                if t.name == vs.name
-            ]
-            if users and vs.script is not None:
-                state = RiseFall(vs.rise, vs.fall, up=not vs.init_fail)
-                trackers.append(ScriptTracker(vs, users, state))
-        return trackers
 
     # -- executing actions -----------------------------------------------------------
     def execute(self, out: Out | list[Out]) -> None:
@@ -293,8 +265,8 @@ class Daemon:
             "FAULT": inst.notify_fault,
             "STOP": inst.notify_stop,
         }[state]
-        self._spawn(specific, [])
-        self._spawn(inst.notify, ["INSTANCE", instance, state, str(t.priority)])
+        self.children.spawn(specific, [])
+        self.children.spawn(inst.notify, ["INSTANCE", instance, state, str(t.priority)])
         if inst.smtp_alert and self.config is not None:
             # Mail may take smtp_connect_timeout: a thread, so no advert waits for it.
             g = self.config.global_defs
@@ -305,29 +277,6 @@ class Daemon:
 
     def _mail(self, g: GlobalDefs, subject: str, body: str) -> None:
         self.log("alert", subject=subject, result=send_alert(g, subject, body))
-
-    def _spawn(self, script: Script | None, args: list[str]) -> None:
-        if script is None:
-            return
-        argv = [*shlex.split(script.command), *args]
-        try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=True)
-        except OSError as exc:
-            self.log("script-error", argv=argv, error=str(exc))
-            return
-        self.children.append((time.monotonic(), proc))
-        self.log("script", argv=argv, child=proc.pid)
-
-    def reap(self, now: float) -> None:
-        alive = []
-        for started, proc in self.children:
-            if proc.poll() is None and now - started > SCRIPT_KILL_AFTER:
-                proc.kill()
-                proc.wait(timeout=5)
-                self.log("script-killed", child=proc.pid)
-            elif proc.poll() is None:
-                alive.append((started, proc))
-        self.children = alive
 
     # -- inputs ------------------------------------------------------------------------
     def _undecodable(self, iface: str, exc: PacketError) -> None:
@@ -405,34 +354,13 @@ class Daemon:
     def on_scripts(self, now: float) -> None:
         assert self.engine is not None
         for tr in self.scripts:
-            if tr.proc is not None:
-                code = tr.proc.poll()
-                timeout = tr.script.timeout or tr.script.interval
-                if code is None and now - tr.started > timeout:
-                    tr.proc.kill()
-                    tr.proc.wait(timeout=5)
-                    code = -1
-                if code is None:
-                    continue
-                tr.proc = None
-                changed = tr.state.result(code == 0)
-                if changed is not None:
-                    self.log("track-script", script=tr.script.name, up=changed, exit=code)
-                    for inst, weight in tr.users:
-                        self.execute(self.engine.track(now, inst, tr.script.name, changed, weight))
-            if tr.proc is None and now >= tr.next_run and tr.script.script is not None:
-                argv = shlex.split(tr.script.script.command)
-                try:
-                    tr.proc = subprocess.Popen(
-                        argv,
-                        stdin=subprocess.DEVNULL,
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                    )
-                except OSError:
-                    tr.proc = None
-                    tr.state.result(False)
-                tr.started, tr.next_run = now, now + tr.script.interval
+            change = tr.poll(now)
+            if change is None:
+                continue
+            up, code = change
+            self.log("track-script", script=tr.script.name, up=up, exit=code)
+            for inst, weight in tr.users:
+                self.execute(self.engine.track(now, inst, tr.script.name, up, weight))
 
     # -- the loop -----------------------------------------------------------------------
     def run(self, run_for: float | None = None) -> int:
@@ -473,7 +401,7 @@ class Daemon:
                     by_fd = {fd: name for name, s in self.sockets.items() for fd in s.fds()}
                 self.execute(self.engine.expire(time.monotonic()))
                 self.on_scripts(now)
-                self.reap(now)
+                self.children.reap(now)
         finally:
             self.execute(self.engine.stop(time.monotonic()))
             self.log("stop", states=self._states())
