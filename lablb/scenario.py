@@ -137,6 +137,7 @@ class Scenario:
     name = ""
     params: dict[str, Param] = {}  # noqa: RUF012 - class-level declaration, never mutated
     video_mb_param: str | None = None  # a parameter naming the MP4 size the lab serves
+    trials_param: str | None = None  # a parameter naming how many trials one repeat is
     #: parameters for a short run: the suite runs every scenario once with these
     quick: dict[str, str] = {}  # noqa: RUF012 - class-level declaration, never mutated
 
@@ -168,16 +169,37 @@ def scenarios_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "scenarios"
 
 
+def scenario_module(path: Path) -> Any:
+    """The module of a scenario file, loaded once (a scenario may build on another's:
+    ``scenario_class("failover")``)."""
+    key = f"lablb_scenario_{path.stem}"
+    if key in sys.modules:
+        return sys.modules[key]
+    spec = importlib.util.spec_from_file_location(key, path)
+    if spec is None or spec.loader is None:
+        raise UsageError(f"cannot load scenario file {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[key] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[key]
+        raise
+    return module
+
+
+def scenario_class(name: str) -> type[Scenario]:
+    """The class of scenario ``name`` (``scenarios/NAME.py``), to subclass."""
+    cls: type[Scenario] = scenario_module(scenarios_dir() / f"{name}.py").SCENARIO
+    return cls
+
+
 def all_scenarios() -> dict[str, Scenario]:
     found = {}
     for path in sorted(scenarios_dir().glob("*.py")):
         if path.name.startswith("_"):
             continue
-        spec = importlib.util.spec_from_file_location(f"lablb_scenario_{path.stem}", path)
-        if spec is None or spec.loader is None:
-            continue
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        module = scenario_module(path)
         cls = getattr(module, "SCENARIO", None)
         if cls is not None:
             scenario = cls()
@@ -351,6 +373,7 @@ def run(
     scenario = get_scenario(name)
     values = parse_params(scenario, params or [])
     entry, source = preflight(scenario, values, topo, configs, engine, repeat)
+    trials = repeat * (int(values[scenario.trials_param]) if scenario.trials_param else 1)
     # Absolute: daemons and nginx in the lab hosts get these paths on their command lines.
     run_dir = (out or Path("lablb-runs")).resolve() / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -389,8 +412,8 @@ def run(
             ctx = Context(cluster, capture, Faults(), values, run_dir, progress)
             bounds = ctx.bounds = scenario.bounds(ctx)
             result["bounds"] = {k: [lo, hi] for k, (lo, hi) in bounds.items()}
-            for i in range(repeat):
-                progress(f"{name}: trial {i + 1}/{repeat}")
+            for i in range(trials):
+                progress(f"{name}: trial {i + 1}/{trials}")
                 try:
                     record = scenario.trial(ctx, i)
                 except LablbError as exc:
