@@ -35,9 +35,7 @@ def test_vrids_are_apart() -> None:
 
 
 def test_the_soak_slope() -> None:
-    slope = (
-        scenario_class("soak").__module__ and __import__(scenario_class("soak").__module__).slope
-    )
+    slope = scenario_module(scenarios_dir() / "soak.py").slope
     assert slope([1.0, 3.0, 5.0]) == pytest.approx(2.0)
     assert slope([4.0]) == 0.0
     assert slope([2.0, 2.0, 2.0, 2.0]) == 0.0
