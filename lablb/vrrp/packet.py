@@ -244,7 +244,17 @@ def decode_ipv6(
     addresses and hop limit come from the socket's ancillary data)."""
     if hop_limit != VRRP_TTL:
         raise PacketError(Reject.BAD_TTL, f"hop limit {hop_limit}")
-    return src, dst, Advert.decode(msg, src, dst)
+    return src, dst, _exact(Advert.decode(msg, src, dst), len(msg))
+
+
+def _exact(advert: Advert, payload: int) -> Advert:
+    """The IP payload must be the advert, no more (as keepalived checks): bytes past
+    what the address count covers are no part of any advert."""
+    size = 16 if advert.family == 6 else 4
+    want = 8 + size * len(advert.addresses) + (AUTH_DATA_LEN if advert.version == 2 else 0)
+    if payload != want:
+        raise PacketError(Reject.BAD_LENGTH, f"{payload} bytes for an advert of {want}")
+    return advert
 
 
 def decode_ipv4(packet: bytes) -> tuple[IPv4Address, IPv4Address, Advert]:
@@ -261,7 +271,7 @@ def decode_ipv4(packet: bytes) -> tuple[IPv4Address, IPv4Address, Advert]:
     if packet[8] != VRRP_TTL:
         raise PacketError(Reject.BAD_TTL, f"TTL {packet[8]}")
     src, dst = IPv4Address(packet[12:16]), IPv4Address(packet[16:20])
-    return src, dst, Advert.decode(packet[ihl:total], src, dst)
+    return src, dst, _exact(Advert.decode(packet[ihl:total], src, dst), total - ihl)
 
 
 def check(
