@@ -113,6 +113,8 @@ def test_ipv6_election_and_crash_failover(dualstack_lab: Lab, engines: str) -> N
     assert o.seconds is not None and low <= o.seconds <= high, (
         f"IPv6 crash outage {o.seconds} s not in [{low:.4f}, {high:.4f}]"
     )
+    print(f"IPv6 crash outage ({engines}): {o.seconds * 1000:.1f} ms in "
+          f"[{low * 1000:.1f}, {high * 1000:.1f}] ms")  # fmt: skip
     assert [holders(nodes, a) for a in (t2.vip, VIP4, EXCLUDED6)] == [["lb02"]] * 3
     crash.undo()
     t1 = timing6("lb01")
