@@ -101,6 +101,8 @@ class CheckerDaemon:
         self.jobs, self.pools = self._build(self.config)
         for pool in self.pools:
             self.apply(pool.initial())
+        self.ctl = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.ctl_address = control_address(str(self.run_dir.resolve()))
 
     def _build(self, config: KeepalivedConfig) -> tuple[list[Job], list[Pool]]:
         files = track_files(config)
@@ -142,8 +144,6 @@ class CheckerDaemon:
             checkers=len(jobs),
             services_gone=sorted(old_pools),  # the forwarder keeps them until restarted
         )
-        self.ctl = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.ctl_address = control_address(str(self.run_dir.resolve()))
 
     def apply(self, actions: list[PoolAction]) -> None:
         for a in actions:

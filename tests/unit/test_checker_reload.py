@@ -57,6 +57,7 @@ def test_the_daemon_keeps_unchanged_checkers(tmp_path: Path) -> None:
     log: list[dict[str, object]] = []
     d = CheckerDaemon(config, tmp_path, _events(log))
     try:
+        d.flush()  # the forwarder is not listening: the changes wait, nothing raises
         d.jobs[0].state.up, d.jobs[0].state.next_at = False, 123.0
         d.pending.clear()
         d.reload(_edit(config, add=WEB3))
