@@ -148,6 +148,7 @@ def _plot(path: Path, samples: dict[str, list[tuple[int, int, tuple[int, ...]]]]
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, (mem, fd) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
     for node, rows in samples.items():
@@ -157,6 +158,7 @@ def _plot(path: Path, samples: dict[str, list[tuple[int, int, tuple[int, ...]]]]
     mem.set_ylabel("daemons' RSS (MiB)")
     fd.set_ylabel("open descriptors")
     fd.set_xlabel("cycle (crash, graceful, ifdown in turn)")
+    fd.xaxis.set_major_locator(MaxNLocator(integer=True))
     mem.set_title("soak: a leak is a slope")
     mem.legend()
     fig.tight_layout()
