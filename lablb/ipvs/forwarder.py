@@ -314,8 +314,13 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
     signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
-    # SIGHUP reloads VRRP; the forwarder keeps its table (restart it to change services).
-    signal.signal(signal.SIGHUP, lambda *_: log("reload", ok=False, error="forwarder: ignored"))
+    # SIGHUP reloads VRRP and the checkers; the forwarder keeps its services (restart it
+    # to change them) and hears the real servers' changes from the checker.
+    signal.signal(
+        signal.SIGHUP,
+        lambda *_: log("reload-skipped", why="services are fixed at start; real servers "
+                       "change through the checker"),
+    )  # fmt: skip
     run_dir.mkdir(parents=True, exist_ok=True)
     ctl = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     ctl.bind(control_address(str(run_dir.resolve())))
