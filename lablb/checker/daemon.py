@@ -227,6 +227,7 @@ class CheckerDaemon:
                                 "kind": j.checker.kind,
                                 "up": j.state.up,
                                 "last": j.last,
+                                "delay_loop": j.state.timing.delay_loop,
                                 "detection_bound_s": detection_bound(j.state.timing),
                             }
                             for j in jobs

@@ -55,6 +55,10 @@ class Cluster:
     def balancers(self) -> tuple[str, ...]:
         return self.entry.balancers
 
+    def forget_configs(self) -> None:
+        """The config files changed (a reload): read them again when next asked."""
+        self._configs.clear()
+
     def config(self, node: str) -> KeepalivedConfig:
         """The node's parsed keepalived.conf (parsed once: trials ask for it in loops)."""
         if node not in self._configs:
