@@ -2,8 +2,10 @@
 turn, while clients keep requesting through the service VIP.
 
 Timeline (one cycle; ``--param cycles=N`` of them, the faults in turn):
-  t0          clients request /whoami.txt through the service VIP every 0.2 s, for the
-              whole soak
+  t0          clients request /whoami.txt through the service VIP every 0.2 s, and cl01
+              downloads an MP4 (``video_mb``) through it again and again at 2 MB/s,
+              for the whole soak (a download cut by a failover is counted, and
+              started again: connection sync is the ``stream`` scenario's business)
   + ~1 s      the fault hits the master under the 1 ms probes, as in ``failover``
               (crash, graceful, ifdown, crash, ...)
   ...         the backup takes over; the fault is undone and the preferred node takes
@@ -29,7 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lablb.lab.trials import RequestLoop, slack_of
+from lablb.lab.trials import TrafficLoop, slack_of
+from lablb.lab.web import video
 from lablb.measure.failover import failover_bounds
 from lablb.measure.masters import Advert, overlaps
 from lablb.measure.result import Trial
@@ -38,6 +41,7 @@ from lablb.scenario import Bounds, Context, Param, Scenario, scenario_class
 FAILOVER = scenario_class("failover")()  # each cycle is a failover trial of its fault
 
 FAULTS = ("crash", "graceful", "ifdown")
+MAX_CYCLE_S = 60.0  # a cycle at 1 s adverts takes about 12 s; the traffic's own bound
 
 
 def _resources(pids: list[int]) -> tuple[int, int]:
@@ -67,8 +71,12 @@ class Soak(Scenario):
     name = "soak"
     quick = {"cycles": "3"}  # noqa: RUF012
     trials_param = "cycles"
+    video_mb_param = "video_mb"
     params = {  # noqa: RUF012
         "cycles": Param(6, "fault cycles (crash, graceful, ifdown in turn)", low=1, high=500),
+        "video_mb": Param(
+            8, "size of the MP4 the first client downloads again and again", low=1, high=512
+        ),
         "interval": Param(0.001, "probe interval, seconds", low=0.0002, high=0.01),
         "seed": Param(1, "seeds where in the advert cycle each fault falls", low=0),
     }
@@ -87,7 +95,10 @@ class Soak(Scenario):
         fault = FAULTS[index % len(FAULTS)]
         ctx.params["fault"] = fault
         if index == 0:
-            self._load = RequestLoop(c).start()
+            # Each cycle takes well under a minute: the loops outlive the soak.
+            span = MAX_CYCLE_S * int(ctx.params["cycles"])
+            name = video(int(ctx.params["video_mb"])).name
+            self._load = TrafficLoop(c, span, video=name).start()
         since = time.time()
         trial = FAILOVER.trial(ctx, index)
         # This cycle's own bounds: its fault's (the run's are the crash's).
@@ -122,8 +133,10 @@ class Soak(Scenario):
         trial.keep(resources=sample)
 
     def _finish(self, ctx: Context, trial: Trial) -> None:
-        errors, sent = self._load.stop()
-        summary: dict[str, object] = {"client_errors": errors, "client_requests": sent}
+        traffic = self._load.stop()
+        summary: dict[str, object] = {
+            f"{kind}_failed_of": list(counts) for kind, counts in traffic.items()
+        }
         for node, samples in self._samples.items():
             rss = [float(s[0]) for s in samples]
             fds = [s[1] for s in samples]

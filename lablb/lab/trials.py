@@ -199,3 +199,55 @@ class RequestLoop:
             sent, errors = sent + int(last[0]), errors + int(last[1])
         self.procs = []
         return errors, sent
+
+
+class TrafficLoop:
+    """Clients busy through the service VIP for up to ``seconds``: every client requests
+    /whoami.txt every 0.2 s, and with ``video`` the first one also downloads that MP4
+    over and over at ``rate`` (curl's ``--limit-rate``), a stream through the
+    forwarder for as long as the loop runs. Counts failed requests and broken downloads.
+    Bounded: each loop ends after ``seconds`` (``timeout``), or at ``stop``."""
+
+    def __init__(self, cluster: Cluster, seconds: float, video: str | None = None,
+                 rate: str = "2M") -> None:  # fmt: skip
+        self.cluster, self.seconds, self.video, self.rate = cluster, seconds, video, rate
+        self.procs: list[tuple[str, subprocess.Popen[str]]] = []
+
+    def start(self) -> TrafficLoop:
+        svc = self.cluster.service_vip()
+        if svc is None:
+            return self
+        base = f"http://{svc[0]}:{svc[1]}"
+        requests = (
+            "n=0; e=0; while true; do n=$((n+1)); curl -s -m 1 -o /dev/null "
+            f"{base}/whoami.txt || e=$((e+1)); echo $n $e; sleep 0.2; done"
+        )
+        loops = [("requests", client, requests) for client in self.cluster.roles("client")]
+        if self.video:
+            stream = (
+                "n=0; e=0; while true; do n=$((n+1)); curl -s -m 120 --limit-rate "
+                f"{self.rate} -o /dev/null {base}/video/{self.video} || e=$((e+1)); "
+                "echo $n $e; done"
+            )
+            loops.append(("downloads", self.cluster.roles("client")[0], stream))
+        for kind, client, loop in loops:
+            proc = self.cluster.lab.host(client).popen(
+                ["timeout", f"{self.seconds:.0f}", "bash", "-c", loop],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            )  # fmt: skip
+            self.procs.append((kind, proc))
+        return self
+
+    def stop(self) -> dict[str, tuple[int, int]]:
+        """kind -> (failed, tried), over all clients (a download cut by the stop counts
+        as tried, not failed)."""
+        out: dict[str, tuple[int, int]] = {}
+        for kind, p in self.procs:
+            p.terminate()
+            text, _ = p.communicate(timeout=5)
+            rows = [line.split() for line in text.strip().splitlines() if line.strip()]
+            tried, failed = (int(rows[-1][0]), int(rows[-1][1])) if rows else (0, 0)
+            before = out.get(kind, (0, 0))
+            out[kind] = (before[0] + failed, before[1] + tried)
+        self.procs = []
+        return out
