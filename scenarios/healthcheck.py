@@ -20,8 +20,11 @@ once, so a FILE_CHECK's bounds are the slack alone.
 
 Bounds, from the checker's keepalived.conf timings (delay_loop, connect_timeout, retry,
 delay_before_retry): detection within [(retry+1) x attempt + retry x delay_before_retry,
-delay_loop + the same], attempt = connect_timeout for ``drop``, ~0 otherwise; recovery
-within max(delay_loop, delay_before_retry) + connect_timeout. ``checks=fast`` derives a
+delay_loop + the same], attempt = connect_timeout for ``drop``, ~0 otherwise (for
+``drop`` one attempt sooner at the earliest: one may be under way when it starts);
+recovery within max(delay_loop, delay_before_retry) + connect_timeout. Widened only by
+derived slack: two ticks of the checker's loop and a scheduling quantum, and per trial
+the fault's own measured duration (``loop_slack``). ``checks=fast`` derives a
 config with short timings (delay_loop 2, connect_timeout 1, retry 1,
 delay_before_retry 1) so a run takes seconds; the bounds follow from it.
 """
@@ -36,6 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lablb.checker.daemon import TICK
 from lablb.checker.dns import DNS_PORT
 from lablb.checker.logic import Timing, detection_bound, recovery_bound
 from lablb.config import model as m
@@ -44,7 +48,7 @@ from lablb.config.edit import Variant, checker_timings, map_real_servers
 from lablb.config.files import derive
 from lablb.config.track_files import track_files
 from lablb.errors import LabError, UsageError
-from lablb.lab.trials import RequestLoop
+from lablb.lab.trials import RequestLoop, slack_of
 from lablb.measure.result import Trial
 from lablb.scenario import Bounds, Context, Param, Scenario
 
@@ -52,7 +56,6 @@ if TYPE_CHECKING:
     from lablb.lab.cluster import Cluster
     from lablb.lab.web import MailSink, UdpService, WebNode
 
-SLACK = 0.5  # checker loop tick and process scheduling
 FAILURES = ("drop", "stop", "digest", "file")
 # checker=KIND: every real server checked by one checker of that kind instead (the
 # config's own timings kept), against the service the lab runs for it.
@@ -192,11 +195,24 @@ class Healthcheck(Scenario):
         raise UsageError(f"--param target: {ctx.params['target']} ({addr}) has no checker")
 
     def bounds(self, ctx: Context) -> Bounds:
+        """The checker's timings, widened by what lies between them and the log: an
+        attempt starts up to one loop tick after it falls due and its result is seen up
+        to one tick after it ends, plus a scheduling quantum; for ``drop``, an attempt
+        already under way when the packets start to drop fails up to one attempt sooner
+        than one started after. Each trial adds the fault's own duration (an ``nft``
+        process, nginx stopping), measured."""
         t = self._timing(ctx)
-        low, high = detection_bound(t, refused=ctx.params["failure"] != "drop")
+        refused = ctx.params["failure"] != "drop"
+        low, high = detection_bound(t, refused=refused)
+        loop = loop_slack(ctx.cluster)
+        ctx.notes.append(
+            f"checker slack {loop * 1000:.1f} ms = 2 x the checker's {TICK * 1000:.0f} ms "
+            f"tick + one scheduling quantum; each trial adds its fault's duration"
+        )
+        in_flight = 0.0 if refused else t.connect_timeout
         return {
-            "detection_s": (max(0.0, low - SLACK), high + SLACK),
-            "recovery_s": (0.0, recovery_bound(t) + SLACK),
+            "detection_s": (max(0.0, low - in_flight), high + loop),
+            "recovery_s": (0.0, recovery_bound(t) + loop),
         }
 
     def trial(self, ctx: Context, index: int) -> Trial:
@@ -228,7 +244,7 @@ class Healthcheck(Scenario):
                 for ck in rs["checkers"]
             )
 
-        deadline = time.monotonic() + t.delay_loop + t.connect_timeout + 2 * SLACK
+        deadline = time.monotonic() + t.delay_loop + t.connect_timeout + 2 * loop_slack(c)
         while not (health() and all(health().values())):
             if time.monotonic() > deadline:
                 return Trial.failed(f"before the fault, real servers are down: {reasons()}")
@@ -238,6 +254,7 @@ class Healthcheck(Scenario):
         at = time.monotonic()
         ck = _first_checker(c, target)
         undo = _inject(c, target, failure, ck, ck.connect_port or service[1])
+        injected = time.monotonic() - at
         high = ctx.bounds["detection_s"][1]
         while health().get(key, True) and time.monotonic() - at < high + 2:
             time.sleep(0.05)
@@ -250,6 +267,7 @@ class Healthcheck(Scenario):
         time.sleep(1.0)
         back = time.monotonic()
         undo()
+        undone = time.monotonic() - back
         limit = recovery_bound(t) + 2
         while not health().get(key, False) and time.monotonic() - back < limit:
             time.sleep(0.05)
@@ -267,12 +285,24 @@ class Healthcheck(Scenario):
                 "recovery_s": round(recovery, 3) if recovery is not None else None,
             }
         )
-        trial.keep(failure=failure, target=target, client_errors=errors, client_requests=served)
+        lo, hi = ctx.bounds["detection_s"]
+        trial.bounds["detection_s"] = (lo, hi + injected)
+        trial.bounds["recovery_s"] = (0.0, ctx.bounds["recovery_s"][1] + undone)
+        trial.keep(
+            failure=failure, target=target, client_errors=errors, client_requests=served,
+            fault_s=round(injected, 4), undo_s=round(undone, 4),
+        )  # fmt: skip
         if c.mail is not None and c.config(master).global_defs.smtp_server is not None:
             trial.require(
                 any("DOWN" in m for m in mails), f"no DOWN mail about {key} reached the SMTP sink"
             )
         return trial
+
+
+def loop_slack(c: Cluster) -> float:
+    """Between a checker's timing and its log line: a tick before the attempt starts, a
+    tick before its result is read, one scheduling quantum."""
+    return 2 * TICK + slack_of(c).quantum
 
 
 def _ts(event: dict[str, object]) -> float:
