@@ -83,8 +83,8 @@ def expand_braces(pattern: str, limit: int = MAX_INCLUDE_NAMES) -> list[str]:
     return _expand(pattern)
 
 
-def _count_braces(pattern: str, limit: int) -> int:
-    """How many names ``pattern`` expands to (stops counting past ``limit``)."""
+def _first_group(pattern: str) -> tuple[str, list[str], str] | None:
+    """The first top-level ``{a,b,...}`` with a comma in it: (before, choices, after)."""
     depth, start = 0, -1
     for i, ch in enumerate(pattern):
         if ch == "{":
@@ -93,37 +93,32 @@ def _count_braces(pattern: str, limit: int) -> int:
             depth += 1
         elif ch == "}" and depth:
             depth -= 1
-            if depth == 0:
-                parts = split_top(pattern[start + 1 : i])
-                if len(parts) == 1:
-                    continue
-                head, tail = pattern[:start], pattern[i + 1 :]
-                total = 0
-                for p in parts:
-                    total += _count_braces(head + p + tail, limit)
-                    if total > limit:
-                        break
-                return total
-    return 1
+            parts = split_top(pattern[start + 1 : i]) if depth == 0 else []
+            if len(parts) > 1:
+                return pattern[:start], parts, pattern[i + 1 :]
+    return None
+
+
+def _count_braces(pattern: str, limit: int) -> int:
+    """How many names ``pattern`` expands to (stops counting past ``limit``)."""
+    group = _first_group(pattern)
+    if group is None:
+        return 1
+    head, parts, tail = group
+    total = 0
+    for p in parts:
+        total += _count_braces(head + p + tail, limit)
+        if total > limit:
+            break
+    return total
 
 
 def _expand(pattern: str) -> list[str]:
-    depth = 0
-    start = -1
-    for i, ch in enumerate(pattern):
-        if ch == "{":
-            if depth == 0:
-                start = i
-            depth += 1
-        elif ch == "}" and depth:
-            depth -= 1
-            if depth == 0:
-                parts = split_top(pattern[start + 1 : i])
-                if len(parts) == 1:
-                    continue
-                head, tail = pattern[:start], pattern[i + 1 :]
-                return [x for p in parts for x in _expand(head + p + tail)]
-    return [pattern]
+    group = _first_group(pattern)
+    if group is None:
+        return [pattern]
+    head, parts, tail = group
+    return [x for p in parts for x in _expand(head + p + tail)]
 
 
 _INCLUDE_LINE = re.compile(

@@ -8,7 +8,6 @@ moving with VI_1. tshark decodes lablb's IPv6 adverts and unsolicited NAs."""
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_address
@@ -17,19 +16,15 @@ import pytest
 
 from lablb.config.load import load
 from lablb.lab.balancer import VrrpNode, engines_for, start_vrrp
-from lablb.lab.faults import fault
 from lablb.lab.net import Lab, LabSpec
-from lablb.lab.probe import Prober
 from lablb.lab.registry import get
-from lablb.lab.trials import IN_FLIGHT_S
 from lablb.measure import bounds as B
-from lablb.measure.outage import outage
 from lablb.vrrp.engine import params_of
 from lablb.vrrp.fsm import Router
 from tests.conftest import wait_for
 from tests.lab.leftovers import Snapshot, snapshot
 from tests.lab.test_unicast_lab import tshark_rows
-from tests.lab.test_vrrp_lab import PAIRS
+from tests.lab.test_vrrp_lab import PAIRS, probe_fault
 
 ENTRY = get("dualstack")
 CONFIGS = ENTRY.source.parent / "configs" / "dualstack"
@@ -92,20 +87,7 @@ def test_ipv6_election_and_crash_failover(dualstack_lab: Lab, engines: str) -> N
         if node.engine == "lablb":
             assert node.events("reject") == [], node.events("reject")
             assert {e["address"] for e in node.events("na")} <= {str(t2.vip), str(EXCLUDED6)}
-    prober = Prober(lab, "cl01", t2.vip, None, PROBE_INTERVAL, lab.workdir / "probe6.json")
-    prober.start()
-    time.sleep(0.5)
-    since = time.time() - 0.5
-    crash = fault("crash", nodes["lb01"])
-    at = crash.inject()
-    settle = t2.master_down + 1.0
-    time.sleep(max(0.0, at.after + settle - time.time()))
-    until = time.time()
-    time.sleep(IN_FLIGHT_S)
-    o = outage(
-        prober.stop()["icmp"], at.after, since, until, latest_start=settle, fault_from=at.before
-    )
-    assert not o.problems(), o.problems()
+    o, crash = probe_fault(lab, nodes["lb01"], "crash", settle=t2.master_down + 1.0, vip=t2.vip)
     s = B.Slack.of([n.engine for n in nodes.values()], os.cpu_count() or 1)
     low, high = B.client_outage(
         "crash", B.Timing(t2.master_down, t2.skew, t2.advert_int), s, o.resolution

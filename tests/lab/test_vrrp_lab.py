@@ -11,7 +11,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 
 import pytest
@@ -111,10 +111,13 @@ def elect(lab: Lab, engines: str, configs: Path = SEED) -> tuple[dict[str, VrrpN
     return nodes, t1
 
 
-def probe_fault(lab: Lab, node: VrrpNode, name: str, settle: float) -> tuple[Outage, Fault]:
-    """Inject a fault on ``node`` under the 1 ms ICMP probe of the VIP; the outage and
-    the fault (still injected: the caller undoes it)."""
-    vip = timing(node.config, node.host).vip
+def probe_fault(
+    lab: Lab, node: VrrpNode, name: str, settle: float, vip: IPv4Address | IPv6Address | None = None
+) -> tuple[Outage, Fault]:
+    """Inject a fault on ``node`` under the 1 ms ICMP probe of the VIP (the node's first
+    instance's, or ``vip``: ICMPv6 for an IPv6 one); the outage and the fault (still
+    injected: the caller undoes it)."""
+    vip = vip or timing(node.config, node.host).vip
     prober = Prober(lab, "cl01", vip, None, PROBE_INTERVAL, lab.workdir / "probe.json").start()
     time.sleep(0.5)
     since = time.time() - 0.5
