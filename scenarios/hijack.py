@@ -162,9 +162,7 @@ class Hijack(Scenario):
             time.sleep(PROBE_LEAD_S)
             since = time.time() - PROBE_LEAD_S
             start = time.time()
-            proc = c.lab.host(attacker).popen(
-                argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-            )
+            proc = c.program(attacker, argv)
             ready, _, _ = select.select([proc.stdout], [], [], ATTACKER_START_S)
             line = proc.stdout.readline() if ready and proc.stdout else ""
             if line.strip() != "sending":

@@ -102,6 +102,14 @@ class Cluster:
         """Run ``argv`` in ``host``, bounded in time; its output as text."""
         return self.lab.run(host, argv, timeout)
 
+    def program(self, host: str, argv: list[str]) -> subprocess.Popen[str]:
+        """Start ``argv`` in ``host`` with its output as text pipes; the caller reads and
+        waits for it (bounded)."""
+        proc: subprocess.Popen[str] = self.lab.host(host).popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        return proc
+
     def popen(self, host: str, argv: list[str]) -> subprocess.Popen[bytes]:
         """Start ``argv`` in ``host``; the caller waits for it (bounded)."""
         proc: subprocess.Popen[bytes] = self.lab.host(host).popen(argv)
