@@ -163,8 +163,9 @@ class Hijack(Scenario):
             since = time.time() - PROBE_LEAD_S
             start = time.time()
             proc = c.program(attacker, argv)
+            assert proc.stdout is not None  # a pipe: Cluster.program's
             ready, _, _ = select.select([proc.stdout], [], [], ATTACKER_START_S)
-            line = proc.stdout.readline() if ready and proc.stdout else ""
+            line = proc.stdout.readline() if ready else ""
             if line.strip() != "sending":
                 proc.kill()
                 return Trial.failed(f"the attacker did not start: {proc.communicate()[1][-300:]}")
