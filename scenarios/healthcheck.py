@@ -23,8 +23,8 @@ delay_before_retry): detection within [(retry+1) x attempt + retry x delay_befor
 delay_loop + the same], attempt = connect_timeout for ``drop``, ~0 otherwise (for
 ``drop`` one attempt sooner at the earliest: one may be under way when it starts);
 recovery within max(delay_loop, delay_before_retry) + connect_timeout. Widened only by
-derived slack: two ticks of the checker's loop and a scheduling quantum, and per trial
-the fault's own measured duration (``loop_slack``). ``checks=fast`` derives a
+derived slack: two ticks of the checker's loop and a scheduling quantum per attempt
+(``loop_slack``), and per trial the fault's own measured duration. ``checks=fast`` derives a
 config with short timings (delay_loop 2, connect_timeout 1, retry 1,
 delay_before_retry 1) so a run takes seconds; the bounds follow from it.
 """
@@ -195,9 +195,10 @@ class Healthcheck(Scenario):
         raise UsageError(f"--param target: {ctx.params['target']} ({addr}) has no checker")
 
     def bounds(self, ctx: Context) -> Bounds:
-        """The checker's timings, widened by what lies between them and the log: an
+        """The checker's timings, widened by what lies between them and the log: each
         attempt starts up to one loop tick after it falls due and its result is seen up
-        to one tick after it ends, plus a scheduling quantum; for ``drop``, an attempt
+        to one tick after it ends (the next attempt is timed from then), plus a
+        scheduling quantum; detection takes retry + 1 attempts; for ``drop``, an attempt
         already under way when the packets start to drop fails up to one attempt sooner
         than one started after. Each trial adds the fault's own duration (an ``nft``
         process, nginx stopping), measured."""
@@ -205,13 +206,15 @@ class Healthcheck(Scenario):
         refused = ctx.params["failure"] != "drop"
         low, high = detection_bound(t, refused=refused)
         loop = loop_slack(ctx.cluster)
+        attempts = t.retry + 1
         ctx.notes.append(
-            f"checker slack {loop * 1000:.1f} ms = 2 x the checker's {TICK * 1000:.0f} ms "
-            f"tick + one scheduling quantum; each trial adds its fault's duration"
+            f"checker slack {loop * 1000:.1f} ms per attempt = 2 x the checker's "
+            f"{TICK * 1000:.0f} ms tick + one scheduling quantum ({attempts} attempts to "
+            "detect, 1 to recover); each trial adds its fault's duration"
         )
         in_flight = 0.0 if refused else t.connect_timeout
         return {
-            "detection_s": (max(0.0, low - in_flight), high + loop),
+            "detection_s": (max(0.0, low - in_flight), high + attempts * loop),
             "recovery_s": (0.0, recovery_bound(t) + loop),
         }
 
