@@ -30,6 +30,7 @@ DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_PERSISTENCE_TIMEOUT = 360  # "persistence_timeout" with no value: 6 minutes
 DEFAULT_SMTP_PORT = 25
 DEFAULT_SMTP_CONNECT_TIMEOUT = 30.0
+DEFAULT_RLIMIT_RTTIME_US = 10000  # vrrp_rlimit_rttime: RT CPU between blocking calls
 VRRP_MCAST_GROUP4 = IPv4Address("224.0.0.18")  # RFC 3768 section 5.2.2
 LVS_SYNC_GROUP = IPv4Address("224.0.0.81")  # IPVS's connection sync group
 
@@ -157,6 +158,9 @@ class GlobalDefs:
     vrrp_garp_master_refresh_repeat: int = DEFAULT_GARP_MASTER_REFRESH_REPEAT
     vrrp_garp_interval: float = 0.0
     vrrp_check_unicast_src: bool = False
+    vrrp_priority: int = 0  # nice value of the VRRP process
+    vrrp_rt_priority: int = 0  # SCHED_RR priority of the VRRP process; 0: not real-time
+    vrrp_rlimit_rttime: int = DEFAULT_RLIMIT_RTTIME_US
     lvs_sync_daemon: SyncDaemon | None = None
     where: Where = NOWHERE
     unsupported: tuple[Unsupported, ...] = ()

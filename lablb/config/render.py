@@ -107,7 +107,15 @@ def _global_defs(g: m.GlobalDefs) -> Iterator[str]:
     # Only what differs from keepalived's defaults: some defaults are not values keepalived
     # accepts when written (vrrp_garp_interval 0 is "invalid" to it).
     defaults = m.GlobalDefs()
-    for key in ("vrrp_version", "vrrp_garp_master_repeat", "vrrp_garp_master_refresh_repeat"):
+    integers = (
+        "vrrp_version",
+        "vrrp_garp_master_repeat",
+        "vrrp_garp_master_refresh_repeat",
+        "vrrp_priority",
+        "vrrp_rt_priority",
+        "vrrp_rlimit_rttime",
+    )
+    for key in integers:
         if getattr(g, key) != getattr(defaults, key):
             yield _line(d, key, getattr(g, key))
     for key in ("vrrp_garp_master_delay", "vrrp_garp_master_refresh", "vrrp_garp_interval"):

@@ -40,7 +40,7 @@ from lablb.config.model import (
 )
 from lablb.errors import LablbError, PacketError
 from lablb.mail import send_alert
-from lablb.vrrp import ah, io, scripts
+from lablb.vrrp import ah, io, sched, scripts
 from lablb.vrrp.engine import Engine, Out, adopt, family_of
 from lablb.vrrp.fsm import AddVips, AhSeen, Garp, Rejected, RemoveVips, Send, State, Transition
 from lablb.vrrp.packet import VRRP_TTL, Checksum, Reject, decode_ipv4, decode_ipv6
@@ -374,7 +374,8 @@ class Daemon:
         links = io.LinkWatch()
         start = time.monotonic()
         self.execute(self.configure(start))
-        assert self.engine is not None
+        assert self.engine is not None and self.config is not None
+        sched.apply(sched.Policy.of(self.config.global_defs), self.log)
         self.log("start", config=self.config_path, states=self._states())
         by_fd = {fd: name for name, s in self.sockets.items() for fd in s.fds()}
         try:
@@ -423,11 +424,15 @@ class Daemon:
         return 0
 
     def _reload(self, now: float) -> None:
+        sched.drop()  # reading a file in Python outlasts vrrp_rlimit_rttime (lablb.vrrp.sched)
         try:
             out = self.configure(now)
         except LablbError as exc:
             self.log("reload", ok=False, error=str(exc))
             return
+        finally:
+            if self.config is not None:
+                sched.apply(sched.Policy.of(self.config.global_defs), self.log)
         self.execute(out)
         self.log("reload", ok=True, states=self._states())
 

@@ -146,10 +146,24 @@ def crash_lb01(lab: Lab, nodes: dict[str, VrrpNode], t2: Timing) -> Fault:
     return crash
 
 
+def assert_scheduled_as_configured(nodes: dict[str, VrrpNode]) -> None:
+    """Each VRRP process runs SCHED_RR at its file's ``vrrp_rt_priority``, keepalived's
+    child as lablb's (keepalived is the oracle for what the keyword does)."""
+    for name, node in nodes.items():
+        want = load(str(node.config)).global_defs.vrrp_rt_priority
+        assert want, f"{node.config} sets no vrrp_rt_priority"
+        pid = node.pids()[1]
+        assert pid is not None, f"{name}: no VRRP process"
+        policy = os.sched_getscheduler(pid) & ~os.SCHED_RESET_ON_FORK
+        got = os.sched_getparam(pid).sched_priority
+        assert (policy, got) == (os.SCHED_RR, want), (name, node.engine, policy, got)
+
+
 @pytest.mark.parametrize("engines", PAIRS)
 def test_failover_preempt_and_graceful(seed_lab: Lab, engines: str) -> None:
     lab = seed_lab
     nodes, t1 = elect(lab, engines)
+    assert_scheduled_as_configured(nodes)
     t2 = timing(SEED / "lb02.conf", "lb02")
     assert lab.run("cl01", ["ping", "-c", "3", "-i", "0.2", "-W", "1", str(t1.vip)]).returncode == 0
 
