@@ -90,7 +90,7 @@ class Failover(Scenario):
             pm = preempt_measure(c, ctx.capture, fault, master, slack_of(c))
             trial.measured["preempt_s"] = pm.seconds
             trial.bounds["preempt_s"] = pm.bounds
-            trial.keep(preempt_started_s=pm.started_s)
+            trial.keep(preempt_started_s=pm.started_s, preempt_spawned_s=pm.spawned_s)
         else:
             fault.undo()
         return trial

@@ -69,6 +69,9 @@ class VrrpNode:
     config: Path
     proc: subprocess.Popen[bytes] | None = None
     companion: subprocess.Popen[bytes] | None = None
+    # CLOCK_REALTIME just before the engine's own process was spawned (after
+    # keepalived's companion, which is awaited first): where the engine's start begins.
+    spawned_at: float | None = None
 
     @property
     def dir(self) -> Path:
@@ -144,6 +147,7 @@ class VrrpNode:
         for f in (self.pidfile, self.vrrp_pidfile):
             f.unlink(missing_ok=True)
         self._start_companion()
+        self.spawned_at = time.time()
         if self.engine == "lablb":
             self.proc = self.lab.popen(self.host, self.argv(), log=self.dir / "lablb.out")
         else:

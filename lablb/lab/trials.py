@@ -127,6 +127,7 @@ class Preemption:
     seconds: float | None
     bounds: tuple[float, float]
     started_s: float
+    spawned_s: float | None = None  # undo to the engine's own process spawned (a restart)
 
 
 def preempt_measure(
@@ -163,7 +164,10 @@ def preempt_measure(
         started = (start if start is not None else undo.after) - undo.before
         bound = preempt(t, slack, started)
     seconds = None if first is None else round(first - undo.before, 6)
-    return Preemption(seconds, bound, round(started, 6))
+    spawned = None
+    if f.name not in ("freeze", "ifdown", "isolate") and node.spawned_at is not None:
+        spawned = round(node.spawned_at - undo.before, 6)
+    return Preemption(seconds, bound, round(started, 6), spawned)
 
 
 class RequestLoop:

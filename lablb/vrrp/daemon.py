@@ -139,7 +139,9 @@ class Daemon:
             self.garp[name] = io.GarpSender(name)
         self.engine = engine
         self.scripts = scripts.trackers(config)
-        out = engine.start(now) if old is None else adopt(old, engine, now)
+        # A new engine's timers start once its sockets listen: a backup must hear adverts
+        # for a whole master_down interval, not for what is left of it after setup.
+        out = engine.start(time.monotonic()) if old is None else adopt(old, engine, now)
         for name in interfaces:
             self.links[name] = io.link_up(name)
             if not self.links[name]:
@@ -375,8 +377,8 @@ class Daemon:
         start = time.monotonic()
         self.execute(self.configure(start))
         assert self.engine is not None and self.config is not None
-        sched.apply(sched.Policy.of(self.config.global_defs), self.log)
         self.log("start", config=self.config_path, states=self._states())
+        sched.apply(sched.Policy.of(self.config.global_defs), self.log)
         by_fd = {fd: name for name, s in self.sockets.items() for fd in s.fds()}
         try:
             while not self.stopping:

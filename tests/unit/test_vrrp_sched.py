@@ -105,3 +105,31 @@ def test_apply_takes_round_robin_with_keepalived_limits_and_drop_undoes_it() -> 
     assert in_child(rr_then(lambda: None)) == f"{rr} 5 (5000, 10000)"
     assert in_child(rr_then(sched.drop)) == f"{os.SCHED_OTHER} 0 (5000, 10000)"
     assert in_child(niced) == "7"
+
+
+def test_forked_child_reports_its_status_and_takes_signals() -> None:
+    """``lablb daemon`` forks its VRRP child (``lablb.daemon.Forked``): the supervisor
+    sees its exit status, an uncaught error as status 1, and a signal as -N, as with
+    ``subprocess.Popen``."""
+    import signal
+    import time
+
+    from lablb.daemon import Forked
+
+    def poll_until_done(child: Forked) -> int | None:
+        deadline = time.monotonic() + 5
+        while child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return child.returncode
+
+    assert poll_until_done(Forked(lambda: 3, "t-exit")) == 3
+
+    def boom() -> int:
+        raise RuntimeError("boom")
+
+    assert poll_until_done(Forked(boom, "t-boom")) == 1
+    sleeper = Forked(lambda: time.sleep(30) or 0, "t-sleep")
+    assert sleeper.poll() is None
+    sleeper.terminate()
+    assert sleeper.wait() == -signal.SIGTERM
+    sleeper.kill()  # already reaped: a no-op, never a signal to a recycled pid

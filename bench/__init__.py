@@ -1,0 +1,1 @@
+"""lablb's benchmarks: ``sudo .venv/bin/python -m bench`` (see ``bench/__main__.py``)."""

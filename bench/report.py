@@ -1,0 +1,180 @@
+"""The benchmark's tables (markdown, printed and kept in ``bench/README.md``) and plots,
+from one result. Tables are pure; ``plots`` writes PNGs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.summary import Goal, markdown, ms, ratio
+
+
+def _stat(row: Mapping[str, Any], key: str, field: str = "median") -> float | None:
+    s = row.get("stats", {}).get(key)
+    return None if not s else float(s[field])
+
+
+def failover_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One line per interval and fault: each engine's outage (client, service) median /
+    p95 / max, takeover's lateness against the protocol, and lablb/keepalived."""
+    by = {(r["interval"], r["fault"], r["engine"]): r for r in rows}
+    header = ["interval", "fault", "engine", "in bound", "outage ms med/p95/max",
+              "service outage ms med/p95/max", "takeover late ms med/max",
+              "outage lablb/keepalived"]  # fmt: skip
+    out = []
+    for interval, fault, engine in sorted(by, key=lambda k: (-_secs(k[0]), k[1], k[2])):
+        r = by[interval, fault, engine]
+        k = by.get((interval, fault, "keepalived"))
+        q = ratio(_stat(r, "outage_s"), _stat(k, "outage_s")) if k and engine == "lablb" else None
+        out.append([
+            interval, fault, engine, f"{r.get('passed', 0)}/{r.get('trials', 0)}",
+            "/".join(ms(_stat(r, "outage_s", f)) for f in ("median", "p95", "max")),
+            "/".join(ms(_stat(r, "service_outage_s", f)) for f in ("median", "p95", "max")),
+            "/".join(ms(_stat(r, "takeover_late_s", f), 2) for f in ("median", "max")),
+            "-" if q is None else f"{q:.3f}",
+        ])  # fmt: skip
+    return markdown(header, out)
+
+
+def _secs(interval: str) -> float:
+    return float(interval.split(maxsplit=1)[0])
+
+
+def start_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Restart figures per engine and interval, from the crash runs (whose fault is
+    undone by restarting the daemon)."""
+    out = []
+    for r in rows:
+        if r["fault"] != "crash" or "first_advert_s" not in r.get("stats", {}):
+            continue
+        out.append({"engine": r["engine"], "configs": r["configs"], "interval": r["interval"],
+                    "first_advert_s": r["stats"]["first_advert_s"],
+                    "start_s": r["stats"].get("start_s")})  # fmt: skip
+    return out
+
+
+def start_table(
+    rows: Sequence[Mapping[str, Any]], memory: Sequence[Mapping[str, Any]]
+) -> list[str]:
+    header = ["interval", "engine", "spawn to first advert ms med/max",
+              "spawn to timers armed ms med/max"]  # fmt: skip
+    body = [
+        [r["interval"], r["engine"],
+         "/".join(ms(r["first_advert_s"][f]) for f in ("median", "max")),
+         "/".join(ms(r["start_s"][f]) if r.get("start_s") else "-" for f in ("median", "max"))]
+        for r in sorted(rows, key=lambda r: (-_secs(r["interval"]), r["engine"]))
+    ]  # fmt: skip
+    lines = markdown(header, body)
+    if memory:
+        lines += ["", *markdown(
+            ["engine", "process (pid)", "RSS MiB"],
+            [[m["engine"], name, f"{kb / 1024:.1f}" if kb else "-"]
+             for m in memory for name, kb in m["processes"].items()],
+        )]  # fmt: skip
+    return lines
+
+
+def false_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    header = ["engine, VRRP scheduling", "seconds", "spurious state changes",
+              "master before/after", "downloads failed/tried",
+              "backup's timer wake-up late us med/p99.9/max", "wake-ups > 1.5 ms late"]  # fmt: skip
+    body = [
+        [r["label"], f"{r['seconds']:.0f}", str(r["changes"]),
+         f"{r['master_before']}/{r['master_after']}",
+         "/".join(str(x) for x in r["downloads"]) if r.get("downloads") else "-",
+         _wake(r.get("wakeup")),
+         f"{r['wakeup']['over_ms']['1.5']} of {r['wakeup']['n']}" if r.get("wakeup") else "-"]
+        for r in rows
+    ]  # fmt: skip
+    return markdown(header, body)
+
+
+def _wake(w: Mapping[str, Any] | None) -> str:
+    if not w:
+        return "-"
+    return f"{w['median_us']:.0f}/{w['p999_us']:.0f}/{w['max_us']:.0f}"
+
+
+def scale_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    header = ["lab", "hosts", "network up s", "converged s", "down s", "failover run s"]
+    body = [
+        [f"{r['kind']} {r['n']}", str(r["hosts"]), f"{r['net_up_s']:.1f}",
+         f"{r['converged_s']:.1f}", f"{r['down_s']:.1f}",
+         f"{r['failover_run_s']:.1f} ({r['failover_verdict']})"]
+        for r in rows
+    ]  # fmt: skip
+    return markdown(header, body)
+
+
+def goals_table(goals: Sequence[Goal]) -> list[str]:
+    return markdown(
+        ["goal", "met", "how far"],
+        [[g.what, "yes" if g.met else "**no**", g.detail] for g in goals],
+    )
+
+
+def plots(result: Mapping[str, Any], out: Path, stem: str) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    made = []
+    rows = result.get("failover", [])
+    if rows:
+        intervals = sorted({r["interval"] for r in rows}, key=lambda i: -_secs(i))
+        faults = sorted({r["fault"] for r in rows})
+        fig, axes = plt.subplots(
+            1, len(intervals), figsize=(4.5 * len(intervals), 4), squeeze=False
+        )
+        for ax, interval in zip(axes[0], intervals, strict=True):
+            for j, engine in enumerate(("lablb", "keepalived")):
+                xs, meds, p95s = [], [], []
+                for i, fault in enumerate(faults):
+                    r = next((r for r in rows if (r["interval"], r["fault"], r["engine"])
+                              == (interval, fault, engine)), None)  # fmt: skip
+                    if r and _stat(r, "outage_s") is not None:
+                        xs.append(i + (j - 0.5) * 0.35)
+                        meds.append(1000 * (_stat(r, "outage_s") or 0))
+                        p95s.append(1000 * (_stat(r, "outage_s", "max") or 0))
+                ax.bar(xs, meds, width=0.35, label=f"{engine} median")
+                ax.scatter(xs, p95s, marker="_", s=200, color="k")
+            for i, fault in enumerate(faults):
+                r = next(
+                    (r for r in rows if (r["interval"], r["fault"]) == (interval, fault)), None
+                )
+                b = (r or {}).get("bounds", {}).get("outage_s")
+                if b:
+                    ax.hlines([1000 * b[0], 1000 * b[1]], i - 0.4, i + 0.4, colors="r",
+                              linestyles="dotted")  # fmt: skip
+            ax.set_xticks(range(len(faults)), faults)
+            ax.set_title(f"advert_int {interval}")
+            ax.set_ylabel("client outage, ms (bar median, tick max)")
+        axes[0][0].legend(fontsize=8)
+        fig.suptitle("Failover outage, lablb vs keepalived (red dotted: the config's bound)")
+        fig.tight_layout()
+        path = out / f"{stem}-failover.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        made.append(path)
+    scale = result.get("scale", [])
+    if scale:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+        for ax, kind in zip(axes, ("webfarm", "multi-pair"), strict=True):
+            rs = sorted((r for r in scale if r["kind"] == kind), key=lambda r: r["n"])
+            ns = [r["n"] for r in rs]
+            for key, label in (("converged_s", "lab up and converged"),
+                               ("failover_run_s", "one failover run, end to end")):  # fmt: skip
+                ax.plot(ns, [r[key] for r in rs], marker="o", label=label)
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("web nodes" if kind == "webfarm" else "balancer pairs")
+            ax.set_ylabel("seconds")
+            ax.set_title(kind)
+            ax.legend(fontsize=8)
+        fig.tight_layout()
+        path = out / f"{stem}-scale.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        made.append(path)
+    return made

@@ -1,0 +1,135 @@
+"""What the benchmark's rows say, side by side: statistics, ratios and goals. Pure.
+
+A row is one measurement of one engine in one setting (fault and advert interval, or
+load, or lab size). ``pair`` puts lablb's next to keepalived's and computes the ratio;
+``goals`` says, per goal of the issue, met or not and by how much, so the table can say
+so instead of hiding a miss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lablb.measure.stats import summary
+
+# What lablb must do relative to keepalived (issue 14). Each is a goal of the project,
+# not a bound on a measurement: missing one is reported, never a failed run.
+OUTAGE_GOAL_S = 1e-3  # lablb's median outage no worse than keepalived's + 1 ms
+START_GOAL_S = 20e-3  # restart to first advert within 20 ms of keepalived's
+FALSE_FAILOVER_GOAL = 0  # spurious state changes under load
+
+
+@dataclass(frozen=True)
+class Stat:
+    n: int
+    median: float
+    p95: float
+    max: float
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Stat | None:
+        if not values:
+            return None
+        s = summary(values)
+        return cls(len(values), s["median"], s["p95"], s["max"])
+
+    def as_json(self) -> dict[str, float]:
+        return {"n": self.n, "median": self.median, "p95": self.p95, "max": self.max}
+
+
+def values(trials: Sequence[Mapping[str, Any]], key: str) -> list[float]:
+    return [float(t[key]) for t in trials if isinstance(t.get(key), int | float)]
+
+
+def lateness(
+    trials: Sequence[Mapping[str, Any]], key: str, bounds: Mapping[str, Any]
+) -> list[float]:
+    """How far past the protocol's due time each trial's ``key`` came: the measured
+    value minus its bound's low end (the timer's due time, less the capture's 1 ns)."""
+    out = []
+    for t in trials:
+        own = t["bounds"] if isinstance(t.get("bounds"), dict) else {}
+        low = (own.get(key) or bounds.get(key) or [None])[0]
+        v = t.get(key)
+        if isinstance(v, int | float) and isinstance(low, int | float):
+            out.append(float(v) - float(low))
+    return out
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    """a / b, or None when either is missing or b is 0 (a 0 was never measured as 0
+    here: an outage or a start time is always positive)."""
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+@dataclass(frozen=True)
+class Goal:
+    what: str
+    met: bool
+    detail: str
+
+    def as_json(self) -> dict[str, object]:
+        return {"what": self.what, "met": self.met, "detail": self.detail}
+
+
+def outage_goals(rows: Sequence[Mapping[str, Any]]) -> list[Goal]:
+    """Per (fault, interval, probe): lablb's median outage <= keepalived's + 1 ms."""
+    by = {(r["engine"], r["configs"], r["fault"]): r for r in rows}
+    goals = []
+    for (engine, configs, fault), row in sorted(by.items()):
+        other = by.get(("keepalived", configs, fault))
+        if engine != "lablb" or other is None:
+            continue
+        for probe in ("outage_s", "service_outage_s"):
+            mine, theirs = row["stats"].get(probe), other["stats"].get(probe)
+            if not mine or not theirs:
+                goals.append(Goal(f"{configs} {fault} {probe}", False, "not measured"))
+                continue
+            d = mine["median"] - theirs["median"]
+            goals.append(
+                Goal(f"{configs} {fault} {probe}", d <= OUTAGE_GOAL_S,
+                     f"lablb - keepalived median {d * 1000:+.2f} ms (goal <= +1 ms)")
+            )  # fmt: skip
+    return goals
+
+
+def start_goals(rows: Sequence[Mapping[str, Any]]) -> list[Goal]:
+    """Per interval: lablb's median restart-to-first-advert within 20 ms of keepalived's."""
+    by = {(r["engine"], r["configs"]): r for r in rows}
+    goals = []
+    for (engine, configs), row in sorted(by.items()):
+        other = by.get(("keepalived", configs))
+        if engine != "lablb" or other is None:
+            continue
+        mine, theirs = row.get("first_advert_s"), other.get("first_advert_s")
+        if not mine or not theirs:
+            goals.append(Goal(f"{configs} restart", False, "not measured"))
+            continue
+        d = mine["median"] - theirs["median"]
+        goals.append(
+            Goal(f"{configs} restart to first advert", d <= START_GOAL_S,
+                 f"lablb - keepalived median {d * 1000:+.1f} ms (goal <= +20 ms)")
+        )  # fmt: skip
+    return goals
+
+
+def false_goals(rows: Sequence[Mapping[str, Any]]) -> list[Goal]:
+    return [
+        Goal(f"false failovers, {r['label']}", r["changes"] <= FALSE_FAILOVER_GOAL,
+             f"{r['changes']} spurious state changes in {r['seconds']:.0f} s (goal 0)")
+        for r in rows if r["engine"] == "lablb" and r.get("rt", True)
+    ]  # fmt: skip
+
+
+def ms(v: float | None, digits: int = 1) -> str:
+    return "-" if v is None else f"{v * 1000:.{digits}f}"
+
+
+def markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return out

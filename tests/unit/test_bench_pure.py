@@ -1,0 +1,76 @@
+"""The benchmark's pure half (``bench/summary.py``, ``bench/report.py``): statistics,
+lateness against the protocol, ratios, goals met and missed, and the tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench import report, summary
+
+
+def row(engine: str, fault: str, outage: list[float], late: list[float]) -> dict[str, Any]:
+    trials = [
+        {"outage_s": o, "service_outage_s": o + 0.001, "takeover_s": 0.03 + x, "verdict": "pass"}
+        for o, x in zip(outage, late, strict=True)
+    ]
+    bounds = {"takeover_s": [0.03, 0.0316]}
+    stats = {k: summary.Stat.of(summary.values(trials, k)).as_json()  # type: ignore[union-attr]
+             for k in ("outage_s", "service_outage_s")}  # fmt: skip
+    stats["takeover_late_s"] = summary.Stat.of(  # type: ignore[union-attr]
+        summary.lateness(trials, "takeover_s", bounds)
+    ).as_json()
+    return {"engine": engine, "configs": "seed-v3-10ms", "interval": "0.01 s (v3)",
+            "fault": fault, "trials": len(trials), "passed": len(trials), "stats": stats,
+            "bounds": {"outage_s": [0.01, 0.04]}}  # fmt: skip
+
+
+def test_lateness_is_measured_minus_the_bounds_low_end_and_trial_bounds_win() -> None:
+    trials = [{"takeover_s": 0.0305}, {"takeover_s": 0.5, "bounds": {"takeover_s": [0.49, 0.6]}}]
+    got = summary.lateness(trials, "takeover_s", {"takeover_s": [0.03, 0.04]})
+    assert [round(x, 6) for x in got] == [0.0005, 0.01]
+    assert summary.lateness([{"takeover_s": None}], "takeover_s", {"takeover_s": [0, 1]}) == []
+
+
+def test_stat_median_p95_max_and_none_for_nothing() -> None:
+    s = summary.Stat.of([0.03, 0.01, 0.02])
+    assert s is not None and (s.n, s.median, s.p95, s.max) == (3, 0.02, 0.03, 0.03)
+    assert summary.Stat.of([]) is None
+    assert summary.ratio(1.0, 0.0) is None and summary.ratio(None, 1.0) is None
+    assert summary.ratio(3.0, 2.0) == 1.5
+
+
+def test_outage_goal_is_keepalived_plus_one_millisecond_per_probe() -> None:
+    rows = [
+        row("lablb", "crash", [0.0298, 0.0308, 0.0318], [0.0001] * 3),
+        row("keepalived", "crash", [0.0295, 0.0300, 0.0305], [0.0] * 3),
+        row("lablb", "graceful", [0.0120, 0.0130, 0.0140], [0.0001] * 3),
+        row("keepalived", "graceful", [0.0100, 0.0101, 0.0102], [0.0] * 3),
+    ]
+    goals = {g.what: g for g in summary.outage_goals(rows)}
+    assert goals["seed-v3-10ms crash outage_s"].met  # +0.8 ms
+    assert not goals["seed-v3-10ms graceful outage_s"].met  # +2.9 ms
+    assert "+2.90 ms" in goals["seed-v3-10ms graceful outage_s"].detail
+    table = "\n".join(report.failover_table(rows))
+    assert "| 0.01 s (v3) | crash | lablb | 3/3 | 30.8/31.8/31.8 |" in table
+    assert "1.027" in table  # lablb / keepalived median outage, crash
+
+
+def test_start_goal_false_goal_and_tables() -> None:
+    crash = [
+        {**row("lablb", "crash", [0.03], [0.0]), "stats": {
+            "first_advert_s": {"n": 1, "median": 0.230, "p95": 0.230, "max": 0.230},
+            "start_s": {"n": 1, "median": 0.200, "p95": 0.200, "max": 0.200}}},
+        {**row("keepalived", "crash", [0.03], [0.0]), "stats": {
+            "first_advert_s": {"n": 1, "median": 0.040, "p95": 0.040, "max": 0.040},
+            "start_s": {"n": 1, "median": 0.010, "p95": 0.010, "max": 0.010}}},
+    ]  # fmt: skip
+    starts = report.start_rows(crash)
+    (goal,) = summary.start_goals(starts)
+    assert not goal.met and "+190.0 ms" in goal.detail
+    assert "| 0.01 s (v3) | lablb | 230.0/230.0 | 200.0/200.0 |" in report.start_table(starts, [])
+    false = [{"engine": "lablb", "rt": True, "label": "lablb, rt", "seconds": 600.0,
+              "changes": 0, "master_before": "lb01", "master_after": "lb01",
+              "downloads": [0, 40]}]  # fmt: skip
+    (fg,) = summary.false_goals(false)
+    assert fg.met
+    assert "| lablb, rt | 600 | 0 | lb01/lb01 | 0/40 | - | - |" in report.false_table(false)
