@@ -52,7 +52,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--readme", action="store_true", help="also write the tables into bench/README.md"
     )
+    p.add_argument(
+        "--tables",
+        type=Path,
+        metavar="RESULT.json",
+        help="measure nothing: print (and with --readme keep) a saved run's tables",
+    )
     args = p.parse_args(argv)
+    if args.tables:
+        return reprint(args.tables, args.readme)
     steps = [s for s in args.steps.split(",") if s]
     unknown = sorted(set(steps) - set(STEPS))
     if unknown:
@@ -94,15 +102,28 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append(labs.lab_cost(kind, n, work, progress))
                     result["scale"] = rows
                     save()
-    goals = (summary.outage_goals(result.get("failover", []))
-             + summary.start_goals(result.get("start", []))
-             + summary.false_goals(result.get("false", [])))  # fmt: skip
+    goals = goals_of(result)
     result["goals"] = [g.as_json() for g in goals]
     result["plots"] = [str(x) for x in report.plots(result, args.out, stem)]
     save()
     text = tables(result, goals, path)
     print("\n".join(text))
     if args.readme:
+        write_readme(text)
+    return 0
+
+
+def goals_of(result: dict[str, Any]) -> list[summary.Goal]:
+    return (summary.outage_goals(result.get("failover", []))
+            + summary.start_goals(result.get("start", []))
+            + summary.false_goals(result.get("false", [])))  # fmt: skip
+
+
+def reprint(path: Path, readme: bool) -> int:
+    result = json.loads(path.read_text())
+    text = tables(result, goals_of(result), path)
+    print("\n".join(text))
+    if readme:
         write_readme(text)
     return 0
 

@@ -38,9 +38,9 @@ from lablb.config.load import load
 from lablb.config.model import Checker, KeepalivedConfig, RealServer, VirtualServer
 from lablb.config.track_files import TrackFile, track_files
 from lablb.errors import ConfigError, LablbError
+from lablb.eventlog import EventLog, child_main
 from lablb.ipvs.frame import control_address
 from lablb.mail import send_alert
-from lablb.vrrp.daemon import EventLog, child_main
 
 TICK = 0.05
 WORKERS = 64  # attempts in flight at once; each is bounded by its connect_timeout

@@ -30,6 +30,7 @@ from pathlib import Path
 from lablb.config.load import load
 from lablb.config.model import KeepalivedConfig, VirtualServer, v4
 from lablb.errors import ConfigError, PacketError
+from lablb.eventlog import EventLog, child_main
 from lablb.ipvs.frame import (
     VNET_HDR_LEN,
     SyncConn,
@@ -42,7 +43,6 @@ from lablb.ipvs.frame import (
     rewrite,
 )
 from lablb.ipvs.service import TCP, UDP, Conn, Service
-from lablb.vrrp.daemon import EventLog, child_main
 from lablb.vrrp.io import mac_of
 
 SOL_PACKET = 263

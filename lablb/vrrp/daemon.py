@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import select
 import signal
@@ -26,8 +25,6 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv6Address
-from pathlib import Path
-from typing import IO
 
 from lablb.config.load import load
 from lablb.config.model import (
@@ -39,6 +36,7 @@ from lablb.config.model import (
     v4,
 )
 from lablb.errors import LablbError, PacketError
+from lablb.eventlog import EventLog
 from lablb.mail import send_alert
 from lablb.vrrp import ah, io, sched, scripts
 from lablb.vrrp.engine import Engine, Out, adopt, family_of
@@ -48,26 +46,7 @@ from lablb.vrrp.scripts import Children, ScriptTracker
 from lablb.vrrp.timers import wait_towards
 
 MAX_WAIT = 0.5  # the loop wakes at least this often, to reap scripts and poll links
-CHILD_NICE = 5  # forwarder and checkers yield to VRRP (see child_main)
 LINGER_MAX = 1.0  # after a goodbye, sockets stay open this long at most (see run)
-
-
-class EventLog:
-    """One JSON object per line, flushed at once so a reader sees events as they occur."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self.stream = stream
-
-    def __call__(self, event: str, **fields: object) -> None:
-        record: dict[str, object] = {
-            "ts": round(time.monotonic(), 6),
-            "wall": round(time.time(), 6),
-            "event": event,
-            "pid": os.getpid(),
-        }
-        record.update(fields)
-        self.stream.write(json.dumps(record, default=str) + "\n")
-        self.stream.flush()
 
 
 LINK_LOCAL_WAIT = 3.0  # a link-local address is tentative while DAD runs (~1 s)
@@ -114,7 +93,7 @@ class Daemon:
     def __post_init__(self) -> None:
         self.children = Children(self.log)
 
-    def configure(self, now: float) -> list[Out]:
+    def configure(self, now: float, ready: Callable[[], None] | None = None) -> list[Out]:
         """(Re)read the file and build the engine; on reload, keep unchanged instances."""
         config = load(self.config_path)
         interfaces = {i.interface for i in config.vrrp_instances if i.interface}
@@ -139,9 +118,16 @@ class Daemon:
             self.garp[name] = io.GarpSender(name)
         self.engine = engine
         self.scripts = scripts.trackers(config)
-        # A new engine's timers start once its sockets listen: a backup must hear adverts
-        # for a whole master_down interval, not for what is left of it after setup.
-        out = engine.start(time.monotonic()) if old is None else adopt(old, engine, now)
+        if old is None:
+            # A new engine's timers start once its sockets listen (a backup must hear
+            # adverts for a whole master_down interval) and its process is scheduled as
+            # it will run (``ready``: lablb.vrrp.sched), not before.
+            if ready is not None:
+                ready()
+            now = time.monotonic()
+            out = engine.start(now)
+        else:
+            out = adopt(old, engine, now)
         for name in interfaces:
             self.links[name] = io.link_up(name)
             if not self.links[name]:
@@ -375,10 +361,9 @@ class Daemon:
         signal.signal(signal.SIGHUP, self._on_reload)
         links = io.LinkWatch()
         start = time.monotonic()
-        self.execute(self.configure(start))
-        assert self.engine is not None and self.config is not None
+        self.execute(self.configure(start, ready=self._schedule))
+        assert self.engine is not None
         self.log("start", config=self.config_path, states=self._states())
-        sched.apply(sched.Policy.of(self.config.global_defs), self.log)
         by_fd = {fd: name for name, s in self.sockets.items() for fd in s.fds()}
         try:
             while not self.stopping:
@@ -425,6 +410,10 @@ class Daemon:
             signal.set_wakeup_fd(-1)
         return 0
 
+    def _schedule(self) -> None:
+        assert self.config is not None
+        sched.apply(sched.Policy.of(self.config.global_defs), self.log)
+
     def _reload(self, now: float) -> None:
         sched.drop()  # reading a file in Python outlasts vrrp_rlimit_rttime (lablb.vrrp.sched)
         try:
@@ -434,7 +423,7 @@ class Daemon:
             return
         finally:
             if self.config is not None:
-                sched.apply(sched.Policy.of(self.config.global_defs), self.log)
+                self._schedule()
         self.execute(out)
         self.log("reload", ok=True, states=self._states())
 
@@ -446,34 +435,6 @@ class Daemon:
 
     def _on_reload(self, _signum: int, _frame: object) -> None:
         self.reloading = True
-
-
-def child_main(
-    prog: str, run: Callable[[str, Path, EventLog, float | None], int], argv: Sequence[str] | None
-) -> int:
-    """The command line shared by the forwarder and checker processes:
-    ``-f CONFIG --run-dir DIR [--log FILE] [--run-for S]``.
-
-    They run at ``CHILD_NICE``: the address change that makes a node master also wakes
-    its forwarder, and a freshly woken task of equal weight preempts the one that woke
-    it; at a lower weight it waits until VRRP has sent its GARPs. (keepalived's IPVS is
-    the kernel's, which never competes with the VRRP process this way.)"""
-    with contextlib.suppress(OSError):
-        os.nice(CHILD_NICE)
-    p = argparse.ArgumentParser(prog=prog)
-    p.add_argument("-f", dest="config", required=True)
-    p.add_argument("--run-dir", required=True)
-    p.add_argument("--log")
-    p.add_argument("--run-for", type=float)
-    args = p.parse_args(argv)
-    stream = open(args.log, "a", encoding="utf-8") if args.log else sys.stderr  # noqa: SIM115
-    log = EventLog(stream)
-    try:
-        return run(args.config, Path(args.run_dir), log, args.run_for)
-    except LablbError as exc:
-        log("error", error=str(exc))
-        print(f"{prog}: {exc}", file=sys.stderr)
-        return exc.exit_code
 
 
 def main(argv: Sequence[str] | None = None) -> int:

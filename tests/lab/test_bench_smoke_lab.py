@@ -41,3 +41,8 @@ def test_bench_smoke_runs_every_step(tmp_path: Path, clean_after: None) -> None:
     assert result["goals"] and all(Path(p).is_file() for p in result["plots"])
     assert "### 1. Failover, lablb vs keepalived" in res.stdout
     assert "### Goals" in res.stdout
+    again = subprocess.run(
+        [sys.executable, "-m", "bench", "--tables", str(path)],
+        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert again.returncode == 0 and again.stdout == res.stdout[res.stdout.index("Run `"):]
