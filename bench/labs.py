@@ -48,6 +48,13 @@ def rss_kb(pid: int) -> int | None:
 
 
 def process_name(pid: int) -> str:
+    """A forked child's own name (``lablb-vrrp``), else its module or program."""
+    try:
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        comm = ""
+    if comm.startswith("lablb"):
+        return comm
     try:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:

@@ -5,9 +5,11 @@ uses: VRRP (``vrrp_instance``), the Direct Routing forwarder and the health chec
 (``virtual_server``). VRRP is forked, as keepalived forks its children: the parent has
 already imported and checked everything, so the child's timers start within a few
 milliseconds of the fork instead of after a new interpreter's start and imports (about
-150 ms here), which is what a restarted master's return waits on. The forwarder and
-checkers, which nothing times, start as their own programs. Each keeps its own process
-so none can delay another's timers, the way keepalived keeps VRRP and checkers apart.
+150 ms here), which is what a restarted master's return waits on. The forwarder is
+forked first, and VRRP once the forwarder is ready (a node must not take the VIP before
+it can forward for it); the checkers, which nothing waits on, start as their own program. Each
+keeps its own process so none can delay another's timers, the way keepalived keeps VRRP
+and checkers apart.
 The parent relays SIGTERM/SIGINT/SIGHUP and, when one child ends, stops the others and
 exits. It never does protocol work.
 """
@@ -31,6 +33,8 @@ from lablb.errors import LabError
 CHILD_STOP_TIMEOUT = 5.0  # then SIGKILL: a stop is always bounded
 POLL = 0.1
 MAX_RESTARTS = 5  # a forwarder or checker that dies is restarted, this often at most
+FORWARDER_READY_TIMEOUT = 5.0  # then VRRP starts anyway (the forwarder's own log says why)
+READY_POLL = 0.01
 DRAIN_MAX = 3.0  # after a stop, VRRP goes first; the rest at most this much later
 
 
@@ -109,10 +113,14 @@ def _pid_alive(path: str) -> int | None:
     return pid
 
 
+def _run_dir(opts: Options) -> Path:
+    return Path(opts.run_dir or Path(opts.pidfile or "/run/lablb/daemon.pid").parent)
+
+
 def children(opts: Options, has_vrrp: bool, has_vs: bool) -> dict[str, list[str]]:
     """argv of each child process this configuration needs."""
     py = [sys.executable, "-m"]
-    run_dir = opts.run_dir or str(Path(opts.pidfile or "/run/lablb/daemon.pid").parent)
+    run_dir = str(_run_dir(opts))
     tail = ["--log", opts.log] if opts.log else []
     if opts.run_for is not None:
         tail += ["--run-for", str(opts.run_for)]
@@ -163,12 +171,6 @@ def run(opts: Options) -> int:
     from lablb.vrrp.daemon import main as vrrp_main
 
     procs: dict[str, Child] = {}
-    for name, argv in argvs.items():  # VRRP first: its timers are the ones measured
-        if name == "vrrp":
-            # its arguments: what follows "python -m lablb.vrrp.daemon"
-            procs[name] = Forked(functools.partial(vrrp_main, argv[3:]), "lablb-vrrp")
-        else:
-            procs[name] = subprocess.Popen(argv)
     stop_requested = False
 
     def relay(signum: int, _frame: object) -> None:
@@ -186,6 +188,30 @@ def run(opts: Options) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, relay)
+    ready = _run_dir(opts) / "forwarder.json"
+    ready.unlink(missing_ok=True)
+    if "forwarder" in argvs:  # forked too: it has to be ready before VRRP starts
+        from lablb.ipvs.forwarder import main as forwarder_main
+
+        procs["forwarder"] = Forked(
+            functools.partial(forwarder_main, argvs["forwarder"][3:]), "lablb-forwarder"
+        )
+    if "checker" in argvs:
+        procs["checker"] = subprocess.Popen(argvs["checker"])
+    if "vrrp" in argvs and not stop_requested:
+        # VRRP last, once the forwarder forwards: a node that takes the VIP (a restarted
+        # master pre-empts master_down after its start) before its forwarder has set up
+        # would answer the service's clients from its own stack, with resets.
+        forwarder = procs.get("forwarder")
+        deadline = time.monotonic() + FORWARDER_READY_TIMEOUT
+        while (
+            forwarder is not None and forwarder.poll() is None and not stop_requested
+            and not ready.exists() and time.monotonic() < deadline
+        ):  # fmt: skip
+            time.sleep(READY_POLL)
+    if "vrrp" in argvs and not stop_requested:
+        # its arguments: what follows "python -m lablb.vrrp.daemon"
+        procs["vrrp"] = Forked(functools.partial(vrrp_main, argvs["vrrp"][3:]), "lablb-vrrp")
     ended, code = "", 0
     restarts = 0
     try:

@@ -341,6 +341,7 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
         master = any(forwarding)
         sync_master = _sync_master(cfg, forwarding)
         log("forwarding", on=master, services=forwarding)
+        _write_status(run_dir, fwd.status(master))  # also "ready" to ``lablb daemon``
         start = last_status = last_sync = time.monotonic()
         by_fd = {d.sock.fileno(): d for d in fwd.services}
         while not stop["now"]:
