@@ -16,13 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from lablb.config.load import load
 from lablb.lab.balancer import start_vrrp
 from lablb.lab.net import Lab, LabSpec
 from lablb.lab.registry import get
 from lablb.measure.pcap import read_frames
 from tests.conftest import REPO, wait_for
 from tests.lab.leftovers import Snapshot
-from tests.lab.test_vrrp_lab import holders, timing
+from tests.lab.test_vrrp_lab import assert_scheduled_as_configured, holders, timing
 
 CONFIGS = REPO / "topologies" / "configs" / "seed-v3-10ms"
 # 100 Mbit/s links: each flooder's own link carries 100, so lb02's takes twice its rate
@@ -136,6 +137,9 @@ def test_adverts_get_through_a_saturated_link(slow_lab: Lab, engine: str) -> Non
     nodes = start_vrrp(slow_lab, CONFIGS, {"lb01": engine, "lb02": engine})
     wait_for("lb01 alone", lambda: holders(nodes, t1.vip) == ["lb01"], t1.master_down + 3.0)
     time.sleep(t2.master_down * 2)
+    # (after the election: each engine takes its policy once its config is read)
+    assert load(str(CONFIGS / "lb01.conf")).global_defs.vrrp_rt_priority == 5
+    assert_scheduled_as_configured(nodes)  # SCHED_RR 5, either engine
     losses = flood_and_capture(slow_lab)
     assert min(losses) >= SATURATED_LOSS_PCT, f"the link was not saturated: {losses}"
     sent, lost = lost_adverts(slow_lab, t1.advert_int)
