@@ -76,45 +76,39 @@ class Goal:
         return {"what": self.what, "met": self.met, "detail": self.detail}
 
 
+def _against_keepalived(
+    what: str, mine: Mapping[str, Any] | None, theirs: Mapping[str, Any] | None,
+    goal_s: float, digits: int,
+) -> Goal:  # fmt: skip
+    """lablb's median no more than ``goal_s`` above keepalived's, or "not measured"."""
+    if not mine or not theirs:
+        return Goal(what, False, "not measured")
+    d = mine["median"] - theirs["median"]
+    return Goal(what, d <= goal_s, f"lablb - keepalived median {d * 1000:+.{digits}f} ms "
+                                   f"(goal <= +{goal_s * 1000:.0f} ms)")  # fmt: skip
+
+
 def outage_goals(rows: Sequence[Mapping[str, Any]]) -> list[Goal]:
     """Per (fault, interval, probe): lablb's median outage <= keepalived's + 1 ms."""
     by = {(r["engine"], r["configs"], r["fault"]): r for r in rows}
-    goals = []
-    for (engine, configs, fault), row in sorted(by.items()):
-        other = by.get(("keepalived", configs, fault))
-        if engine != "lablb" or other is None:
-            continue
-        for probe in ("outage_s", "service_outage_s"):
-            mine, theirs = row["stats"].get(probe), other["stats"].get(probe)
-            if not mine or not theirs:
-                goals.append(Goal(f"{configs} {fault} {probe}", False, "not measured"))
-                continue
-            d = mine["median"] - theirs["median"]
-            goals.append(
-                Goal(f"{configs} {fault} {probe}", d <= OUTAGE_GOAL_S,
-                     f"lablb - keepalived median {d * 1000:+.2f} ms (goal <= +1 ms)")
-            )  # fmt: skip
-    return goals
+    return [
+        _against_keepalived(f"{configs} {fault} {probe}", row["stats"].get(probe),
+                            other["stats"].get(probe), OUTAGE_GOAL_S, 2)
+        for (engine, configs, fault), row in sorted(by.items())
+        if engine == "lablb" and (other := by.get(("keepalived", configs, fault))) is not None
+        for probe in ("outage_s", "service_outage_s")
+    ]  # fmt: skip
 
 
 def start_goals(rows: Sequence[Mapping[str, Any]]) -> list[Goal]:
     """Per interval: lablb's median restart-to-first-advert within 20 ms of keepalived's."""
     by = {(r["engine"], r["configs"]): r for r in rows}
-    goals = []
-    for (engine, configs), row in sorted(by.items()):
-        other = by.get(("keepalived", configs))
-        if engine != "lablb" or other is None:
-            continue
-        mine, theirs = row.get("first_advert_s"), other.get("first_advert_s")
-        if not mine or not theirs:
-            goals.append(Goal(f"{configs} restart", False, "not measured"))
-            continue
-        d = mine["median"] - theirs["median"]
-        goals.append(
-            Goal(f"{configs} restart to first advert", d <= START_GOAL_S,
-                 f"lablb - keepalived median {d * 1000:+.1f} ms (goal <= +20 ms)")
-        )  # fmt: skip
-    return goals
+    return [
+        _against_keepalived(f"{configs} restart to first advert", row.get("first_advert_s"),
+                            other.get("first_advert_s"), START_GOAL_S, 1)
+        for (engine, configs), row in sorted(by.items())
+        if engine == "lablb" and (other := by.get(("keepalived", configs))) is not None
+    ]  # fmt: skip
 
 
 def false_goals(rows: Sequence[Mapping[str, Any]]) -> list[Goal]:
