@@ -10,6 +10,11 @@ Steps (``--steps``, comma-separated; all by default):
 ``false``     false failovers at 0.01 s adverts with every core of both balancers busy
               and a stream forwarded, ``--load-seconds`` per engine, lablb also without
               real-time scheduling (the before of the fix); the daemons' memory.
+``proxy``     Direct Routing against nginx as a reverse proxy on the balancer, the
+              balancer's 1 Gbit/s link the bottleneck: clients' Gbit/s on webfarm 2
+              and 4, ``--traffic-seconds`` each.
+``capacity``  the DR forwarder's packets/s and CPU per packet (small TCP packets; a
+              download's ACKs) against the kernel forwarding the same traffic.
 ``scale``     lab cost as webfarm grows (2, 8, 32, 64 web nodes) and multi-pair (1, 4,
               16 pairs): up, converged, down, one failover run end to end.
 
@@ -27,12 +32,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import failover, labs, report, summary
+from bench import capacity, failover, labs, report, summary, throughput
 from bench.machine import describe
 
 RESULTS = Path(__file__).resolve().parent / "results"
 README = Path(__file__).resolve().parent / "README.md"
-STEPS = ("failover", "false", "scale")
+STEPS = ("failover", "false", "proxy", "capacity", "scale")
+PROXY_WEBS = (2, 4)
 SCALE = {"webfarm": (2, 8, 32, 64), "multi-pair": (1, 4, 16)}
 SMOKE_SCALE = {"webfarm": (2,), "multi-pair": (1,)}
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
@@ -47,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", default=",".join(STEPS), help=f"of {','.join(STEPS)}")
     p.add_argument("--trials", type=int, default=20, help="failover trials per cell")
     p.add_argument("--load-seconds", type=float, default=600.0, help="false-failover run")
+    p.add_argument("--traffic-seconds", type=float, default=20.0,
+                   help="counted seconds per proxy and capacity run")  # fmt: skip
     p.add_argument("--smoke", action="store_true", help="each step at its smallest")
     p.add_argument("--out", type=Path, default=RESULTS, help="where the JSON and plots go")
     p.add_argument(
@@ -94,6 +102,18 @@ def main(argv: list[str] | None = None) -> int:
                 result["false"] = rows
                 save()
             result["memory"] = [r["memory"] for r in rows if r["rt"]]
+        traffic_s = 2.0 if args.smoke else args.traffic_seconds
+        if "proxy" in steps:
+            rows = []
+            for n in PROXY_WEBS[:1] if args.smoke else PROXY_WEBS:
+                progress(f"DR vs reverse proxy: webfarm {n}, {traffic_s:.0f} s each")
+                rows.append(throughput.dr_vs_proxy(n, traffic_s, work, progress))
+                result["proxy"] = rows
+                save()
+        if "capacity" in steps:
+            progress(f"forwarder capacity: {traffic_s:.0f} s per traffic and forwarder")
+            result["capacity"] = capacity.capacity(traffic_s, work, progress)
+            save()
         if "scale" in steps:
             rows = []
             for kind, sizes in (SMOKE_SCALE if args.smoke else SCALE).items():
@@ -116,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
 def goals_of(result: dict[str, Any]) -> list[summary.Goal]:
     return (summary.outage_goals(result.get("failover", []))
             + summary.start_goals(result.get("start", []))
-            + summary.false_goals(result.get("false", [])))  # fmt: skip
+            + summary.false_goals(result.get("false", []))
+            + summary.capacity_goals(result.get("capacity")))  # fmt: skip
 
 
 def reprint(path: Path, readme: bool) -> int:
@@ -144,6 +165,11 @@ def tables(result: dict[str, Any], goals: list[summary.Goal], path: Path) -> lis
                 *report.start_table(result["start"], result.get("memory", [])), ""]  # fmt: skip
     if result.get("false"):
         out += ["### 3. False failovers under load", "", *report.false_table(result["false"]), ""]
+    if result.get("proxy"):
+        out += ["### 4. Direct Routing vs a reverse proxy", "",
+                *report.proxy_table(result["proxy"]), ""]  # fmt: skip
+    if result.get("capacity"):
+        out += ["### 5. Forwarder capacity", "", *report.capacity_table(result["capacity"]), ""]
     if result.get("scale"):
         out += ["### 6. Lab cost and scale", "", *report.scale_table(result["scale"]), ""]
     if goals:

@@ -107,6 +107,48 @@ def scale_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     return markdown(header, body)
 
 
+def proxy_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Per webfarm size: clients' Gbit/s through DR and through the reverse proxy, the
+    balancer link's bytes per byte delivered, the box's CPU, and DR/proxy against N."""
+    header = ["web nodes (clients)", "path", "client Gbit/s", "per client Gbit/s",
+              "balancer link bytes per delivered byte", "box CPU busy",
+              "DR/proxy (ideal)"]  # fmt: skip
+    out = []
+    for r in sorted(rows, key=lambda r: r["webs"]):
+        for path, label in (("dr", "Direct Routing (lablb)"), ("proxy", "reverse proxy (nginx)")):
+            m = r[path]
+            out.append([
+                f"{r['webs']} ({r['clients']})", label, f"{m['gbit_s']:.2f}",
+                " ".join(f"{v:.2f}" for v in m["per_client_gbit_s"].values()),
+                f"{m['balancer_link_bytes_per_delivered']:.4f}",
+                f"{100 * m['box_cpu_busy']:.0f} %",
+                f"{r['ratio']:.2f} ({r['webs']})" if path == "dr" and r["ratio"] else "",
+            ])  # fmt: skip
+    return markdown(header, out)
+
+
+def capacity_table(result: Mapping[str, Any]) -> list[str]:
+    """Per traffic and forwarder: packets/s sent and forwarded, the forwarder's CPU,
+    its CPU per packet and what that makes on one core, and the box's CPU."""
+    header = ["traffic", "forwarded by", "sent pkt/s", "forwarded pkt/s",
+              "forwarder CPU (in Python)", "us per packet", "pkt/s per core",
+              "box CPU busy"]  # fmt: skip
+    names = {"small": f"TCP, {result['mss']}-byte MSS, no offload", "acks": "ACKs of a download"}
+    out = []
+    for who, label in (("lablb", "lablb forwarder"), ("kernel", "kernel (ip_forward)")):
+        for r in result.get(who, []):
+            out.append([
+                names.get(r["traffic"], r["traffic"]), label, f"{r['sent_pps']:,}",
+                f"{r['forwarded_pps']:,}",
+                f"{100 * r['forwarder_cpu']:.0f} % ({100 * r['forwarder_user_share']:.0f} %)"
+                if r.get("forwarder_user_share") is not None else "-",
+                f"{r['us_per_packet']:.1f}" if "us_per_packet" in r else "-",
+                f"{r['pps_per_core']:,}" if r.get("pps_per_core") else "-",
+                f"{100 * r['box_cpu_busy']:.0f} %",
+            ])  # fmt: skip
+    return markdown(header, out)
+
+
 def goals_table(goals: Sequence[Goal]) -> list[str]:
     return markdown(
         ["goal", "met", "how far"],
@@ -158,6 +200,8 @@ def plots(result: Mapping[str, Any], out: Path, stem: str) -> list[Path]:
         fig.savefig(path, dpi=110)
         plt.close(fig)
         made.append(path)
+    if result.get("proxy") or result.get("capacity"):
+        made.append(_traffic_plot(result, out / f"{stem}-traffic.png"))
     scale = result.get("scale", [])
     if scale:
         fig, axes = plt.subplots(1, 2, figsize=(10, 4))
@@ -178,3 +222,39 @@ def plots(result: Mapping[str, Any], out: Path, stem: str) -> list[Path]:
         plt.close(fig)
         made.append(path)
     return made
+
+
+def _traffic_plot(result: Mapping[str, Any], path: Path) -> Path:
+    """Steps 4 and 5 side by side: Gbit/s to the clients per web farm size (DR, proxy,
+    and the N links' ceiling), and packets/s through lablb's forwarder and the kernel."""
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    rows = sorted(result.get("proxy", []), key=lambda r: r["webs"])
+    ns = [r["webs"] for r in rows]
+    xs = range(len(rows))
+    left.bar([x - 0.2 for x in xs], [r["dr"]["gbit_s"] for r in rows], width=0.4,
+             label="Direct Routing (lablb)")  # fmt: skip
+    left.bar([x + 0.2 for x in xs], [r["proxy"]["gbit_s"] for r in rows], width=0.4,
+             label="reverse proxy on the balancer (nginx)")  # fmt: skip
+    left.hlines([n for n in ns], [x - 0.4 for x in xs], [x + 0.4 for x in xs], colors="r",
+                linestyles="dotted", label="N web links of 1 Gbit/s")  # fmt: skip
+    left.set_xticks(list(xs), [f"{n} web nodes" for n in ns])
+    left.set_ylabel("Gbit/s delivered to the clients")
+    left.set_title("Balancer link 1 Gbit/s: DR vs reverse proxy")
+    left.legend(fontsize=8)
+    cap = result.get("capacity") or {}
+    kinds = [r["traffic"] for r in cap.get("lablb", [])]
+    for j, who in enumerate(("lablb", "kernel")):
+        by = {r["traffic"]: r["forwarded_pps"] for r in cap.get(who, [])}
+        right.bar([i + (j - 0.5) * 0.4 for i in range(len(kinds))],
+                  [by.get(k, 0) / 1000 for k in kinds], width=0.4,
+                  label="lablb forwarder" if who == "lablb" else "kernel forwarding")  # fmt: skip
+    right.set_xticks(range(len(kinds)), kinds)
+    right.set_ylabel("thousand packets/s forwarded")
+    right.set_title("Forwarder capacity, same traffic, same box")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -19,6 +19,7 @@ from lablb.measure.stats import summary
 OUTAGE_GOAL_S = 1e-3  # lablb's median outage no worse than keepalived's + 1 ms
 START_GOAL_S = 20e-3  # restart to first advert within 20 ms of keepalived's
 FALSE_FAILOVER_GOAL = 0  # spurious state changes under load
+FORWARDER_PPS_GOAL = 150_000  # small packets forwarded per CPU-second of the forwarder
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,19 @@ def false_goals(rows: Sequence[Mapping[str, Any]]) -> list[Goal]:
              f"{r['changes']} spurious state changes in {r['seconds']:.0f} s (goal 0)")
         for r in rows if r["engine"] == "lablb" and r.get("rt", True)
     ]  # fmt: skip
+
+
+def capacity_goals(result: Mapping[str, Any] | None) -> list[Goal]:
+    """The forwarder's packets per CPU-second, small packets (its worst case)."""
+    if not result:
+        return []
+    row = next((r for r in result.get("lablb", []) if r["traffic"] == "small"), None)
+    per_core = (row or {}).get("pps_per_core")
+    if not per_core:
+        return [Goal("forwarder packets/s on one core", False, "not measured")]
+    return [Goal("forwarder packets/s on one core", per_core >= FORWARDER_PPS_GOAL,
+                 f"{per_core / 1000:.0f}k small packets per CPU-second "
+                 f"(goal >= {FORWARDER_PPS_GOAL // 1000}k)")]  # fmt: skip
 
 
 def ms(v: float | None, digits: int = 1) -> str:

@@ -20,7 +20,7 @@ from lablb.config.load import load
 from lablb.config.runnable import require_runnable
 from lablb.errors import ConfigError
 from lablb.lab.graph import describe
-from lablb.lab.plan import Plan, derive_plan, server_lan
+from lablb.lab.plan import CLIENTS, Plan, derive_plan, server_lan, with_clients
 from lablb.lab.registry import TopoEntry, topologies_dir
 
 DOCROOT = "www"  # under topologies/: the pages the seed's checkers ask for, and the video
@@ -47,7 +47,11 @@ class DerivedTopo(Topo):  # type: ignore[misc]  # Mininet has no type hints
         }
         return type(name, (cls,), attrs)
 
-    def build(self, bw: float = LINK_MBIT, **_opts: Any) -> None:
+    def build(
+        self, bw: float = LINK_MBIT, router_bw: float | None = LINK_MBIT, **_opts: Any
+    ) -> None:
+        """Every link at ``bw`` Mbit/s (htb), the router's at ``router_bw`` (None: not
+        shaped, so a benchmark's clients are capped by their own links, not r1's)."""
         switches = {"lan": self.addSwitch("s1"), "clients": self.addSwitch("s2")}
         for h in self.plan.hosts:
             opts: dict[str, Any] = {"ip": None, "role": h.role}
@@ -68,7 +72,7 @@ class DerivedTopo(Topo):  # type: ignore[misc]  # Mininet has no type hints
                     switches[link.switch],
                     intfName1=link.interface,
                     params1={"ip": str(link.address)},
-                    bw=bw,
+                    bw=router_bw if h.role == "router" else bw,
                 )
 
 
@@ -83,10 +87,11 @@ def load_set(configs: Path) -> dict[str, m.KeepalivedConfig]:
     return loaded
 
 
-def derived_entry(configs: Path) -> TopoEntry:
-    """The topology ``configs`` imply, as a registry entry (its name: ``derived:DIR``)."""
+def derived_entry(configs: Path, clients: int = len(CLIENTS)) -> TopoEntry:
+    """The topology ``configs`` imply, as a registry entry (its name: ``derived:DIR``),
+    with at least ``clients`` clients."""
     loaded = load_set(configs)
-    plan = derive_plan(loaded)
+    plan = with_clients(derive_plan(loaded), clients)
     docroot = topologies_dir() / DOCROOT
     for config in loaded.values():
         for vs in config.virtual_servers:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Any
 
@@ -269,3 +269,26 @@ def server_lan(inst: m.VrrpInstance) -> IPv4Network:
         f"vrrp_instance {inst.name}: no VIP with a prefix, so the server LAN is unknown",
         "give the first VIP its subnet's prefix, e.g. 10.0.0.10/24",
     )
+
+
+def with_clients(plan: Plan, count: int) -> Plan:
+    """``plan`` with ``count`` clients behind r1 (cl01, cl02, cl03...), each on the next
+    free address of the client subnet: a benchmark's load from as many client links as
+    it has web nodes."""
+    have = plan.of_role("client")
+    if count <= len(have):
+        return plan
+    if any(b.startswith("cl") for b in plan.balancers):
+        raise ConfigError("balancer names starting with 'cl' would clash with extra clients")
+    taken = {link.address.ip for h in plan.hosts for link in h.links}
+    addrs = _free(plan.clients, taken)
+    extra = tuple(
+        HostPlan(
+            f"cl{i:02d}",
+            "client",
+            (Link(LAN_IFACE, IPv4Interface(f"{next(addrs)}/{plan.clients.prefixlen}"), "clients"),),
+            default_route=have[0].default_route,
+        )
+        for i in range(len(have) + 1, count + 1)
+    )
+    return replace(plan, hosts=plan.hosts + extra)

@@ -1,0 +1,166 @@
+"""Step 5, the DR forwarder's packet rate, against the kernel forwarding the same
+traffic on the same box. Edge: it runs labs.
+
+The seed lab, and ``seed-v3-100ms`` with one more DR ``virtual_server``: the VIP's
+port 5201 to web01 alone, no checker (a real server without one is up, as in
+keepalived), where iperf3 listens. Two kinds of traffic from cl01 to VIP:5201:
+
+- ``small``: an iperf3 upload with an 88-byte MSS (Linux's least) and segmentation
+  offload off on cl01's link, so every segment is a frame of its own: every data
+  packet crosses the balancer.
+- ``acks``: an iperf3 download (``-R``, 1 Gbit/s, the links' rate): the data goes from
+  web01 to the client directly, the client's ACKs cross the balancer.
+
+Each runs through lablb's forwarder (the cluster up, lb01 master), then through the
+kernel: no VRRP, lb01 an IP router (``ip_forward``, a route for the VIP to web01, r1's
+route for the VIP to lb01): the same frames, the same hop, the kernel's own forwarding
+as the ceiling. Counted over ``seconds`` after a warm-up: the packets the client sent
+and the packets lb01 sent on (its link's counters), the forwarder's own CPU time (so
+its CPU per packet, and what that makes on one core), and the box's CPU.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.counters import busy_fraction, cpu_times, interface_counters, process_cpu_s
+from bench.labs import CONFIGS, process_name
+from lablb.lab.cluster import start_cluster
+from lablb.lab.net import Lab, LabSpec
+from lablb.lab.registry import get
+from lablb.lab.web import start_web
+
+PORT = 5201
+VIP = "172.16.55.100"
+WEB = ("web01", "172.30.0.23")
+BALANCER = ("lb01", "172.30.0.20")
+CLIENT = "cl01"
+MIN_MSS = 88  # Linux's TCP_MIN_MSS
+WARMUP_S = 2.0
+IPERF_START_S = 5.0
+IPERF_END_S = 10.0  # past its -t: the end of test exchange, bounded
+VIRTUAL_SERVER = f"""
+virtual_server {VIP} {PORT} {{
+    lvs_sched rr
+    lvs_method DR
+    protocol TCP
+    real_server {WEB[1]} {PORT} {{
+        weight 1
+    }}
+}}
+"""
+TRAFFIC = {
+    "small": ["-M", str(MIN_MSS), "-P", "2"],
+    "acks": ["-R"],
+}
+
+
+def configs_with_iperf(work: Path) -> Path:
+    """``seed-v3-100ms`` plus the iperf3 virtual_server, in ``work``."""
+    dst = work / "capacity-configs"
+    if dst.exists():
+        shutil.rmtree(dst)
+    dst.mkdir(parents=True)
+    for src in (CONFIGS / "seed-v3-100ms").glob("*.conf"):
+        (dst / src.name).write_text(src.read_text() + VIRTUAL_SERVER)
+    return dst
+
+
+def start_iperf(lab: Lab) -> None:
+    proc = lab.popen(WEB[0], ["iperf3", "-s", "-p", str(PORT)])
+    lab.on_teardown(proc.kill)
+    deadline = time.monotonic() + IPERF_START_S
+    while not lab.run(WEB[0], ["ss", "-Hntl", f"sport = :{PORT}"], timeout=5).stdout.strip():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("iperf3 did not start on web01")
+        time.sleep(0.05)
+
+
+def one(lab: Lab, kind: str, seconds: float, forwarder_pid: int | None) -> dict[str, Any]:
+    if kind == "small":
+        lab.run(CLIENT, ["ethtool", "-K", "eth0", "tso", "off", "gso", "off"], timeout=5)
+    runs_for = WARMUP_S + seconds + 1
+    client = lab.host(CLIENT).popen(
+        ["iperf3", "-c", VIP, "-p", str(PORT), "-t", f"{runs_for:.0f}", *TRAFFIC[kind]],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        time.sleep(WARMUP_S)
+        sent0 = interface_counters(lab, CLIENT)["tx_packets"]
+        fwd0 = interface_counters(lab, BALANCER[0])["tx_packets"]
+        cpu0 = process_cpu_s(forwarder_pid) if forwarder_pid else (0.0, 0.0)
+        box0 = cpu_times()
+        t0 = time.monotonic()
+        time.sleep(seconds)
+        elapsed = time.monotonic() - t0
+        sent = interface_counters(lab, CLIENT)["tx_packets"] - sent0
+        forwarded = interface_counters(lab, BALANCER[0])["tx_packets"] - fwd0
+        cpu1 = process_cpu_s(forwarder_pid) if forwarder_pid else cpu0
+        user, system = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
+        cpu = user + system if forwarder_pid else None
+        box = busy_fraction(box0, cpu_times())
+    finally:
+        try:  # it ends on its own (-t): the server is then free for the next run
+            out, _ = client.communicate(timeout=runs_for + IPERF_END_S)
+        except subprocess.TimeoutExpired:
+            client.kill()
+            out, _ = client.communicate()
+        if kind == "small":
+            lab.run(CLIENT, ["ethtool", "-K", "eth0", "tso", "on", "gso", "on"], timeout=5)
+    if client.returncode != 0 or not sent:
+        raise RuntimeError(f"iperf3 {kind} from {CLIENT} failed: {out.strip()[-300:]}")
+    row: dict[str, Any] = {
+        "traffic": kind,
+        "sent_pps": round(sent / elapsed),
+        "forwarded_pps": round(forwarded / elapsed),
+        "box_cpu_busy": round(box, 3),
+        "seconds": round(elapsed, 2),
+    }
+    if cpu is not None and forwarded:
+        row["forwarder_cpu"] = round(cpu / elapsed, 3)
+        row["forwarder_user_share"] = round(user / cpu, 3) if cpu else None
+        row["us_per_packet"] = round(cpu / forwarded * 1e6, 2)
+        row["pps_per_core"] = round(forwarded / cpu) if cpu else None
+    return row
+
+
+def forwarder_pid(pids: list[int]) -> int:
+    found = [p for p in pids if process_name(p) == "lablb-forwarder"]
+    if len(found) != 1:
+        raise RuntimeError(f"expected one lablb-forwarder, found {found}")
+    return found[0]
+
+
+def capacity(seconds: float, work: Path, progress: Callable[[str], None]) -> dict[str, Any]:
+    entry = get("seed")
+    configs = configs_with_iperf(work)
+    rows: dict[str, list[dict[str, Any]]] = {"lablb": [], "kernel": []}
+    with Lab(LabSpec(entry)) as lab:
+        cluster = start_cluster(lab, entry, configs, "lablb")
+        start_iperf(lab)
+        pid = forwarder_pid(cluster.nodes[BALANCER[0]].all_pids())
+        for kind in TRAFFIC:
+            rows["lablb"].append(one(lab, kind, seconds, pid))
+            progress(f"  forwarder, {kind}: {rows['lablb'][-1]['forwarded_pps']} packets/s")
+    with Lab(LabSpec(entry)) as lab:
+        start_web(lab, [WEB[0]], entry.docroot() or Path(), None)
+        start_iperf(lab)
+        lb = BALANCER[0]
+        for cmd in (
+            ["sysctl", "-qw", "net.ipv4.ip_forward=1"],
+            ["sysctl", "-qw", "net.ipv4.conf.all.send_redirects=0"],
+            ["sysctl", "-qw", "net.ipv4.conf.eth0.send_redirects=0"],
+            ["ip", "route", "replace", f"{VIP}/32", "via", WEB[1]],
+        ):
+            lab.run(lb, cmd, timeout=5).check_returncode()
+        lab.run("r1", ["ip", "route", "replace", f"{VIP}/32", "via", BALANCER[1]],
+                timeout=5).check_returncode()  # fmt: skip
+        for kind in TRAFFIC:
+            rows["kernel"].append(one(lab, kind, seconds, None))
+            progress(f"  kernel, {kind}: {rows['kernel'][-1]['forwarded_pps']} packets/s")
+    return {"seconds": seconds, "mss": MIN_MSS, **rows}
