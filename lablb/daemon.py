@@ -7,7 +7,8 @@ already imported and checked everything, so the child's timers start within a fe
 milliseconds of the fork instead of after a new interpreter's start and imports (about
 150 ms here), which is what a restarted master's return waits on. The forwarder is
 forked first, and VRRP once the forwarder is ready (a node must not take the VIP before
-it can forward for it); the checkers, which nothing waits on, start as their own program. Each
+it can forward for it: the forwarder starts with the real servers the checkers start
+with); the checkers, which nothing waits on, start last, as their own program. Each
 keeps its own process so none can delay another's timers, the way keepalived keeps VRRP
 and checkers apart.
 The parent relays SIGTERM/SIGINT/SIGHUP and, when one child ends, stops the others and
@@ -168,8 +169,6 @@ def run(opts: Options) -> int:
             raise LabError(f"a daemon with pid file {opts.pidfile} is already running ({other})")
         with open(opts.pidfile, "w", encoding="utf-8") as f:
             f.write(f"{os.getpid()}\n")
-    from lablb.vrrp.daemon import main as vrrp_main
-
     procs: dict[str, Child] = {}
     stop_requested = False
 
@@ -196,10 +195,11 @@ def run(opts: Options) -> int:
         procs["forwarder"] = Forked(
             functools.partial(forwarder_main, argvs["forwarder"][3:]), "lablb-forwarder"
         )
-    if "checker" in argvs:
-        procs["checker"] = subprocess.Popen(argvs["checker"])
+    # Imported while the forwarder sets up (a second core's work), not before its fork.
+    from lablb.vrrp.daemon import main as vrrp_main
+
     if "vrrp" in argvs and not stop_requested:
-        # VRRP last, once the forwarder forwards: a node that takes the VIP (a restarted
+        # VRRP once the forwarder forwards: a node that takes the VIP (a restarted
         # master pre-empts master_down after its start) before its forwarder has set up
         # would answer the service's clients from its own stack, with resets.
         forwarder = procs.get("forwarder")
@@ -212,6 +212,11 @@ def run(opts: Options) -> int:
     if "vrrp" in argvs and not stop_requested:
         # its arguments: what follows "python -m lablb.vrrp.daemon"
         procs["vrrp"] = Forked(functools.partial(vrrp_main, argvs["vrrp"][3:]), "lablb-vrrp")
+    if "checker" in argvs and not stop_requested:
+        # A new interpreter, started last: its start would compete for the CPU with the
+        # forwarder's and VRRP's (keepalived's checker child starts beside its VRRP
+        # child; the real servers are the config's until the first check reports).
+        procs["checker"] = subprocess.Popen(argvs["checker"])
     ended, code = "", 0
     restarts = 0
     try:

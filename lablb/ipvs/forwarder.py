@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from pathlib import Path
 
+from lablb.checker.logic import Pool, SetWeight
 from lablb.config.load import load
 from lablb.config.model import KeepalivedConfig, VirtualServer, v4
 from lablb.errors import ConfigError, PacketError
@@ -161,6 +162,7 @@ class Forwarder:
                 DrService(vs, svc, iface, s, bytes.fromhex(mac_of(iface).replace(":", "")))
             )
             rules.append(f"ip daddr {vs.address} {vs.protocol.lower()} dport {vs.port} drop")
+        self._seed_pools()
         # The balancer's own stack must not answer what it forwards (it would RST).
         body = "".join(f"    {r}\n" for r in rules)
         nft(
@@ -168,6 +170,15 @@ class Forwarder:
             f"    type filter hook input priority -300; policy accept;\n{body}  }}\n}}\n"
         )
         self.log("forwarder-start", services=[d.vs.label for d in self.services])
+
+    def _seed_pools(self) -> None:
+        """Start with the real servers the checker starts with (every one up unless
+        ``alpha``, as keepalived's IPVS table starts), so a node that takes the VIP
+        before the checker's first report still forwards; that report sets the same."""
+        for d in self.services:
+            for action in Pool(d.vs).initial():
+                if isinstance(action, SetWeight):
+                    d.service.set_dest(action.addr, action.port, action.weight)
 
     def teardown(self) -> None:
         nft(f"delete table ip {NFT_TABLE}\n")
@@ -332,10 +343,12 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
     sd = cfg.global_defs.lvs_sync_daemon
     fwd.setup()
     try:
+        # Ask for the real servers' MACs now; the answers are read when the first packet
+        # for each needs them (a miss re-reads the ARP table), not waited for here: VRRP
+        # starts once this process is ready, and a restarted master's start is a race.
         for d in fwd.services:
             for rs in d.vs.real_servers:
                 nudge_arp(v4(rs.address))
-        time.sleep(0.05)
         fwd.macs.update(neighbours())
         forwarding = _forwarding(fwd.services)
         master = any(forwarding)

@@ -36,11 +36,20 @@ def test_bench_smoke_runs_every_step(tmp_path: Path, clean_after: None) -> None:
     (false,) = result["false"]
     assert false["engine"] == "lablb" and false["changes"] >= 0 and false["seconds"] == 5.0
     assert false["memory"]["total_kb"] > 0
+    (proxy,) = result["proxy"]
+    assert proxy["webs"] == 2 and proxy["dr"]["gbit_s"] > 0 and proxy["proxy"]["gbit_s"] > 0
+    # every byte a proxy delivers crosses its link twice; DR's balancer sees requests only
+    assert proxy["proxy"]["balancer_link_bytes_per_delivered"] > 1.9
+    assert proxy["dr"]["balancer_link_bytes_per_delivered"] < 0.1
+    for who in ("lablb", "kernel"):
+        assert [r["traffic"] for r in result["capacity"][who]] == ["small", "acks"]
+        assert all(r["forwarded_pps"] > 0 for r in result["capacity"][who])
+    assert all(r["us_per_packet"] > 0 for r in result["capacity"]["lablb"])
     assert {(r["kind"], r["n"]) for r in result["scale"]} == {("webfarm", 2), ("multi-pair", 1)}
     assert all(r["converged_s"] > r["net_up_s"] > 0 for r in result["scale"])
     assert result["goals"] and all(Path(p).is_file() for p in result["plots"])
     assert "### 1. Failover, lablb vs keepalived" in res.stdout
-    assert "### Goals" in res.stdout
+    assert "### 5. Forwarder capacity" in res.stdout and "### Goals" in res.stdout
     again = subprocess.run(
         [sys.executable, "-m", "bench", "--tables", str(path)],
         cwd=REPO, capture_output=True, text=True, timeout=60, check=False,

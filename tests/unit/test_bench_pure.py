@@ -74,3 +74,33 @@ def test_start_goal_false_goal_and_tables() -> None:
     (fg,) = summary.false_goals(false)
     assert fg.met
     assert "| lablb, rt | 600 | 0 | lb01/lb01 | 0/40 | - | - |" in report.false_table(false)
+
+
+def test_proxy_and_capacity_tables_and_the_packet_rate_goal() -> None:
+    proxy = [{"webs": 2, "clients": 2, "ratio": 2.0,
+              "dr": {"gbit_s": 1.9, "per_client_gbit_s": {"cl01": 0.95, "cl02": 0.95},
+                     "balancer_link_bytes_per_delivered": 0.0021, "box_cpu_busy": 0.3},
+              "proxy": {"gbit_s": 0.95, "per_client_gbit_s": {"cl01": 0.5, "cl02": 0.45},
+                        "balancer_link_bytes_per_delivered": 2.003,
+                        "box_cpu_busy": 0.2}}]  # fmt: skip
+    lines = report.proxy_table(proxy)
+    dr = "| 2 (2) | Direct Routing (lablb) | 1.90 | 0.95 0.95 | 0.0021 | 30 % | 2.00 (2) |"
+    assert dr in lines
+    assert lines[-1].startswith("| 2 (2) | reverse proxy (nginx) | 0.95 |")
+    small = {"traffic": "small", "sent_pps": 45000, "forwarded_pps": 43000, "box_cpu_busy": 0.6,
+             "forwarder_cpu": 0.99, "forwarder_user_share": 0.5, "us_per_packet": 23.0,
+             "pps_per_core": 43434}  # fmt: skip
+    kernel = {"traffic": "small", "sent_pps": 170000, "forwarded_pps": 169000, "box_cpu_busy": 0.7}
+    cap = {"mss": 88, "lablb": [small], "kernel": [kernel]}
+    lines = report.capacity_table(cap)
+    assert "| TCP, 88-byte MSS, no offload | lablb forwarder | 45,000 | 43,000 | 99 % (50 %) " \
+           "| 23.0 | 43,434 | 60 % |" in lines  # fmt: skip
+    assert "| TCP, 88-byte MSS, no offload | kernel (ip_forward) | 170,000 | 169,000 | - | - " \
+           "| - | 70 % |" in lines  # fmt: skip
+    (goal,) = summary.capacity_goals(cap)
+    assert not goal.met and goal.detail.startswith("43k small packets per CPU-second")
+    (fast,) = summary.capacity_goals({**cap, "lablb": [{**small, "pps_per_core": 150_000}]})
+    assert fast.met
+    (none,) = summary.capacity_goals({**cap, "lablb": []})
+    assert not none.met and none.detail == "not measured"
+    assert summary.capacity_goals(None) == []

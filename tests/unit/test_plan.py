@@ -9,7 +9,7 @@ import pytest
 
 from lablb.config.model import KeepalivedConfig
 from lablb.errors import ConfigError
-from lablb.lab.plan import derive_plan
+from lablb.lab.plan import derive_plan, with_clients
 from tests.conftest import SEED, parse_text
 
 NODE = """
@@ -89,6 +89,20 @@ def test_the_seed_set_implies_the_seed_lan() -> None:
         "172.30.0.23",
         "172.30.0.24",
     }
+
+
+def test_extra_clients_take_the_next_free_addresses_behind_r1() -> None:
+    from lablb.config.load import load
+
+    plan = derive_plan({n: load(str(SEED / f"{n}.conf")) for n in ("lb01", "lb02")})
+    assert with_clients(plan, 1) is plan and with_clients(plan, 2) is plan
+    more = with_clients(plan, 4)
+    clients = more.of_role("client")
+    assert [c.name for c in clients] == ["cl01", "cl02", "cl03", "cl04"]
+    addrs = [c.links[0].address for c in clients]
+    assert len(set(addrs)) == 4 and all(a.network == plan.clients for a in addrs)
+    assert {c.default_route for c in clients} == {plan.clients.network_address + 1}
+    assert more.hosts[: len(plan.hosts)] == plan.hosts
 
 
 @pytest.mark.parametrize(
