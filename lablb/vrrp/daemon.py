@@ -116,6 +116,12 @@ class Daemon:
             )  # fmt: skip
             self.sockets[name, 4] = io.VrrpSocket(name, primaries[name], group, ah)
             self.garp[name] = io.GarpSender(name)
+        for (name, _family), sock in self.sockets.items():
+            if isinstance(sock, io.VrrpSocket):  # this config's VRIDs, on a reload too
+                sock.only_vrids({
+                    i.virtual_router_id for i in config.vrrp_instances
+                    if i.interface == name and family_of(i) == 4 and i.virtual_router_id
+                })  # fmt: skip
         self.engine = engine
         self.scripts = scripts.trackers(config)
         if old is None:

@@ -14,6 +14,7 @@ loop when a link changes.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import fcntl
 import os
@@ -28,9 +29,10 @@ from lablb.vrrp import netlink
 from lablb.vrrp.ah import IPPROTO_AH
 from lablb.vrrp.garp import ETH_P_ARP, garp_frame
 from lablb.vrrp.ndisc import ALL_NODES, HOP_LIMIT, unsolicited_na
-from lablb.vrrp.packet import IPPROTO_VRRP, VRRP_GROUP6, VRRP_TOS, VRRP_TTL
+from lablb.vrrp.packet import IPPROTO_VRRP, VRRP_GROUP6, VRRP_TOS, VRRP_TTL, vrid_filter
 
 SIOCGIFADDR = 0x8915
+SO_ATTACH_FILTER = 26  # the kernel copies the program
 RTMGRP_LINK = 1
 IP_CMD_TIMEOUT = 5.0
 
@@ -117,6 +119,16 @@ class VrrpSocket:
 
     def fds(self) -> list[int]:
         return [s.fileno() for s in (self.sock, self.ah_sock) if s is not None]
+
+    def only_vrids(self, vrids: set[int]) -> None:
+        """Have the kernel drop protocol-112 datagrams of any other VRID (a new set
+        replaces the old: a reload may change them). AH datagrams are not filtered: their
+        VRID is behind the AH header."""
+        program = vrid_filter(vrids)
+        blob = b"".join(struct.pack("HBBI", *ins) for ins in program)
+        buf = ctypes.create_string_buffer(blob, len(blob))
+        fprog = struct.pack("HL", len(program), ctypes.addressof(buf))
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
 
     def send(self, message: bytes, dst: IPv4Address) -> None:
         # A link that is down fails the send; the FAULT logic reacts to the link itself.

@@ -38,6 +38,7 @@ on any input.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum, IntEnum
 from ipaddress import IPv4Address, IPv6Address
@@ -255,6 +256,30 @@ def _exact(advert: Advert, payload: int) -> Advert:
     if payload != want:
         raise PacketError(Reject.BAD_LENGTH, f"{payload} bytes for an advert of {want}")
     return advert
+
+
+def vrid_filter(vrids: Iterable[int]) -> list[tuple[int, int, int, int]]:
+    """A classic BPF program for a raw IPv4 protocol-112 socket (it sees each datagram
+    from its IP header): pass VRRP packets whose VRID is one of ``vrids``, and any too
+    short to hold a VRID (the engine still sees, and counts, what is malformed); drop the
+    rest, other clusters' adverts on the same LAN, in the kernel. On a LAN of many VRIDs
+    each advert would otherwise wake every VRRP process there, to be decoded and
+    ignored. (code, jt, jf, k) per instruction, as ``tcpdump -dd`` prints them."""
+    wanted = sorted(set(vrids))
+    ldx_iphl, ld_len, sub_x, jge, ldb_ind, jeq, ret = (
+        0xB1, 0x80, 0x1C, 0x35, 0x50, 0x15, 0x06)  # fmt: skip
+    n = len(wanted)
+    accept = 5 + n + 1  # the index of the last instruction
+    return [
+        (ldx_iphl, 0, 0, 0),  # 0: x = IP header length
+        (ld_len, 0, 0, 0),  # 1: a = datagram length
+        (sub_x, 0, 0, 0),  # 2: a = VRRP message length
+        (jge, 0, accept - 3 - 1, 2),  # 3: shorter than version/type + VRID: pass it on
+        (ldb_ind, 0, 0, 1),  # 4: a = VRID
+        *[(jeq, accept - (5 + i) - 1, 0, v) for i, v in enumerate(wanted)],  # 5..
+        (ret, 0, 0, 0),  # another cluster's: drop
+        (ret, 0, 0, 0x40000),  # accept the whole datagram
+    ]
 
 
 def decode_ipv4(packet: bytes) -> tuple[IPv4Address, IPv4Address, Advert]:
