@@ -21,6 +21,7 @@ its CPU per packet, and what that makes on one core), and the box's CPU.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -40,6 +41,7 @@ VIP = "172.16.55.100"
 WEB = ("web01", "172.30.0.23")
 BALANCER = ("lb01", "172.30.0.20")
 CLIENT = "cl01"
+CPUS = os.cpu_count() or 1
 MIN_MSS = 88  # Linux's TCP_MIN_MSS
 WARMUP_S = 2.0
 IPERF_START_S = 5.0
@@ -119,6 +121,10 @@ def one(lab: Lab, kind: str, seconds: float, forwarder_pid: int | None) -> dict[
         "sent_pps": round(sent / elapsed),
         "forwarded_pps": round(forwarded / elapsed),
         "box_cpu_busy": round(box, 3),
+        # the whole box's CPU per forwarded packet: sender, forwarder, receiver and the
+        # kernel's softirq work alike, comparable between the two forwarders
+        "box_us_per_packet": round(box * CPUS * elapsed / forwarded * 1e6, 2)
+        if forwarded else None,
         "seconds": round(elapsed, 2),
     }
     if cpu is not None and forwarded:

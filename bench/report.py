@@ -131,8 +131,8 @@ def capacity_table(result: Mapping[str, Any]) -> list[str]:
     """Per traffic and forwarder: packets/s sent and forwarded, the forwarder's CPU,
     its CPU per packet and what that makes on one core, and the box's CPU."""
     header = ["traffic", "forwarded by", "sent pkt/s", "forwarded pkt/s",
-              "forwarder CPU (in Python)", "us per packet", "pkt/s per core",
-              "box CPU busy"]  # fmt: skip
+              "forwarder CPU (in Python)", "forwarder us per packet", "pkt/s per core",
+              "box CPU busy", "box us per packet"]  # fmt: skip
     names = {"small": f"TCP, {result['mss']}-byte MSS, no offload", "acks": "ACKs of a download"}
     out = []
     for who, label in (("lablb", "lablb forwarder"), ("kernel", "kernel (ip_forward)")):
@@ -145,6 +145,7 @@ def capacity_table(result: Mapping[str, Any]) -> list[str]:
                 f"{r['us_per_packet']:.1f}" if "us_per_packet" in r else "-",
                 f"{r['pps_per_core']:,}" if r.get("pps_per_core") else "-",
                 f"{100 * r['box_cpu_busy']:.0f} %",
+                f"{r['box_us_per_packet']:.1f}" if r.get("box_us_per_packet") else "-",
             ])  # fmt: skip
     return markdown(header, out)
 

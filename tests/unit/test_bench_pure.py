@@ -89,14 +89,14 @@ def test_proxy_and_capacity_tables_and_the_packet_rate_goal() -> None:
     assert lines[-1].startswith("| 2 (2) | reverse proxy (nginx) | 0.95 |")
     small = {"traffic": "small", "sent_pps": 45000, "forwarded_pps": 43000, "box_cpu_busy": 0.6,
              "forwarder_cpu": 0.99, "forwarder_user_share": 0.5, "us_per_packet": 23.0,
-             "pps_per_core": 43434}  # fmt: skip
+             "pps_per_core": 43434, "box_us_per_packet": 27.9}  # fmt: skip
     kernel = {"traffic": "small", "sent_pps": 170000, "forwarded_pps": 169000, "box_cpu_busy": 0.7}
     cap = {"mss": 88, "lablb": [small], "kernel": [kernel]}
     lines = report.capacity_table(cap)
     assert "| TCP, 88-byte MSS, no offload | lablb forwarder | 45,000 | 43,000 | 99 % (50 %) " \
-           "| 23.0 | 43,434 | 60 % |" in lines  # fmt: skip
+           "| 23.0 | 43,434 | 60 % | 27.9 |" in lines  # fmt: skip
     assert "| TCP, 88-byte MSS, no offload | kernel (ip_forward) | 170,000 | 169,000 | - | - " \
-           "| - | 70 % |" in lines  # fmt: skip
+           "| - | 70 % | - |" in lines  # fmt: skip
     (goal,) = summary.capacity_goals(cap)
     assert not goal.met and goal.detail.startswith("43k small packets per CPU-second")
     (fast,) = summary.capacity_goals({**cap, "lablb": [{**small, "pps_per_core": 150_000}]})
