@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.summary import Stat, lateness, values
+from bench.summary import PHASE_FREE, Stat, from_last_advert, lateness, values
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = {  # advert interval -> the config set that has it
@@ -69,6 +69,10 @@ def run_one(engine: str, configs: str, fault: str, trials: int, out: Path) -> di
         s = Stat.of(values(ts, key))
         if s is not None:
             stats[key] = s.as_json()
+    for key, free in PHASE_FREE.items():
+        s = Stat.of(from_last_advert(ts, key))
+        if s is not None:
+            stats[free] = s.as_json()
     s = Stat.of(lateness(ts, "takeover_s", bounds))
     if s is not None:
         stats["takeover_late_s"] = s.as_json()

@@ -17,20 +17,25 @@ def _stat(row: Mapping[str, Any], key: str, field: str = "median") -> float | No
 
 def failover_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     """One line per interval and fault: each engine's outage (client, service) median /
-    p95 / max, takeover's lateness against the protocol, and lablb/keepalived."""
+    p95 / max, a silent fault's outage from the old master's last advert (the fault's
+    phase in the advert cycle taken out), takeover's lateness against the protocol, and
+    lablb/keepalived (of the phase-free outage where there is one)."""
     by = {(r["interval"], r["fault"], r["engine"]): r for r in rows}
     header = ["interval", "fault", "engine", "in bound", "outage ms med/p95/max",
-              "service outage ms med/p95/max", "takeover late ms med/max",
-              "outage lablb/keepalived"]  # fmt: skip
+              "service outage ms med/p95/max", "outage from last advert ms med/p95/max",
+              "takeover late ms med/max", "outage lablb/keepalived"]  # fmt: skip
     out = []
     for interval, fault, engine in sorted(by, key=lambda k: (-_secs(k[0]), k[1], k[2])):
         r = by[interval, fault, engine]
         k = by.get((interval, fault, "keepalived"))
-        q = ratio(_stat(r, "outage_s"), _stat(k, "outage_s")) if k and engine == "lablb" else None
+        key = "outage_from_advert_s" if k and _stat(k, "outage_from_advert_s") else "outage_s"
+        q = ratio(_stat(r, key), _stat(k, key)) if k and engine == "lablb" else None
         out.append([
             interval, fault, engine, f"{r.get('passed', 0)}/{r.get('trials', 0)}",
             "/".join(ms(_stat(r, "outage_s", f)) for f in ("median", "p95", "max")),
             "/".join(ms(_stat(r, "service_outage_s", f)) for f in ("median", "p95", "max")),
+            "/".join(ms(_stat(r, "outage_from_advert_s", f)) for f in ("median", "p95", "max"))
+            if _stat(r, "outage_from_advert_s") is not None else "-",
             "/".join(ms(_stat(r, "takeover_late_s", f), 2) for f in ("median", "max")),
             "-" if q is None else f"{q:.3f}",
         ])  # fmt: skip

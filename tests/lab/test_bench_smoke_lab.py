@@ -30,7 +30,7 @@ def test_bench_smoke_runs_every_step(tmp_path: Path, clean_after: None) -> None:
     for row in rows.values():
         assert row["trials"] == 1 and row["verdict"] in ("pass", "fail"), row
         for key in ("outage_s", "service_outage_s", "takeover_s", "preempt_s",
-                    "first_advert_s", "start_s"):  # fmt: skip
+                    "first_advert_s", "start_s", "outage_from_advert_s"):  # fmt: skip
             assert row["stats"][key]["median"] > 0, (row["engine"], key)
     assert {r["engine"] for r in result["start"]} == {"lablb", "keepalived"}
     (false,) = result["false"]
