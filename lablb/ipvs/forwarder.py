@@ -15,7 +15,6 @@ writes its state to ``forwarder.json`` in the run directory for ``lablb status``
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import select
 import signal
@@ -27,6 +26,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from pathlib import Path
 
+from lablb.bpf import attach
 from lablb.checker.logic import Pool, SetWeight
 from lablb.config.load import load
 from lablb.config.model import KeepalivedConfig, VirtualServer, v4
@@ -35,7 +35,6 @@ from lablb.eventlog import EventLog, child_main
 from lablb.ipvs.frame import (
     VNET_HDR_LEN,
     SyncConn,
-    bpf_bytes,
     bpf_program,
     control_address,
     decode_sync,
@@ -49,7 +48,6 @@ from lablb.vrrp.io import mac_of
 SOL_PACKET = 263
 PACKET_VNET_HDR = 15
 PACKET_IGNORE_OUTGOING = 23
-SO_ATTACH_FILTER = 26
 ETH_P_ALL = 0x0003
 RTMGRP_IPV4_IFADDR = 0x10
 STATUS_EVERY = 0.5
@@ -123,7 +121,6 @@ class Forwarder:
     services: list[DrService] = field(default_factory=list)
     macs: dict[IPv4Address, bytes] = field(default_factory=dict)
     new_conns: list[Conn] = field(default_factory=list)  # to announce to the backup
-    _filters: list[ctypes.Array[ctypes.c_char]] = field(default_factory=list)
 
     def setup(self) -> None:
         rules = []
@@ -150,12 +147,7 @@ class Forwarder:
             s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
             s.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
             s.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
-            prog = bpf_program(vip, vs.port, proto)
-            blob = bpf_bytes(prog)
-            buf = ctypes.create_string_buffer(blob)
-            fprog = struct.pack("HL", len(prog), ctypes.addressof(buf))
-            s.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
-            self._filters.append(buf)
+            attach(s, bpf_program(vip, vs.port, proto))
             s.bind((iface, ETH_P_ALL))
             s.setblocking(False)
             self.services.append(

@@ -113,10 +113,6 @@ def run_bpf(program: list[tuple[int, int, int, int]], frame: bytes) -> bool:
         return False  # the kernel drops a frame the filter reads past
 
 
-def bpf_bytes(program: list[tuple[int, int, int, int]]) -> bytes:
-    return b"".join(struct.pack("HBBI", *ins) for ins in program)
-
-
 def control_address(run_dir: str) -> str:
     """The forwarder's control socket: an abstract UNIX address (no file, no 108-byte
     path limit), unique per run directory; abstract names live per network namespace,

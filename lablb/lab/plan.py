@@ -231,15 +231,7 @@ def derive_plan(configs: Mapping[str, m.KeepalivedConfig]) -> Plan:
     if mail is not None:
         on_the_lan("mx01", "mail", mail)
     addrs = _free(clients, {client_gw})
-    for name in CLIENTS:
-        hosts.append(
-            HostPlan(
-                name,
-                "client",
-                (Link(LAN_IFACE, IPv4Interface(f"{next(addrs)}/{clients.prefixlen}"), "clients"),),
-                default_route=client_gw,
-            )
-        )
+    hosts += [_client(name, next(addrs), clients, client_gw) for name in CLIENTS]
     return Plan(lan, clients, tuple(names), tuple(hosts), tuple(notes))
 
 
@@ -282,13 +274,16 @@ def with_clients(plan: Plan, count: int) -> Plan:
         raise ConfigError("balancer names starting with 'cl' would clash with extra clients")
     taken = {link.address.ip for h in plan.hosts for link in h.links}
     addrs = _free(plan.clients, taken)
+    gw = have[0].default_route
+    assert gw is not None, "derive_plan's clients route through r1"
     extra = tuple(
-        HostPlan(
-            f"cl{i:02d}",
-            "client",
-            (Link(LAN_IFACE, IPv4Interface(f"{next(addrs)}/{plan.clients.prefixlen}"), "clients"),),
-            default_route=have[0].default_route,
-        )
+        _client(f"cl{i:02d}", next(addrs), plan.clients, gw)
         for i in range(len(have) + 1, count + 1)
     )
     return replace(plan, hosts=plan.hosts + extra)
+
+
+def _client(name: str, addr: IPv4Address, net: IPv4Network, gw: IPv4Address) -> HostPlan:
+    """A client behind r1: one link on the client subnet, r1 its default route."""
+    link = Link(LAN_IFACE, IPv4Interface(f"{addr}/{net.prefixlen}"), "clients")
+    return HostPlan(name, "client", (link,), default_route=gw)

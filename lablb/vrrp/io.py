@@ -14,7 +14,6 @@ loop when a link changes.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import fcntl
 import os
@@ -23,6 +22,7 @@ import struct
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 
+from lablb.bpf import attach
 from lablb.config.model import VirtualAddress
 from lablb.errors import LabError
 from lablb.vrrp import netlink
@@ -32,7 +32,6 @@ from lablb.vrrp.ndisc import ALL_NODES, HOP_LIMIT, unsolicited_na
 from lablb.vrrp.packet import IPPROTO_VRRP, VRRP_GROUP6, VRRP_TOS, VRRP_TTL, vrid_filter
 
 SIOCGIFADDR = 0x8915
-SO_ATTACH_FILTER = 26  # the kernel copies the program
 RTMGRP_LINK = 1
 IP_CMD_TIMEOUT = 5.0
 
@@ -124,11 +123,7 @@ class VrrpSocket:
         """Have the kernel drop protocol-112 datagrams of any other VRID (a new set
         replaces the old: a reload may change them). AH datagrams are not filtered: their
         VRID is behind the AH header."""
-        program = vrid_filter(vrids)
-        blob = b"".join(struct.pack("HBBI", *ins) for ins in program)
-        buf = ctypes.create_string_buffer(blob, len(blob))
-        fprog = struct.pack("HL", len(program), ctypes.addressof(buf))
-        self.sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+        attach(self.sock, vrid_filter(vrids))
 
     def send(self, message: bytes, dst: IPv4Address) -> None:
         # A link that is down fails the send; the FAULT logic reacts to the link itself.

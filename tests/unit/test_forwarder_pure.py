@@ -9,10 +9,10 @@ import pytest
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.l2 import ARP, Ether
 
+from lablb.bpf import bpf_bytes
 from lablb.errors import PacketError
 from lablb.ipvs.frame import (
     SyncConn,
-    bpf_bytes,
     bpf_program,
     decode_sync,
     encode_sync,
