@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.summary import Goal, markdown, ms, ratio
+from bench.summary import Goal, compared, markdown, ms, ratio
 
 
 def _stat(row: Mapping[str, Any], key: str, field: str = "median") -> float | None:
@@ -28,7 +28,7 @@ def failover_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     for interval, fault, engine in sorted(by, key=lambda k: (-_secs(k[0]), k[1], k[2])):
         r = by[interval, fault, engine]
         k = by.get((interval, fault, "keepalived"))
-        key = "outage_from_advert_s" if k and _stat(k, "outage_from_advert_s") else "outage_s"
+        key = compared("outage_s", r, k) if k else "outage_s"
         q = ratio(_stat(r, key), _stat(k, key)) if k and engine == "lablb" else None
         out.append([
             interval, fault, engine, f"{r.get('passed', 0)}/{r.get('trials', 0)}",

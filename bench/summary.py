@@ -109,15 +109,17 @@ PHASE_FREE = {"outage_s": "outage_from_advert_s",
               "service_outage_s": "service_outage_from_advert_s"}  # fmt: skip
 
 
+def compared(probe: str, a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
+    """The statistic two rows are compared on for ``probe``: its phase-free twin
+    (``from_last_advert``) when both measured one, else ``probe`` itself."""
+    free = PHASE_FREE[probe]
+    return free if free in a.get("stats", {}) and free in b.get("stats", {}) else probe
+
+
 def outage_goals(rows: Sequence[Mapping[str, Any]]) -> list[Goal]:
     """Per (fault, interval, probe): lablb's median outage <= keepalived's + 1 ms; for a
     silent fault, counted from the old master's last advert (``from_last_advert``),
     which both runs measured."""
-
-    def probe_of(probe: str, a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
-        free = PHASE_FREE[probe]
-        return free if free in a["stats"] and free in b["stats"] else probe
-
     by = {(r["engine"], r["configs"], r["fault"]): r for r in rows}
     return [
         _against_keepalived(f"{configs} {fault} {key}", row["stats"].get(key),
@@ -125,7 +127,7 @@ def outage_goals(rows: Sequence[Mapping[str, Any]]) -> list[Goal]:
         for (engine, configs, fault), row in sorted(by.items())
         if engine == "lablb" and (other := by.get(("keepalived", configs, fault))) is not None
         for probe in ("outage_s", "service_outage_s")
-        for key in (probe_of(probe, row, other),)
+        for key in (compared(probe, row, other),)
     ]  # fmt: skip
 
 
