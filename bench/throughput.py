@@ -24,6 +24,7 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Callable
+from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
 
@@ -32,44 +33,13 @@ from bench.labs import made
 from lablb.lab.cluster import start_cluster
 from lablb.lab.derived import derived_entry
 from lablb.lab.net import Lab, LabSpec
-from lablb.lab.procs import stop_child
 from lablb.lab.registry import TopoEntry
-from lablb.lab.web import start_web, video
+from lablb.lab.web import ReverseProxy, start_web, video
 
 VIDEO_MB = 8
 DOWNLOADS_PER_CLIENT = 2
 URLS_PER_CURL = 20  # one curl, one kept-alive connection, twenty videos back to back
 WARMUP_S = 3.0  # slow start and the first curl's spawn, before counting
-PROXY_PORT = 8080
-START_TIMEOUT_S = 5.0
-PROXY_CONF = """user root root;
-worker_processes auto;
-daemon off;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    upstream webs {{
-{servers}
-        keepalive 32;
-    }}
-    server {{
-        listen {address}:{port};
-        location / {{
-            proxy_pass http://webs;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_buffering off;
-        }}
-    }}
-}}
-"""
 
 
 def address(entry: TopoEntry, host: str) -> str:
@@ -124,22 +94,8 @@ def measure(lab: Lab, entry: TopoEntry, url: str, seconds: float) -> dict[str, A
 def start_proxy(lab: Lab, entry: TopoEntry, webs: list[str]) -> str:
     """nginx as a reverse proxy on the first balancer; its URL prefix."""
     host = entry.balancers[0]
-    where = lab.workdir / host / "proxy"
-    where.mkdir(parents=True, exist_ok=True)
-    servers = "\n".join(f"        server {address(entry, w)}:80;" for w in webs)
-    conf = where / "nginx.conf"
-    ip = address(entry, host)
-    conf.write_text(PROXY_CONF.format(dir=where, servers=servers, address=ip, port=PROXY_PORT))
-    proc = lab.popen(host, ["nginx", "-c", str(conf)], log=where / "nginx.out")
-    lab.on_teardown(lambda: stop_child(proc))
-    prefix = f"http://{ip}:{PROXY_PORT}"
-    deadline = time.monotonic() + START_TIMEOUT_S
-    probe = ["curl", "-sf", "-o", "/dev/null", f"{prefix}/whoami.txt"]
-    while lab.run(host, probe, timeout=5).returncode != 0:
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"the reverse proxy did not start: see {where}/nginx.out")
-        time.sleep(0.05)
-    return prefix
+    backends = [(IPv4Address(address(entry, w)), 80) for w in webs]
+    return ReverseProxy(lab, host, IPv4Address(address(entry, host)), backends).start().url
 
 
 def dr_vs_proxy(webs: int, seconds: float, work: Path,

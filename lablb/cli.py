@@ -371,6 +371,27 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0 if result.get("verdict") == "pass" else 1
 
 
+def _cmd_notebooks(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from lablb.notebooks import execute, notebooks
+
+    paths = notebooks(args.names)
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for i, path in enumerate(paths, 1):
+        print(f"[{i}/{len(paths)}] {path.stem} ...", flush=True)
+        run = execute(path, out)
+        if run.error is None:
+            print(f"  ran in {run.seconds:.0f} s -> {run.html} ({len(run.figures)} figures)")
+        else:
+            failed += 1
+            last = run.error.strip().splitlines()[-1] if run.error.strip() else "?"
+            print(f"  FAILED after {run.seconds:.0f} s: {last} (see {run.html})")
+    return 1 if failed else 0
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -544,6 +565,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="compare runs of other configs or parameters"
     )
     p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser(
+        "notebooks",
+        help="execute the teaching notebooks in a Jupyter kernel; HTML copies with outputs",
+    )
+    p.add_argument("names", nargs="*", metavar="NAME", help="notebooks to run (default: all)")
+    p.add_argument(
+        "--out", default="notebooks-html", help="where HTML and figures go (default: %(default)s)"
+    )
+    p.set_defaults(func=_cmd_notebooks)
 
     p = sub.add_parser("genhash", help="MD5 digest of a page, for HTTP_GET's digest")
     src = p.add_mutually_exclusive_group(required=True)

@@ -310,6 +310,56 @@ def finish(result: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def new_result(
+    name: str, values: dict[str, Any], topology: str, engine: str, repeat: int, conf_dir: Path
+) -> dict[str, Any]:
+    """A run's result.json before its trials (the schema above)."""
+    return {
+        "schema": SCHEMA,
+        "scenario": name,
+        "parameters": values,
+        "topology": topology,
+        "engine": engine,
+        "repeat": repeat,
+        "configs": config_digests(conf_dir),
+        "config_dir": str(conf_dir),
+        "bounds": {},
+        "trials": [],
+        "run_failures": [],
+        "failures": [],
+        "tools": _tool_versions(),
+        "started": time.time(),
+    }
+
+
+def run_trials(scenario: Scenario, ctx: Context, trials: int) -> list[dict[str, Any]]:
+    """``trials`` runs of the scenario's fault on ``ctx``'s cluster, each judged against
+    ``ctx.bounds``; whatever a trial left injected is undone after it. A trial that
+    raises a LablbError is a failed trial, not the end of the run."""
+    out = []
+    for i in range(trials):
+        ctx.progress(f"{scenario.name}: trial {i + 1}/{trials}")
+        try:
+            record = scenario.trial(ctx, i)
+        except LablbError as exc:
+            record = Trial.failed(str(exc))
+        try:
+            left = ctx.faults.undo_all()
+        except LablbError as exc:
+            left = []
+            record.problems.append(f"a fault the trial left could not be undone: {exc}")
+        if left:  # the runner keeps the faults: a trial may leave them to it
+            record.keep(undone_after_trial=left)
+        trial = record.as_json()
+        trial["verdict"], why = verdict_of(trial, ctx.bounds)
+        ctx.progress(
+            f"{scenario.name}: trial {i + 1}: {trial['verdict']}"
+            + (f" ({'; '.join(why)})" if why else "")
+        )
+        out.append(trial)
+    return out
+
+
 MAX_REPEAT = 1000
 DEFAULT_TOPOLOGY = "seed"
 
@@ -378,22 +428,7 @@ def run(
     run_dir = (out or Path("lablb-runs")).resolve() / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir.mkdir(parents=True, exist_ok=True)
     conf_dir = scenario.configure(source, values, run_dir)
-    result: dict[str, Any] = {
-        "schema": SCHEMA,
-        "scenario": name,
-        "parameters": values,
-        "topology": entry.name,
-        "engine": engine,
-        "repeat": repeat,
-        "configs": config_digests(conf_dir),
-        "config_dir": str(conf_dir),
-        "bounds": {},
-        "trials": [],
-        "run_failures": [],
-        "failures": [],
-        "tools": _tool_versions(),
-        "started": time.time(),
-    }
+    result = new_result(name, values, entry.name, engine, repeat, conf_dir)
     t0 = time.monotonic()
     video = int(values[scenario.video_mb_param]) if scenario.video_mb_param else None
     progress(f"{name}: lab {entry.name} up, engine {engine}, configs {conf_dir}")
@@ -412,26 +447,7 @@ def run(
             ctx = Context(cluster, capture, Faults(), values, run_dir, progress)
             bounds = ctx.bounds = scenario.bounds(ctx)
             result["bounds"] = {k: [lo, hi] for k, (lo, hi) in bounds.items()}
-            for i in range(trials):
-                progress(f"{name}: trial {i + 1}/{trials}")
-                try:
-                    record = scenario.trial(ctx, i)
-                except LablbError as exc:
-                    record = Trial.failed(str(exc))
-                try:
-                    left = ctx.faults.undo_all()
-                except LablbError as exc:
-                    left = []
-                    record.problems.append(f"a fault the trial left could not be undone: {exc}")
-                if left:  # the runner keeps the faults: a trial may leave them to it
-                    record.keep(undone_after_trial=left)
-                trial = record.as_json()
-                trial["verdict"], why = verdict_of(trial, bounds)
-                progress(
-                    f"{name}: trial {i + 1}: {trial['verdict']}"
-                    + (f" ({'; '.join(why)})" if why else "")
-                )
-                result["trials"].append(trial)
+            result["trials"] = run_trials(scenario, ctx, trials)
             result["notes"] = ctx.notes
             result["slack"] = ctx.slack
         counters.stop()

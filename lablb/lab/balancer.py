@@ -259,6 +259,22 @@ class VrrpNode:
             self.kill()
         return at
 
+    def reload(self) -> Instant:
+        """SIGHUP, as ``kill -HUP`` of keepalived: the engine re-reads ``config`` (and
+        keepalived's companion, lablb's forwarder and checkers, too; lablb's parent
+        relays it to its own). The instant the engine's parent was signalled."""
+        parent, _child = self.pids()
+        if parent is None:
+            raise LabError(f"{self.host}: {self.engine} is not running")
+        before = time.time()
+        os.kill(parent, signal.SIGHUP)
+        at = Instant(before, time.time())
+        companion = procs.pid_file(self.dir / "lablb-check.pid")
+        if companion is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(companion, signal.SIGHUP)
+        return at
+
     def kill(self) -> None:
         """Crash: the VRRP child is frozen first so it cannot send a goodbye, then every
         process of the node gets SIGKILL."""

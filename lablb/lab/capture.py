@@ -28,13 +28,26 @@ FILTER = "vrrp or arp or (tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0) or icm
 
 
 class Capture:
-    def __init__(self, lab: Lab, path: Path) -> None:
-        self.lab, self.path = lab, path
+    """tcpdump on the router's server-LAN side (the lab's capture), or with ``host``
+    on another host's interface, with its own BPF filter (``bpf``: e.g. one web node's
+    port-80 handshakes)."""
+
+    def __init__(
+        self,
+        lab: Lab,
+        path: Path,
+        host: str | None = None,
+        iface: str = "eth0",
+        bpf: str = FILTER,
+    ) -> None:
+        self.lab, self.path, self.iface, self.bpf = lab, path, iface, bpf
         self.proc: subprocess.Popen[bytes] | None = None
         self._offset = 0
         self._frames: list[Frame] = []
-        routers = [h.name for h in lab.hosts if getattr(h, "role", "") == "router"]
-        self.host = routers[0] if routers else None
+        if host is None:
+            routers = [h.name for h in lab.hosts if getattr(h, "role", "") == "router"]
+            host = routers[0] if routers else None
+        self.host = host
 
     def start(self) -> Capture:
         if self.host is None:
@@ -48,7 +61,7 @@ class Capture:
             "tcpdump",
             "-n",
             "-i",
-            "eth0",
+            self.iface,
             "-s",
             str(SNAPLEN),
             "-B",
@@ -58,7 +71,7 @@ class Capture:
             "-U",
             "-w",
             str(self.path),
-            FILTER,
+            self.bpf,
         ]
         self.proc = self.lab.popen(self.host, argv, log=self.path.with_suffix(".log"))
         self.lab.on_teardown(self.stop)

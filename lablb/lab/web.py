@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+from ipaddress import IPv4Address
 from pathlib import Path
 
 from lablb.errors import LabError
@@ -153,23 +154,26 @@ class WebNode:
         self.proc = self.lab.popen(
             self.host, ["nginx", "-c", str(self.conf)], log=self.dir / "nginx.out"
         )
-        deadline = time.monotonic() + START_TIMEOUT
-        while (
-            self.lab.run(
-                self.host,
-                ["curl", "-sf", "-o", "/dev/null", f"http://127.0.0.1:{self.ports[0]}/whoami.txt"],
-                timeout=5,
-            ).returncode
-            != 0
-        ):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                out = (self.dir / "nginx.out").read_text(errors="replace")[-300:]
-                raise LabError(f"{self.host}: nginx did not start: {out}")
-            time.sleep(0.05)
+        url = f"http://127.0.0.1:{self.ports[0]}/whoami.txt"
+        _await_http(self.lab, self.host, url, self.proc, self.dir / "nginx.out", "nginx")
 
     def stop(self) -> None:
         stop_child(self.proc)
         self.proc = None
+
+
+def _await_http(
+    lab: Lab, host: str, url: str, proc: subprocess.Popen[bytes], log: Path, what: str
+) -> None:
+    """Until ``url`` answers from ``host`` (a server just started there); LabError with
+    the tail of its output if it exits or does not answer within START_TIMEOUT."""
+    deadline = time.monotonic() + START_TIMEOUT
+    probe = ["curl", "-sf", "-o", "/dev/null", url]
+    while lab.run(host, probe, timeout=5).returncode != 0:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            out = log.read_text(errors="replace")[-300:] if log.exists() else ""
+            raise LabError(f"{host}: {what} did not start: {out}")
+        time.sleep(0.05)
 
 
 def start_web(
@@ -190,6 +194,77 @@ def start_web(
         lab.on_teardown(node.stop)
         nodes[host] = node
     return nodes
+
+
+PROXY_CONF = """user root root;
+worker_processes auto;
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    upstream backends {{
+{servers}
+        keepalive 32;
+    }}
+    server {{
+        listen {address}:{port};
+        location / {{
+            proxy_pass http://backends;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+        }}
+    }}
+}}
+"""
+PROXY_PORT = 8080
+
+
+class ReverseProxy:
+    """nginx in ``host`` as a reverse proxy (round robin, kept-alive upstream
+    connections, buffering off) to ``backends``, listening on ``address:port``: the
+    contrast to Direct Routing, where every byte of every answer crosses the proxy's
+    link twice. Stopped at teardown if not before."""
+
+    def __init__(
+        self,
+        lab: Lab,
+        host: str,
+        address: IPv4Address,
+        backends: list[tuple[IPv4Address, int]],
+        port: int = PROXY_PORT,
+    ) -> None:
+        self.lab, self.host = lab, host
+        self.dir = lab.workdir / host / "proxy"
+        for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (self.dir / sub).mkdir(parents=True, exist_ok=True)
+        servers = "\n".join(f"        server {ip}:{p};" for ip, p in backends)
+        self.conf = self.dir / "nginx.conf"
+        self.conf.write_text(
+            PROXY_CONF.format(dir=self.dir, servers=servers, address=address, port=port)
+        )
+        self.url = f"http://{address}:{port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ReverseProxy:
+        self.proc = self.lab.popen(
+            self.host, ["nginx", "-c", str(self.conf)], log=self.dir / "nginx.out"
+        )
+        self.lab.on_teardown(self.stop)
+        out = self.dir / "nginx.out"
+        _await_http(self.lab, self.host, f"{self.url}/whoami.txt", self.proc, out, "the proxy")
+        return self
+
+    def stop(self) -> None:
+        stop_child(self.proc)
+        self.proc = None
 
 
 class UdpService:

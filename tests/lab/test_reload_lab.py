@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -105,20 +103,6 @@ def _checker_loop(c: Cluster) -> float | None:
     return None
 
 
-def _reload(c: Cluster, node: str) -> None:
-    """SIGHUP to the node's daemons: keepalived and its companion (lablb's checkers and
-    forwarder), or lablb's supervisor, which relays it to its processes."""
-    n = c.nodes[node]
-    parent, _child = n.pids()
-    assert parent is not None
-    os.kill(parent, signal.SIGHUP)
-    from lablb.lab import procs
-
-    companion = procs.pid_file(n.dir / "lablb-check.pid")
-    if companion is not None:
-        os.kill(companion, signal.SIGHUP)
-
-
 @pytest.fixture
 def lab(before: Snapshot) -> Lab:  # type: ignore[misc]
     with Lab(LabSpec(get("seed"))) as lab:
@@ -153,8 +137,8 @@ def test_a_reload_changes_everything_and_drops_nothing(
             conf = configs / f"{node}.conf"
             conf.write_text(edit(node, conf.read_text()))
         at = time.time()
-        _reload(c, "lb02")
-        _reload(c, "lb01")
+        c.nodes["lb02"].reload()
+        c.nodes["lb01"].reload()
         c.forget_configs()
         wait_for(f"{case}: the reload applied", lambda done=done: done(c), 3.0)
         time.sleep(RELOAD_SETTLE_S)
@@ -177,7 +161,7 @@ def test_an_invalid_reload_keeps_the_running_config(lab: Lab, tmp_path: Path) ->
     conf = configs / "lb01.conf"
     conf.write_text(conf.read_text().replace("    virtual_router_id 51\n",
                                              "    virtual_router_id 51 {\n"))  # fmt: skip
-    _reload(c, "lb01")
+    c.nodes["lb01"].reload()
 
     def refusals() -> list[dict[str, object]]:
         return [e for e in c.nodes["lb01"].events("reload") if not e["ok"]]

@@ -1,41 +1,35 @@
-"""Every notebook's code cells run, in order, without a Jupyter kernel."""
+"""The notebooks as committed: every one is run by the lab suite (test_notebooks_lab's
+list names them all), and none carries outputs, so what a reader sees is their own
+run's."""
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
-import os
-from pathlib import Path
-
+import nbformat
 import pytest
 
-from tests.conftest import REPO
-
-NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
-# What each notebook must show when it runs: its point, not just "no exception".
-SHOWS = {
-    "01-reading-keepalived-conf.ipynb": "vip-not-carried",
-    "02-vrrp-failover-on-a-fake-lan.ipynb": "lb02 became MASTER 0.6",
-    "03-reading-a-failover-run.ipynb": "outage_s: median",
-}
+from lablb.errors import UsageError
+from lablb.notebooks import notebooks, outputs_text, stripped
+from tests.lab.test_notebooks_lab import SHOWS
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_runs(path: Path) -> None:
-    cells = json.loads(path.read_text())["cells"]
-    namespace: dict[str, object] = {}
-    cwd = os.getcwd()
-    os.chdir(path.parent)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()) as out:
-            for cell in cells:
-                if cell["cell_type"] == "code":
-                    exec(compile("".join(cell["source"]), f"{path.name}", "exec"), namespace)
-    finally:
-        os.chdir(cwd)
-    assert SHOWS[path.name] in out.getvalue()
+def test_every_notebook_is_executed_by_the_suite() -> None:
+    assert sorted(p.stem for p in notebooks()) == sorted(SHOWS)
 
 
-def test_there_is_a_notebook() -> None:
-    assert NOTEBOOKS
+@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.stem)
+def test_committed_without_outputs(path: object) -> None:
+    nb = nbformat.read(path, as_version=4)
+    assert stripped(nb) and outputs_text(nb) == ""
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+
+
+def test_an_executed_notebook_is_not_stripped_and_its_text_is_read() -> None:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="1\n")]
+    nb.cells[0].execution_count = 1
+    assert not stripped(nb) and outputs_text(nb) == "1\n"
+
+
+def test_an_unknown_notebook_is_a_one_line_error() -> None:
+    with pytest.raises(UsageError, match="no notebook 'nope'; there are: "):
+        notebooks(["nope"])

@@ -1,0 +1,198 @@
+"""A lab held open across steps that are not one ``with`` block: a notebook's cells.
+
+``LiveLab.up("seed")`` brings a topology up with its web nodes, mail sink and balancers
+on a copy of a config set (``configs``: edit it and ``reload``), starts the server LAN's
+capture, and returns once the preferred balancer is master and the service answers
+(as ``lablb up`` does). ``use_configs`` restarts the balancers on another set; ``run``
+runs a scenario's trials on the lab as it is, judged and summed up as ``lablb run``
+does. ``down()`` tears it all down, as leaving ``with Lab(...)`` does, and so does the
+interpreter's exit (a notebook kernel shut down with its lab still up). One lab at a
+time: ``up`` while another lab runs is a LabError. Lab layer.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from lablb.config.load import load
+from lablb.config.runnable import require_runnable
+from lablb.errors import LabError
+from lablb.lab.capture import Capture
+from lablb.lab.cluster import Cluster, start_cluster
+from lablb.lab.faults import Fault, Faults
+from lablb.lab.kernel import Instant
+from lablb.lab.net import Lab, LabSpec
+from lablb.lab.registry import TopoEntry, get
+from lablb.measure.pcap import Frame
+from lablb.scenario import (
+    Context,
+    finish,
+    get_scenario,
+    new_result,
+    parse_params,
+    run_trials,
+)
+
+SERVICE_TIMEOUT_S = 5.0  # the service answers this soon after the master is elected
+
+
+@dataclass
+class LiveLab:
+    lab: Lab
+    entry: TopoEntry
+    cluster: Cluster
+    capture: Capture
+    engine: str
+    faults: Faults = field(default_factory=Faults)
+    _runs: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    @classmethod
+    def up(
+        cls,
+        topology: str | TopoEntry = "seed",
+        configs: str | Path | None = None,
+        engine: str = "lablb",
+        video_mb: int | None = None,
+        workdir: Path | None = None,
+        topo_params: dict[str, Any] | None = None,
+        wait_service: bool = True,
+    ) -> LiveLab:
+        """The lab up and serving. ``configs``: a folder or a set's name (default: the
+        topology's own); ``engine`` as ``lablb up --engine``; ``video_mb``: the web
+        nodes serve an MP4 of that size; ``workdir``: where pid files, logs and the
+        capture (``capture.pcap``) go, kept afterwards (default: a temporary folder,
+        removed)."""
+        entry = topology if isinstance(topology, TopoEntry) else get(topology)
+        source = entry.config_dir(None if configs is None else str(configs)).resolve()
+        lab = Lab(LabSpec(entry, dict(topo_params or {})), workdir=workdir)
+        lab.__enter__()
+        try:
+            copy = lab.workdir / "configs"
+            shutil.copytree(source, copy)
+            capture = Capture(lab, lab.workdir / "capture.pcap").start()
+            cluster = start_cluster(lab, entry, copy, engine, video_mb, wait_service)
+        except BaseException:
+            lab.__exit__(None, None, None)
+            raise
+        live = cls(lab, entry, cluster, capture, engine)
+        atexit.register(live.down)
+        return live
+
+    def down(self) -> None:
+        """Undo what faults are still injected, stop every daemon, remove the lab."""
+        if self.lab.net is None:
+            return
+        try:
+            self.faults.undo_all()
+        finally:
+            self.lab.__exit__(None, None, None)
+            atexit.unregister(self.down)
+
+    def __enter__(self) -> LiveLab:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.down()
+
+    # -- what a lesson does with it --------------------------------------------------
+    @property
+    def configs(self) -> Path:
+        """The config set the balancers run now (at first, the lab's own copy of the
+        one ``up`` was given: edit it, then ``reload``)."""
+        return self.cluster.configs
+
+    def reload(self, node: str) -> Instant:
+        """SIGHUP to the node's daemons (``kill -HUP``): they re-read their file."""
+        self.cluster.forget_configs()
+        return self.cluster.nodes[node].reload()
+
+    def use_configs(self, configs: str | Path, wait: bool = True) -> None:
+        """Restart every balancer on another config set (a folder, or a set's name), each
+        file checked first (a ConfigError leaves the running daemons as they are); with
+        ``wait``, until the preferred balancer is master and the service answers."""
+        source = self.entry.config_dir(str(configs)).resolve()
+        nodes = self.cluster.nodes
+        for host in nodes:
+            require_runnable(load(str(source / f"{host}.conf")), vrrp=nodes[host].engine == "lablb")
+        for node in nodes.values():
+            node.stop()
+        self.cluster.configs = source
+        self.cluster.forget_configs()
+        for host, node in nodes.items():
+            node.config = source / f"{host}.conf"
+            node.start()
+        if wait:
+            self._wait_serving()
+
+    def _wait_serving(self) -> None:
+        c = self.cluster
+        inst = c.instance(c.preferred())
+        c.wait_master(c.preferred(), 4 * inst.advert_int + 3)
+        clients = c.roles("client")
+        if not (c.service_vip() and clients):
+            return
+        deadline = time.monotonic() + SERVICE_TIMEOUT_S
+        while not c.whoami(clients[0]):
+            if time.monotonic() > deadline:
+                raise LabError("the service VIP does not answer")
+            time.sleep(0.1)
+
+    def run(
+        self,
+        scenario: str,
+        trials: int = 1,
+        progress: Callable[[str], None] | None = None,
+        **params: object,
+    ) -> dict[str, Any]:
+        """``trials`` trials of a scenario on this lab (``failover``, ``healthcheck``,
+        ...; ``params`` as ``--param``), judged against the bounds the configs imply:
+        the result ``lablb run`` writes (``lablb.scenario``), also saved as
+        ``result.json`` in a folder of the lab's work directory. A scenario that derives
+        its own configs (``healthcheck checks=fast``) leaves the balancers running
+        them."""
+        sc = get_scenario(scenario)
+        values = parse_params(sc, [f"{k}={v}" for k, v in params.items()])
+        sc.check(values, {h.name: getattr(h, "role", "") for h in self.lab.hosts})
+        out = self.lab.workdir / f"{scenario}-{next(self._runs)}"
+        out.mkdir(parents=True)
+        conf_dir = sc.configure(self.configs, values, out)
+        if conf_dir.resolve() != self.configs.resolve():
+            self.use_configs(conf_dir)
+        result = new_result(scenario, values, self.entry.name, self.engine, 1, conf_dir)
+        ctx = Context(self.cluster, self.capture, self.faults, values, out,
+                      progress or (lambda _line: None))  # fmt: skip
+        ctx.bounds = sc.bounds(ctx)
+        result["bounds"] = {k: [lo, hi] for k, (lo, hi) in ctx.bounds.items()}
+        t0 = time.monotonic()
+        result["trials"] = run_trials(sc, ctx, trials)
+        result["notes"], result["slack"] = ctx.notes, ctx.slack
+        result["duration_s"] = round(time.monotonic() - t0, 3)
+        finish(result)
+        (out / "result.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+        return result
+
+    def fault(self, name: str, node: str, interface: str | None = None) -> Fault:
+        """A fault on a balancer (``crash``, ``graceful``, ``ifdown``, ``isolate``,
+        ``freeze``), kept so that ``down`` undoes it if the caller did not."""
+        return self.faults.new(name, self.cluster.nodes[node], interface)
+
+    def frames(self, since: float, until: float | None = None) -> list[Frame]:
+        """The server LAN's captured frames (adverts, ARP, the probes' packets) stamped
+        in [since, until] (until: now), CLOCK_REALTIME seconds like ``time.time()``."""
+        return self.capture.frames(since, time.time() if until is None else until)
+
+    @property
+    def pcap(self) -> Path:
+        """The capture file (tcpdump, nanosecond stamps), for scapy or Wireshark."""
+        return self.capture.path
