@@ -384,7 +384,8 @@ def start_vrrp(lab: Lab, configs: Path, engines: dict[str, str]) -> dict[str, Vr
     from lablb.config.load import load
     from lablb.config.runnable import require_runnable
 
-    nodes = {}
+    nodes: dict[str, VrrpNode] = {}
+    lab.on_teardown(lambda: stop_all(list(nodes.values())))  # those started, at teardown
     for host, engine in engines.items():
         conf = configs / f"{host}.conf"
         if not conf.is_file():
@@ -394,6 +395,31 @@ def start_vrrp(lab: Lab, configs: Path, engines: dict[str, str]) -> dict[str, Vr
         require_runnable(load(str(conf)), vrrp=engine == "lablb")
         node = VrrpNode(lab, host, engine, conf)
         node.start()
-        lab.on_teardown(node.stop)
         nodes[host] = node
     return nodes
+
+
+def stop_all(nodes: list[VrrpNode]) -> None:
+    """Every node's graceful stop at once. Each stop lingers for the peer's takeover
+    (the engine an advert interval after its goodbye, lablb's parent another before it
+    stops the forwarder and checkers: ``lablb.daemon``), which a teardown or a config
+    swap need not wait for node after node. The first error, once all have stopped."""
+    errors: list[BaseException] = []
+
+    def stop(node: VrrpNode) -> None:
+        try:
+            node.stop()
+        except Exception as exc:  # re-raised below, after the other stops
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=stop, args=(n,), name=f"stop-{n.host}")
+        for n in nodes
+        if n.running()
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]

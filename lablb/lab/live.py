@@ -26,6 +26,7 @@ from typing import Any
 from lablb.config.load import load
 from lablb.config.runnable import require_runnable
 from lablb.errors import LabError
+from lablb.lab.balancer import stop_all
 from lablb.lab.capture import Capture
 from lablb.lab.cluster import Cluster, start_cluster
 from lablb.lab.faults import Fault, Faults
@@ -125,8 +126,7 @@ class LiveLab:
         nodes = self.cluster.nodes
         for host in nodes:
             require_runnable(load(str(source / f"{host}.conf")), vrrp=nodes[host].engine == "lablb")
-        for node in nodes.values():
-            node.stop()
+        stop_all(list(nodes.values()))
         self.cluster.configs = source
         self.cluster.forget_configs()
         for host, node in nodes.items():
