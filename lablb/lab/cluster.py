@@ -36,6 +36,7 @@ from lablb.vrrp.timers import master_down_interval, skew_time
 
 SETTLE_S = 5.0  # beyond master_down: a restarted daemon's start, before it is judged stuck
 SETTLE_POLL_S = 0.05  # the holders poll's own period: the check comes after the interval
+SERVICE_TIMEOUT_S = 5.0  # the service answers this soon after the master is elected
 
 
 @dataclass
@@ -269,6 +270,20 @@ class Cluster:
         every web node serves its own name as /whoami.txt."""
         return self.curl(client or self.roles("client")[0], "/whoami.txt").strip()
 
+    def wait_serving(self, service: bool = True) -> None:
+        """Until the preferred balancer is master (a fresh start: within four advert
+        intervals and a few seconds) and, with ``service``, the service VIP answers the
+        first client."""
+        inst = self.config(self.balancers[0]).vrrp_instances[0]
+        self.wait_master(self.preferred(), 4 * inst.advert_int + 3)
+        clients = self.roles("client")
+        if service and self.service_vip() and clients:
+            deadline = time.monotonic() + SERVICE_TIMEOUT_S
+            while not self.whoami(clients[0]):
+                if time.monotonic() > deadline:
+                    raise LabError("the service VIP does not answer")
+                time.sleep(0.1)
+
     def wait_master(self, node: str, timeout: float) -> float:
         """Seconds until ``node`` alone holds the cluster VIP; LabError after ``timeout``."""
         vip, t0 = self.cluster_vip(), time.monotonic()
@@ -319,13 +334,5 @@ def start_cluster(
         cluster.dns.update(start_udp_service(lab, webs, port, DNS_SERVER))
     if smtp:  # the lab's SMTP sink listens on 25, SMTP_CHECK's default port
         cluster.smtp.update({w: MailSink(lab, w) for w in webs})
-    inst = cluster.config(entry.balancers[0]).vrrp_instances[0]
-    cluster.wait_master(cluster.preferred(), 4 * inst.advert_int + 3)
-    clients = cluster.roles("client")
-    if wait_service and cluster.service_vip() and clients:
-        deadline = time.monotonic() + 5
-        while not cluster.whoami(clients[0]):
-            if time.monotonic() > deadline:
-                raise LabError("the service VIP does not answer")
-            time.sleep(0.1)
+    cluster.wait_serving(wait_service)
     return cluster

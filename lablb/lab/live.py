@@ -25,7 +25,6 @@ from typing import Any
 
 from lablb.config.load import load
 from lablb.config.runnable import require_runnable
-from lablb.errors import LabError
 from lablb.lab.balancer import stop_all
 from lablb.lab.capture import Capture
 from lablb.lab.cluster import Cluster, start_cluster
@@ -42,8 +41,6 @@ from lablb.scenario import (
     parse_params,
     run_trials,
 )
-
-SERVICE_TIMEOUT_S = 5.0  # the service answers this soon after the master is elected
 
 
 @dataclass
@@ -133,20 +130,7 @@ class LiveLab:
             node.config = source / f"{host}.conf"
             node.start()
         if wait:
-            self._wait_serving()
-
-    def _wait_serving(self) -> None:
-        c = self.cluster
-        inst = c.instance(c.preferred())
-        c.wait_master(c.preferred(), 4 * inst.advert_int + 3)
-        clients = c.roles("client")
-        if not (c.service_vip() and clients):
-            return
-        deadline = time.monotonic() + SERVICE_TIMEOUT_S
-        while not c.whoami(clients[0]):
-            if time.monotonic() > deadline:
-                raise LabError("the service VIP does not answer")
-            time.sleep(0.1)
+            self.cluster.wait_serving()
 
     def run(
         self,
