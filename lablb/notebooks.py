@@ -11,6 +11,7 @@ pcap, results).
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import time
@@ -25,6 +26,7 @@ NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 KERNEL = "python3"  # ipykernel's own kernel: the interpreter that runs lablb (the .venv's)
 CELL_TIMEOUT_S = 600.0  # no cell of a lesson runs this long; one that does is stuck
 STARTUP_TIMEOUT_S = 60.0
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 LAB_TEARDOWN_S = 60.0  # a kernel with a lab still up exits within this
 
 
@@ -113,7 +115,7 @@ def execute(path: Path, out: Path, timeout: float = CELL_TIMEOUT_S) -> Executed:
     except CellTimeoutError as exc:
         error = f"a cell ran longer than {timeout:g} s: {str(exc).splitlines()[0]}"
     except CellExecutionError as exc:
-        error = str(exc)
+        error = ANSI.sub("", str(exc))  # IPython colours its tracebacks
     finally:
         shutil.rmtree(sockets, ignore_errors=True)
     seconds = time.monotonic() - t0
