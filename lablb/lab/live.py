@@ -16,6 +16,7 @@ import atexit
 import itertools
 import json
 import shutil
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -71,7 +72,9 @@ class LiveLab:
         removed)."""
         entry = topology if isinstance(topology, TopoEntry) else get(topology)
         source = entry.config_dir(None if configs is None else str(configs)).resolve()
-        lab = Lab(LabSpec(entry, dict(topo_params or {})), workdir=workdir)
+        # A kernel's interrupt (SIGINT) stops the running cell and leaves the lab up.
+        spec = LabSpec(entry, dict(topo_params or {}))
+        lab = Lab(spec, workdir=workdir, signals=(signal.SIGTERM,))
         lab.__enter__()
         try:
             copy = lab.workdir / "configs"

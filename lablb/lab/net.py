@@ -91,9 +91,17 @@ def set_bridge_sysctls() -> None:
 
 class Lab:
     def __init__(
-        self, spec: LabSpec, *, verbose: bool = False, workdir: Path | None = None
+        self,
+        spec: LabSpec,
+        *,
+        verbose: bool = False,
+        workdir: Path | None = None,
+        signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM),
     ) -> None:
+        """``signals``: while the lab is up, each of them tears it down (LabInterrupted);
+        a notebook's kernel keeps SIGINT, its interrupt, for the cell it stops."""
         self.spec = spec
+        self.signals = signals
         self.verbose = verbose
         self.net: Any = None
         # Pid files and daemon logs; a directory the caller names is kept afterwards.
@@ -109,7 +117,7 @@ class Lab:
     # -- context --------------------------------------------------------------
     def __enter__(self) -> Lab:
         preflight()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in self.signals:
             self._old_handlers[sig] = signal.signal(sig, self._on_signal)
         try:
             self._start()
@@ -187,9 +195,10 @@ class Lab:
 
     # -- teardown -------------------------------------------------------------
     def _teardown(self) -> None:
-        # A second Ctrl-C must not cut the teardown in half.
+        # A second Ctrl-C must not cut the teardown in half; afterwards each signal has
+        # the handler it had before the lab (kept at __enter__ for those it caught).
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_IGN)
+            self._old_handlers.setdefault(sig, signal.signal(sig, signal.SIG_IGN))
         try:
             for stop in reversed(self._stoppers):
                 try:
