@@ -332,11 +332,14 @@ def new_result(
     }
 
 
-def run_trials(scenario: Scenario, ctx: Context, trials: int) -> list[dict[str, Any]]:
-    """``trials`` runs of the scenario's fault on ``ctx``'s cluster, each judged against
-    ``ctx.bounds``; whatever a trial left injected is undone after it. A trial that
-    raises a LablbError is a failed trial, not the end of the run."""
-    out = []
+def run_trials(scenario: Scenario, ctx: Context, trials: int, result: dict[str, Any]) -> None:
+    """The scenario's bounds for ``ctx``'s cluster, then ``trials`` runs of its fault,
+    each judged against them, into ``result`` (bounds, trials, notes, slack); whatever
+    a trial left injected is undone after it. A trial that raises a LablbError is a
+    failed trial, not the end of the run."""
+    ctx.bounds = scenario.bounds(ctx)
+    result["bounds"] = {k: [lo, hi] for k, (lo, hi) in ctx.bounds.items()}
+    out = result["trials"] = []
     for i in range(trials):
         ctx.progress(f"{scenario.name}: trial {i + 1}/{trials}")
         try:
@@ -357,7 +360,11 @@ def run_trials(scenario: Scenario, ctx: Context, trials: int) -> list[dict[str, 
             + (f" ({'; '.join(why)})" if why else "")
         )
         out.append(trial)
-    return out
+    result["notes"], result["slack"] = ctx.notes, ctx.slack
+
+
+def write_result(result: dict[str, Any], run_dir: Path) -> None:
+    (run_dir / "result.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
 
 
 MAX_REPEAT = 1000
@@ -445,14 +452,10 @@ def run(
         progress(f"{name}: lab up in {result['lab_up_s']:.1f} s")
         if cluster is not None:
             ctx = Context(cluster, capture, Faults(), values, run_dir, progress)
-            bounds = ctx.bounds = scenario.bounds(ctx)
-            result["bounds"] = {k: [lo, hi] for k, (lo, hi) in bounds.items()}
-            result["trials"] = run_trials(scenario, ctx, trials)
-            result["notes"] = ctx.notes
-            result["slack"] = ctx.slack
+            run_trials(scenario, ctx, trials, result)
         counters.stop()
         capture.stop()
     result["duration_s"] = round(time.monotonic() - t0, 3)
     finish(result)
-    (run_dir / "result.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    write_result(result, run_dir)
     return result, run_dir

@@ -88,6 +88,11 @@ class VrrpNode:
         return self.dir / f"{self.engine}-vrrp.pid"
 
     @property
+    def companion_pidfile(self) -> Path:
+        """keepalived's companion (``lablb daemon -C``: forwarder and checkers)."""
+        return self.dir / "lablb-check.pid"
+
+    @property
     def log(self) -> Path:
         """lablb: JSON event lines. keepalived: its console log."""
         return self.dir / f"{self.engine}.log"
@@ -129,7 +134,7 @@ class VrrpNode:
             "-f",
             str(self.config),
             "-p",
-            str(self.dir / "lablb-check.pid"),
+            str(self.companion_pidfile),
             "--log",
             str(self.dir / "lablb-check.log"),
             "--run-dir",
@@ -165,7 +170,7 @@ class VrrpNode:
         the forwarder is up: a Python start costs a CPU for a while, and must not compete
         with VRRP's first timers."""
         argv = self.companion_argv()
-        if argv is None or procs.pid_file(self.dir / "lablb-check.pid") is not None:
+        if argv is None or procs.pid_file(self.companion_pidfile) is not None:
             return
         log = self.dir / "lablb-check.log"
         seen = len(lablb_events(log, "forwarding"))
@@ -177,7 +182,7 @@ class VrrpNode:
             time.sleep(0.02)
 
     def stop_companion(self) -> None:
-        pid = procs.pid_file(self.dir / "lablb-check.pid")
+        pid = procs.pid_file(self.companion_pidfile)
         if pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
@@ -227,7 +232,7 @@ class VrrpNode:
 
     def all_pids(self) -> list[int]:
         """Every process of this node's daemons: parents, VRRP child, forwarder, checker."""
-        roots = [p for p in (*self.pids(), procs.pid_file(self.dir / "lablb-check.pid")) if p]
+        roots = [p for p in (*self.pids(), procs.pid_file(self.companion_pidfile)) if p]
         return sorted(set(roots) | {d for r in roots for d in procs.descendants(r)})
 
     def running(self) -> bool:
@@ -269,7 +274,7 @@ class VrrpNode:
         before = time.time()
         os.kill(parent, signal.SIGHUP)
         at = Instant(before, time.time())
-        companion = procs.pid_file(self.dir / "lablb-check.pid")
+        companion = procs.pid_file(self.companion_pidfile)
         if companion is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(companion, signal.SIGHUP)
@@ -311,7 +316,7 @@ class VrrpNode:
             if companion_only is None:
                 return self.running()
             if companion_only:
-                return procs.pid_file(self.dir / "lablb-check.pid") is not None
+                return procs.pid_file(self.companion_pidfile) is not None
             return any(p is not None and procs.alive(p) for p in self.pids())
 
         while time.monotonic() < deadline:
@@ -378,21 +383,27 @@ class VrrpNode:
         return False
 
 
-def start_vrrp(lab: Lab, configs: Path, engines: dict[str, str]) -> dict[str, VrrpNode]:
-    """Start each balancer's engine on ``configs/NODE.conf``; they stop gracefully at
-    teardown."""
+def check_config(configs: Path, host: str, engine: str) -> Path:
+    """``configs/HOST.conf``, once it is there, loads, and is one ``engine`` can run in
+    the lab (keepalived runs the VRRP part of its own engine; lablb the rest): a broken
+    file fails here, with its line and column, before any daemon is touched."""
     from lablb.config.load import load
     from lablb.config.runnable import require_runnable
 
+    conf = configs / f"{host}.conf"
+    if not conf.is_file():
+        raise LabError(f"no config for {host}: {conf} does not exist")
+    require_runnable(load(str(conf)), vrrp=engine == "lablb")
+    return conf
+
+
+def start_vrrp(lab: Lab, configs: Path, engines: dict[str, str]) -> dict[str, VrrpNode]:
+    """Start each balancer's engine on ``configs/NODE.conf``; they stop gracefully at
+    teardown."""
     nodes: dict[str, VrrpNode] = {}
     lab.on_teardown(lambda: stop_all(list(nodes.values())))  # those started, at teardown
     for host, engine in engines.items():
-        conf = configs / f"{host}.conf"
-        if not conf.is_file():
-            raise LabError(f"no config for {host}: {conf} does not exist")
-        # A broken file fails here, with its line and column; so does one the lab
-        # cannot run (keepalived runs the VRRP part of its own engine; lablb the rest).
-        require_runnable(load(str(conf)), vrrp=engine == "lablb")
+        conf = check_config(configs, host, engine)
         node = VrrpNode(lab, host, engine, conf)
         node.start()
         nodes[host] = node

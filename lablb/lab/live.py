@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import atexit
 import itertools
-import json
 import shutil
 import signal
 import time
@@ -24,9 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from lablb.config.load import load
-from lablb.config.runnable import require_runnable
-from lablb.lab.balancer import stop_all
+from lablb.lab.balancer import check_config, stop_all
 from lablb.lab.capture import Capture
 from lablb.lab.cluster import Cluster, start_cluster
 from lablb.lab.faults import Fault, Faults
@@ -41,6 +38,7 @@ from lablb.scenario import (
     new_result,
     parse_params,
     run_trials,
+    write_result,
 )
 
 
@@ -124,13 +122,12 @@ class LiveLab:
         ``wait``, until the preferred balancer is master and the service answers."""
         source = self.entry.config_dir(str(configs)).resolve()
         nodes = self.cluster.nodes
-        for host in nodes:
-            require_runnable(load(str(source / f"{host}.conf")), vrrp=nodes[host].engine == "lablb")
+        files = {host: check_config(source, host, node.engine) for host, node in nodes.items()}
         stop_all(list(nodes.values()))
         self.cluster.configs = source
         self.cluster.forget_configs()
         for host, node in nodes.items():
-            node.config = source / f"{host}.conf"
+            node.config = files[host]
             node.start()
         if wait:
             self.cluster.wait_serving()
@@ -159,14 +156,11 @@ class LiveLab:
         result = new_result(scenario, values, self.entry.name, self.engine, 1, conf_dir)
         ctx = Context(self.cluster, self.capture, self.faults, values, out,
                       progress or (lambda _line: None))  # fmt: skip
-        ctx.bounds = sc.bounds(ctx)
-        result["bounds"] = {k: [lo, hi] for k, (lo, hi) in ctx.bounds.items()}
         t0 = time.monotonic()
-        result["trials"] = run_trials(sc, ctx, trials)
-        result["notes"], result["slack"] = ctx.notes, ctx.slack
+        run_trials(sc, ctx, trials, result)
         result["duration_s"] = round(time.monotonic() - t0, 3)
         finish(result)
-        (out / "result.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+        write_result(result, out)
         return result
 
     def fault(self, name: str, node: str, interface: str | None = None) -> Fault:
