@@ -85,6 +85,7 @@ class Daemon:
     children: Children = field(init=False)
     stopping: bool = False
     reloading: bool = False
+    late: float | None = None  # how late the timer being expired woke (logged with a move)
     undecodable: dict[str, int] = field(default_factory=dict)  # reason -> count
     # instance -> the address lines it added, by address: what it removes later
     held: dict[str, dict[str, VirtualAddress]] = field(default_factory=dict)
@@ -201,6 +202,7 @@ class Daemon:
                     **{"from": action.old.value, "to": action.new.value},
                     reason=action.reason,
                     priority=action.priority,
+                    **({} if self.late is None else {"timer_late_s": round(self.late, 6)}),
                 )
                 if inst is not None:
                     later.append((instance, action))
@@ -286,20 +288,23 @@ class Daemon:
         )
 
     def on_packet(self, key: tuple[str, int], now: float) -> None:
+        """Every datagram waiting on one socket, each fed to the engine at its kernel
+        arrival (``io.arrival``), never later than ``now``."""
         assert self.engine is not None
         iface, sock = key[0], self.sockets[key]
         if isinstance(sock, io.VrrpSocket6):
-            while (got := sock.receive()) is not None:
-                msg, src6, dst6, hops = got
+            while (got6 := sock.receive()) is not None:
+                msg, src6, dst6, hops, at = got6
                 try:
                     advert = decode_ipv6(msg, src6, dst6, hops)[2]
                 except PacketError as exc:
                     self._undecodable(iface, exc)
                     continue
                 if src6 != sock.source:
-                    self.execute(self.engine.receive(now, iface, src6, advert))
+                    self.execute(self.engine.receive(min(at, now), iface, src6, advert))
             return
-        while (buf := sock.receive()) is not None:
+        while (got := sock.receive()) is not None:
+            buf, at = got
             try:
                 src, _dst, advert = decode_ipv4(buf)
             except PacketError as exc:
@@ -307,9 +312,13 @@ class Daemon:
                 continue
             if src == sock.source:
                 continue
-            self.execute(self.engine.receive(now, iface, src, advert))
-        while (buf := sock.receive_ah()) is not None:
-            self.on_ah(iface, sock, buf, now)
+            if advert.priority == 0:
+                # A goodbye starts the skew timer: how late it was read says how much
+                # a late wake-up would have cost without the kernel's stamp.
+                self.log("goodbye", interface=iface, source=src, read_lag_s=round(now - at, 6))
+            self.execute(self.engine.receive(min(at, now), iface, src, advert))
+        while (got := sock.receive_ah()) is not None:
+            self.on_ah(iface, sock, got[0], min(got[1], now))
 
     def on_ah(self, iface: str, sock: io.VrrpSocket, buf: bytes, now: float) -> None:
         """An AH datagram: decoded, then judged with the key of the instance its VRID
@@ -393,7 +402,11 @@ class Daemon:
                     self.reloading = False
                     self._reload(now)
                     by_fd = {fd: name for name, s in self.sockets.items() for fd in s.fds()}
-                self.execute(self.engine.expire(time.monotonic()))
+                woke = time.monotonic()
+                due = self.engine.deadline()
+                self.late = None if due is None or woke < due else woke - due
+                self.execute(self.engine.expire(woke))
+                self.late = None
                 self.on_scripts(now)
                 self.children.reap(now)
         finally:

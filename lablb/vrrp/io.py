@@ -19,6 +19,7 @@ import fcntl
 import os
 import socket
 import struct
+import time
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 
@@ -34,6 +35,26 @@ from lablb.vrrp.packet import IPPROTO_VRRP, VRRP_GROUP6, VRRP_TOS, VRRP_TTL, vri
 SIOCGIFADDR = 0x8915
 RTMGRP_LINK = 1
 IP_CMD_TIMEOUT = 5.0
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # asm-generic/socket.h
+STAMP_SPACE = socket.CMSG_SPACE(16)  # struct timespec
+
+
+def arrival(ancillary: list[tuple[int, int, bytes]]) -> float:
+    """When the kernel received a datagram, on the monotonic clock the engine's timers
+    run on. The kernel stamps it in CLOCK_REALTIME (SO_TIMESTAMPNS); the two clocks are
+    read back to back to carry it over. Without a stamp: now.
+
+    RFC 3768/5798 section 6.4.2 resets the Master_Down_Timer when an advert is
+    received: the kernel's receipt, not the moment a busy daemon got round to reading
+    it. A backup woken late (another task on its CPU) would otherwise start its timer
+    late and take over late by the same amount."""
+    mono, real = time.monotonic(), time.time()
+    for level, kind, value in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= 16:
+            sec, nsec = struct.unpack("@qq", value[:16])
+            stamped: float = sec + nsec / 1e9
+            return min(mono, mono - (real - stamped))
+    return mono
 
 
 def primary_ipv4(interface: str) -> IPv4Address | None:
@@ -108,6 +129,7 @@ class VrrpSocket:
             s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
             s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, VRRP_TTL)
             s.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, VRRP_TOS)
+            s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
             if hdrincl:
                 s.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
             s.setblocking(False)
@@ -141,12 +163,12 @@ class VrrpSocket:
         with contextlib.suppress(OSError):
             self.ah_sock.sendto(datagram, (str(dst), 0))
 
-    def receive(self) -> bytes | None:
-        """The next protocol 112 datagram (with its IP header), or None."""
+    def receive(self) -> tuple[bytes, float] | None:
+        """The next protocol 112 datagram (with its IP header) and its arrival, or None."""
         return _receive(self.sock)
 
-    def receive_ah(self) -> bytes | None:
-        """The next protocol 51 datagram (with its IP header), or None."""
+    def receive_ah(self) -> tuple[bytes, float] | None:
+        """The next protocol 51 datagram (with its IP header) and its arrival, or None."""
         return _receive(self.ah_sock) if self.ah_sock is not None else None
 
     def close(self) -> None:
@@ -155,11 +177,12 @@ class VrrpSocket:
             self.ah_sock.close()
 
 
-def _receive(sock: socket.socket) -> bytes | None:
+def _receive(sock: socket.socket) -> tuple[bytes, float] | None:
     try:
-        return sock.recv(65535)
+        data, ancillary, _flags, _addr = sock.recvmsg(65535, STAMP_SPACE)
     except (BlockingIOError, InterruptedError):
         return None
+    return data, arrival(ancillary)
 
 
 class VrrpSocket6:
@@ -185,13 +208,15 @@ class VrrpSocket6:
             s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, VRRP_TOS)
             s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
             s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
+            s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
             s.bind((str(source), 0, 0, self.index))
             s.setblocking(False)
         except OSError as exc:
             s.close()
             raise LabError(f"cannot open IPv6 VRRP socket on {interface}: {exc}") from exc
         self.sock = s
-        self.space = socket.CMSG_SPACE(20) + socket.CMSG_SPACE(4)  # in6_pktinfo, hop limit
+        # in6_pktinfo, hop limit, receive stamp
+        self.space = socket.CMSG_SPACE(20) + socket.CMSG_SPACE(4) + STAMP_SPACE
 
     def fds(self) -> list[int]:
         return [self.sock.fileno()]
@@ -200,8 +225,8 @@ class VrrpSocket6:
         with contextlib.suppress(OSError):
             self.sock.sendto(message, (str(dst), 0, 0, self.index))
 
-    def receive(self) -> tuple[bytes, IPv6Address, IPv6Address, int] | None:
-        """The next VRRP message with (source, destination, hop limit), or None."""
+    def receive(self) -> tuple[bytes, IPv6Address, IPv6Address, int, float] | None:
+        """The next VRRP message with (source, destination, hop limit, arrival), or None."""
         try:
             data, ancillary, _flags, addr = self.sock.recvmsg(65535, self.space)
         except (BlockingIOError, InterruptedError):
@@ -212,7 +237,7 @@ class VrrpSocket6:
                 dst = IPv6Address(value[:16])
             elif level == socket.IPPROTO_IPV6 and kind == socket.IPV6_HOPLIMIT and len(value) >= 4:
                 hops = struct.unpack("@i", value[:4])[0]
-        return data, IPv6Address(addr[0].split("%")[0]), dst, hops
+        return data, IPv6Address(addr[0].split("%")[0]), dst, hops, arrival(ancillary)
 
     def close(self) -> None:
         self.sock.close()

@@ -1,0 +1,51 @@
+"""The VRRP edge feeds the engine each advert at its kernel arrival, not when a busy
+daemon got round to reading it (RFC 3768/5798 section 6.4.2 resets Master_Down_Timer on
+receipt): a backup read late would take over late by the same amount."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import time
+
+import pytest
+
+from lablb.vrrp import io
+
+
+def test_arrival_carries_the_realtime_stamp_to_the_monotonic_clock() -> None:
+    stamp = time.time() - 0.005
+    sec = int(stamp)
+    cmsg = (socket.SOL_SOCKET, io.SO_TIMESTAMPNS, struct.pack("@qq", sec, int((stamp - sec) * 1e9)))
+    mono = time.monotonic()
+    assert io.arrival([cmsg]) == pytest.approx(mono - 0.005, abs=0.0005)
+
+
+def test_arrival_without_a_stamp_is_now_and_never_in_the_future() -> None:
+    before = time.monotonic()
+    assert before <= io.arrival([]) <= time.monotonic()
+    future = time.time() + 10
+    cmsg = (socket.SOL_SOCKET, io.SO_TIMESTAMPNS, struct.pack("@qq", int(future), 0))
+    assert io.arrival([cmsg]) <= time.monotonic()
+
+
+def test_a_datagram_read_late_is_stamped_when_it_arrived() -> None:
+    """On loopback (UDP: no root), read 30 ms after it was sent: its arrival is the send."""
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        rx.bind(("127.0.0.1", 0))
+        rx.setsockopt(socket.SOL_SOCKET, io.SO_TIMESTAMPNS, 1)
+        rx.setblocking(False)
+        sent = time.monotonic()
+        tx.sendto(b"advert", rx.getsockname())
+        time.sleep(0.03)
+        got = io._receive(rx)
+        assert got is not None
+        data, at = got
+        assert data == b"advert"
+        assert sent - 0.001 <= at <= sent + 0.01  # the kernel's stamp, not the read 30 ms on
+        assert io._receive(rx) is None
+    finally:
+        rx.close()
+        tx.close()
