@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -59,6 +61,43 @@ def _cmd_topo_list(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_pair_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="one keepalived.conf (the master's): its peer is derived as a deployment "
+        "derives it (BACKUP, next lower priority, unicast addresses swapped)",
+    )
+    p.add_argument("--peer", metavar="FILE", help="with --config: the peer's own file instead")
+
+
+def _pair(args: argparse.Namespace) -> tuple[Path, Path | None] | None:
+    """(--config, --peer) as paths, or None; refused with --configs or alone --peer."""
+    from pathlib import Path
+
+    if args.peer and not args.config:
+        raise UsageError("--peer goes with --config FILE")
+    if not args.config:
+        return None
+    if getattr(args, "configs", None) or getattr(args, "dir", None):
+        raise UsageError("--config FILE or a config set folder, not both")
+    return Path(args.config), Path(args.peer) if args.peer else None
+
+
+def _pair_set(args: argparse.Namespace, dest: Path) -> Path | None:
+    """The config set for --config/--peer, written into ``dest`` and said; None without."""
+    pair = _pair(args)
+    if pair is None:
+        return None
+    from lablb.config.pair import write_pair
+
+    folder, said = write_pair(pair[0], pair[1], dest)
+    print(f"{pair[0]}: lb01; its peer lb02:")
+    for line in said:
+        print(f"  - {line}")
+    return folder
+
+
 def _cmd_topo_show(args: argparse.Namespace) -> int:
     from lablb.lab import graph
     from lablb.lab.registry import get
@@ -80,7 +119,11 @@ def _cmd_topo_derive(args: argparse.Namespace) -> int:
     from lablb.lab import graph
     from lablb.lab.derived import derived_entry
 
-    configs = Path(args.dir)
+    pair_dir = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="lablb-pair-"))
+    given = _pair_set(args, pair_dir)
+    if given is None and args.dir is None:
+        raise UsageError("topo derive: a config set folder, or --config FILE")
+    configs = given or Path(args.dir)
     if not configs.is_dir():
         raise LablbError(f"topo derive: {args.dir} is not a folder of keepalived.conf files")
     entry = derived_entry(configs)
@@ -88,9 +131,15 @@ def _cmd_topo_derive(args: argparse.Namespace) -> int:
     print(graph.render_text(entry.name, graph.describe(topo), topo.switches(sort=True)))
     for note in entry.cls.plan.notes:
         print(f"  - {note}")
-    png = args.png or f"{configs.resolve().name}-topology.png"
+    name = Path(args.config).stem if given is not None else configs.resolve().name
+    png = args.png or f"{name}-topology.png"
     graph.draw_png(entry.name, topo, png)
     print(f"picture: {png}")
+    if given is not None:
+        if args.out:
+            print(f"config set: {given} (lablb run SCENARIO --configs {given})")
+        else:
+            shutil.rmtree(pair_dir, ignore_errors=True)
     return 0
 
 
@@ -156,6 +205,18 @@ def _ping_all(lab: object) -> int:
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
+
+    pair_dir = Path(tempfile.mkdtemp(prefix="lablb-pair-"))
+    try:
+        given = _pair_set(args, pair_dir)
+        if given is not None:
+            args.configs = str(given)
+        return _up(args)
+    finally:
+        shutil.rmtree(pair_dir, ignore_errors=True)
+
+
+def _up(args: argparse.Namespace) -> int:
     from lablb.lab.net import Lab, LabSpec
     from lablb.lab.registry import get
 
@@ -291,7 +352,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from lablb.lab.net import preflight
-    from lablb.report import load_result, plots, summary
+    from lablb.report import load_result, plots, summary, verdict_lines
     from lablb.scenario import run
 
     preflight()
@@ -312,6 +373,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         Path(args.out),
         args.param,
         progress,
+        pair=_pair(args),
     )
     made = plots(run_dir, result)
     status = 0 if result["verdict"] == "pass" else 1
@@ -323,16 +385,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
         findings = compare(baseline, result)
         result["baseline_findings"] = [str(f) for f in findings]
         status = status or (5 if findings else 0)
+    where = (
+        f"results: {run_dir}/ (result.json, capture.pcap, "
+        f"{', '.join(p.name for p in made)}, lab/ logs)"
+    )
+    regressions = [f"  regression: {f}" for f in result.get("baseline_findings", [])]
     if args.json:
+        # stdout is the JSON; what failed still reaches the person watching, last.
         print(json.dumps(result, indent=2, default=str))
+        print("\n".join([where, *regressions, *verdict_lines(result)]), file=sys.stderr)
     else:
-        print(summary(result))
-        for f in result.get("baseline_findings", []):
-            print(f"  regression: {f}")
-        print(
-            f"results: {run_dir}/ (result.json, capture.pcap, "
-            f"{', '.join(p.name for p in made)}, lab/ logs)"
-        )
+        print("\n".join([summary(result, verdict=False), where, *regressions, "",
+                         *verdict_lines(result)]))  # fmt: skip
     return status
 
 
@@ -447,7 +511,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = topo.add_parser(
         "derive", help="the topology a config set implies (what lablb run --configs DIR uses)"
     )
-    p.add_argument("dir", metavar="DIR")
+    p.add_argument("dir", metavar="DIR", nargs="?")
+    _add_pair_args(p)
+    p.add_argument("--out", metavar="DIR", help="with --config: keep the pair's config set here")
     p.add_argument("--png", metavar="FILE", help="draw it here (default: DIR-topology.png)")
     p.set_defaults(func=_cmd_topo_derive)
     p = topo.add_parser(
@@ -482,6 +548,7 @@ def build_parser() -> argparse.ArgumentParser:
         "NODE=ENGINE,... or none (default: lablb)",
     )
     p.add_argument("--configs", metavar="DIR", help="keepalived.conf per balancer (DIR/NODE.conf)")
+    _add_pair_args(p)
     p.add_argument(
         "--video",
         type=int,
@@ -527,6 +594,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="topology (default: seed, or the one --configs implies when they do not fit it)",
     )
     p.add_argument("--configs", metavar="DIR", help="config set (default: the topology's)")
+    _add_pair_args(p)
     p.add_argument("--engine", default="lablb", help="lablb, keepalived, mixed, NODE=ENGINE,...")
     p.add_argument("--repeat", type=int, default=1, metavar="N", help="trials (default 1)")
     p.add_argument("--out", default="lablb-runs", metavar="DIR", help="results go under DIR")

@@ -12,10 +12,10 @@ from lablb.measure.stats import STATS
 from lablb.scenario import trial_bounds
 
 
-def summary(result: dict[str, Any]) -> str:
-    """Measured against bound, per quantity, and the verdict: one screen. A bound that
-    trials widened on their own (probe resolution, a daemon's start) shows the widest
-    any trial had, marked with *."""
+def summary(result: dict[str, Any], verdict: bool = True) -> str:
+    """Measured against bound, per quantity, and (with ``verdict``) what failed and the
+    verdict: one screen. A bound that trials widened on their own (probe resolution, a
+    daemon's start) shows the widest any trial had, marked with *."""
     lines = [
         f"scenario {result['scenario']}  topology {result.get('topology')}  engine "
         f"{result.get('engine')}  trials {len(result.get('trials', []))}",
@@ -48,11 +48,26 @@ def summary(result: dict[str, Any]) -> str:
     extra = _extras(result)
     if extra:
         lines += ["", *extra]
-    lines.append("")
-    for f in result.get("failures", [])[:8]:
-        lines.append(f"  ! {f}")
-    lines.append(f"verdict: {result.get('verdict', '?').upper()}")
+    if verdict:
+        lines += ["", *verdict_lines(result)]
     return "\n".join(lines)
+
+
+MAX_FAILURES_SHOWN = 8
+
+
+def verdict_lines(result: dict[str, Any]) -> list[str]:
+    """What failed (``trial N: quantity measured not in [low, high]``, at most
+    ``MAX_FAILURES_SHOWN``, the rest counted) and the verdict: a run's last screen, on
+    stdout after its table or on stderr after ``--json``."""
+    failures = [str(f) for f in result.get("failures", [])]
+    lines = [f"  ! {f}" for f in failures[:MAX_FAILURES_SHOWN]]
+    if len(failures) > MAX_FAILURES_SHOWN:
+        lines.append(f"  ! ... and {len(failures) - MAX_FAILURES_SHOWN} more (result.json)")
+    verdict = str(result.get("verdict", "?")).upper()
+    if failures:
+        verdict += f": {len(failures)} failure{'s' * (len(failures) > 1)}, first {failures[0]}"
+    return [*lines, f"verdict: {verdict}"]
 
 
 def _ms(v: object) -> str:

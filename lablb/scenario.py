@@ -40,6 +40,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -420,8 +421,11 @@ def run(
     out: Path | None = None,
     params: list[str] | None = None,
     progress: Callable[[str], None] = lambda s: None,
+    pair: tuple[Path, Path | None] | None = None,
 ) -> tuple[dict[str, Any], Path]:
-    """Run a scenario; returns (result, run directory)."""
+    """Run a scenario; returns (result, run directory). ``pair``: one keepalived.conf
+    (and its peer's, else derived), written into the run directory as the config set
+    (``lablb.config.pair``) instead of ``configs``."""
     from lablb.lab.capture import Capture, Counters
     from lablb.lab.cluster import start_cluster
     from lablb.lab.faults import Faults
@@ -429,10 +433,23 @@ def run(
 
     scenario = get_scenario(name)
     values = parse_params(scenario, params or [])
-    entry, source = preflight(scenario, values, topo, configs, engine, repeat)
-    trials = repeat * (int(values[scenario.trials_param]) if scenario.trials_param else 1)
     # Absolute: daemons and nginx in the lab hosts get these paths on their command lines.
     run_dir = (out or Path("lablb-runs")).resolve() / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if pair is not None:
+        from lablb.config.pair import write_pair
+
+        try:
+            given, said = write_pair(pair[0], pair[1], run_dir / "given")
+            configs = str(given)
+            for line in said:
+                progress(f"{name}: peer derived: {line}")
+            entry, source = preflight(scenario, values, topo, configs, engine, repeat)
+        except LablbError:
+            shutil.rmtree(run_dir, ignore_errors=True)  # nothing ran: no run to keep
+            raise
+    else:
+        entry, source = preflight(scenario, values, topo, configs, engine, repeat)
+    trials = repeat * (int(values[scenario.trials_param]) if scenario.trials_param else 1)
     run_dir.mkdir(parents=True, exist_ok=True)
     conf_dir = scenario.configure(source, values, run_dir)
     result = new_result(name, values, entry.name, engine, repeat, conf_dir)

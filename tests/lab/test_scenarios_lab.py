@@ -26,6 +26,10 @@ def run(tmp: Path, name: str, *args: str) -> dict[str, Any]:
     assert res.stdout.strip(), res.stderr[-2000:]
     result: dict[str, Any] = json.loads(res.stdout)
     assert res.returncode == (0 if result["verdict"] == "pass" else 1)
+    # With --json the verdict, and what failed first, is still the last line a person sees.
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"verdict: {result['verdict'].upper()}"), last
+    assert not result["failures"] or result["failures"][0] in last, last
     runs = list(tmp.glob(f"{name}-*/result.json"))
     assert len(runs) == 1 and json.loads(runs[0].read_text())["verdict"] == result["verdict"]
     return result

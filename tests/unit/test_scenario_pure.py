@@ -163,6 +163,20 @@ def test_summary_is_one_screen_with_the_verdict() -> None:
     assert len(text.splitlines()) < 25
 
 
+def test_a_failed_runs_last_line_names_the_trial_and_quantity() -> None:
+    from lablb.report import verdict_lines
+
+    failed = result([3.2, 3.3, 4.1] + [9.0] * 9)
+    lines = verdict_lines(failed)
+    assert lines[-1].startswith("verdict: FAIL: 10 failures, first trial 3: outage_s 4.1000 s")
+    assert "not in [2.6130, 3.6630]" in lines[-1]
+    assert lines[0] == f"  ! {failed['failures'][0]}"
+    assert "... and 2 more (result.json)" in lines[-2]
+    assert report_summary(failed).endswith(lines[-1])
+    assert "verdict" not in report_summary(failed, verdict=False)
+    assert verdict_lines(result([3.2])) == ["verdict: PASS"]
+
+
 def test_playback_counts_a_stall_that_never_ends() -> None:
     rate = 1_000_000
     died = [(t / 10, min(int(t / 10 * 2 * rate), 6 * rate)) for t in range(0, 101)]
