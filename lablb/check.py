@@ -100,8 +100,8 @@ def check(
     for path in paths:
         parsed = parse(path, reader, cid)
         diags.extend(parsed.diagnostics)
-        if any(d.fatal for d in parsed.diagnostics):
-            continue
+        if any(d.fatal or d.code == "template" for d in parsed.diagnostics):
+            continue  # a template's one line says it: nothing that follows is news
         configs.append(parsed.config)
         diags.extend(check_config(parsed.config, host))
         diags.extend(lint_config(parsed.config, cluster=cluster))

@@ -45,6 +45,10 @@ def summary(result: dict[str, Any], verdict: bool = True) -> str:
         lines.append("* the widest of the trials' own bounds")
     for note in result.get("notes", [])[:2]:
         lines.append(f"slack: {note}" if note.startswith("epsilon") else note)
+    ignored = result.get("config_warnings", [])
+    if ignored:
+        lines.append(f"config: {len(ignored)} line(s) keepalived ignores and runs without "
+                     f"(as the lab did), first: {ignored[0]}")  # fmt: skip
     extra = _extras(result)
     if extra:
         lines += ["", *extra]

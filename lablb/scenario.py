@@ -21,6 +21,7 @@ ending in ``_ok``; ``lablb.report.load_result`` reads it)::
 
     {"schema": "lablb.result/3", "scenario": str, "verdict": "pass" | "fail",
      "parameters": {...}, "topology": str, "engine": str, "configs": {file: sha256},
+     "config_warnings": [str] (lines keepalived ignores and runs without, as the lab did),
      "bounds": {name: [low, high]}, "notes": [str] (how the slack was derived),
      "slack": {"epsilon_s", "timer_s", "quantum_s"} (what compare allows beyond spread),
      "trials": [{name: seconds, ..., "bounds": {...}, "problems": [str], "verdict": ...}],
@@ -428,6 +429,7 @@ def run(
     (``lablb.config.pair``) instead of ``configs``."""
     from lablb.lab.capture import Capture, Counters
     from lablb.lab.cluster import start_cluster
+    from lablb.lab.derived import ignored_lines
     from lablb.lab.faults import Faults
     from lablb.lab.net import Lab, LabSpec
 
@@ -453,6 +455,12 @@ def run(
     run_dir.mkdir(parents=True, exist_ok=True)
     conf_dir = scenario.configure(source, values, run_dir)
     result = new_result(name, values, entry.name, engine, repeat, conf_dir)
+    result["config_warnings"] = ignored_lines(source)
+    if result["config_warnings"]:
+        progress(
+            f"{name}: {len(result['config_warnings'])} config line(s) keepalived ignores and "
+            f"runs without, as the lab does; first: {result['config_warnings'][0]}"
+        )
     t0 = time.monotonic()
     video = int(values[scenario.video_mb_param]) if scenario.video_mb_param else None
     progress(f"{name}: lab {entry.name} up, engine {engine}, configs {conf_dir}")

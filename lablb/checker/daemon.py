@@ -34,7 +34,7 @@ from lablb.checker.logic import (
 )
 from lablb.checker.probes import PROBES, Result, file_check
 from lablb.config.diagnostics import NOWHERE
-from lablb.config.load import load
+from lablb.config.load import load_lenient
 from lablb.config.model import Checker, KeepalivedConfig, RealServer, VirtualServer
 from lablb.config.track_files import TrackFile, track_files
 from lablb.errors import ConfigError, LablbError
@@ -239,7 +239,7 @@ class CheckerDaemon:
 
 
 def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = None) -> int:
-    cfg = load(config_path)
+    cfg = load_lenient(config_path)
     run_dir.mkdir(parents=True, exist_ok=True)
     d = CheckerDaemon(cfg, run_dir, log)
     stop = {"now": False, "reload": False}
@@ -257,7 +257,7 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
                 if stop["reload"]:
                     stop["reload"] = False
                     try:
-                        d.reload(load(config_path))
+                        d.reload(load_lenient(config_path))
                     except LablbError as exc:  # the running config stays
                         log("reload", ok=False, error=str(exc))
                 d.step(now, pool)

@@ -56,6 +56,9 @@ CODES: dict[str, Code] = {
                  "\u00a0   priority 100   # copied from a web page"),
     "odd-space": Code(_K, "A Unicode space other than U+00A0 in place of a space.",
                       "priority\u2009100"),
+    "template": Code(_L, "An unrendered template ({{ vip }}, <%= @vip %>, #IFACE#, $STATE, "
+                     "<virtual_ip>): the first placeholder is reported, and nothing that "
+                     "follows from it.", "    interface {{ keepalived_interface }}"),
     "smart-quote": Code(_L, "A typographic quote, which keepalived takes literally.",
                         "notify_master \u201c/bin/notify.sh\u201d"),
     "undefined-parameter": Code(_K, "${NAME} is used but never defined; keepalived leaves it "

@@ -67,13 +67,13 @@ class MemoryReader:
 def derive(configs: Path, out: Path, *variants: Variant) -> Path:
     """A copy of a config set with model variants applied, rendered under ``out/configs``
     (its bounds then follow from it). The source must load; so must the result."""
-    from lablb.config.load import load
+    from lablb.config.load import load, load_lenient
     from lablb.config.render import render
 
     dest = out / "configs"
     dest.mkdir(parents=True, exist_ok=True)
     for conf in sorted(configs.glob("*.conf")):
-        config = load(str(conf))
+        config = load_lenient(str(conf))
         for variant in variants:
             config = variant(config)
         names = ", ".join(getattr(v, "__name__", "variant") for v in variants)

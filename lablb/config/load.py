@@ -8,6 +8,7 @@ virtual_server, else the checker type's default.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -203,6 +204,10 @@ def parse(path: str, reader: Reader, config_id: str = "") -> Parsed:
     tree = read_tree(path, reader, config_id)
     diags = list(tree.diagnostics)
     r = read_block(tree.statements, TOP, diags, Where(path, 1, 1))
+    template = next((d for d in diags if d.code == "template"), None)
+    if template is not None:
+        # Every other error follows from the placeholders: say the one cause.
+        diags = [template]
     values = r.values
     gd_values: dict[str, Any] = {}
     gd_unsupported: list[m.Unsupported] = []
@@ -236,11 +241,7 @@ def parse(path: str, reader: Reader, config_id: str = "") -> Parsed:
     return Parsed(config, tuple(diags))
 
 
-def load(
-    path: str, reader: Reader | None = None, config_id: str | None = None
-) -> m.KeepalivedConfig:
-    """Parse for a daemon: the config, or ``ConfigError`` naming the first error. The
-    config id defaults to keepalived's: the node name up to its first dot."""
+def _parsed(path: str, reader: Reader | None, config_id: str | None) -> Parsed:
     if reader is None:
         from lablb.config.files import FileReader
 
@@ -249,19 +250,52 @@ def load(
         from lablb.config.files import node_config_id
 
         config_id = node_config_id()
-    parsed = parse(path, reader, config_id)
+    return parse(path, reader, config_id)
+
+
+def _refuse(path: str, errors: Sequence[Diagnostic], why: str = "") -> ConfigError:
+    first = errors[0]
+    more = f" (and {len(errors) - 1} more; run lablb check {path})" if len(errors) > 1 else ""
+    return ConfigError(
+        why + first.message + more,
+        file=first.where.file,
+        line=first.where.line,
+        col=first.where.col,
+        hint=first.hint,
+    )
+
+
+def load(
+    path: str, reader: Reader | None = None, config_id: str | None = None
+) -> m.KeepalivedConfig:
+    """Parse strictly: the config, or ``ConfigError`` naming the first error (what
+    lablb writes itself must load this way). The config id defaults to keepalived's:
+    the node name up to its first dot."""
+    parsed = _parsed(path, reader, config_id)
     if parsed.errors:
-        first = parsed.errors[0]
-        more = (
-            f" (and {len(parsed.errors) - 1} more; run lablb check {path})"
-            if len(parsed.errors) > 1
-            else ""
-        )
-        raise ConfigError(
-            first.message + more,
-            file=first.where.file,
-            line=first.where.line,
-            col=first.where.col,
-            hint=first.hint,
-        )
+        raise _refuse(path, parsed.errors)
     return parsed.config
+
+
+def load_running(
+    path: str, reader: Reader | None = None, config_id: str | None = None
+) -> tuple[m.KeepalivedConfig, tuple[Diagnostic, ...]]:
+    """Parse as keepalived starts: the config with what it ignores, truncates or
+    rewrites left out or done (an unknown or obsolete keyword, an over-long auth_pass,
+    a value out of range), and those errors, which the lab reports as warnings.
+    ``ConfigError`` only for what keepalived would not start with (a fatal error) and
+    for an unrendered template (it would start, on placeholders: nothing to learn)."""
+    parsed = _parsed(path, reader, config_id)
+    fatal = [d for d in parsed.errors if d.fatal or d.code == "template"]
+    if fatal:
+        why = "" if fatal[0].code == "template" else "keepalived would not start: "
+        raise _refuse(path, fatal, why)
+    return parsed.config, parsed.errors
+
+
+def load_lenient(
+    path: str, reader: Reader | None = None, config_id: str | None = None
+) -> m.KeepalivedConfig:
+    """``load_running``'s config alone: for the lab's own reads of a set it already
+    reported on."""
+    return load_running(path, reader, config_id)[0]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lablb.config.load import load
+from lablb.config.load import load, load_lenient
 from lablb.config.peer import Derived, derive_peer
 from lablb.config.render import render
 from lablb.errors import UsageError
@@ -33,7 +33,7 @@ def write_pair(config: Path, peer: Path | None, dest: Path) -> tuple[Path, list[
     for given in (config, peer):
         if given is not None and not given.is_file():
             raise UsageError(f"{given}: no such file (--config/--peer take a keepalived.conf)")
-    source = load(str(config.resolve()))
+    source = load_lenient(str(config.resolve()))
     dest.mkdir(parents=True, exist_ok=True)
     first, second = (dest / f"{n}.conf" for n in NODES)
     first.write_text(_include(config, f"{NODES[0]}: {config}"))

@@ -20,6 +20,7 @@ from typing import Protocol
 from lablb.config.diagnostics import Diagnostic, Where, error, warning
 from lablb.config.lexer import Token, tokenize_line
 from lablb.config.preprocess import Preprocessor, split_top
+from lablb.config.template import placeholder
 
 INCLUDE_KEYWORDS = ("include", "includer", "includem", "includew", "includeb", "includea")
 MAX_INCLUDE_DEPTH = 32
@@ -143,6 +144,7 @@ class _Builder:
         self.reader = reader
         self.pre = Preprocessor(config_id)
         self.diags: list[Diagnostic] = []
+        self.templated = False  # one line says it: the first placeholder of the tree
         self.files: list[str] = []
         self.too_many_reads = False
         self.top: list[Statement] = []
@@ -261,6 +263,20 @@ class _Builder:
                 self._end_statement()
                 self._include(path, _include_tokens(include, path, lineno), (*chain, real))
                 continue
+            if not self.templated:
+                found = placeholder(line)
+                if found is not None:
+                    self.templated = True
+                    self.diags.append(
+                        error(
+                            Where(path, lineno, found.col),
+                            "template",
+                            f"an unrendered template: {found.text} ({found.style} style) "
+                            "stands where a value belongs",
+                            "render the template first (Ansible, Jinja, envsubst, sed) and "
+                            "give lablb the result",
+                        )
+                    )
             tokens, diags = tokenize_line(line, path, lineno)
             for d in diags:
                 (odd if d.code in ("nbsp", "odd-space") else self.diags).append(d)

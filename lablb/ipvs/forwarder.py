@@ -28,7 +28,7 @@ from pathlib import Path
 
 from lablb.bpf import attach
 from lablb.checker.logic import Pool, SetWeight
-from lablb.config.load import load
+from lablb.config.load import load_lenient
 from lablb.config.model import KeepalivedConfig, VirtualServer, v4
 from lablb.errors import ConfigError, PacketError
 from lablb.eventlog import EventLog, child_main
@@ -312,7 +312,7 @@ def _write_status(run_dir: Path, status: dict[str, object]) -> None:
 
 
 def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = None) -> int:
-    cfg = load(config_path)
+    cfg = load_lenient(config_path)
     fwd = Forwarder(cfg, run_dir, log)
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))

@@ -142,9 +142,9 @@ class VrrpNode:
         ]
 
     def _has_virtual_servers(self) -> bool:
-        from lablb.config.load import load
+        from lablb.config.load import load_lenient
 
-        return bool(load(str(self.config)).virtual_servers)
+        return bool(load_lenient(str(self.config)).virtual_servers)
 
     def start(self) -> None:
         if self.running():
@@ -332,9 +332,9 @@ class VrrpNode:
 
     def flush_vips(self) -> None:
         """Remove the config's virtual addresses, as a reboot would after a crash."""
-        from lablb.config.load import load
+        from lablb.config.load import load_lenient
 
-        for inst in load(str(self.config)).vrrp_instances:
+        for inst in load_lenient(str(self.config)).vrrp_instances:
             for vip in inst.virtual_ipaddress:
                 # The same address-and-dev the VRRP daemon's own removal uses.
                 argv = vip_argv(vip, inst.interface or "eth0")[:3]
@@ -387,13 +387,13 @@ def check_config(configs: Path, host: str, engine: str) -> Path:
     """``configs/HOST.conf``, once it is there, loads, and is one ``engine`` can run in
     the lab (keepalived runs the VRRP part of its own engine; lablb the rest): a broken
     file fails here, with its line and column, before any daemon is touched."""
-    from lablb.config.load import load
+    from lablb.config.load import load_lenient
     from lablb.config.runnable import require_runnable
 
     conf = configs / f"{host}.conf"
     if not conf.is_file():
         raise LabError(f"no config for {host}: {conf} does not exist")
-    require_runnable(load(str(conf)), vrrp=engine == "lablb")
+    require_runnable(load_lenient(str(conf)), vrrp=engine == "lablb")
     return conf
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lablb.checker.dns import DNS_PORT
 from lablb.config.edit import service_instance
-from lablb.config.load import load
+from lablb.config.load import load_lenient
 from lablb.config.model import KeepalivedConfig, VrrpInstance, v4
 from lablb.errors import LabError
 from lablb.lab.balancer import VrrpNode, engines_for, start_vrrp
@@ -63,7 +63,7 @@ class Cluster:
     def config(self, node: str) -> KeepalivedConfig:
         """The node's parsed keepalived.conf (parsed once: trials ask for it in loops)."""
         if node not in self._configs:
-            self._configs[node] = load(str(self.configs / f"{node}.conf"))
+            self._configs[node] = load_lenient(str(self.configs / f"{node}.conf"))
         return self._configs[node]
 
     def roles(self, role: str) -> list[str]:
@@ -312,7 +312,7 @@ def start_cluster(
     # The services the configs' checkers check, beyond nginx's plain HTTP: HTTPS for
     # SSL_GET, a UDP echo for UDP_CHECK, a DNS server for DNS_CHECK (their ports, as the
     # checkers will connect).
-    first = load(str(configs / f"{entry.balancers[0]}.conf"))
+    first = load_lenient(str(configs / f"{entry.balancers[0]}.conf"))
     checked = [
         (ck, ck.connect_port or rs.port or vs.port)
         for vs in first.virtual_servers

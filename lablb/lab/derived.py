@@ -16,7 +16,7 @@ from mininet.topo import Topo
 
 from lablb.config import model as m
 from lablb.config.edit import service_instance
-from lablb.config.load import load
+from lablb.config.load import load_lenient, load_running
 from lablb.config.runnable import require_runnable
 from lablb.errors import ConfigError
 from lablb.lab.graph import describe
@@ -76,12 +76,24 @@ class DerivedTopo(Topo):  # type: ignore[misc]  # Mininet has no type hints
                 )
 
 
+def ignored_lines(configs: Path) -> list[str]:
+    """What keepalived would ignore, truncate or rewrite in a config set and run
+    anyway (the lab does the same): one ``file:line:col: message`` per line, each once
+    (two files including one fragment name it once)."""
+    out: dict[str, None] = {}
+    for f in sorted(configs.glob("*.conf")):
+        for d in load_running(str(f))[1]:
+            out.setdefault(f"{d.where}: {d.message} (keepalived carries on)")
+    return list(out)
+
+
 def load_set(configs: Path) -> dict[str, m.KeepalivedConfig]:
-    """Each ``NODE.conf`` of a config set, parsed (ConfigError at the first error)."""
+    """Each ``NODE.conf`` of a config set, parsed as keepalived starts it (ConfigError
+    at the first thing keepalived would not start with, or the lab cannot run)."""
     files = sorted(configs.glob("*.conf"))
     if not files:
         raise ConfigError(f"{configs}: no *.conf files (one per balancer, named after it)")
-    loaded = {f.stem: load(str(f)) for f in files}
+    loaded = {f.stem: load_lenient(str(f)) for f in files}
     for config in loaded.values():
         require_runnable(config)
     return loaded

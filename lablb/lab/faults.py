@@ -27,7 +27,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 
-from lablb.config.load import load
+from lablb.config.load import load_lenient
 from lablb.errors import LabError
 from lablb.lab.balancer import VrrpNode
 from lablb.lab.kernel import InNetns, Instant, set_link
@@ -190,7 +190,7 @@ def fault(name: str, node: VrrpNode, interface: str | None = None) -> Fault:
     """Fault ``name`` on ``node``, on ``interface`` (default: the one its VRRP instance
     runs on, read from its keepalived.conf)."""
     if interface is None:
-        instances = load(str(node.config)).vrrp_instances
+        instances = load_lenient(str(node.config)).vrrp_instances
         interface = (instances[0].interface if instances else None) or "eth0"
     try:
         return FAULTS[name](node, interface)

@@ -30,6 +30,7 @@ from typing import Any
 from lablb.config import model as m
 from lablb.config.diagnostics import Where
 from lablb.config.edit import service_instance
+from lablb.config.peer import unicast_peer_for
 from lablb.errors import ConfigError
 
 CLIENT_NETS = (IPv4Network("198.51.100.0/24"), IPv4Network("203.0.113.0/24"))
@@ -184,6 +185,13 @@ def derive_plan(configs: Mapping[str, m.KeepalivedConfig]) -> Plan:
             notes.append(f"smtp_server {smtp.address}:{smtp.port} is not on the LAN: no mail sink")
     free = _free(lan, taken)
     router_ip = next(free)
+    for name in names:
+        # Unicast without unicast_src_ip: the node sends from its interface's address,
+        # which its peers' files list; a derived peer lists the one peer.py chose.
+        listed = unicast_peer_for(configs[name], instances[name])
+        if name not in own and listed is not None and listed not in taken and listed in lan:
+            own[name] = listed
+            taken.add(listed)
     for name in names:
         if name not in own:
             own[name] = next(free)

@@ -56,6 +56,7 @@ class Measured:
     since: float
     until: float
     steal_s: float = 0.0
+    expected: tuple[str, ...] = ("icmp", "tcp")  # the probes asked for
 
     def window(self) -> Window:
         """What ``lablb.measure.failover.judge`` reads of it."""
@@ -69,6 +70,7 @@ class Measured:
             probes=self.probes,
             ident=self.ident,
             frames=self.frames,
+            expected=self.expected,
         )
 
 
@@ -102,7 +104,10 @@ def fault_under_probe(
         logs = prober.stop()
     ident = prober.ident
     frames = capture.frames(since - 1.0, until + 1.0)
-    return Measured(f.name, f.confirms, at, logs, ident, frames, since, until, round(steal, 3))
+    expected = ("icmp", "tcp") if cluster.service_vip() is not None else ("icmp",)
+    return Measured(
+        f.name, f.confirms, at, logs, ident, frames, since, until, round(steal, 3), expected
+    )
 
 
 def lan_of(cluster: Cluster) -> Lan:

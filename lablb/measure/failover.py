@@ -54,6 +54,9 @@ class Window:
     probes: Mapping[str, ProbeLog]
     ident: int | None
     frames: Sequence[Frame]
+    # The probes that ran: a VRRP-only cluster (no virtual_server) has no service to
+    # probe, and its trials are judged on the cluster VIP alone.
+    expected: tuple[str, ...] = tuple(PROBE_NAMES)
 
 
 def _rel(t: float | None, origin: float) -> float | None:
@@ -85,7 +88,7 @@ def judge(
         o = outage(log, w.at, w.since, w.until, latest_start=latest, fault_from=w.before)
         outages[kind] = o
         problems += o.problems()
-    for kind in PROBE_NAMES:
+    for kind in w.expected:
         if kind not in w.probes:
             problems.append(f"no {kind} probe ran")
     # The protocol, from the capture.

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv6Address
 
-from lablb.config.load import load
+from lablb.config.load import load_running
 from lablb.config.model import (
     GlobalDefs,
     IPAddress,
@@ -96,7 +96,9 @@ class Daemon:
 
     def configure(self, now: float, ready: Callable[[], None] | None = None) -> list[Out]:
         """(Re)read the file and build the engine; on reload, keep unchanged instances."""
-        config = load(self.config_path)
+        config, ignored = load_running(self.config_path)
+        for d in ignored:  # as keepalived logs and carries on
+            self.log("config-ignored", where=str(d.where), code=d.code, message=d.message)
         interfaces = {i.interface for i in config.vrrp_instances if i.interface}
         wanted = {(i.interface, family_of(i)) for i in config.vrrp_instances if i.interface}
         primaries = {n: ip for n in interfaces if (ip := io.primary_ipv4(n)) is not None}

@@ -4,6 +4,7 @@ the judged trial."""
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from ipaddress import IPv4Address, IPv4Interface
 from pathlib import Path
@@ -275,6 +276,14 @@ def test_a_crash_trial_judged_end_to_end(tmp_path: Path) -> None:
     assert outage == pytest.approx(0.036, abs=1e-6)
     low, high = trial.bounds["outage_s"]
     assert outage is not None and low <= outage <= high
+    # A VRRP-only cluster (no virtual_server) probes its VIP alone: judged on it, with
+    # nothing missing; a probe that was expected and did not run still fails it.
+    icmp_only = dataclasses.replace(window, probes={"icmp": window.probes["icmp"]})
+    alone = judge(dataclasses.replace(icmp_only, expected=("icmp",)), "lb01", lan, t,
+                  B.Slack(1e-6, 1.5e-3))  # fmt: skip
+    assert alone.problems == [] and "service_outage_s" not in alone.measured
+    missing = judge(icmp_only, "lb01", lan, t, B.Slack(1e-6, 1.5e-3))
+    assert missing.problems == ["no tcp probe ran"]
 
 
 # -- rtnetlink for the VIPs -----------------------------------------------------------------

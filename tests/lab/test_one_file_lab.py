@@ -1,0 +1,120 @@
+"""One keepalived.conf, as a network team has it: the master's, written years ago, with
+keywords keepalived ignores (a misspelt ``lvs_sync_daemon_inteface``, ``nat_mask``), an
+``auth_pass`` keepalived truncates to 8 characters and 1.x-era names (``lb_algo``,
+``nb_get_retry``). ``lablb run failover --config FILE`` derives the peer, runs what
+keepalived would run, says what it ignored, and judges the failover by the file's own
+timers, for lablb's engine and for keepalived's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lablb.vrrp.timers import master_down_interval
+from tests.conftest import run_lablb
+
+RUN_TIMEOUT = 300
+
+OLD = """\
+! Configuration File for keepalived (2014, never cleaned up)
+global_defs {
+   notification_email {
+     sysadmin@example.org
+   }
+   notification_email_from lvs@example.org
+   smtp_server 10.20.0.25
+   smtp_connect_timeout 30
+   router_id LVS_DEVEL
+   lvs_sync_daemon_inteface eth0
+}
+
+vrrp_instance VI_1 {
+    state MASTER
+    interface eth0
+    lvs_sync_daemon_inteface eth0
+    virtual_router_id 51
+    priority 100
+    advert_int 1
+    authentication {
+        auth_type PASS
+        auth_pass verylongpassword
+    }
+    virtual_ipaddress {
+        10.20.0.200/24
+    }
+}
+
+virtual_server 10.20.0.200 80 {
+    delay_loop 6
+    lb_algo rr
+    lb_kind DR
+    nat_mask 255.255.255.0
+    persistence_timeout 50
+    protocol TCP
+
+    real_server 10.20.0.31 80 {
+        weight 1
+        TCP_CHECK {
+            connect_timeout 3
+            nb_get_retry 3
+            delay_before_retry 3
+        }
+    }
+    real_server 10.20.0.32 80 {
+        weight 1
+        TCP_CHECK {
+            connect_timeout 3
+            nb_get_retry 3
+            delay_before_retry 3
+        }
+    }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def conf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("etc-keepalived") / "keepalived.conf"
+    path.write_text(OLD)
+    return path
+
+
+@pytest.mark.parametrize("engine", ["lablb", "keepalived"])
+def test_one_old_file_runs_as_keepalived_would(conf: Path, tmp_path: Path, engine: str) -> None:
+    res = run_lablb(
+        "run", "failover", "--config", str(conf), "--engine", engine, "--json",
+        "--out", str(tmp_path), "--param", "fault=crash", timeout=RUN_TIMEOUT,
+    )  # fmt: skip
+    assert res.stdout.strip(), res.stderr[-2000:]
+    result: dict[str, Any] = json.loads(res.stdout)
+    assert result["verdict"] == "pass", result["failures"]
+    # The peer: BACKUP one priority lower, in the run folder with what was derived.
+    (run_dir,) = tmp_path.glob("failover-*")
+    derived = (run_dir / "given" / "DERIVED.txt").read_text()
+    assert "VI_1: state MASTER -> BACKUP, priority 100 -> 99" in derived
+    assert f"include {conf}" in (run_dir / "given" / "lb01.conf").read_text()
+    (t,) = result["trials"]
+    assert t["new_master"] == "lb02"
+    md = master_down_interval(99, 1.0, 2)
+    assert result["bounds"]["takeover_s"][0] == pytest.approx(md, abs=1e-6)
+    # What keepalived ignores (and the lab with it) is said, line by line, not refused.
+    warned = "\n".join(result["config_warnings"])
+    for what in ("lvs_sync_daemon_inteface", "nat_mask", "truncates it to the first 8"):
+        assert what in warned, warned
+    assert f"{conf}:33:5" in warned
+    assert "keepalived ignores" in res.stderr
+
+
+def test_a_template_is_refused_in_one_line(tmp_path: Path) -> None:
+    conf = tmp_path / "keepalived.conf.j2"
+    unrendered = "interface {{ ansible_default_ipv4.interface }}\n    lvs"
+    conf.write_text(OLD.replace("interface eth0\n    lvs", unrendered))
+    res = run_lablb("run", "failover", "--config", str(conf), "--out", str(tmp_path / "runs"))
+    assert res.returncode == 3  # ConfigError: bad input, never a failed trial's 1
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert f"{conf}:15:15" in lines[0] and "unrendered template" in lines[0], lines[0]
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
