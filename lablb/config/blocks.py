@@ -21,6 +21,7 @@ from typing import Any
 from lablb.config import model as m
 from lablb.config import values as v
 from lablb.config.diagnostics import Diagnostic, Where, error, warning
+from lablb.config.missing import missing_value, stops_without_value
 from lablb.config.render import Unrenderable, statement_lines
 from lablb.config.tree import Statement
 
@@ -36,6 +37,11 @@ class Field:
     repeat: bool = False
 
 
+# Block keywords whose handler insists on its '{' (keepalived: "Missing '{' at beginning
+# of configuration block", exit 5); any other block keyword without one is read as empty.
+BLOCK_REQUIRED = frozenset({"authentication"})
+
+
 @dataclass(frozen=True)
 class BlockSpec:
     name: str
@@ -43,6 +49,9 @@ class BlockSpec:
     aliases: dict[str, str] = field(default_factory=dict)
     unsupported: frozenset[str] = frozenset()
     checks: dict[str, Check] = field(default_factory=dict)
+    # aliases keepalived still honours but reports as an error (exit 5), e.g. HTTP_GET's
+    # "nb_get_retry is deprecated - please use 'retry'"
+    deprecated: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         REGISTRY.append(self)
@@ -80,7 +89,22 @@ def read_block(
     seen: dict[str, Where] = {}
     for st in stmts:
         name = st.name
-        if name in spec.aliases:
+        if not st.args and st.block is None and stops_without_value(spec.name, name):
+            diags.append(missing_value(st.keyword.where, name))
+            continue
+        if name in spec.deprecated:
+            modern = spec.aliases[name]
+            diags.append(
+                error(
+                    st.where,
+                    "deprecated-keyword",
+                    f"{name} is deprecated: keepalived reads it as {modern} and reports "
+                    f"an error ('please use {modern}')",
+                    f"write {modern}",
+                )
+            )
+            name = modern
+        elif name in spec.aliases:
             modern = spec.aliases[name]
             diags.append(
                 warning(
@@ -106,6 +130,17 @@ def read_block(
                 diags.append(unknown(st, spec))
             continue
         if fld.block != (st.block is not None):
+            if st.block is None and name not in BLOCK_REQUIRED:
+                # keepalived 2.2.7 reads such a keyword as an empty block and goes on
+                diags.append(
+                    warning(
+                        st.where,
+                        "missing-block",
+                        f"{name} needs a {{ }} block; keepalived reads it as empty",
+                        f"see keepalived.conf(5), {spec.name}",
+                    )
+                )
+                continue
             diags.append(
                 error(
                     st.where,

@@ -89,16 +89,22 @@ HTTP_GET = BlockSpec(
         **same({**CHECK_TIMING, **CHECK_CONN, "virtualhost": v.string}),
         "url": f("urls", url, block=True, repeat=True),
     },
+    # keepalived 2.2.7 reads nb_get_retry only here, as an error (check_http.c); in every
+    # other checker it is an unknown keyword.
     aliases={"nb_get_retry": "retry"},
+    deprecated=frozenset({"nb_get_retry"}),
     unsupported=_COMMON_UNSUPPORTED | {"http_protocol", "fast_recovery"},
 )
 SSL_GET = BlockSpec(
-    "SSL_GET", HTTP_GET.fields, HTTP_GET.aliases, HTTP_GET.unsupported | {"enable_sni"}
+    "SSL_GET",
+    HTTP_GET.fields,
+    HTTP_GET.aliases,
+    HTTP_GET.unsupported | {"enable_sni"},
+    deprecated=HTTP_GET.deprecated,
 )
 TCP_CHECK = BlockSpec(
     "TCP_CHECK",
     same({**CHECK_TIMING, **CHECK_CONN}),
-    aliases={"nb_get_retry": "retry"},
     unsupported=_COMMON_UNSUPPORTED,
 )
 MISC_CHECK = BlockSpec(
@@ -111,7 +117,6 @@ MISC_CHECK = BlockSpec(
         "misc_timeout": f("misc_timeout", v.timer(0.001, 3600)),
         "misc_dynamic": f("misc_dynamic", v.flag),
     },
-    aliases={"nb_get_retry": "retry"},
     unsupported=frozenset({"user", "alpha", "log_all_failures"}),
 )
 UDP_CHECK = BlockSpec(
@@ -131,7 +136,6 @@ PING_CHECK = BlockSpec(
 SMTP_CHECK = BlockSpec(
     "SMTP_CHECK",
     {**same({**CHECK_TIMING, **CHECK_CONN}), "helo_name": f("helo_name", v.string)},
-    aliases={"nb_get_retry": "retry"},
     # "host { ... }" is keepalived 1.x's way to check several hosts: read, not run.
     unsupported=_COMMON_UNSUPPORTED | {"host"},
 )

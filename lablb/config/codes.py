@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from lablb.config.diagnostics import EXIT_CONFIG, EXIT_FATAL, EXIT_OK, EXIT_SECURITY
+from lablb.config.diagnostics import EXIT_CONFIG, EXIT_FATAL, EXIT_OK, EXIT_SECURITY, EXIT_STOPPED
 
 VERDICTS = {
     EXIT_OK: "valid",
+    EXIT_STOPPED: "stopped reading",
     EXIT_FATAL: "fatal",
     EXIT_CONFIG: "errors",
     EXIT_SECURITY: "script security",
@@ -56,6 +57,9 @@ CODES: dict[str, Code] = {
                  "\u00a0   priority 100   # copied from a web page"),
     "odd-space": Code(_K, "A Unicode space other than U+00A0 in place of a space.",
                       "priority\u2009100"),
+    "deprecated-keyword": Code(_K, "A legacy keyword keepalived still honours but reports as "
+                               "an error (exit 5): nb_get_retry in HTTP_GET and SSL_GET (in "
+                               "other checkers it is unknown).", "HTTP_GET { nb_get_retry 3 }"),
     "template": Code(_L, "An unrendered template ({{ vip }}, <%= @vip %>, #IFACE#, $STATE, "
                      "<virtual_ip>): the first placeholder is reported, and nothing that "
                      "follows from it.", "    interface {{ keepalived_interface }}"),

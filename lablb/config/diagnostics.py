@@ -25,6 +25,7 @@ class Severity(StrEnum):
 
 # Exit statuses of ``lablb check``: those of ``keepalived -t`` 2.2.7, measured.
 EXIT_OK = 0
+EXIT_STOPPED = 2  # a keyword with no value: keepalived stops reading at that line
 EXIT_FATAL = 4  # the file cannot be read, an interface it needs is missing, or fatal
 EXIT_CONFIG = 5  # errors keepalived reports, then skips or rewrites what they name
 EXIT_SECURITY = 6  # scripts would run as root with script security off
@@ -54,6 +55,7 @@ class Diagnostic:
     hint: str = ""
     fatal: bool = False
     security: bool = False
+    stops: bool = False  # keepalived stops at this line ("is missing a parameter"): exit 2
 
     def format(self) -> str:
         hint = f"\n    hint: {self.hint}" if self.hint else ""
@@ -79,8 +81,9 @@ def error(
     *,
     fatal: bool = False,
     security: bool = False,
+    stops: bool = False,
 ) -> Diagnostic:
-    return Diagnostic(where, Severity.ERROR, code, message, hint, fatal, security)
+    return Diagnostic(where, Severity.ERROR, code, message, hint, fatal, security, stops)
 
 
 def warning(where: Where, code: str, message: str, hint: str = "") -> Diagnostic:
@@ -90,14 +93,19 @@ def warning(where: Where, code: str, message: str, hint: str = "") -> Diagnostic
 def strict(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
     """``--strict``: every warning becomes an error."""
     return [
-        Diagnostic(d.where, Severity.ERROR, d.code, d.message, d.hint, d.fatal, d.security)
+        Diagnostic(
+            d.where, Severity.ERROR, d.code, d.message, d.hint, d.fatal, d.security, d.stops
+        )
         for d in diagnostics
     ]
 
 
 def exit_status(diagnostics: Iterable[Diagnostic]) -> int:
-    """0 when no error; else the most severe class: fatal 4, script security 6, 5."""
+    """0 when no error; else the most severe class: a keyword missing its value 2 (keepalived
+    stops reading there, before anything else is judged), fatal 4, script security 6, 5."""
     errors = [d for d in diagnostics if d.severity is Severity.ERROR]
+    if any(d.stops for d in errors):
+        return EXIT_STOPPED
     if any(d.fatal for d in errors):
         return EXIT_FATAL
     if any(d.security for d in errors):

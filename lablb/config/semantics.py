@@ -303,16 +303,22 @@ def _virtual_servers(config: m.KeepalivedConfig) -> Iterator[Diagnostic]:
 
 
 def _all_scripts(config: m.KeepalivedConfig) -> Iterator[tuple[str, Where]]:
-    """Every command keepalived would run: (command line, where it is configured)."""
+    """Every command keepalived would run: (command line, where it is configured).
+
+    As keepalived 2.2.7 counts them for script security: the VRRP process checks its
+    scripts (vrrp_script, notify) only when there is a vrrp_instance
+    (``check_vrrp_script_security`` returns at once otherwise), the checker process its
+    own (MISC_CHECK, notify_up/down, quorum) only when there is a virtual_server."""
     notify = ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify")
-    for s in config.vrrp_scripts:
-        if s.script is not None:
-            yield s.script.command, m.at(s, "script")
-    for block in (*config.vrrp_instances, *config.vrrp_sync_groups):
-        for key in notify:
-            script = getattr(block, key)
-            if script is not None:
-                yield script.command, m.at(block, key)
+    if config.vrrp_instances:
+        for s in config.vrrp_scripts:
+            if s.script is not None:
+                yield s.script.command, m.at(s, "script")
+        for block in (*config.vrrp_instances, *config.vrrp_sync_groups):
+            for key in notify:
+                script = getattr(block, key)
+                if script is not None:
+                    yield script.command, m.at(block, key)
     for vs in config.virtual_servers:
         for u in vs.unsupported:
             if u.keyword in ("quorum_up", "quorum_down") and u.args:
@@ -336,6 +342,14 @@ def _kept(config: m.KeepalivedConfig, keyword: str) -> m.Unsupported | None:
 
 def _scripts(config: m.KeepalivedConfig, host: Host | None) -> Iterator[Diagnostic]:
     scripts = list(_all_scripts(config))
+    if host is not None:
+        # A script whose program cannot be found is disabled (SC_NOTFOUND) and is not a
+        # script to run (no SC_ISSCRIPT): it raises no security violation. Host-dependent,
+        # as the binary is; offline, every script counts.
+        scripts = [(c, w) for c, w in scripts if c.split() and host.resolve(c.split()[0])]
+    if not scripts and host is not None:
+        yield from _missing_programs(config, host, security=False)
+        return
     if not scripts:
         return
     security = _kept(config, "enable_script_security") is not None
@@ -367,6 +381,12 @@ def _scripts(config: m.KeepalivedConfig, host: Host | None) -> Iterator[Diagnost
         )
     if host is None:
         return
+    yield from _missing_programs(config, host, security)
+
+
+def _missing_programs(
+    config: m.KeepalivedConfig, host: Host, security: bool
+) -> Iterator[Diagnostic]:
     # keepalived checks the programs of vrrp_script and MISC_CHECK before running them.
     checked = [(s.script.command, m.at(s, "script"), f"vrrp_script {s.name}")
                for s in config.vrrp_scripts if s.script is not None]  # fmt: skip

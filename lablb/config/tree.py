@@ -19,10 +19,12 @@ from typing import Protocol
 
 from lablb.config.diagnostics import Diagnostic, Where, error, warning
 from lablb.config.lexer import Token, tokenize_line
+from lablb.config.missing import stops_without_value
 from lablb.config.preprocess import Preprocessor, split_top
-from lablb.config.template import placeholder
+from lablb.config.template import Placeholder, placeholder
 
 INCLUDE_KEYWORDS = ("include", "includer", "includem", "includew", "includeb", "includea")
+MUST_MATCH = ("includem", "includea", "includew")  # a missing file is an error (exit 6)
 MAX_INCLUDE_DEPTH = 32
 # Bounds on what one config can make the reader do (keepalived has none, and an include
 # line of twenty brace pairs expands to a million names): names one include line may
@@ -267,16 +269,7 @@ class _Builder:
                 found = placeholder(line)
                 if found is not None:
                     self.templated = True
-                    self.diags.append(
-                        error(
-                            Where(path, lineno, found.col),
-                            "template",
-                            f"an unrendered template: {found.text} ({found.style} style) "
-                            "stands where a value belongs",
-                            "render the template first (Ansible, Jinja, envsubst, sed) and "
-                            "give lablb the result",
-                        )
-                    )
+                    self.diags.append(self._template(line, found, Where(path, lineno, found.col)))
             tokens, diags = tokenize_line(line, path, lineno)
             for d in diags:
                 (odd if d.code in ("nbsp", "odd-space") else self.diags).append(d)
@@ -297,6 +290,24 @@ class _Builder:
                     first.where, first.severity, first.code, first.message + more, first.hint
                 )
             )
+
+    def _template(self, line: str, found: Placeholder, where: Where) -> Diagnostic:
+        """The one diagnostic of a template. Where the placeholder is a keyword's only
+        value and keepalived reads it as nothing (Jinja's '{' opens a block, a sed-style
+        #X# is a comment), keepalived stops there if that keyword needs its value."""
+        words = line[: found.col - 1].split()
+        block = self.stack[-1].head[0].text if self.stack else "the top level"
+        vanishes = found.style in ("Jinja/Go", "sed/Docker")
+        stops = vanishes and len(words) == 1 and stops_without_value(block, words[0])
+        return error(
+            where,
+            "template",
+            f"an unrendered template: {found.text} ({found.style} style) stands where a "
+            "value belongs" + ("; keepalived stops reading here (exit 2)" if stops else ""),
+            "render the template first (Ansible, Jinja, envsubst, sed) and give lablb the "
+            "result",
+            stops=stops,
+        )
 
     def _include(self, path: str, tokens: list[Token], chain: tuple[str, ...]) -> None:
         kw = tokens[0]
@@ -321,20 +332,30 @@ class _Builder:
                 continue
             for pattern in patterns:
                 full = pattern if posixpath.isabs(pattern) else posixpath.join(base, pattern)
-                if re.search(r"[*?\[]", full):
-                    matches.extend(self.reader.glob(full))
-                else:
-                    matches.append(full)
+                # A plain name is a pattern that matches itself when the file is there.
+                matches.extend(self.reader.glob(full))
         if not matches:
-            diag = warning if kw.text == "include" else error
-            self.diags.append(
-                diag(
+            # keepalived 2.2.7 logs "Config files missing" and reads on; for includem,
+            # includea and includew (must match) it then exits 6, the class it gives a
+            # script-security violation (measured: tests/corpus, include-*-missing).
+            must = kw.text in MUST_MATCH
+            diag = (
+                error(
                     kw.where,
                     "include-missing",
-                    f"{kw.text} {tokens[1].text} matches no file",
+                    f"{kw.text} {tokens[1].text} matches no file (keepalived -t exits 6)",
+                    f"paths are relative to {base or '.'}",
+                    security=True,
+                )
+                if must
+                else warning(
+                    kw.where,
+                    "include-missing",
+                    f"{kw.text} {tokens[1].text} matches no file; keepalived reads on",
                     f"paths are relative to {base or '.'}",
                 )
             )
+            self.diags.append(diag)
         for match in matches:
             self.feed_file(match, chain, kw.where)
 

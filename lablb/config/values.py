@@ -36,6 +36,8 @@ def bad(tok: Token, code: str, message: str, hint: str = "") -> Bad:
 def arg(stmt: Statement, diags: list[Diagnostic], what: str) -> Token:
     """The one argument of ``stmt``; more than one is a warning (keepalived ignores them)."""
     if not stmt.args:
+        # (the keywords after which keepalived stops reading are caught before this:
+        # ``lablb.config.blocks.read_block``, from ``lablb.config.no_value``)
         raise bad(
             stmt.keyword,
             "missing-argument",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lablb.config.diagnostics import exit_status
 from lablb.config.tree import expand_braces
 from tests.conftest import codes, parse_text
 
@@ -62,8 +63,17 @@ def test_self_include_is_a_cycle() -> None:
 
 
 def test_include_missing_file() -> None:
+    """As keepalived 2.2.7 takes it (measured: tests/corpus/include-*-missing.conf): it
+    logs "Config files missing" and reads on; includem, includea and includew must
+    match, and keepalived -t then exits 6."""
     assert codes(parse_text("include nothing/*.conf\n")) == ["include-missing"]
-    assert [d.fatal for d in parse_text("include gone.conf\n").diagnostics] == [True]
+    for kw in ("include", "includer", "includeb"):
+        (d,) = parse_text(f"{kw} gone.conf\n").diagnostics
+        assert (d.code, d.severity) == ("include-missing", "warning")
+        assert exit_status([d]) == 0
+    for kw in ("includem", "includea", "includew"):
+        (d,) = parse_text(f"{kw} gone/*.conf\n").diagnostics
+        assert d.code == "include-missing" and exit_status([d]) == 6
 
 
 def test_brace_expansion() -> None:

@@ -418,6 +418,23 @@ def test_authentication_and_truncated_password(minimal_instance: str) -> None:
     assert codes(parsed) == ["auth-pass-truncated"]
 
 
+def test_nb_get_retry_as_keepalived_2_2_7_reads_it() -> None:
+    """Measured on the binary: in HTTP_GET and SSL_GET an error that is still honoured
+    ("nb_get_retry is deprecated - please use 'retry'"), elsewhere an unknown keyword."""
+    rs = (
+        "virtual_server 10.0.0.1 80 {{\n real_server 10.0.0.2 80 {{\n"
+        "  {0} {{\n{1}   {2}\n  }}\n }}\n}}\n"
+    )
+    url = "   url {\n    path /\n   }\n"
+    for checker in ("HTTP_GET", "SSL_GET"):
+        parsed = parse_text(rs.format(checker, url, "nb_get_retry 4"))
+        assert codes(parsed) == ["deprecated-keyword"]
+        assert parsed.config.virtual_servers[0].real_servers[0].checkers[0].retry == 4
+    for checker in ("TCP_CHECK", "MISC_CHECK", "SMTP_CHECK"):
+        parsed = parse_text(rs.format(checker, "", "nb_get_retry 4"))
+        assert "unknown-keyword" in codes(parsed), checker
+
+
 def test_names_keepalived_2_2_7_no_longer_reads() -> None:
     # lvs_id and smtp_connection_timeout are unknown keywords to the 2.2.7 binary.
     parsed = parse_text("global_defs {\n lvs_id LB\n smtp_connection_timeout 9\n}\n")
@@ -429,7 +446,6 @@ def test_names_keepalived_2_2_7_no_longer_reads() -> None:
     [
         ("lb_algo rr", "lvs_sched", "vs", "lvs_sched", "rr"),
         ("lb_kind DR", "lvs_method", "vs", "lvs_method", "DR"),
-        ("nb_get_retry 4", "retry", "checker", "retry", 4),
     ],
 )
 def test_legacy_aliases(legacy: str, modern: str, block: str, attr: str, value: object) -> None:
