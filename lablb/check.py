@@ -96,18 +96,43 @@ def check(
     cid = node_config_id() if config_id is None else config_id
     diags: list[Diagnostic] = []
     configs: list[KeepalivedConfig] = []
-    cluster = len(paths) > 1
+    per_file: list[list[Diagnostic]] = []
     for path in paths:
         parsed = parse(path, reader, cid)
-        diags.extend(parsed.diagnostics)
+        found = list(parsed.diagnostics)
+        per_file.append(found)
         if any(d.fatal or d.code == "template" for d in parsed.diagnostics):
             continue  # a template's one line says it: nothing that follows is news
         configs.append(parsed.config)
-        diags.extend(check_config(parsed.config, host))
-        diags.extend(lint_config(parsed.config, cluster=cluster))
+        found.extend(check_config(parsed.config, host))
+    cluster = one_cluster(configs)
+    diags = [d for found in per_file for d in found]
+    for config in configs:
+        diags.extend(lint_config(config, cluster=cluster))
         if docroot is not None:
-            diags.extend(lint_docroot(parsed.config, docroot_reader(docroot)))
+            diags.extend(lint_docroot(config, docroot_reader(docroot)))
     if cluster:
         diags.extend(lint_carried(configs))
-    diags.extend(lint_cluster(configs))
+        diags.extend(lint_cluster(configs))
     return CheckResult(tuple(configs), tuple(strict(diags) if strict_mode else diags))
+
+
+def one_cluster(configs: list[KeepalivedConfig]) -> bool:
+    """Are these the nodes of one cluster (linted together), or files that only share a
+    command line (each checked alone)? One cluster when every file shares a VRID or a
+    virtual address with another, directly or through others."""
+    if len(configs) < 2:
+        return False
+    keys = [
+        {("vrid", i.virtual_router_id) for i in c.vrrp_instances}
+        | {("vip", str(a.interface.ip)) for i in c.vrrp_instances for a in i.virtual_ipaddress}
+        for c in configs
+    ]
+    joined, frontier = {0}, [0]
+    while frontier:
+        a = frontier.pop()
+        for b in range(len(configs)):
+            if b not in joined and keys[a] & keys[b]:
+                joined.add(b)
+                frontier.append(b)
+    return len(joined) == len(configs)

@@ -39,7 +39,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
         offline=args.offline,
     )
     if args.json:
-        print(json.dumps([d.as_json() for d in result.diagnostics], indent=2))
+        doc = {
+            "verdict": VERDICTS[result.status],
+            "exit": result.status,  # keepalived -t's for the same files
+            "files": args.files,
+            "diagnostics": [d.as_json() for d in result.diagnostics],
+        }
+        print(json.dumps(doc, indent=2))
         return result.status
     for d in result.diagnostics:
         print(d.format())

@@ -89,7 +89,9 @@ def read_block(
     seen: dict[str, Where] = {}
     for st in stmts:
         name = st.name
-        if not st.args and st.block is None and stops_without_value(spec.name, name):
+        # keepalived stops at such a keyword without its value, block or no block
+        # ("virtual_server {", an unrendered "interface {{ iface }}")
+        if not st.args and stops_without_value(spec.name, name):
             diags.append(missing_value(st.keyword.where, name))
             continue
         if name in spec.deprecated:

@@ -60,6 +60,11 @@ CODES: dict[str, Code] = {
     "deprecated-keyword": Code(_K, "A legacy keyword keepalived still honours but reports as "
                                "an error (exit 5): nb_get_retry in HTTP_GET and SSL_GET (in "
                                "other checkers it is unknown).", "HTTP_GET { nb_get_retry 3 }"),
+    "prefix-ignored": Code(_K, "An address given with a prefix where keepalived takes the "
+                           "address and drops the prefix.", "unicast_src_ip 10.0.0.2/24"),
+    "strict-mode": Code(_K, "vrrp_strict forbids what the instance asks for (authentication, "
+                        "state MASTER below priority 255): keepalived ignores it, an error.",
+                        "global_defs { vrrp_strict }  +  authentication { ... }"),
     "template": Code(_L, "An unrendered template ({{ vip }}, <%= @vip %>, #IFACE#, $STATE, "
                      "<virtual_ip>): the first placeholder is reported, and nothing that "
                      "follows from it.", "    interface {{ keepalived_interface }}"),

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from lablb.config import model as m
-from lablb.config.diagnostics import Diagnostic, Where, error
+from lablb.config.diagnostics import Diagnostic, Where, error, warning
 from lablb.config.track_files import TRACK_FILE_BLOCKS
 
 
@@ -38,11 +38,15 @@ TRACK_PROCESS_BLOCKS = ("vrrp_track_process", "track_process")
 def check_config(config: m.KeepalivedConfig, host: Host | None) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     out.extend(_instances(config))
+    out.extend(_strict(config))
     out.extend(_sync_groups(config))
     out.extend(_virtual_servers(config))
-    out.extend(_scripts(config, host))
-    if host is not None:
-        out.extend(_interfaces(config, host))
+    interfaces = list(_interfaces(config, host)) if host is not None else []
+    # keepalived -t stops validating VRRP at "Non-existent interface specified in
+    # configuration": its scripts' security is then never judged (measured).
+    vrrp_checked = not any(d.code == "no-such-interface" for d in interfaces)
+    out.extend(_scripts(config, host, vrrp_checked))
+    out.extend(interfaces)
     return out
 
 
@@ -59,6 +63,31 @@ def _listed(inst: m.VrrpInstance, keyword: str) -> Iterator[tuple[str, Where]]:
         if u.keyword == keyword:
             for st in u.statements:
                 yield st.name, st.where
+
+
+def _strict(config: m.KeepalivedConfig) -> Iterator[Diagnostic]:
+    """``vrrp_strict`` (RFC conformance): keepalived reports and ignores what the RFC
+    does not allow (measured: "(VI_1) Strict mode does not support authentication.
+    Ignoring.", "(VI_1) State MASTER must match being address owner")."""
+    if _kept(config, "vrrp_strict") is None:
+        return
+    for inst in config.vrrp_instances:
+        if inst.authentication is not None:
+            yield error(
+                m.at(inst, "authentication"),
+                "strict-mode",
+                f"vrrp_instance {inst.name}: vrrp_strict does not allow authentication; "
+                "keepalived ignores it",
+                "remove authentication, or vrrp_strict",
+            )
+        if inst.state == "MASTER" and inst.priority != 255:
+            yield error(
+                m.at(inst, "state"),
+                "strict-mode",
+                f"vrrp_instance {inst.name}: with vrrp_strict, state MASTER is for the "
+                f"address owner (priority 255), not priority {inst.priority}",
+                "state BACKUP (the election decides), or priority 255",
+            )
 
 
 def _instances(config: m.KeepalivedConfig) -> Iterator[Diagnostic]:
@@ -302,7 +331,7 @@ def _virtual_servers(config: m.KeepalivedConfig) -> Iterator[Diagnostic]:
 # -- scripts ----------------------------------------------------------------------------
 
 
-def _all_scripts(config: m.KeepalivedConfig) -> Iterator[tuple[str, Where]]:
+def _all_scripts(config: m.KeepalivedConfig, vrrp: bool = True) -> Iterator[tuple[str, Where]]:
     """Every command keepalived would run: (command line, where it is configured).
 
     As keepalived 2.2.7 counts them for script security: the VRRP process checks its
@@ -310,7 +339,7 @@ def _all_scripts(config: m.KeepalivedConfig) -> Iterator[tuple[str, Where]]:
     (``check_vrrp_script_security`` returns at once otherwise), the checker process its
     own (MISC_CHECK, notify_up/down, quorum) only when there is a virtual_server."""
     notify = ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify")
-    if config.vrrp_instances:
+    if config.vrrp_instances and vrrp:
         for s in config.vrrp_scripts:
             if s.script is not None:
                 yield s.script.command, m.at(s, "script")
@@ -340,15 +369,17 @@ def _kept(config: m.KeepalivedConfig, keyword: str) -> m.Unsupported | None:
     return next((u for u in config.global_defs.unsupported if u.keyword == keyword), None)
 
 
-def _scripts(config: m.KeepalivedConfig, host: Host | None) -> Iterator[Diagnostic]:
-    scripts = list(_all_scripts(config))
+def _scripts(
+    config: m.KeepalivedConfig, host: Host | None, vrrp_checked: bool = True
+) -> Iterator[Diagnostic]:
+    scripts = list(_all_scripts(config, vrrp_checked))
     if host is not None:
         # A script whose program cannot be found is disabled (SC_NOTFOUND) and is not a
         # script to run (no SC_ISSCRIPT): it raises no security violation. Host-dependent,
         # as the binary is; offline, every script counts.
         scripts = [(c, w) for c, w in scripts if c.split() and host.resolve(c.split()[0])]
     if not scripts and host is not None:
-        yield from _missing_programs(config, host, security=False)
+        yield from _missing_programs(config, host, False, vrrp_checked)
         return
     if not scripts:
         return
@@ -381,15 +412,21 @@ def _scripts(config: m.KeepalivedConfig, host: Host | None) -> Iterator[Diagnost
         )
     if host is None:
         return
-    yield from _missing_programs(config, host, security)
+    yield from _missing_programs(config, host, security, vrrp_checked)
 
 
 def _missing_programs(
-    config: m.KeepalivedConfig, host: Host, security: bool
+    config: m.KeepalivedConfig, host: Host, security: bool, vrrp_checked: bool
 ) -> Iterator[Diagnostic]:
-    # keepalived checks the programs of vrrp_script and MISC_CHECK before running them.
-    checked = [(s.script.command, m.at(s, "script"), f"vrrp_script {s.name}")
-               for s in config.vrrp_scripts if s.script is not None]  # fmt: skip
+    """keepalived checks the programs of vrrp_script and MISC_CHECK before running them.
+    A vrrp_script's is judged with the VRRP instances (none, or validation stopped at a
+    missing interface: not at all) and a missing one is an error ("Disabling track
+    script ... since not found"); a MISC_CHECK's missing program only disables the
+    checker (keepalived -t exits 0: measured on its own doc/samples)."""
+    checked = []
+    if config.vrrp_instances and vrrp_checked:
+        checked = [(s.script.command, m.at(s, "script"), f"vrrp_script {s.name}")
+                   for s in config.vrrp_scripts if s.script is not None]  # fmt: skip
     for vs in config.virtual_servers:
         for rs in vs.real_servers:
             for ck in rs.checkers:
@@ -401,12 +438,14 @@ def _missing_programs(
             continue
         path = host.resolve(words[0])
         if path is None:
-            yield error(
-                where,
-                "script-not-found",
-                f"{what}: {words[0]} is not found or not executable here; keepalived disables it",
-                "an absolute path to an executable file",
+            message = (
+                f"{what}: {words[0]} is not found or not executable here; keepalived disables it"
             )
+            hint = "an absolute path to an executable file"
+            if what.startswith("vrrp_script"):
+                yield error(where, "script-not-found", message, hint)
+            else:
+                yield warning(where, "script-not-found", message, hint)
         elif security and host.insecure(path):
             yield error(
                 where,

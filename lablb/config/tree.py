@@ -12,6 +12,7 @@ until it runs out of file descriptors, then reports duplicates).
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -146,7 +147,7 @@ class _Builder:
         self.reader = reader
         self.pre = Preprocessor(config_id)
         self.diags: list[Diagnostic] = []
-        self.templated = False  # one line says it: the first placeholder of the tree
+        self.template: Diagnostic | None = None  # one line says it: the first placeholder
         self.files: list[str] = []
         self.too_many_reads = False
         self.top: list[Statement] = []
@@ -265,11 +266,22 @@ class _Builder:
                 self._end_statement()
                 self._include(path, _include_tokens(include, path, lineno), (*chain, real))
                 continue
-            if not self.templated:
-                found = placeholder(line)
-                if found is not None:
-                    self.templated = True
-                    self.diags.append(self._template(line, found, Where(path, lineno, found.col)))
+            found = placeholder(line) if self.template is None or not self.template.stops else None
+            if found is not None:
+                # The first placeholder is the one said; keepalived stops (exit 2) at the
+                # first that takes a stopping keyword's value, wherever it is.
+                said = self._template(line, found, Where(path, lineno, found.col))
+                if self.template is None:
+                    self.template = said
+                    self.diags.append(said)
+                elif said.stops:
+                    i = self.diags.index(self.template)
+                    self.template = self.diags[i] = dataclasses.replace(
+                        self.template,
+                        stops=True,
+                        message=self.template.message
+                        + f"; keepalived stops reading at line {lineno} (exit 2)",
+                    )
             tokens, diags = tokenize_line(line, path, lineno)
             for d in diags:
                 (odd if d.code in ("nbsp", "odd-space") else self.diags).append(d)

@@ -254,7 +254,7 @@ VRRP_INSTANCE = BlockSpec(
                 "version": v.integer(2, 3),
                 "nopreempt": v.flag,
                 "preempt_delay": v.timer(0, 1000),
-                "unicast_src_ip": v.ip,
+                "unicast_src_ip": v.ip_prefix_ignored,
                 "smtp_alert": v.boolean,
                 "garp_master_delay": v.timer(0, 255),
                 "garp_master_repeat": v.integer(0, 255),

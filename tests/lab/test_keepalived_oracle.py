@@ -22,6 +22,9 @@ NETNS = "lablbt-oracle"
 KEEPALIVED_TIMEOUT_S = 20.0
 LABLB_TIMEOUT_S = 120.0
 FILES = corpus.files()
+# keepalived's own examples, as Debian installs them with the package (./dev setup)
+SAMPLES_DIR = Path("/usr/share/doc/keepalived/samples")
+SAMPLES = sorted(SAMPLES_DIR.glob("keepalived.conf.*"))
 
 # One lablb process in the namespace checks every file, each on its own, as
 # ``lablb check --config-id lb01 FILE`` would (the CLI's status is check().status).
@@ -56,7 +59,7 @@ def netns() -> Iterator[str]:
 def lablb_verdicts(netns: str) -> dict[str, tuple[int, list[str]]]:
     res = subprocess.run(
         ["ip", "netns", "exec", netns, sys.executable, "-c", _LABLB, corpus.CONFIG_ID]
-        + [str(p) for p in FILES],
+        + [str(p) for p in (*FILES, *SAMPLES)],
         capture_output=True,
         text=True,
         timeout=LABLB_TIMEOUT_S,
@@ -92,5 +95,20 @@ def test_lablb_check_agrees_with_keepalived(
     diff = corpus.differences().get(path.name)
     want = diff.lablb if diff is not None else rc
     assert status == want, f"keepalived -t: {rc}\n{said}\nlablb check: {status}\n" + "\n".join(
+        printed
+    )
+
+
+def test_keepalived_s_own_samples_are_all_there() -> None:
+    assert len(SAMPLES) >= 25, f"{SAMPLES_DIR}: keepalived's samples are missing"
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.name)
+def test_lablb_check_agrees_on_keepalived_s_own_samples(
+    netns: str, lablb_verdicts: dict[str, tuple[int, list[str]]], path: Path
+) -> None:
+    rc, said = keepalived_t(netns, path)
+    status, printed = lablb_verdicts[path.name]
+    assert status == rc, f"keepalived -t: {rc}\n{said}\nlablb check: {status}\n" + "\n".join(
         printed
     )

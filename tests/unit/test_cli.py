@@ -26,8 +26,11 @@ def test_check_corrected_pair_exits_zero() -> None:
 
 def test_check_json_schema() -> None:
     res = run("check", "--json", "--offline", str(SEED_VERBATIM / "lb01.conf"))
-    items = json.loads(res.stdout)
-    assert res.returncode == 5 and items
+    doc = json.loads(res.stdout)
+    assert (doc["verdict"], doc["exit"], res.returncode) == ("errors", 5, 5)
+    assert doc["files"] == [str(SEED_VERBATIM / "lb01.conf")]
+    items = doc["diagnostics"]
+    assert items
     for item in items:
         assert set(item) == {"file", "line", "col", "severity", "code", "message", "hint"}
         assert item["severity"] in ("error", "warning")

@@ -115,3 +115,21 @@ def test_the_set_runs_the_users_own_file_and_a_peer_that_loads(tmp_path: Path) -
     assert "priority 150 -> 149" in (folder / "DERIVED.txt").read_text()
     with pytest.raises(UsageError, match="no such file"):
         write_pair(tmp_path / "nosuch.conf", None, tmp_path / "x")
+
+
+def test_files_that_are_not_one_cluster_are_checked_one_by_one(tmp_path: Path) -> None:
+    from lablb.check import check, one_cluster
+
+    a, b, c = (tmp_path / f"{n}.conf" for n in "abc")
+    a.write_text(MULTICAST)
+    b.write_text(UNICAST)  # another VRID, another VIP: another cluster
+    c.write_text(MULTICAST.replace("state MASTER", "state BACKUP").replace("150", "140"))
+    configs = [load(str(p)) for p in (a, b, c)]
+    assert not one_cluster(configs[:2]) and one_cluster([configs[0], configs[2]])
+    # Linted as one cluster, VI_1's VRIDs and VIPs would disagree across a and b.
+    apart = check([str(a), str(b)], offline=True)
+    assert apart.status == 0, [d.format() for d in apart.diagnostics]
+    together = check([str(a), str(b), str(c)], offline=True)  # b joins nothing
+    assert together.status == 0, [d.format() for d in together.diagnostics]
+    pair = check([str(a), str(c)], offline=True)
+    assert pair.status == 0
