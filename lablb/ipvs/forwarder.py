@@ -356,15 +356,12 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
             fds = [*by_fd, ctl.fileno(), addr_watch.fileno()] + ([sync.fileno()] if sync else [])
             readable, _, _ = select.select(fds, [], [], STATUS_EVERY / 2)
             now = time.monotonic()
-            # Frames first, under the addresses as they were: a frame queued while this
-            # process waited for a CPU arrived before the address change it wakes up
-            # with, and the kernel's IPVS would have forwarded it on arrival. Read the
-            # other way round, a master's last milliseconds of requests before its
-            # VIP went were dropped whenever its forwarder was late to run.
-            for fd in readable:
-                if fd in by_fd:
-                    d = by_fd[fd]
-                    fwd.on_frames(d, now, forwarding[fwd.services.index(d)])
+            # Addresses first: a frame read after the VIP left is not forwarded, even if
+            # it was queued before (a frame's arrival cannot be ordered against the
+            # address change here). Forwarding queued frames under the old addresses
+            # was tried: a forwarder that ran late then forwarded requests that came
+            # after the VIP had gone (a SYN answered 1.2 s late in the soak), which a
+            # balancer without the VIP must never do.
             if addr_watch.fileno() in readable:
                 with contextlib.suppress(BlockingIOError):
                     while addr_watch.recv(65536):
@@ -373,6 +370,10 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
                 master, sync_master = any(forwarding), _sync_master(cfg, forwarding)
                 if was != forwarding:
                     log("forwarding", on=master, services=forwarding)
+            for fd in readable:
+                if fd in by_fd:
+                    d = by_fd[fd]
+                    fwd.on_frames(d, now, forwarding[fwd.services.index(d)])
             if ctl.fileno() in readable:
                 with contextlib.suppress(BlockingIOError):
                     while True:

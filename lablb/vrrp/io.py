@@ -263,6 +263,7 @@ class NaSender:
 
     def send(self, address: IPv6Address, count: int) -> int:
         message = unsolicited_na(mac_of(self.interface), address)
+        clear_pending_error(self.sock)
         sent = 0
         for _ in range(count):
             try:
@@ -276,6 +277,16 @@ class NaSender:
         self.sock.close()
 
 
+def clear_pending_error(sock: socket.socket) -> int:
+    """Read (and so clear) an error the kernel left pending on ``sock``; 0 if none.
+
+    When a link goes down the kernel marks the packet sockets bound to it with ENETDOWN
+    (``packet_notifier``), and the next send returns that error instead of sending,
+    however long ago the link came back: the first gratuitous ARP burst after an
+    interface flap was lost (seen in the soak: count 0 for the cluster VIP)."""
+    return sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+
+
 class GarpSender:
     """Gratuitous ARP on one interface (AF_PACKET, so no ARP state is needed)."""
 
@@ -286,6 +297,7 @@ class GarpSender:
 
     def send(self, address: IPv4Address, count: int) -> int:
         frame = garp_frame(mac_of(self.interface), address)
+        clear_pending_error(self.sock)
         sent = 0
         for _ in range(count):
             try:

@@ -49,3 +49,26 @@ def test_a_datagram_read_late_is_stamped_when_it_arrived() -> None:
     finally:
         rx.close()
         tx.close()
+
+
+def test_an_error_left_pending_on_a_socket_is_cleared_before_a_burst() -> None:
+    """The kernel parks an asynchronous error on a socket (ENETDOWN on a packet socket
+    whose link went down; here, on loopback without root, ECONNREFUSED from an ICMP
+    port unreachable) and fails the next send with it. The GARP and NA senders read it
+    off first, so their first burst after a link flap goes out whole."""
+    import errno
+
+    closed = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.connect(("127.0.0.1", port))
+        s.send(b"x")
+        time.sleep(0.05)  # the ICMP error comes back and is parked on the socket
+        assert io.clear_pending_error(s) == errno.ECONNREFUSED
+        assert io.clear_pending_error(s) == 0
+        s.send(b"x")  # would have raised ConnectionRefusedError
+    finally:
+        s.close()
