@@ -31,6 +31,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         return 0
     if not args.files:
         raise UsageError("lablb check: name one or more files (or --explain CODE)")
+    if args.docroot is not None and not Path(args.docroot).is_dir():
+        raise UsageError(f"check: --docroot {args.docroot}: no such folder")
     result = check(
         args.files,
         strict_mode=args.strict,
@@ -114,9 +116,16 @@ def _cmd_topo_show(args: argparse.Namespace) -> int:
     if entry.balancers:
         print(f"\nbalancers: {', '.join(entry.balancers)}; configs: {entry.config_dir()}")
     if args.png:
-        graph.draw_png(entry.name, topo, args.png)
+        _draw(graph, entry.name, topo, args.png)
         print(f"picture: {args.png}")
     return 0
+
+
+def _draw(graph: Any, name: str, topo: object, png: str) -> None:
+    try:
+        graph.draw_png(name, topo, png)
+    except OSError as exc:
+        raise UsageError(f"cannot write the picture {png}: {exc.strerror or exc}") from None
 
 
 def _cmd_topo_derive(args: argparse.Namespace) -> int:
@@ -131,7 +140,7 @@ def _cmd_topo_derive(args: argparse.Namespace) -> int:
         raise UsageError("topo derive: a config set folder, or --config FILE")
     configs = given or Path(args.dir)
     if not configs.is_dir():
-        raise LablbError(f"topo derive: {args.dir} is not a folder of keepalived.conf files")
+        raise UsageError(f"topo derive: {args.dir} is not a folder of keepalived.conf files")
     entry = derived_entry(configs)
     topo = entry.cls()
     print(graph.render_text(entry.name, graph.describe(topo), topo.switches(sort=True)))
@@ -139,7 +148,7 @@ def _cmd_topo_derive(args: argparse.Namespace) -> int:
         print(f"  - {note}")
     name = Path(args.config).stem if given is not None else configs.resolve().name
     png = args.png or f"{name}-topology.png"
-    graph.draw_png(entry.name, topo, png)
+    _draw(graph, entry.name, topo, png)
     print(f"picture: {png}")
     if given is not None:
         if args.out:
@@ -171,6 +180,12 @@ def _cmd_topo_make(args: argparse.Namespace) -> int:
         raise UsageError(f"topo make: {exc}") from None
     out = Path(args.dir)
     out.mkdir(parents=True, exist_ok=True)
+    existing = sorted(n for n in configs if (out / f"{n}.conf").exists())
+    if existing and not args.force:
+        raise UsageError(
+            f"topo make: {out} already has {', '.join(f'{n}.conf' for n in existing)}; "
+            "--force writes over them"
+        )
     for name, config in configs.items():
         header = f"{args.kind} {args.n}, from {template.name}/ (lablb topo make)"
         (out / f"{name}.conf").write_text(render(config, header=header))
@@ -299,21 +314,27 @@ def _cmd_genhash(args: argparse.Namespace) -> int:
     from lablb.checker.probes import md5_hex
 
     if args.file:
+        import stat
         from pathlib import Path
 
         try:
+            # a regular file only: a FIFO would block, /dev/zero never end
+            if not stat.S_ISREG(Path(args.file).stat().st_mode):
+                raise UsageError(f"genhash: {args.file}: not a regular file")
             body = Path(args.file).read_bytes()
         except OSError as exc:
-            raise LablbError(f"genhash: {args.file}: {exc.strerror}") from None
+            raise UsageError(f"genhash: {args.file}: {exc.strerror or exc}") from None
     else:
         import urllib.error
         import urllib.request
 
         if not args.url.startswith(("http://", "https://")):
-            raise LablbError(f"genhash: {args.url!r} is not an http:// or https:// URL")
+            raise UsageError(f"genhash: {args.url!r} is not an http:// or https:// URL")
         try:
             with urllib.request.urlopen(args.url, timeout=args.timeout) as resp:
                 body = resp.read()
+        except ValueError as exc:  # urllib's word for a malformed URL
+            raise UsageError(f"genhash: {args.url!r}: {exc}") from None
         except (urllib.error.URLError, OSError) as exc:
             raise LablbError(f"genhash: {args.url}: {exc}") from None
     print(md5_hex(body))
@@ -327,6 +348,9 @@ def _cmd_status(args: argparse.Namespace) -> int:
     from lablb.status import read_node, render
 
     dirs = [Path(d) for d in args.run_dir or []]
+    for d in dirs:
+        if not d.is_dir():
+            raise UsageError(f"status: --run-dir {d}: no such folder")
     if not dirs:
         for lab in live_labs():
             workdir = Path(str(lab.get("workdir", "")))
@@ -370,6 +394,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     if args.fault:
         args.param = [*args.param, f"fault={args.fault}"]
+    # A baseline that cannot be read is bad input: said now, not after the whole run.
+    baseline = load_result(Path(args.baseline)) if args.baseline else None
     result, run_dir = run(
         args.name,
         args.topo,
@@ -383,10 +409,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     made = plots(run_dir, result)
     status = 0 if result["verdict"] == "pass" else 1
-    if args.baseline:
+    if baseline is not None:
         from lablb.measure.stats import compare
 
-        baseline = load_result(Path(args.baseline))
         _comparable(baseline, result, args.force)
         findings = compare(baseline, result)
         result["baseline_findings"] = [str(f) for f in findings]
@@ -477,9 +502,30 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 5 if findings else 0
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lablb")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
+def _positive_seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not above 0 seconds")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="lablb", description="network failover test lab")
     ap.add_argument("--debug", action="store_true", help="show tracebacks")
+    ap.add_argument("--version", action="version", version=f"lablb {_version()}")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("check", help="validate keepalived.conf files (several: as one cluster)")
@@ -531,6 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("n", type=int, metavar="N")
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--template", default="seed-v3-100ms", help="the pair it starts from")
+    p.add_argument("--force", action="store_true", help="write over files already there")
     p.set_defaults(func=_cmd_topo_make)
 
     p = sub.add_parser("up", help="bring a lab up and keep it until Ctrl-C")
@@ -654,7 +701,7 @@ def build_parser() -> argparse.ArgumentParser:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("url", nargs="?", help="http:// or https:// URL")
     src.add_argument("--file", help="a file instead of a URL")
-    p.add_argument("--timeout", type=float, default=5.0, help="seconds (default 5)")
+    p.add_argument("--timeout", type=_positive_seconds, default=5.0, help="seconds (default 5)")
     p.set_defaults(func=_cmd_genhash)
 
     p = sub.add_parser("status", help="VRRP state and real servers of a running lab's nodes")

@@ -256,19 +256,21 @@ def _save(fig: Any, path: Path) -> Path:
 
 
 def load_result(run_dir: Path) -> dict[str, Any]:
-    from lablb.errors import LablbError
+    """A run's result.json (or the file itself), its schema brought up to date;
+    ``UsageError`` for anything that is not one (bad input, never a failed run)."""
+    from lablb.errors import UsageError
 
     path = run_dir / "result.json" if run_dir.is_dir() else run_dir
     try:
         data: dict[str, Any] = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise LablbError(f"{path}: not a result ({exc})") from None
+        raise UsageError(f"{path}: not a result ({exc})") from None
     from lablb.scenario import SCHEMA
 
     if data.get("schema") == SCHEMA_2:
         return upgrade_2(data)
     if data.get("schema") != SCHEMA:
-        raise LablbError(f"{path}: schema {data.get('schema')!r}, expected {SCHEMA}")
+        raise UsageError(f"{path}: schema {data.get('schema')!r}, expected {SCHEMA}")
     return data
 
 

@@ -148,6 +148,7 @@ def _bad_set(tmp_path, broken: bool) -> str:  # type: ignore[no-untyped-def]
         # priority 900 is ignored as keepalived ignores it; no interface, it cannot run
         (["failover", "--configs", "BROKEN"], 3, "lb02.conf:1:1: vrrp_instance VI_1 has no"),
         (["nosuchscenario"], 2, "no scenario 'nosuchscenario'"),
+        (["failover", "--baseline", "/nonexistent/result.json"], 2, "not a result"),
     ],
 )
 def test_bad_run_arguments_are_one_line_before_any_lab(  # type: ignore[no-untyped-def]
@@ -164,3 +165,46 @@ def test_bad_run_arguments_are_one_line_before_any_lab(  # type: ignore[no-untyp
     assert err.startswith("lablb: ") and err.count("\n") == 1, err
     assert says in err, err
     assert not (tmp_path / "runs").exists()  # nothing ran: no run directory, no lab
+
+
+# -- rough edges a new user hit: each one line and a bad-input exit, never a traceback
+def _one_line(res: object, code: int, says: str) -> None:
+    import subprocess
+
+    assert isinstance(res, subprocess.CompletedProcess)
+    assert res.returncode == code, (res.returncode, res.stderr[-800:])
+    assert "Traceback" not in res.stderr and says in res.stderr, res.stderr[-800:]
+
+
+def test_rough_edges_are_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    _one_line(run("topo", "show", "seed", "--png", "/nonexistent/x.png"), 2,
+              "cannot write the picture /nonexistent/x.png")  # fmt: skip
+    _one_line(run("genhash", "http://[::1"), 2, "Invalid IPv6 URL")
+    _one_line(run("genhash", "--timeout", "-1", "http://127.0.0.1:9/"), 2, "is not above 0")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    _one_line(run("genhash", "--file", str(fifo), timeout=10), 2, "not a regular file")
+    _one_line(run("status", "--run-dir", str(tmp_path / "nosuch")), 2, "no such folder")
+    _one_line(run("check", "--docroot", str(tmp_path / "nosuch"), str(SEED / "lb01.conf")), 2,
+              "--docroot")  # fmt: skip
+    _one_line(run("report", str(tmp_path / "missing.json")), 2, "not a result")
+    _one_line(run("topo", "derive", str(tmp_path / "nosuch")), 2, "is not a folder")
+
+
+def test_version() -> None:
+    res = run("--version")
+    assert res.returncode == 0 and res.stdout.startswith("lablb ")
+
+
+def test_topo_make_keeps_files_it_would_overwrite(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "set"
+    assert main(["topo", "make", "webfarm", "2", str(out)]) == 0
+    edited = out / "lb01.conf"
+    edited.write_text(edited.read_text() + "\n# my edit\n")
+    res = run("topo", "make", "webfarm", "2", str(out))
+    _one_line(res, 2, "--force writes over them")
+    assert "# my edit" in edited.read_text()
+    assert main(["topo", "make", "webfarm", "2", str(out), "--force"]) == 0
+    assert "# my edit" not in edited.read_text()
