@@ -121,3 +121,29 @@ def test_what_cannot_be_derived_is_an_error_naming_its_line(
     with pytest.raises(ConfigError) as err:
         derive_plan(configs)
     assert says in str(err.value) and err.value.line == line, str(err.value)
+
+
+def test_a_unicast_node_without_a_source_gets_the_address_its_derived_peer_lists() -> None:
+    from lablb.config.peer import derive_peer
+
+    text = """
+vrrp_instance VI_1 {
+    state MASTER
+    interface ens5
+    virtual_router_id 7
+    priority 101
+    unicast_peer {
+        10.0.1.11
+    }
+    virtual_ipaddress {
+        10.0.1.100/24
+    }
+}
+"""
+    node_config = parse_text(text).config
+    peer, _ = derive_peer(node_config)
+    plan = derive_plan({"lb01": node_config, "lb02": peer})
+    lb01, lb02 = plan.host("lb01"), plan.host("lb02")
+    assert lb02.links[0].address.ip == IPv4Address("10.0.1.11")  # its unicast_src_ip
+    assert peer.vrrp_instances[0].unicast_peer == (lb01.links[0].address.ip,)
+    assert plan.host("r1").links[0].address.ip == IPv4Address("10.0.1.1")
