@@ -408,6 +408,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         pair=_pair(args),
     )
     made = plots(run_dir, result)
+    if args.junit:
+        from lablb.junit import junit_xml
+
+        try:
+            Path(args.junit).write_text(junit_xml(result))
+        except OSError as exc:
+            raise UsageError(f"--junit {args.junit}: {exc.strerror or exc}") from None
     status = 0 if result["verdict"] == "pass" else 1
     if baseline is not None:
         from lablb.measure.stats import compare
@@ -652,6 +659,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=int, default=1, metavar="N", help="trials (default 1)")
     p.add_argument("--out", default="lablb-runs", metavar="DIR", help="results go under DIR")
     p.add_argument("--json", action="store_true", help="print result.json on stdout")
+    p.add_argument(
+        "--junit", metavar="FILE", help="also write JUnit XML (a testcase per trial and bound)"
+    )
     p.add_argument(
         "--param",
         action="append",

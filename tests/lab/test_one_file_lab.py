@@ -8,6 +8,7 @@ timers, for lablb's engine and for keepalived's."""
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -152,14 +153,19 @@ def test_a_vrrp_only_file_fails_over_on_its_vip(tmp_path: Path) -> None:
     haproxy here, so neither gets the +2)."""
     conf = tmp_path / "keepalived.conf"
     conf.write_text(HAPROXY_VIP)
+    junit = tmp_path / "junit.xml"
     res = run_lablb(
         "run", "failover", "--config", str(conf), "--json", "--out", str(tmp_path / "runs"),
-        "--param", "fault=crash", timeout=RUN_TIMEOUT,
+        "--param", "fault=crash", "--junit", str(junit), timeout=RUN_TIMEOUT,
     )  # fmt: skip
     assert res.stdout.strip(), res.stderr[-2000:]
     result: dict[str, Any] = json.loads(res.stdout)
     assert result["verdict"] == "pass", result["failures"]
     assert set(result["bounds"]) == {"outage_s", "takeover_s", "preempt_s"}
+    # What a CI server reads: a testcase per bound of the trial, none failed.
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == "0"
+    assert suite.get("tests") == "5"  # run, 3 bounds, no problem
     (t,) = result["trials"]
     assert t["new_master"] == "lb02" and "tcp" not in t["probes"]
     assert result["bounds"]["takeover_s"][0] == pytest.approx(

@@ -200,3 +200,27 @@ def test_a_schema_2_result_keeps_its_failed_flags_as_problems(tmp_path: Path) ->
     upgraded = finish(load_result(tmp_path))
     assert upgraded["schema"] == "lablb.result/3" and upgraded["verdict"] == "fail"
     assert upgraded["trials"][0]["problems"] == ["dr_ok is false"]
+
+
+def test_junit_has_a_testcase_per_trial_and_bound_and_fails_what_failed() -> None:
+    import xml.etree.ElementTree as ET
+
+    from lablb.junit import junit_xml
+
+    failed = result([3.2, 4.1])
+    failed["trials"][1]["problems"] = ["icmp probe: a gap the fault does not explain"]
+    failed["trials"].append({"outage_s": None})
+    root = ET.fromstring(junit_xml(failed))
+    (suite,) = root.findall("testsuite")
+    cases = suite.findall("testcase")
+    names = [c.get("name") or "" for c in cases]
+    # run + per trial (one bound + no-problem): 1 + 3 * 2
+    assert len(cases) == 7 and suite.get("tests") == "7"
+    failures = {c.get("name"): c.find("failure") for c in cases if c.find("failure") is not None}
+    assert suite.get("failures") == str(len(failures)) == "3"
+    assert names[1] == "trial 1: outage_s in [2.6130, 3.6630]: 3.200000"
+    (late,) = [f for n, f in failures.items() if n and n.startswith("trial 2: outage_s")]
+    assert "437.000 ms outside the bound" in (late.get("message") or "")
+    assert any("not measured" in (f.get("message") or "") for f in failures.values())
+    problem = failures["trial 2: no problem"]
+    assert problem is not None and "does not explain" in (problem.get("message") or "")
