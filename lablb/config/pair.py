@@ -12,6 +12,10 @@ keeps its files, so that ``--configs`` and everything behind it run it unchanged
   rendered, with what was derived in its header;
 - ``DERIVED.txt`` says the same for a person.
 
+A file written for both nodes with keepalived's conditional lines (``@lbA priority
+150`` / ``@lbB priority 100``) is not derived from: each node runs it as
+``keepalived -i ID`` would, the master's id first.
+
 The file's own name does not matter (``keepalived.conf`` is the usual one).
 """
 
@@ -21,6 +25,7 @@ from pathlib import Path
 
 from lablb.config.load import load, load_lenient
 from lablb.config.peer import Derived, derive_peer
+from lablb.config.preprocess import conditional_ids
 from lablb.config.render import render
 from lablb.errors import UsageError
 
@@ -36,6 +41,9 @@ def write_pair(config: Path, peer: Path | None, dest: Path) -> tuple[Path, list[
     source = load_lenient(str(config.resolve()))
     dest.mkdir(parents=True, exist_ok=True)
     first, second = (dest / f"{n}.conf" for n in NODES)
+    ids = node_ids(config)
+    if peer is None and ids is not None:
+        return _per_id(config, ids, dest)
     first.write_text(_include(config, f"{NODES[0]}: {config}"))
     if peer is not None:
         second.write_text(_include(peer, f"{NODES[1]}: {peer}"))
@@ -47,6 +55,38 @@ def write_pair(config: Path, peer: Path | None, dest: Path) -> tuple[Path, list[
         second.write_text(render(derived, header=header))
         load(str(second))  # what was rendered must load as it did
     notes = [f"{NODES[0]} runs {config.resolve()}", f"{NODES[1]}:", *(f"  {d}" for d in said)]
+    (dest / "DERIVED.txt").write_text("\n".join(notes) + "\n")
+    return dest, said
+
+
+def node_ids(config: Path) -> tuple[str, str] | None:
+    """The two config ids a file written for several nodes (``@ID`` lines) runs as in
+    the lab: the one whose first instance has the highest priority (the master's), then
+    the next; None for a file without conditional lines (or with one id only)."""
+    ids = conditional_ids(config.read_text(errors="replace"))
+    if len(ids) < 2:
+        return None
+
+    def priority(cid: str) -> int:
+        insts = load_lenient(str(config.resolve()), config_id=cid).vrrp_instances
+        return insts[0].priority if insts else 0
+
+    ranked = sorted(ids, key=lambda cid: -priority(cid))  # stable: ties in file order
+    return ranked[0], ranked[1]
+
+
+def _per_id(config: Path, ids: tuple[str, str], dest: Path) -> tuple[Path, list[Derived]]:
+    """A file written for several nodes (``@ID`` lines): each lab node runs it as
+    ``keepalived -i ID`` would, rendered from the model read for that id (the lab's
+    hosts share one node name, so the ids are resolved here, not by the daemons)."""
+    said = [Derived(None, f"{config} names config ids {', '.join(ids)}: lb01 runs it as "
+                    f"keepalived -i {ids[0]} would, lb02 as keepalived -i {ids[1]}")]  # fmt: skip
+    for node, cid in zip(NODES, ids, strict=True):
+        model = load_lenient(str(config.resolve()), config_id=cid)
+        text = render(model, header=f"{node}: {config} as keepalived -i {cid} reads it")
+        (dest / f"{node}.conf").write_text(text)
+        load(str(dest / f"{node}.conf"))
+    notes = [str(d) for d in said]
     (dest / "DERIVED.txt").write_text("\n".join(notes) + "\n")
     return dest, said
 

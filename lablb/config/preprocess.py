@@ -246,3 +246,14 @@ def _parse_repeat(line: str) -> tuple[list[str], list[list[str]], str] | str:
     fmt = "{:x}" if kind == "SEQx" else "{:d}"
     values = [[fmt.format(start + k * step)] for k in range(count)]
     return [args[0].strip()], values, rest
+
+
+def conditional_ids(text: str) -> list[str]:
+    """The config ids a file's conditional lines name (``@ID``, ``@^ID``), in first-seen
+    order: the nodes one file is written for (keepalived -i ID picks one)."""
+    seen: dict[str, None] = {}
+    for line in text.splitlines():
+        match = _CONDITIONAL.match(line)
+        if match and match.group(2):
+            seen.setdefault(match.group(2))
+    return list(seen)

@@ -133,3 +133,18 @@ def test_files_that_are_not_one_cluster_are_checked_one_by_one(tmp_path: Path) -
     assert together.status == 0, [d.format() for d in together.diagnostics]
     pair = check([str(a), str(c)], offline=True)
     assert pair.status == 0
+
+
+def test_a_file_with_config_ids_runs_as_each_id_reads_it(tmp_path: Path) -> None:
+    user = tmp_path / "keepalived.conf"
+    user.write_text(
+        MULTICAST.replace("    state MASTER\n", "@lb-b state BACKUP\n@^lb-b state MASTER\n")
+        .replace("    priority 150\n", "@lb-a priority 150\n@lb-b priority 100\n")
+        .replace("    router_id LVS_WEB\n", "@lb-a router_id A\n@lb-b router_id B\n")
+    )
+    folder, said = write_pair(user, None, tmp_path / "set")
+    a, b = load(str(folder / "lb01.conf")), load(str(folder / "lb02.conf"))
+    assert (a.vrrp_instances[0].state, a.vrrp_instances[0].priority) == ("MASTER", 150)
+    assert (b.vrrp_instances[0].state, b.vrrp_instances[0].priority) == ("BACKUP", 100)
+    assert (a.global_defs.router_id, b.global_defs.router_id) == ("A", "B")
+    assert "keepalived -i lb-a" in str(said[0]) and "keepalived -i lb-b" in str(said[0])
