@@ -155,10 +155,12 @@ def children(opts: Options, has_vrrp: bool, has_vs: bool) -> dict[str, list[str]
 
 def run(opts: Options) -> int:
     """Run in the foreground (like ``keepalived -n``) until stopped or a child exits."""
-    from lablb.config.load import load
+    from lablb.config.load import load_lenient
     from lablb.config.runnable import require_runnable
 
-    cfg = load(opts.config)  # fail here, with the file's line and column, not in a child
+    # Fail here, with the file's line and column, not in a child; and only for what
+    # keepalived itself would not start with (the VRRP child logs what it ignores).
+    cfg = load_lenient(opts.config)
     require_runnable(cfg, vrrp=opts.only != "check", lvs=opts.only != "vrrp")
     argvs = children(opts, bool(cfg.vrrp_instances), bool(cfg.virtual_servers))
     if not argvs:
