@@ -286,11 +286,22 @@ def load_running(
     ``ConfigError`` only for what keepalived would not start with (a fatal error) and
     for an unrendered template (it would start, on placeholders: nothing to learn)."""
     parsed = _parsed(path, reader, config_id)
-    fatal = [d for d in parsed.errors if d.fatal or d.code == "template"]
+    fatal = [d for d in parsed.errors if d.fatal or d.code in UNRUNNABLE]
     if fatal:
-        why = "" if fatal[0].code == "template" else "keepalived would not start: "
+        why = {
+            "template": "",
+            "missing-brace": "the lab cannot run a file whose blocks do not close: ",
+            "unexpected-brace": "the lab cannot run a file whose blocks do not close: ",
+        }.get(fatal[0].code, "keepalived would not start: ")
         raise _refuse(path, fatal, why)
     return parsed.config, parsed.errors
+
+
+# Errors keepalived starts with that the lab will not run: an unrendered template (it
+# would run on placeholders) and braces that do not balance (keepalived reads the rest
+# of the file into the open block: what runs is an accident of the file's layout; a
+# reload of such a file keeps the running config).
+UNRUNNABLE = ("template", "missing-brace", "unexpected-brace")
 
 
 def load_lenient(
