@@ -139,7 +139,8 @@ def made(kind: str, n: int, work: Path) -> Path:
     from lablb.cli import main
 
     out = work / f"{kind}-{n}"
-    if main(["topo", "make", kind, str(n), str(out)]) != 0:
+    # --force: steps that use the same set make it again, the same
+    if main(["topo", "make", kind, str(n), str(out), "--force"]) != 0:
         raise RuntimeError(f"topo make {kind} {n} failed")
     return out
 
