@@ -288,20 +288,26 @@ def load_running(
     parsed = _parsed(path, reader, config_id)
     fatal = [d for d in parsed.errors if d.fatal or d.code in UNRUNNABLE]
     if fatal:
+        unbalanced = "the lab cannot run a file whose blocks do not close: "
+        odd = "the lab does not run a file with a no-break or other odd space: "
         why = {
             "template": "",
-            "missing-brace": "the lab cannot run a file whose blocks do not close: ",
-            "unexpected-brace": "the lab cannot run a file whose blocks do not close: ",
+            "missing-brace": unbalanced,
+            "unexpected-brace": unbalanced,
+            "nbsp": odd,
+            "odd-space": odd,
         }.get(fatal[0].code, "keepalived would not start: ")
         raise _refuse(path, fatal, why)
     return parsed.config, parsed.errors
 
 
 # Errors keepalived starts with that the lab will not run: an unrendered template (it
-# would run on placeholders) and braces that do not balance (keepalived reads the rest
-# of the file into the open block: what runs is an accident of the file's layout; a
-# reload of such a file keeps the running config).
-UNRUNNABLE = ("template", "missing-brace", "unexpected-brace")
+# would run on placeholders), braces that do not balance (keepalived reads the rest of
+# the file into the open block: what runs is an accident of the file's layout; a
+# reload of such a file keeps the running config), and a no-break space (keepalived
+# glues it to the word beside it and skips that line, or a whole block; lablb reads
+# past it to report everything, so its model is not what keepalived would run).
+UNRUNNABLE = ("template", "missing-brace", "unexpected-brace", "nbsp", "odd-space")
 
 
 def load_lenient(
