@@ -81,8 +81,6 @@ def _add_pair_args(p: argparse.ArgumentParser) -> None:
 
 def _pair(args: argparse.Namespace) -> tuple[Path, Path | None] | None:
     """(--config, --peer) as paths, or None; refused with --configs or alone --peer."""
-    from pathlib import Path
-
     if args.peer and not args.config:
         raise UsageError("--peer goes with --config FILE")
     if not args.config:
@@ -226,7 +224,6 @@ def _ping_all(lab: object) -> int:
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
-
     pair_dir = Path(tempfile.mkdtemp(prefix="lablb-pair-"))
     try:
         given = _pair_set(args, pair_dir)

@@ -94,28 +94,16 @@ def read_block(
         if not st.args and stops_without_value(spec.name, name):
             diags.append(missing_value(st.keyword.where, name))
             continue
-        if name in spec.deprecated:
+        if name in spec.aliases:
             modern = spec.aliases[name]
-            diags.append(
-                error(
-                    st.where,
-                    "deprecated-keyword",
-                    f"{name} is deprecated: keepalived reads it as {modern} and reports "
-                    f"an error ('please use {modern}')",
-                    f"write {modern}",
-                )
-            )
-            name = modern
-        elif name in spec.aliases:
-            modern = spec.aliases[name]
-            diags.append(
-                warning(
-                    st.where,
-                    "legacy-keyword",
-                    f"{name} is the legacy name of {modern}",
-                    f"write {modern}; keepalived reads both the same way",
-                )
-            )
+            if name in spec.deprecated:
+                said = f"{name} is deprecated: keepalived reads it as {modern} and reports "
+                said += f"an error ('please use {modern}')"
+                diags.append(error(st.where, "deprecated-keyword", said, f"write {modern}"))
+            else:
+                said = f"{name} is the legacy name of {modern}"
+                hint = f"write {modern}; keepalived reads both the same way"
+                diags.append(warning(st.where, "legacy-keyword", said, hint))
             name = modern
         read.lines.setdefault(name, st.where)
         fld = spec.fields.get(name)

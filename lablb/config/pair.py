@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lablb.config import model as m
 from lablb.config.load import load, load_lenient
 from lablb.config.peer import Derived, derive_peer
 from lablb.config.preprocess import conditional_ids
@@ -38,12 +39,13 @@ def write_pair(config: Path, peer: Path | None, dest: Path) -> tuple[Path, list[
     for given in (config, peer):
         if given is not None and not given.is_file():
             raise UsageError(f"{given}: no such file (--config/--peer take a keepalived.conf)")
-    source = load_lenient(str(config.resolve()))
     dest.mkdir(parents=True, exist_ok=True)
+    if peer is None:
+        by_id = node_models(config)
+        if by_id is not None:
+            return _per_id(config, by_id, dest)
+    source = load_lenient(str(config.resolve()))
     first, second = (dest / f"{n}.conf" for n in NODES)
-    ids = node_ids(config)
-    if peer is None and ids is not None:
-        return _per_id(config, ids, dest)
     first.write_text(_include(config, f"{NODES[0]}: {config}"))
     if peer is not None:
         second.write_text(_include(peer, f"{NODES[1]}: {peer}"))
@@ -59,35 +61,37 @@ def write_pair(config: Path, peer: Path | None, dest: Path) -> tuple[Path, list[
     return dest, said
 
 
-def node_ids(config: Path) -> tuple[str, str] | None:
-    """The two config ids a file written for several nodes (``@ID`` lines) runs as in
-    the lab: the one whose first instance has the highest priority (the master's), then
-    the next; None for a file without conditional lines (or with one id only)."""
+def node_models(config: Path) -> list[tuple[str, m.KeepalivedConfig]] | None:
+    """A file written for several nodes (``@ID`` lines), as the two lab nodes run it:
+    (id, the model read for it), the id whose first instance has the highest priority
+    (the master's) first, then the next; None for a file without conditional lines (or
+    with one id only)."""
     ids = conditional_ids(config.read_text(errors="replace"))
     if len(ids) < 2:
         return None
+    models = [(cid, load_lenient(str(config.resolve()), config_id=cid)) for cid in ids]
 
-    def priority(cid: str) -> int:
-        insts = load_lenient(str(config.resolve()), config_id=cid).vrrp_instances
-        return insts[0].priority if insts else 0
+    def priority(model: m.KeepalivedConfig) -> int:
+        return model.vrrp_instances[0].priority if model.vrrp_instances else 0
 
-    ranked = sorted(ids, key=lambda cid: -priority(cid))  # stable: ties in file order
-    return ranked[0], ranked[1]
+    ranked = sorted(models, key=lambda pair: -priority(pair[1]))  # stable: file order
+    return ranked[:2]
 
 
-def _per_id(config: Path, ids: tuple[str, str], dest: Path) -> tuple[Path, list[Derived]]:
-    """A file written for several nodes (``@ID`` lines): each lab node runs it as
-    ``keepalived -i ID`` would, rendered from the model read for that id (the lab's
-    hosts share one node name, so the ids are resolved here, not by the daemons)."""
-    said = [Derived(None, f"{config} names config ids {', '.join(ids)}: lb01 runs it as "
-                    f"keepalived -i {ids[0]} would, lb02 as keepalived -i {ids[1]}")]  # fmt: skip
-    for node, cid in zip(NODES, ids, strict=True):
-        model = load_lenient(str(config.resolve()), config_id=cid)
+def _per_id(
+    config: Path, by_id: list[tuple[str, m.KeepalivedConfig]], dest: Path
+) -> tuple[Path, list[Derived]]:
+    """Each lab node runs the file as ``keepalived -i ID`` would, rendered from the
+    model read for that id (the lab's hosts share one node name, so the ids are
+    resolved here, not by the daemons)."""
+    (a, _), (b, _) = by_id
+    said = [Derived(None, f"{config} names config ids {a}, {b}: lb01 runs it as "
+                    f"keepalived -i {a} would, lb02 as keepalived -i {b}")]  # fmt: skip
+    for node, (cid, model) in zip(NODES, by_id, strict=True):
         text = render(model, header=f"{node}: {config} as keepalived -i {cid} reads it")
         (dest / f"{node}.conf").write_text(text)
         load(str(dest / f"{node}.conf"))
-    notes = [str(d) for d in said]
-    (dest / "DERIVED.txt").write_text("\n".join(notes) + "\n")
+    (dest / "DERIVED.txt").write_text("\n".join(str(d) for d in said) + "\n")
     return dest, said
 
 

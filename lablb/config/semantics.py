@@ -378,12 +378,17 @@ def _scripts(
         # script to run (no SC_ISSCRIPT): it raises no security violation. Host-dependent,
         # as the binary is; offline, every script counts.
         scripts = [(c, w) for c, w in scripts if c.split() and host.resolve(c.split()[0])]
-    if not scripts and host is not None:
-        yield from _missing_programs(config, host, False, vrrp_checked)
-        return
-    if not scripts:
-        return
     security = _kept(config, "enable_script_security") is not None
+    if scripts:
+        yield from _script_user(config, host, scripts, security)
+    if host is not None:
+        yield from _missing_programs(config, host, security, vrrp_checked)
+
+
+def _script_user(
+    config: m.KeepalivedConfig, host: Host | None, scripts: list[tuple[str, Where]], security: bool
+) -> Iterator[Diagnostic]:
+    """Who the scripts would run as, and whether that is root with security off."""
     user_line = _kept(config, "script_user")
     if user_line is not None and user_line.args:
         user = user_line.args[0]
@@ -410,9 +415,6 @@ def _scripts(
             "enable_script_security and script_user in global_defs",
             security=True,
         )
-    if host is None:
-        return
-    yield from _missing_programs(config, host, security, vrrp_checked)
 
 
 def _missing_programs(
