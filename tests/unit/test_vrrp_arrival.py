@@ -29,6 +29,23 @@ def test_arrival_without_a_stamp_is_now_and_never_in_the_future() -> None:
     assert io.arrival([cmsg]) <= time.monotonic()
 
 
+def _wait_for_receive_stamping(rx: socket.socket, tx: socket.socket) -> None:
+    """The kernel turns stamping at receipt on through deferred work
+    (net_enable_timestamp schedules it when the first socket asks); until it has run, a
+    datagram is stamped when it is read. Probe until one is stamped before its read
+    (bounded: 1 s), so the test measures the stamp and not the kernel's workqueue. The
+    engine's socket lives for the whole run; only its first adverts can fall in that
+    window, and they are stamped at the read, as without SO_TIMESTAMPNS."""
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        tx.sendto(b"probe", rx.getsockname())
+        time.sleep(0.005)
+        got = io._receive(rx)
+        if got is not None and got[1] < time.monotonic() - 0.004:
+            return
+    pytest.fail("the kernel never stamped a datagram at receipt within 1 s")
+
+
 def test_a_datagram_read_late_is_stamped_when_it_arrived() -> None:
     """On loopback (UDP: no root), read 30 ms after it was sent: its arrival is the send."""
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -37,6 +54,7 @@ def test_a_datagram_read_late_is_stamped_when_it_arrived() -> None:
         rx.bind(("127.0.0.1", 0))
         rx.setsockopt(socket.SOL_SOCKET, io.SO_TIMESTAMPNS, 1)
         rx.setblocking(False)
+        _wait_for_receive_stamping(rx, tx)
         sent = time.monotonic()
         tx.sendto(b"advert", rx.getsockname())
         time.sleep(0.03)
