@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import shutil
 import socket
 import stat
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from lablb.config.lint import lint_carried, lint_cluster, lint_config, lint_docr
 from lablb.config.load import parse
 from lablb.config.model import KeepalivedConfig
 from lablb.config.semantics import Host, check_config
+from lablb.vrrp.scripts import resolve
 
 
 @dataclass(frozen=True)
@@ -53,13 +53,6 @@ def _user_exists(name: str) -> bool:
     return True
 
 
-def _resolve(program: str) -> str | None:
-    """Where a script's program is, as keepalived finds it: a path, or a PATH search."""
-    if "/" in program:
-        return program if os.access(program, os.X_OK) and os.path.isfile(program) else None
-    return shutil.which(program)
-
-
 def _insecure(path: str) -> bool:
     """Writable by someone other than root: the file or any directory above it."""
     here = os.path.realpath(path)
@@ -80,7 +73,7 @@ def _insecure(path: str) -> bool:
 def this_host() -> Host:
     """The host keepalived -t would see, from the current network namespace."""
     interfaces = frozenset(name for _, name in socket.if_nameindex())
-    return Host(interfaces, _resolve, _user_exists, _insecure)
+    return Host(interfaces, resolve, _user_exists, _insecure)
 
 
 def check(

@@ -49,6 +49,7 @@ def summary(result: dict[str, Any], verdict: bool = True) -> str:
     if ignored:
         lines.append(f"config: {len(ignored)} line(s) keepalived ignores and runs without "
                      f"(as the lab did), first: {ignored[0]}")  # fmt: skip
+    lines += [f"stand-in: {s}" for s in result.get("stand_ins", [])]
     extra = _extras(result)
     if extra:
         lines += ["", *extra]

@@ -22,6 +22,8 @@ ending in ``_ok``; ``lablb.report.load_result`` reads it)::
     {"schema": "lablb.result/3", "scenario": str, "verdict": "pass" | "fail",
      "parameters": {...}, "topology": str, "engine": str, "configs": {file: sha256},
      "config_warnings": [str] (lines keepalived ignores and runs without, as the lab did),
+     "stand_ins": [str] (what the lab ran in place of what the file expects on the
+     machine: the local service a VRRP-only VIP fronts, a missing tracked script),
      "bounds": {name: [low, high]}, "notes": [str] (how the slack was derived),
      "slack": {"epsilon_s", "timer_s", "quantum_s"} (what compare allows beyond spread),
      "trials": [{name: seconds, ..., "bounds": {...}, "problems": [str], "verdict": ...}],
@@ -443,19 +445,23 @@ def run(
         try:
             given, said = write_pair(pair[0], pair[1], run_dir / "given")
             configs = str(given)
-            for line in said:
-                progress(f"{name}: peer derived: {line}")
+            for d in said:
+                progress(f"{name}: {'stand-in' if d.stand_in else 'peer derived'}: {d}")
             entry, source = preflight(scenario, values, topo, configs, engine, repeat)
         except LablbError:
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing ran: no run to keep
             raise
     else:
+        said = []
         entry, source = preflight(scenario, values, topo, configs, engine, repeat)
     trials = repeat * (int(values[scenario.trials_param]) if scenario.trials_param else 1)
     run_dir.mkdir(parents=True, exist_ok=True)
     conf_dir = scenario.configure(source, values, run_dir)
     result = new_result(name, values, entry.name, engine, repeat, conf_dir)
-    result["config_warnings"] = ignored_lines(source)
+    # A pair's files may be rendered (a script stood in for): the user's own lines count.
+    given_files = [p for p in pair if p is not None] if pair is not None else None
+    result["config_warnings"] = ignored_lines(given_files or source)
+    result["stand_ins"] = [str(d) for d in said if d.stand_in]
     if result["config_warnings"]:
         progress(
             f"{name}: {len(result['config_warnings'])} config line(s) keepalived ignores and "
@@ -473,6 +479,12 @@ def run(
         except LabError as exc:
             result["run_failures"].append(f"the lab did not come up: {exc}")
             cluster = None
+        watched = cluster.local_service() if cluster is not None else None
+        if watched is not None:
+            result["stand_ins"].append(
+                f"{watched.process} on TCP {watched.port} on each balancer is the lab's "
+                f"stand-in ({watched.how})"
+            )
         result["lab_up_s"] = round(time.monotonic() - t0, 3)
         progress(f"{name}: lab up in {result['lab_up_s']:.1f} s")
         if cluster is not None:

@@ -53,8 +53,8 @@ class Failover(Scenario):
         ctx.notes.append(slack.explain())
         ctx.slack = slack.as_json()
         out = failover_bounds(ctx.params["fault"], c.timers(backup), slack, ctx.params["interval"])
-        if c.service_vip() is None:
-            del out["service_outage_s"]  # VRRP only: the cluster VIP is all there is
+        if c.probe_service() is None:
+            del out["service_outage_s"]  # VRRP only, no local service: the VIP is all
         if ctx.params["preempt"]:
             t = c.timers(master)
             # Per trial, the restarted daemon's own start time is added to the top.

@@ -100,3 +100,27 @@ def with_sync_daemon(config: m.KeepalivedConfig) -> m.KeepalivedConfig:
     return dataclasses.replace(
         config, global_defs=dataclasses.replace(config.global_defs, lvs_sync_daemon=sync)
     )
+
+
+DEMO_SCRIPT = m.VrrpScript(
+    "chk_haproxy", m.Script("/usr/bin/killall -0 haproxy"), interval=1.0, weight=-2, rise=2, fall=2
+)
+
+
+def fronting_haproxy(config: m.KeepalivedConfig) -> m.KeepalivedConfig:
+    """The config as the most common keepalived deployment has it: VRRP only, the VIP in
+    front of HAProxy on the balancers themselves, watched by ``killall -0 haproxy``
+    every second (two failures down, two passes up, weight -2: the gap between a
+    pair's priorities of one is crossed). The virtual servers and their checkers go;
+    the instance that carried the service tracks the script."""
+    inst = service_instance(config)
+    if inst is None:
+        return config
+    tracked = (*inst.track_script, m.Tracked(DEMO_SCRIPT.name))
+    return dataclasses.replace(
+        map_instances(
+            config, lambda i: dataclasses.replace(i, track_script=tracked) if i is inst else i
+        ),
+        virtual_servers=(),
+        vrrp_scripts=(*config.vrrp_scripts, DEMO_SCRIPT),
+    )

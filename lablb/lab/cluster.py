@@ -17,9 +17,11 @@ from pathlib import Path
 from lablb.checker.dns import DNS_PORT
 from lablb.config.edit import service_instance
 from lablb.config.load import load_lenient
+from lablb.config.local_service import Watched, tracked_weight, watched_service
 from lablb.config.model import KeepalivedConfig, VrrpInstance, v4
 from lablb.errors import LabError
 from lablb.lab.balancer import VrrpNode, engines_for, start_vrrp
+from lablb.lab.local import LocalService, start_local_services
 from lablb.lab.net import Lab
 from lablb.lab.registry import TopoEntry
 from lablb.lab.web import (
@@ -50,6 +52,8 @@ class Cluster:
     udp_echo: dict[str, UdpService] = field(default_factory=dict)  # for UDP_CHECK
     dns: dict[str, UdpService] = field(default_factory=dict)  # for DNS_CHECK
     smtp: dict[str, MailSink] = field(default_factory=dict)  # web nodes' SMTP, for SMTP_CHECK
+    # VRRP only: the stand-in for the service the VIP fronts, per balancer
+    local: dict[str, LocalService] = field(default_factory=dict)
     _configs: dict[str, KeepalivedConfig] = field(default_factory=dict, repr=False)
 
     @property
@@ -210,22 +214,51 @@ class Cluster:
 
     def _election_key(self, node: str) -> tuple[int, IPv4Address]:
         """VRRP's election order: priority, then primary address (RFC 5798 6.4.3)."""
-        return self.instance(node).priority, self.address(node)
+        return self.priority(node), self.address(node)
 
-    def timers(self, node: str) -> Timing:
+    def timers(self, node: str, service_up: bool = True) -> Timing:
         """The node's VRRP timers for its cluster instance, as its keepalived.conf
-        implies them (``lablb.vrrp.timers``, RFC 3768/5798 section 6.1)."""
+        implies them (``lablb.vrrp.timers``, RFC 3768/5798 section 6.1), at the
+        priority it runs with (``priority``): skew_time is the effective priority's."""
         inst = self.instance(node)
         version = self.config(node).version_of(inst)
+        prio = self.priority(node, service_up)
         return Timing(
-            master_down_interval(inst.priority, inst.advert_int, version, inst.down_timer_adverts),
-            skew_time(inst.priority, inst.advert_int, version),
+            master_down_interval(prio, inst.advert_int, version, inst.down_timer_adverts),
+            skew_time(prio, inst.advert_int, version),
             inst.advert_int,
+        )
+
+    def local_service(self) -> Watched | None:
+        """VRRP only: what the cluster instance's tracked script watches on the
+        balancers, when the lab runs a stand-in for it (``start_cluster``)."""
+        return next(iter(self.local.values())).watched if self.local else None
+
+    def priority(self, node: str, service_up: bool = True) -> int:
+        """The node's effective priority for its cluster instance: its own, moved by
+        the weight of the script that watches the local service (up or down, as
+        ``service_up`` says; keepalived's rule, ``TrackedWeight``). Scripts whose
+        outcome the lab does not set move nothing here; a trial checks the priority on
+        the wire against this."""
+        inst = self.instance(node)
+        watched = self.local_service()
+        if watched is None or not any(t.name == watched.script for t in inst.track_script):
+            return inst.priority
+        return tracked_weight(self.config(node), inst, watched.script).priority(
+            inst.priority, service_up
         )
 
     def service_vip(self) -> tuple[IPv4Address, int] | None:
         vs = next(iter(self.config(self.balancers[0]).virtual_servers), None)
         return (v4(vs.address), vs.port) if vs and vs.address and vs.port else None
+
+    def probe_service(self) -> tuple[IPv4Address, int] | None:
+        """Where the service probe sends its SYNs: the virtual server's VIP:port, or,
+        VRRP only, the cluster VIP and the port of the local service it fronts."""
+        svc, watched = self.service_vip(), self.local_service()
+        if svc is None and watched is not None:
+            return self.cluster_vip(), watched.port
+        return svc
 
     def cluster_vip(self) -> IPv4Address:
         """The first virtual address of the instance that carries the service (the one
@@ -326,8 +359,14 @@ def start_cluster(
     web = start_web(lab, webs, entry.docroot() or Path(), video_mb, tls) if webs else {}
     mail_hosts = [n for n, r in hosts.items() if r == "mail"]
     mail = MailSink(lab, mail_hosts[0]) if mail_hosts else None
+    inst = service_instance(first)
+    watched = watched_service(first, inst) if inst and not first.virtual_servers else None
+    # Up before the daemons: their scripts find the service from the first run.
+    local = start_local_services(lab, entry.balancers, watched) if watched else {}
     nodes = start_vrrp(lab, configs, engines_for(engine, entry.balancers))
-    cluster = Cluster(lab, entry, configs, nodes, web, mail, _configs={entry.balancers[0]: first})
+    cluster = Cluster(
+        lab, entry, configs, nodes, web, mail, local=local, _configs={entry.balancers[0]: first}
+    )
     for port in udp:
         cluster.udp_echo.update(start_udp_service(lab, webs, port, UDP_ECHO))
     for port in dns:

@@ -16,6 +16,9 @@ graceful   SIGTERM to the parent (priority 0, VIPs removed)  start again
 ifdown     the balancer's interface down (VRRP: FAULT)       interface up
 isolate    every link of the host down at the switch side    links up
 freeze     SIGSTOP of the VRRP child (a stalled timer)       SIGCONT
+service    SIGKILL of the local service the VIP fronts        the service started again
+           (VRRP only: ``lablb.lab.local``; its tracked
+           script moves the VIP, not the fault itself)
 =========  ================================================  ============================
 """
 
@@ -31,6 +34,7 @@ from lablb.config.load import load_lenient
 from lablb.errors import LabError
 from lablb.lab.balancer import VrrpNode
 from lablb.lab.kernel import InNetns, Instant, set_link
+from lablb.lab.local import LocalService
 
 
 @dataclass
@@ -183,6 +187,29 @@ class Freeze(Fault):
         return self._signal(signal.SIGCONT)
 
 
+@dataclass
+class ServiceKill(Fault):
+    """The service the VIP fronts crashes on the node (the stand-in, SIGKILL). The
+    node's VRRP daemon is untouched: the capture sees it go on advertising."""
+
+    service: LocalService | None = None
+    name = "service"
+    confirms = "adverts"
+
+    def _local(self) -> LocalService:
+        if self.service is None:
+            raise LabError(f"{self.node.host}: no local service to kill")
+        return self.service
+
+    def _inject(self) -> Instant:
+        return self._local().kill()
+
+    def _undo(self) -> Instant:
+        before = time.time()
+        self._local().start()
+        return Instant(before, time.time())
+
+
 FAULTS: dict[str, type[Fault]] = {f.name: f for f in (Crash, Graceful, IfDown, Isolate, Freeze)}
 
 
@@ -208,6 +235,11 @@ class Faults:
 
     def new(self, name: str, node: VrrpNode, interface: str | None = None) -> Fault:
         f = fault(name, node, interface)
+        self.made.append(f)
+        return f
+
+    def add(self, f: Fault) -> Fault:
+        """A fault made by the scenario itself (``ServiceKill``: it needs the service)."""
         self.made.append(f)
         return f
 

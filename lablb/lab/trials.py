@@ -83,13 +83,14 @@ def fault_under_probe(
     client: str | None = None,
 ) -> Measured:
     """Inject ``f`` while a client probes the cluster VIP (ICMP) and the service VIP:port
-    (TCP SYN) every ``interval``; the probes' logs and the capture's frames from
-    ``PROBE_LEAD_S`` before the fault to ``settle`` after it. The fault stays injected:
+    (TCP SYN; VRRP only: the local service's port on the VIP) every ``interval``; the
+    probes' logs and the capture's frames from ``PROBE_LEAD_S`` before the fault to
+    ``settle`` after it. The fault stays injected:
     the scenario undoes it (or the runner, after the trial)."""
     client = client or cluster.roles("client")[0]
     out = cluster.workdir / f"probe-{time.time_ns()}.json"
     prober = Prober(
-        cluster.lab, client, cluster.cluster_vip(), cluster.service_vip(), interval, out
+        cluster.lab, client, cluster.cluster_vip(), cluster.probe_service(), interval, out
     ).start()
     try:
         time.sleep(PROBE_LEAD_S)
@@ -104,7 +105,7 @@ def fault_under_probe(
         logs = prober.stop()
     ident = prober.ident
     frames = capture.frames(since - 1.0, until + 1.0)
-    expected = ("icmp", "tcp") if cluster.service_vip() is not None else ("icmp",)
+    expected = ("icmp", "tcp") if cluster.probe_service() is not None else ("icmp",)
     return Measured(
         f.name, f.confirms, at, logs, ident, frames, since, until, round(steal, 3), expected
     )

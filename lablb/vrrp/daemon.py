@@ -127,6 +127,9 @@ class Daemon:
                 })  # fmt: skip
         self.engine = engine
         self.scripts = scripts.trackers(config)
+        for vs in scripts.disabled(config):
+            self.log("script-disabled", script=vs.name, why="program not found",
+                     command=vs.script.command if vs.script else "")  # fmt: skip
         if old is None:
             # A new engine's timers start once its sockets listen (a backup must hear
             # adverts for a whole master_down interval) and its process is scheduled as

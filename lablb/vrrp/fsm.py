@@ -385,11 +385,17 @@ class Router:
             return []
         delta = weight if (up == (weight > 0)) else 0
         key = f"weight:{name}"
-        old = self.priority
+        old, old_down = self.priority, self.master_down_interval()
         self.weight += delta - self._weights.get(key, 0)
         self._weights[key] = delta
         if self.priority != old and self.state is State.MASTER:
             return [self.send()]  # tell the backups at once
+        if self.priority > old and self.state is State.BACKUP and self.deadline is not None:
+            # keepalived (vrrp_set_effective_priority): a backup whose priority rises
+            # has its running Master_Down_Timer shortened to the new priority's skew,
+            # not kept until the next advert it accepts (which may never come: it now
+            # discards a lower-priority master's).
+            self.deadline += self.master_down_interval() - old_down
         return []
 
     def _fault(self, now: float, reason: str) -> list[Action]:

@@ -9,7 +9,9 @@ detached in their own session; one still running after ``SCRIPT_KILL_AFTER`` is 
 
 from __future__ import annotations
 
+import os
 import shlex
+import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -62,10 +64,39 @@ class ScriptTracker:
         return change
 
 
-def trackers(config: KeepalivedConfig) -> list[ScriptTracker]:
-    """A tracker for each ``vrrp_script`` some instance tracks."""
+def resolve(program: str) -> str | None:
+    """Where a script's program is, as keepalived finds it: a path, or a PATH search."""
+    if "/" in program:
+        return program if os.access(program, os.X_OK) and os.path.isfile(program) else None
+    return shutil.which(program)
+
+
+def disabled(config: KeepalivedConfig) -> list[VrrpScript]:
+    """The ``vrrp_script``s keepalived disables at start because their program is not
+    found ("Disabling track script X since not found/accessible", measured with 2.2.7):
+    the instances that track them run as if they did not."""
     out = []
     for vs in config.vrrp_scripts:
+        words = shlex_words(vs.script.command) if vs.script is not None else []
+        if vs.script is not None and (not words or resolve(words[0]) is None):
+            out.append(vs)
+    return out
+
+
+def shlex_words(command: str) -> list[str]:
+    try:
+        return shlex.split(command)
+    except ValueError:
+        return command.split()
+
+
+def trackers(config: KeepalivedConfig) -> list[ScriptTracker]:
+    """A tracker for each ``vrrp_script`` some instance tracks, but the disabled ones."""
+    out = []
+    off = {vs.name for vs in disabled(config)}
+    for vs in config.vrrp_scripts:
+        if vs.name in off:
+            continue
         users = [
             (inst.name, t.weight if t.weight is not None else vs.weight or None)
             for inst in config.vrrp_instances

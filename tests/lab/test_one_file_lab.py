@@ -148,9 +148,11 @@ vrrp_instance VI_1 {
 
 
 def test_a_vrrp_only_file_fails_over_on_its_vip(tmp_path: Path) -> None:
-    """No virtual_server: the lab has no web node to forward to, and the failover is
-    judged on the VIP alone (its script runs as written, and fails on both nodes: no
-    haproxy here, so neither gets the +2)."""
+    """No virtual_server: the VIP fronts HAProxy on the balancers. The lab stands in for
+    it (a process called haproxy on port 80 on each), so the script runs as written and
+    passes on both nodes: each runs 2 above its own priority, and the backup's
+    master-down interval is its effective priority's. The service probe reaches the
+    stand-in through the VIP."""
     conf = tmp_path / "keepalived.conf"
     conf.write_text(HAPROXY_VIP)
     junit = tmp_path / "junit.xml"
@@ -161,13 +163,78 @@ def test_a_vrrp_only_file_fails_over_on_its_vip(tmp_path: Path) -> None:
     assert res.stdout.strip(), res.stderr[-2000:]
     result: dict[str, Any] = json.loads(res.stdout)
     assert result["verdict"] == "pass", result["failures"]
-    assert set(result["bounds"]) == {"outage_s", "takeover_s", "preempt_s"}
+    assert set(result["bounds"]) == {"outage_s", "service_outage_s", "takeover_s", "preempt_s"}
     # What a CI server reads: a testcase per bound of the trial, none failed.
     suite = ET.parse(junit).getroot().find("testsuite")
     assert suite is not None and suite.get("failures") == "0"
-    assert suite.get("tests") == "5"  # run, 3 bounds, no problem
+    assert suite.get("tests") == "6"  # run, 4 bounds, no problem
     (t,) = result["trials"]
-    assert t["new_master"] == "lb02" and "tcp" not in t["probes"]
+    assert t["new_master"] == "lb02" and set(t["probes"]) == {"icmp", "tcp"}
+    assert result["bounds"]["takeover_s"][0] == pytest.approx(
+        master_down_interval(100 + 2, 1.0, 2), abs=1e-6
+    )
+    assert any("haproxy on TCP 80" in s for s in result["stand_ins"]), result["stand_ins"]
+
+
+APISERVER_VIP = """\
+! the Kubernetes API VIP: the check script lives in /etc/keepalived on the real nodes
+global_defs {
+    router_id k8s-lb-1
+    enable_script_security
+    script_user root
+}
+vrrp_script check_apiserver {
+    script "/etc/keepalived/check_apiserver.sh"
+    interval 1
+    fall 2
+    rise 2
+    weight -2
+}
+vrrp_instance VI_1 {
+    state MASTER
+    interface eth0
+    virtual_router_id 51
+    priority 101
+    advert_int 1
+    authentication {
+        auth_type PASS
+        auth_pass 42
+    }
+    virtual_ipaddress {
+        10.40.0.100/24
+    }
+    track_script {
+        check_apiserver
+    }
+}
+"""
+
+
+def test_a_dead_service_moves_the_vip_as_its_script_implies(tmp_path: Path) -> None:
+    """keepalived's engine, a file whose script is not in the folder: the lab runs a
+    check of the API server its name implies in its place (said), stands in for
+    kube-apiserver on 6443, kills it on the master and measures the failover that
+    interval 1 x fall 2 and weight -2 (101 -> 99 below the backup's 100) imply, and the
+    return after rise 2."""
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(APISERVER_VIP)
+    res = run_lablb(
+        "run", "service", "--config", str(conf), "--engine", "keepalived", "--json",
+        "--out", str(tmp_path / "runs"), timeout=RUN_TIMEOUT,
+    )  # fmt: skip
+    assert res.stdout.strip(), res.stderr[-2000:]
+    result: dict[str, Any] = json.loads(res.stdout)
+    assert result["verdict"] == "pass", result["failures"]
+    assert set(result["bounds"]) == {
+        "takeover_s", "failover_s", "outage_s", "service_outage_s", "restore_s"
+    }  # fmt: skip
+    stand_ins = "\n".join(result["stand_ins"])
+    assert "check_apiserver.sh is not on this machine" in stand_ins
+    assert "killall -0 kube-apiserver" in stand_ins and "TCP 6443" in stand_ins
+    (t,) = result["trials"]
+    assert t["holders_after"] == ["lb02"]
+    assert "101 -> 99, backup 100: the backup takes over" in t["arithmetic"]
+    # The takeover: master_down at the backup's priority after the last advert it took.
     assert result["bounds"]["takeover_s"][0] == pytest.approx(
         master_down_interval(100, 1.0, 2), abs=1e-6
     )

@@ -261,6 +261,20 @@ def test_master_announces_a_priority_change_at_once() -> None:
     assert r.track(3.0, "chk", False, -50) == [Send(advert(49))]
 
 
+def test_a_backup_whose_priority_rises_runs_its_down_timer_at_the_new_priority() -> None:
+    """keepalived shortens a running Master_Down_Timer when the priority rises; the
+    master's adverts, now lower, are discarded and never restart it."""
+    r = router(State.BACKUP)
+    r.receive(1.0, LOWER_IP, advert(100))  # accepted: 100 > 99
+    assert r.deadline == pytest.approx(1.0 + master_down_interval(99, 1.0, 2))
+    r.track(1.5, "chk", True, 2)  # 101 now
+    assert r.deadline == pytest.approx(1.0 + master_down_interval(101, 1.0, 2))
+    assert r.receive(2.0, LOWER_IP, advert(100)) == []  # discarded: the timer runs on
+    assert r.deadline == pytest.approx(1.0 + master_down_interval(101, 1.0, 2))
+    r.track(2.5, "chk", False, 2)  # back to 99: a falling priority is kept to the next advert
+    assert r.deadline == pytest.approx(1.0 + master_down_interval(101, 1.0, 2))
+
+
 def test_fault_from_master_says_goodbye_and_recovers_to_backup() -> None:
     r = router(State.MASTER)
     out = r.track(4.0, "eth0", up=False, weight=None)

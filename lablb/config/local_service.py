@@ -1,0 +1,244 @@
+"""The service a VRRP-only config's VIP fronts, read from the ``vrrp_script`` that
+watches it. Pure: a ``KeepalivedConfig`` in, a ``Watched`` out.
+
+The most common keepalived deployment has no ``virtual_server``: the VIP sits in front
+of a service on the balancers themselves (HAProxy, nginx, MySQL, the Kubernetes API),
+and a tracked script moves the VIP when that service dies. What the script looks for
+is in its command line, as a person reads it:
+
+==============================================  =====================================
+command                                          watched
+==============================================  =====================================
+``killall -0 haproxy``, ``pidof nginx``,         the process (by name); its port from
+``pgrep -x mysqld``                              ``SERVICE_PORTS``
+``curl -f http://localhost:6443/healthz``        the port (and the process, if the
+``nc -z 127.0.0.1 3306``                         port names one)
+==============================================  =====================================
+
+A command run through ``sh -c``/``bash -c`` is read inside. Anything else (a script
+file, ``systemctl``) names no process the lab can stand in for: ``None``.
+
+The weight arithmetic is keepalived's (keepalived.conf(5), ``track_script``): the
+entry's own ``weight`` overrides the script's; 0 means a failing script puts the
+instance in FAULT; a positive weight is added while the script succeeds, a negative
+one while it fails; the effective priority stays in 1..254.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from lablb.config import model as m
+
+# The ports the usual VIP-fronted services listen on, for a check that names only the
+# process. A process not listed gets the HTTP port, the usual case.
+SERVICE_PORTS = {
+    "haproxy": 80,
+    "nginx": 80,
+    "apache2": 80,
+    "httpd": 80,
+    "envoy": 80,
+    "traefik": 80,
+    "mysqld": 3306,
+    "mariadbd": 3306,
+    "postgres": 5432,
+    "redis-server": 6379,
+    "kube-apiserver": 6443,
+    "named": 53,
+}
+DEFAULT_PORT = 80
+PROCESS_OF_PORT = {
+    3306: "mysqld",
+    5432: "postgres",
+    6379: "redis-server",
+    6443: "kube-apiserver",
+}
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]", "0.0.0.0"}
+FINDERS = {"killall", "pidof", "pgrep"}
+COMM_LEN = 15  # the kernel keeps a process's name (comm) to 15 characters
+
+
+@dataclass(frozen=True)
+class Watched:
+    """What one tracked ``vrrp_script`` watches on its own node: a process listening on
+    a TCP port, and how the command said so."""
+
+    script: str  # the vrrp_script's name
+    process: str  # the process name the check looks for (the lab names its stand-in so)
+    port: int
+    how: str  # e.g. "killall -0 haproxy: the process haproxy"
+
+
+def _argv(command: str) -> list[str]:
+    try:
+        argv = shlex.split(command)
+    except ValueError:
+        return []
+    if len(argv) >= 3 and argv[0].rsplit("/", 1)[-1] in ("sh", "bash") and argv[1] == "-c":
+        return _argv(argv[2])
+    return argv
+
+
+def _words(argv: list[str]) -> list[str]:
+    """The arguments that are not options (``-0``, ``-x``, ``-s 0``)."""
+    out, skip = [], False
+    for word in argv[1:]:
+        if skip:
+            skip = False
+        elif word in ("-s", "--signal"):
+            skip = True
+        elif not word.startswith("-"):
+            out.append(word)
+    return out
+
+
+def read_check(command: str) -> tuple[str | None, int | None]:
+    """(process, port) a check command looks for; either may be None."""
+    argv = _argv(command)
+    if not argv:
+        return None, None
+    program = argv[0].rsplit("/", 1)[-1]
+    words = _words(argv)
+    if program in FINDERS and words:
+        return words[-1][:COMM_LEN], None
+    if program in ("curl", "wget"):
+        for word in words:
+            url = urlsplit(word if "://" in word else f"http://{word}")
+            if url.hostname and url.hostname in {h.strip("[]") for h in LOCAL_HOSTS}:
+                try:
+                    port = url.port or (443 if url.scheme == "https" else 80)
+                except ValueError:
+                    return None, None
+                return None, port
+    if program in ("nc", "ncat") and len(words) >= 2 and words[-2] in LOCAL_HOSTS:
+        return None, int(words[-1]) if words[-1].isdigit() else None
+    return None, None
+
+
+def watched_service(config: m.KeepalivedConfig, instance: m.VrrpInstance) -> Watched | None:
+    """The local service ``instance``'s first tracked script that names one watches."""
+    scripts = {s.name: s for s in config.vrrp_scripts}
+    for tracked in instance.track_script:
+        vs = scripts.get(tracked.name)
+        if vs is None or vs.script is None:
+            continue
+        process, port = read_check(vs.script.command)
+        if process is None and port is None:
+            continue
+        if process is None:
+            assert port is not None
+            process = PROCESS_OF_PORT.get(port, "service")
+            how = f"{vs.script.command}: port {port}"
+        else:
+            how = f"{vs.script.command}: the process {process}"
+        if port is None:
+            port = SERVICE_PORTS.get(process, DEFAULT_PORT)
+            how += f" (port {port}, {'its usual' if process in SERVICE_PORTS else 'HTTP'})"
+        return Watched(vs.name, process, port, how)
+    return None
+
+
+@dataclass(frozen=True)
+class TrackedWeight:
+    """How a tracked script moves an instance: ``weight`` 0 is FAULT on failure.
+    ``reverse`` (2.x: the script's sense inverted) is kept so a caller can refuse it."""
+
+    script: m.VrrpScript
+    weight: int
+    reverse: bool
+
+    def priority(self, base: int, up: bool) -> int:
+        """The effective priority with this script alone up or down (keepalived's rule;
+        255, the address owner's, is never moved)."""
+        if base == 255 or self.weight == 0:
+            return base
+        applies = up if self.weight > 0 else not up
+        return max(1, min(254, base + (self.weight if applies else 0)))
+
+
+def tracked_weight(
+    config: m.KeepalivedConfig, instance: m.VrrpInstance, name: str
+) -> TrackedWeight:
+    """The weight ``instance`` gives script ``name`` (KeyError if it does not track it)."""
+    scripts = {s.name: s for s in config.vrrp_scripts}
+    tracked = next(t for t in instance.track_script if t.name == name)
+    weight = tracked.weight if tracked.weight is not None else scripts[name].weight
+    return TrackedWeight(scripts[name], weight, tracked.reverse)
+
+
+# Words in a script's name or file that name a service (``check_apiserver.sh``,
+# ``chk_mysql``), beyond the process names themselves.
+ALIASES = {
+    "apiserver": "kube-apiserver",
+    "k8s": "kube-apiserver",
+    "kubernetes": "kube-apiserver",
+    "mysql": "mysqld",
+    "mariadb": "mariadbd",
+    "redis": "redis-server",
+    "pgsql": "postgres",
+    "postgresql": "postgres",
+    "apache": "apache2",
+}
+STAND_IN_CHECK = "/usr/bin/killall -0 {process}"
+
+
+def implied_process(*names: str) -> str | None:
+    """The service a script's own names imply (its file's, its block's), if any."""
+    for name in names:
+        for word in re.split(r"[^a-z0-9]+", name.rsplit("/", 1)[-1].lower()):
+            if word in SERVICE_PORTS:
+                return word
+            if word in ALIASES:
+                return ALIASES[word]
+    return None
+
+
+@dataclass(frozen=True)
+class StandIn:
+    """A tracked script whose program is not on this machine, and what the lab does."""
+
+    script: str
+    program: str
+    command: str | None  # what runs in its place; None: disabled, as keepalived does
+
+    def __str__(self) -> str:
+        if self.command is None:
+            return (
+                f"vrrp_script {self.script}: {self.program} is not on this machine and names "
+                "no service the lab can stand in for: disabled, as keepalived disables it"
+            )
+        return (
+            f"vrrp_script {self.script}: {self.program} is not on this machine; the lab runs "
+            f'"{self.command}" in its place (the service its name implies)'
+        )
+
+
+def stand_in_scripts(
+    config: m.KeepalivedConfig, found: Callable[[str], bool]
+) -> tuple[m.KeepalivedConfig, list[StandIn]]:
+    """The config with each tracked script whose program ``found`` does not find (a
+    script kept beside the production config, not given to the lab) replaced by a check
+    of the service its name implies; what was done, per script."""
+    tracked = {t.name for i in config.vrrp_instances for t in i.track_script}
+    out, scripts = [], []
+    for vs in config.vrrp_scripts:
+        words = _argv(vs.script.command) if vs.script is not None else []
+        if vs.name not in tracked or vs.script is None or (words and found(words[0])):
+            scripts.append(vs)
+            continue
+        program = words[0] if words else vs.script.command
+        process = implied_process(program, vs.name)
+        if process is None:
+            out.append(StandIn(vs.name, program, None))
+            scripts.append(vs)
+            continue
+        command = STAND_IN_CHECK.format(process=process)
+        out.append(StandIn(vs.name, program, command))
+        script = dataclasses.replace(vs.script, command=command)
+        scripts.append(dataclasses.replace(vs, script=script))
+    return dataclasses.replace(config, vrrp_scripts=tuple(scripts)), out
