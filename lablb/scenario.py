@@ -429,6 +429,7 @@ def run(
     """Run a scenario; returns (result, run directory). ``pair``: one keepalived.conf
     (and its peer's, else derived), written into the run directory as the config set
     (``lablb.config.pair``) instead of ``configs``."""
+    from lablb.config.files import lab_scripts
     from lablb.lab.capture import Capture, Counters
     from lablb.lab.cluster import start_cluster
     from lablb.lab.derived import ignored_lines
@@ -445,23 +446,22 @@ def run(
         try:
             given, said = write_pair(pair[0], pair[1], run_dir / "given")
             configs = str(given)
-            for d in said:
-                progress(f"{name}: {'stand-in' if d.stand_in else 'peer derived'}: {d}")
+            for line in said:
+                progress(f"{name}: peer derived: {line}")
             entry, source = preflight(scenario, values, topo, configs, engine, repeat)
         except LablbError:
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing ran: no run to keep
             raise
     else:
-        said = []
         entry, source = preflight(scenario, values, topo, configs, engine, repeat)
     trials = repeat * (int(values[scenario.trials_param]) if scenario.trials_param else 1)
     run_dir.mkdir(parents=True, exist_ok=True)
-    conf_dir = scenario.configure(source, values, run_dir)
+    conf_dir, stand_ins = lab_scripts(scenario.configure(source, values, run_dir), run_dir)
+    for stood in stand_ins:
+        progress(f"{name}: stand-in: {stood}")
     result = new_result(name, values, entry.name, engine, repeat, conf_dir)
-    # A pair's files may be rendered (a script stood in for): the user's own lines count.
-    given_files = [p for p in pair if p is not None] if pair is not None else None
-    result["config_warnings"] = ignored_lines(given_files or source)
-    result["stand_ins"] = [str(d) for d in said if d.stand_in]
+    result["config_warnings"] = ignored_lines(source)
+    result["stand_ins"] = stand_ins
     if result["config_warnings"]:
         progress(
             f"{name}: {len(result['config_warnings'])} config line(s) keepalived ignores and "

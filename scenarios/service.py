@@ -4,9 +4,12 @@ For VRRP-only configs (no ``virtual_server``), the most common keepalived deploy
 the VIP in front of HAProxy, nginx, MySQL or the Kubernetes API on the balancers
 themselves, watched by a ``vrrp_script`` (``killall -0 haproxy``, ``pidof nginx``,
 ``curl -f http://localhost:6443/healthz``). The lab runs a stand-in for that service on
-each balancer (``lablb.lab.local``: the process name and port the script implies), and
-the script runs as written. ``variant=haproxy`` derives such a config from any set (the
-suite's run on the seed): ``killall -0 haproxy`` every second, fall 2, rise 2, weight -2.
+each balancer (``lablb.lab.local``: the process name and port the script implies); the
+script runs as written where it checks a local port, and a search by process name or a
+script not on this machine becomes a connect to the node's own service (said:
+``lablb.config.local_service``). ``variant=haproxy`` derives such a config from any set
+(the suite's run on the seed): ``killall -0 haproxy`` every second, fall 2, rise 2,
+weight -2.
 
 Timeline (one trial):
   t0          the prober in cl01 pings the VIP and sends a TCP SYN to VIP:port every

@@ -81,3 +81,39 @@ def derive(configs: Path, out: Path, *variants: Variant) -> Path:
         (dest / conf.name).write_text(text)
         load(str(dest / conf.name))
     return dest
+
+
+def lab_scripts(configs: Path, out: Path) -> tuple[Path, list[str]]:
+    """The config set as the lab runs it: where a tracked script cannot run in the lab
+    as written (``lablb.config.local_service.stand_in_scripts``: a process search in the
+    hosts' shared process table, a program not on this machine), each node's file is
+    rendered under ``out/lab-configs`` with the lab's check in its place; otherwise the
+    set itself. What was changed, a line per script (each once)."""
+    from lablb.config.load import load, load_lenient
+    from lablb.config.local_service import stand_in_scripts
+    from lablb.config.render import render
+    from lablb.vrrp.scripts import resolve
+
+    files = sorted(configs.glob("*.conf"))
+    changed = {}
+    said: dict[str, None] = {}
+    for conf in files:
+        model, done = stand_in_scripts(load_lenient(str(conf)), lambda p: resolve(p) is not None)
+        if any(d.command is not None for d in done):
+            changed[conf] = (model, done)
+        said.update((str(d), None) for d in done)
+    if not changed:
+        return configs, list(said)
+    dest = out / "lab-configs"
+    dest.mkdir(parents=True, exist_ok=True)
+    for conf in files:
+        if conf not in changed:
+            # As it is: an include of the file where it is (its own includes resolve there).
+            (dest / conf.name).write_text(f"! {conf.name}, as given\ninclude {conf.resolve()}\n")
+            continue
+        model, done = changed[conf]
+        lines = "\n".join(f"  {d}" for d in done if d.command is not None)
+        text = render(model, header=f"{conf} as the lab runs it (rendered by lablb):\n{lines}")
+        (dest / conf.name).write_text(text)
+        load(str(dest / conf.name))
+    return dest, list(said)

@@ -1,5 +1,6 @@
 """The service a VRRP-only config's VIP fronts, read from the ``vrrp_script`` that
-watches it. Pure: a ``KeepalivedConfig`` in, a ``Watched`` out.
+watches it, and the checks the lab runs in place of those it cannot run as written.
+Pure: a ``KeepalivedConfig`` in, a ``Watched`` (or a changed config) out.
 
 The most common keepalived deployment has no ``virtual_server``: the VIP sits in front
 of a service on the balancers themselves (HAProxy, nginx, MySQL, the Kubernetes API),
@@ -11,12 +12,21 @@ command                                          watched
 ==============================================  =====================================
 ``killall -0 haproxy``, ``pidof nginx``,         the process (by name); its port from
 ``pgrep -x mysqld``                              ``SERVICE_PORTS``
-``curl -f http://localhost:6443/healthz``        the port (and the process, if the
-``nc -z 127.0.0.1 3306``                         port names one)
+``curl -f http://localhost:6443/healthz``,       the port (and the process, if the
+``nc -z 127.0.0.1 3306``, bash's ``/dev/tcp``    port names one)
 ==============================================  =====================================
 
-A command run through ``sh -c``/``bash -c`` is read inside. Anything else (a script
-file, ``systemctl``) names no process the lab can stand in for: ``None``.
+A command run through ``sh -c``/``bash -c`` is read inside. Anything else (``systemctl``,
+a script file that is there) names nothing the lab can stand in for: ``None``.
+
+The lab runs the script as written where that means the same thing as on a real node: a
+check of a local port does (each lab host has its own network namespace). Two cases do
+not (``stand_in_scripts``): a search for a process by name (the lab's hosts share one
+process table, so lb01's ``killall -0 haproxy`` would find lb02's), and a program that
+is not on this machine (``/etc/keepalived/check_apiserver.sh``, kept beside the
+production file). Both become a TCP connect to the service on the node's loopback
+(``LAB_CHECK``), the service named by the search or by the script's names; a missing
+script that names none is disabled, as keepalived disables it. Each change is said.
 
 The weight arithmetic is keepalived's (keepalived.conf(5), ``track_script``): the
 entry's own ``weight`` overrides the script's; 0 means a failing script puts the
@@ -76,12 +86,16 @@ class Watched:
 
 def _argv(command: str) -> list[str]:
     try:
-        argv = shlex.split(command)
+        return shlex.split(command)
     except ValueError:
         return []
+
+
+def _inner(argv: list[str]) -> tuple[list[str], str | None]:
+    """A ``sh -c``/``bash -c`` command's own words, and its $0."""
     if len(argv) >= 3 and argv[0].rsplit("/", 1)[-1] in ("sh", "bash") and argv[1] == "-c":
-        return _argv(argv[2])
-    return argv
+        return _argv(argv[2]), (argv[3] if len(argv) > 3 else None)
+    return argv, None
 
 
 def _words(argv: list[str]) -> list[str]:
@@ -99,9 +113,13 @@ def _words(argv: list[str]) -> list[str]:
 
 def read_check(command: str) -> tuple[str | None, int | None]:
     """(process, port) a check command looks for; either may be None."""
-    argv = _argv(command)
+    argv, name = _inner(_argv(command))
     if not argv:
         return None, None
+    for word in argv:  # bash's /dev/tcp/HOST/PORT (the lab's own check among them)
+        parts = word.split("<>")[-1].split("<")[-1].split("/")
+        if len(parts) == 5 and parts[1:3] == ["dev", "tcp"] and parts[3] in LOCAL_HOSTS:
+            return name, int(parts[4]) if parts[4].isdigit() else None
     program = argv[0].rsplit("/", 1)[-1]
     words = _words(argv)
     if program in FINDERS and words:
@@ -184,7 +202,10 @@ ALIASES = {
     "postgresql": "postgres",
     "apache": "apache2",
 }
-STAND_IN_CHECK = "/usr/bin/killall -0 {process}"
+# The lab's check of a node's own service: a TCP connect to it on the node's loopback.
+# Each lab host has its own network namespace, so it reaches that node's service only;
+# $0 names the service (for people, and for ``read_check``).
+LAB_CHECK = "/bin/bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port}' {process}"
 
 
 def implied_process(*names: str) -> str | None:
@@ -200,45 +221,58 @@ def implied_process(*names: str) -> str | None:
 
 @dataclass(frozen=True)
 class StandIn:
-    """A tracked script whose program is not on this machine, and what the lab does."""
+    """A tracked script the lab does not run as written, and what it runs instead."""
 
     script: str
-    program: str
+    written: str  # the command as written
     command: str | None  # what runs in its place; None: disabled, as keepalived does
+    why: str
 
     def __str__(self) -> str:
         if self.command is None:
-            return (
-                f"vrrp_script {self.script}: {self.program} is not on this machine and names "
-                "no service the lab can stand in for: disabled, as keepalived disables it"
-            )
-        return (
-            f"vrrp_script {self.script}: {self.program} is not on this machine; the lab runs "
-            f'"{self.command}" in its place (the service its name implies)'
-        )
+            return f"vrrp_script {self.script}: {self.why}: disabled, as keepalived disables it"
+        return f'vrrp_script {self.script}: {self.why}: the lab runs "{self.command}" instead'
+
+
+def lab_check(process: str, port: int | None = None) -> str:
+    return LAB_CHECK.format(port=port or SERVICE_PORTS.get(process, DEFAULT_PORT), process=process)
 
 
 def stand_in_scripts(
     config: m.KeepalivedConfig, found: Callable[[str], bool]
 ) -> tuple[m.KeepalivedConfig, list[StandIn]]:
-    """The config with each tracked script whose program ``found`` does not find (a
-    script kept beside the production config, not given to the lab) replaced by a check
-    of the service its name implies; what was done, per script."""
+    """The config as the lab runs it, and what it changed: each tracked script that
+    looks for a process by name (killall, pidof, pgrep) checks the node's own service
+    instead (Mininet's hosts share one process table: lb01's ``killall -0 haproxy``
+    would find lb02's haproxy), and each whose program ``found`` does not find (a script
+    kept beside the production file, not given) checks the service its name implies,
+    or is disabled, as keepalived disables it, when it implies none."""
     tracked = {t.name for i in config.vrrp_instances for t in i.track_script}
-    out, scripts = [], []
+    done, scripts = [], []
     for vs in config.vrrp_scripts:
-        words = _argv(vs.script.command) if vs.script is not None else []
-        if vs.name not in tracked or vs.script is None or (words and found(words[0])):
+        if vs.name not in tracked or vs.script is None:
             scripts.append(vs)
             continue
-        program = words[0] if words else vs.script.command
-        process = implied_process(program, vs.name)
-        if process is None:
-            out.append(StandIn(vs.name, program, None))
+        words = _argv(vs.script.command)
+        command: str | None = None
+        if not words or not found(words[0]):
+            program = words[0] if words else vs.script.command
+            process = implied_process(program, vs.name)
+            why = f"{program} is not on this machine"
+            if process is not None:
+                command, why = lab_check(process), f"{why}; its name implies {process}"
+        elif (_inner(words)[0] or [""])[0].rsplit("/", 1)[-1] in FINDERS:
+            process, _ = read_check(vs.script.command)
+            if process is None:
+                scripts.append(vs)
+                continue
+            command = lab_check(process)
+            why = ("it looks for a process by name, and the lab's hosts share one process "
+                   "table (another node's would be found)")  # fmt: skip
+        else:
             scripts.append(vs)
             continue
-        command = STAND_IN_CHECK.format(process=process)
-        out.append(StandIn(vs.name, program, command))
-        script = dataclasses.replace(vs.script, command=command)
+        done.append(StandIn(vs.name, vs.script.command, command, why))
+        script = vs.script if command is None else dataclasses.replace(vs.script, command=command)
         scripts.append(dataclasses.replace(vs, script=script))
-    return dataclasses.replace(config, vrrp_scripts=tuple(scripts)), out
+    return dataclasses.replace(config, vrrp_scripts=tuple(scripts)), done

@@ -25,12 +25,10 @@ from pathlib import Path
 
 from lablb.config import model as m
 from lablb.config.load import load, load_lenient
-from lablb.config.local_service import stand_in_scripts
 from lablb.config.peer import Derived, derive_peer
 from lablb.config.preprocess import conditional_ids
 from lablb.config.render import render
 from lablb.errors import UsageError
-from lablb.vrrp.scripts import resolve
 
 NODES = ("lb01", "lb02")  # the node the file is for, and its peer
 
@@ -46,46 +44,21 @@ def write_pair(config: Path, peer: Path | None, dest: Path) -> tuple[Path, list[
         by_id = node_models(config)
         if by_id is not None:
             return _per_id(config, by_id, dest)
-    read = load_lenient(str(config.resolve()))
-    replaced, stand_ins = _stand_ins(read)
-    source = replaced or read
+    source = load_lenient(str(config.resolve()))
     first, second = (dest / f"{n}.conf" for n in NODES)
-    _write(first, config, replaced, stand_ins, f"{NODES[0]}: {config}")
+    first.write_text(_include(config, f"{NODES[0]}: {config}"))
     if peer is not None:
-        theirs, their_stand_ins = _stand_ins(load_lenient(str(peer.resolve())))
-        _write(second, peer, theirs, their_stand_ins, f"{NODES[1]}: {peer}")
-        said = [Derived(None, f"the peer is {peer}, as given"), *their_stand_ins]
+        second.write_text(_include(peer, f"{NODES[1]}: {peer}"))
+        said = [Derived(None, f"the peer is {peer}, as given")]
     else:
         derived, said = derive_peer(source)
         lines = "\n".join(f"  {d}" for d in said)
         header = f"{NODES[1]}: the peer of {config}, derived by lablb:\n{lines}"
         second.write_text(render(derived, header=header))
         load(str(second))  # what was rendered must load as it did
-    said = [*stand_ins, *(d for d in said if d not in stand_ins)]
     notes = [f"{NODES[0]} runs {config.resolve()}", f"{NODES[1]}:", *(f"  {d}" for d in said)]
     (dest / "DERIVED.txt").write_text("\n".join(notes) + "\n")
     return dest, said
-
-
-def _stand_ins(model: m.KeepalivedConfig) -> tuple[m.KeepalivedConfig | None, list[Derived]]:
-    """The model with the lab's stand-in for each tracked script whose program is not on
-    this machine (``lablb.config.local_service``; None: nothing replaced), and one line
-    per such script said."""
-    new, done = stand_in_scripts(model, lambda program: resolve(program) is not None)
-    replaced = any(s.command is not None for s in done)
-    return (new if replaced else None), [Derived(None, str(s), stand_in=True) for s in done]
-
-
-def _write(dest: Path, given: Path, model: m.KeepalivedConfig | None, stand_ins: list[Derived],
-           what: str) -> None:  # fmt: skip
-    """The node's file: an include of the given one, or, when a script was stood in
-    for, the model rendered with it (the lines it replaced are said in its header)."""
-    if model is None:
-        dest.write_text(_include(given, what))
-        return
-    lines = "\n".join(f"  {d}" for d in stand_ins)
-    dest.write_text(render(model, header=f"{what}, rendered by lablb:\n{lines}"))
-    load(str(dest))
 
 
 def node_models(config: Path) -> list[tuple[str, m.KeepalivedConfig]] | None:
@@ -114,10 +87,7 @@ def _per_id(
     (a, _), (b, _) = by_id
     said = [Derived(None, f"{config} names config ids {a}, {b}: lb01 runs it as "
                     f"keepalived -i {a} would, lb02 as keepalived -i {b}")]  # fmt: skip
-    for node, (cid, read) in zip(NODES, by_id, strict=True):
-        replaced, stand_ins = _stand_ins(read)
-        model = replaced or read
-        said += [d for d in stand_ins if d not in said]
+    for node, (cid, model) in zip(NODES, by_id, strict=True):
         text = render(model, header=f"{node}: {config} as keepalived -i {cid} reads it")
         (dest / f"{node}.conf").write_text(text)
         load(str(dest / f"{node}.conf"))

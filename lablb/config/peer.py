@@ -39,7 +39,6 @@ class Derived:
 
     instance: str | None
     what: str
-    stand_in: bool = False  # not derived: the lab's stand-in for a missing script
 
     def __str__(self) -> str:
         return f"{self.instance}: {self.what}" if self.instance else self.what

@@ -76,14 +76,12 @@ class DerivedTopo(Topo):  # type: ignore[misc]  # Mininet has no type hints
                 )
 
 
-def ignored_lines(configs: Path | list[Path]) -> list[str]:
-    """What keepalived would ignore, truncate or rewrite in a config set (a folder, or
-    the files a pair was written from) and run anyway (the lab does the same): one
-    ``file:line:col: message`` per line, each once (two files including one fragment
-    name it once)."""
+def ignored_lines(configs: Path) -> list[str]:
+    """What keepalived would ignore, truncate or rewrite in a config set and run
+    anyway (the lab does the same): one ``file:line:col: message`` per line, each once
+    (two files including one fragment name it once)."""
     out: dict[str, None] = {}
-    files = sorted(configs.glob("*.conf")) if isinstance(configs, Path) else configs
-    for f in files:
+    for f in sorted(configs.glob("*.conf")):
         for d in load_running(str(f))[1]:
             out.setdefault(f"{d.where}: {d.message} (keepalived carries on)")
     return list(out)

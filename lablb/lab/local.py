@@ -44,6 +44,7 @@ class LocalService:
         argv = ["bash", "-c", 'exec -a "$0" "$@"', w.process, sys.executable, str(STANDIN),
                 "--name", w.process, "--port", str(w.port)]  # fmt: skip
         log = self.lab.workdir / self.host / "standin.out"
+        log.parent.mkdir(parents=True, exist_ok=True)
         self.proc = self.lab.popen(self.host, argv, log=log)
         deadline = time.monotonic() + START_TIMEOUT_S
         while not self._listening():

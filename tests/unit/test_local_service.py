@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 
 from lablb.config import model as m
+from lablb.config.files import lab_scripts
 from lablb.config.local_service import (
     implied_process,
+    lab_check,
     read_check,
     stand_in_scripts,
     tracked_weight,
     watched_service,
 )
-from lablb.config.pair import write_pair
 from tests.conftest import parse_text
 
 
@@ -31,6 +32,7 @@ from tests.conftest import parse_text
         ("curl -f http://127.0.0.1/health", None, 80),
         ("/bin/sh -c 'killall -0 haproxy'", "haproxy", None),
         ("nc -z 127.0.0.1 3306", None, 3306),
+        ("/bin/bash -c 'exec 3<>/dev/tcp/127.0.0.1/6443' kube-apiserver", "kube-apiserver", 6443),
         ("/etc/keepalived/check_haproxy.sh", None, None),
         ("systemctl is-active haproxy", None, None),
         ("curl -f http://10.0.0.5/health", None, None),  # not local: nothing to stand in
@@ -108,19 +110,30 @@ def test_a_tracked_script_not_on_this_machine_is_stood_in_for_by_its_service() -
     c = config("/etc/keepalived/check_haproxy.sh")
     new, done = stand_in_scripts(c, found=lambda program: program.startswith("/usr/bin/"))
     by_name = {s.script: s for s in done}
-    # check_haproxy.sh: haproxy, checked as the lab can; check.sh names no service.
-    assert by_name["chk"].command == "/usr/bin/killall -0 haproxy"
-    assert by_name["chk_other"].command is None and "disabled, as keepalived" in str(
-        by_name["chk_other"]
+    # check_haproxy.sh: haproxy, checked on the node's loopback; check.sh names no service.
+    assert by_name["chk"].command == lab_check("haproxy") == (
+        "/bin/bash -c 'exec 3<>/dev/tcp/127.0.0.1/80' haproxy"
     )
+    assert "check_haproxy.sh is not on this machine; its name implies haproxy" in str(
+        by_name["chk"]
+    )
+    assert by_name["chk_other"].command is None
+    assert "disabled, as keepalived disables it" in str(by_name["chk_other"])
     scripts = {s.name: s.script.command for s in new.vrrp_scripts if s.script}
-    assert scripts == {
-        "chk_other": "/etc/keepalived/check.sh",
-        "chk": "/usr/bin/killall -0 haproxy",
-    }
+    assert scripts == {"chk_other": "/etc/keepalived/check.sh", "chk": lab_check("haproxy")}
+    # The lab's own check reads back as the service it checks.
     w = watched_service(new, new.vrrp_instances[0])
     assert w is not None and (w.process, w.port) == ("haproxy", 80)
-    # Found programs, and scripts nobody tracks, are left as written.
+
+
+def test_a_process_search_checks_the_nodes_own_service_in_the_lab() -> None:
+    """Mininet's hosts share one process table: lb01's killall would find lb02's."""
+    for command in ("/usr/bin/killall -0 nginx", "/bin/sh -c 'pidof nginx'"):
+        _, done = stand_in_scripts(config(command), found=lambda program: True)
+        (stood,) = done
+        assert stood.command == lab_check("nginx") and "share one process table" in stood.why
+    # A check of a local port is the node's own already (each host has its own network).
+    c = config("curl -sf http://localhost:6443/healthz")
     assert stand_in_scripts(c, found=lambda program: True) == (c, [])
 
 
@@ -137,17 +150,20 @@ def test_a_scripts_names_imply_its_service(names: tuple[str, str], process: str 
     assert implied_process(*names) == process
 
 
-def test_a_pair_with_a_missing_script_runs_the_stand_in_on_both_nodes(tmp_path: Path) -> None:
-    conf = tmp_path / "keepalived.conf"
-    conf.write_text(CONF.format(command="/etc/keepalived/check_haproxy.sh", weight=-2,
-                                override=""))  # fmt: skip
-    dest, said = write_pair(conf, None, tmp_path / "given")
-    stood = [d for d in said if d.stand_in]
-    assert len(stood) == 2 and any("killall -0 haproxy" in str(d) for d in stood)
-    for node in ("lb01", "lb02"):
-        text = (dest / f"{node}.conf").read_text()
-        assert 'script "/usr/bin/killall -0 haproxy"' in text, node
-    assert "check_haproxy.sh is not on this machine" in (dest / "DERIVED.txt").read_text()
+def test_the_lab_runs_its_checks_in_a_set_of_its_own(tmp_path: Path) -> None:
+    given = tmp_path / "given"
+    given.mkdir()
+    (given / "lb01.conf").write_text(CONF.format(command="/usr/bin/killall -0 haproxy",
+                                                 weight=-2, override=""))  # fmt: skip
+    (given / "lb02.conf").write_text(CONF.format(command="/bin/true", weight=-2, override=""))
+    dest, said = lab_scripts(given, tmp_path)
+    assert dest == tmp_path / "lab-configs"
+    assert len(said) == 2  # lb01's killall; check.sh (on both: said once)
+    assert lab_check("haproxy") in (dest / "lb01.conf").read_text()
+    assert (dest / "lb02.conf").read_text().endswith(f"include {given / 'lb02.conf'}\n")
+    # A set whose scripts all run as written is run as it is.
+    (given / "lb01.conf").write_text(CONF.format(command="/bin/true", weight=-2, override=""))
+    assert lab_scripts(given, tmp_path / "again")[0] == given
 
 
 def test_the_vrrp_engine_disables_a_script_whose_program_is_missing_as_keepalived_does() -> None:
