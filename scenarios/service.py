@@ -130,7 +130,7 @@ class Service(Scenario):
         m = fault_under_probe(c, ctx.capture, fault, settle, float(ctx.params["interval"]))
         lan = lan_of(c)
         w = T.Kill(m.instant.before, m.instant.after, m.since, m.until, m.probes, m.frames)
-        trial = T.judge_kill(w, lan.ips[master], lan.vrid, script, arith, tb, slack)
+        trial = T.judge_kill(w, master, lan, script, arith, tb, slack)
         holders = c.holders(c.cluster_vip())
         trial.require(holders == [backup], f"after the kill the VIP is on {holders or 'nobody'}, "
                       f"not {backup}")  # fmt: skip

@@ -152,6 +152,8 @@ def watched_service(config: m.KeepalivedConfig, instance: m.VrrpInstance) -> Wat
             assert port is not None
             process = PROCESS_OF_PORT.get(port, "service")
             how = f"{vs.script.command}: port {port}"
+        elif port is not None:
+            how = f"{vs.script.command}: {process} on port {port}"
         else:
             how = f"{vs.script.command}: the process {process}"
         if port is None:

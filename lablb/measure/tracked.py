@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 from lablb.config import model as m
 from lablb.measure import bounds as B
-from lablb.measure.failover import PROBE_NAMES
+from lablb.measure.failover import PROBE_NAMES, Lan
 from lablb.measure.outage import ProbeLog, outage, summary
 from lablb.measure.pcap import Frame
 from lablb.measure.result import Trial
@@ -200,8 +200,8 @@ def steps(frames: Sequence[Frame], old_ip: str, vrid: int, arith: Arithmetic, at
 
 def judge_kill(
     w: Kill,
-    old_ip: str,
-    vrid: int,
+    old: str,
+    lan: Lan,
     script: ScriptTiming,
     arith: Arithmetic,
     backup: B.Timing,
@@ -210,7 +210,8 @@ def judge_kill(
     """The failover half of a trial: measurements, the trial's own bounds (widened by
     each probe's resolution) and problems."""
     trial = Trial()
-    s = steps(w.frames, old_ip, vrid, arith, w.at)
+    old_ip = lan.ips[old]
+    s = steps(w.frames, old_ip, lan.vrid, arith, w.at)
     what = "priority-0 advert" if arith.fault else f"advert at priority {arith.master_up}"
     if s.last_accepted is None:
         trial.problems.append(f"the capture shows no {what} from the old master")
@@ -259,16 +260,28 @@ def judge_kill(
     def rel(t: float | None) -> float | None:
         return None if t is None else round(t - w.at, 6)
 
+    new = next((h for h, ip in lan.ips.items() if ip == s.new_ip), None)
+    new_macs = {mac for mac, h in lan.macs.items() if h == new}
+    garp = next((f.t for f in w.frames if f.kind == "garp" and s.takeover is not None
+                 and f.t >= s.takeover and f.src_mac in new_macs), None)  # fmt: skip
+    served = w.probes.get("tcp") or w.probes.get("icmp")
+    answers = list(served.answered.values()) if served else []
+    after = s.takeover if s.takeover is not None else math.inf
+    before = max((t for t in answers if t < w.at), default=None)
+    first = min((t for t in answers if t > after), default=None)
     trial.keep(
         kill_at=w.at,
         kill_instant_width_s=round(w.at - w.before, 6),
         arithmetic=arith.explain(),
-        new_master_ip=s.new_ip,
+        new_master=new,
         probes=summaries,
         timeline={
-            "last_accepted_advert_s": rel(s.last_accepted),
+            "last_answer_before_s": rel(before),
+            "old_master_last_advert_s": rel(s.last_accepted),
             "first_lowered_advert_s": rel(s.first_lowered),
             "takeover_advert_s": rel(s.takeover),
+            "first_garp_s": rel(garp),
+            "first_answer_new_master_s": rel(first),
         },
     )
     return trial

@@ -8,6 +8,7 @@ import pytest
 
 from lablb.measure import bounds as B
 from lablb.measure import tracked as T
+from lablb.measure.failover import Lan
 from lablb.measure.outage import ProbeLog
 from lablb.measure.pcap import Frame
 from lablb.vrrp.timers import master_down_interval, skew_time
@@ -18,6 +19,7 @@ BACKUP = B.Timing(master_down_interval(99, 1.0, 2), skew_time(99, 1.0, 2), 1.0)
 WEIGHT = T.Arithmetic(-2, 100, 98, 99, nopreempt=False, backup_wins_tie=False)
 FAULT = T.Arithmetic(0, 100, 100, 99, nopreempt=False, backup_wins_tie=False)
 OLD, NEW = "172.30.0.11", "172.30.0.12"
+LAN = Lan({"mac-" + OLD: "lb01", "mac-" + NEW: "lb02"}, {"lb01": OLD, "lb02": NEW}, 51)
 
 
 def test_the_arithmetic_says_whether_the_vip_moves() -> None:
@@ -64,12 +66,13 @@ def test_a_weighted_failover_is_timed_from_the_last_advert_the_backup_accepted()
     frames = [advert(t, OLD, 100) for t in (99.4, 100.4, last)]
     frames += [advert(101.6, OLD, 98), advert(102.6, OLD, 98), advert(last + md + 0.0004, NEW, 99)]
     takeover = last + md + 0.0004
-    trial = T.judge_kill(window(frames, (100.0, takeover + 0.002)), OLD, 51, SCRIPT, WEIGHT,
+    trial = T.judge_kill(window(frames, (100.0, takeover + 0.002)), "lb01", LAN, SCRIPT, WEIGHT,
                          BACKUP, SLACK)  # fmt: skip
     assert trial.problems == []
     assert trial.measured["takeover_s"] == pytest.approx(md + 0.0004, abs=1e-6)
     assert trial.measured["failover_s"] == pytest.approx(takeover - 100.0, abs=1e-6)
     assert trial.measured["outage_s"] == 0.0
+    assert trial.data["new_master"] == "lb02"
     svc = trial.measured["service_outage_s"]
     assert svc is not None and svc == pytest.approx(takeover + 0.002 - 100.0, abs=0.002)
     for name, (low, high) in trial.bounds.items():
@@ -80,20 +83,20 @@ def test_a_master_advertising_another_priority_than_the_config_implies_is_a_prob
     md = BACKUP.master_down
     frames = [advert(t, OLD, 102) for t in (99.4, 100.4, 101.4)]  # a +2 the lab did not expect
     frames += [advert(101.6, OLD, 98), advert(101.4 + md, NEW, 101)]
-    trial = T.judge_kill(window(frames, (100.0, 101.4 + md)), OLD, 51, SCRIPT, WEIGHT, BACKUP,
+    trial = T.judge_kill(window(frames, (100.0, 101.4 + md)), "lb01", LAN, SCRIPT, WEIGHT, BACKUP,
                          SLACK)  # fmt: skip
     assert any("advertised priority 102 before the kill" in p for p in trial.problems)
     assert any("no advert at priority 100" in p for p in trial.problems)
     frames = [advert(t, OLD, 100) for t in (99.4, 100.4, 101.4)]
     frames += [advert(101.6, OLD, 98), advert(101.4 + md, NEW, 101)]  # a +2 on the backup
-    trial = T.judge_kill(window(frames, (100.0, 101.4 + md)), OLD, 51, SCRIPT, WEIGHT, BACKUP,
+    trial = T.judge_kill(window(frames, (100.0, 101.4 + md)), "lb01", LAN, SCRIPT, WEIGHT, BACKUP,
                          SLACK)  # fmt: skip
     assert any("the new master advertised priority 101" in p for p in trial.problems)
 
 
 def test_fault_mode_is_timed_from_the_goodbye_and_no_takeover_is_not_measured() -> None:
     frames = [advert(t, OLD, 100) for t in (99.4, 100.4)] + [advert(101.5, OLD, 0)]
-    trial = T.judge_kill(window(frames, (100.0, 106.0)), OLD, 51, SCRIPT, FAULT, BACKUP, SLACK)
+    trial = T.judge_kill(window(frames, (100.0, 106.0)), "lb01", LAN, SCRIPT, FAULT, BACKUP, SLACK)
     assert trial.measured["takeover_s"] is None and trial.measured["failover_s"] is None
     assert any("nobody else advertised" in p for p in trial.problems)
     frames.append(advert(101.5 + BACKUP.skew + 0.0002, NEW, 99))
