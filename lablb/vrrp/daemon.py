@@ -379,6 +379,9 @@ class Daemon:
         signal.signal(signal.SIGTERM, self._on_stop)
         signal.signal(signal.SIGINT, self._on_stop)
         signal.signal(signal.SIGHUP, self._on_reload)
+        # A script's exit wakes the loop (the wakeup fd), as keepalived reaps on SIGCHLD:
+        # its verdict counts when it ends, not at the loop's next turn.
+        signal.signal(signal.SIGCHLD, lambda _sig, _frame: None)
         links = io.LinkWatch()
         start = time.monotonic()
         self.execute(self.configure(start, ready=self._schedule))
@@ -390,7 +393,11 @@ class Daemon:
                 now = time.monotonic()
                 if run_for is not None and now - start >= run_for:
                     break
-                deadline = self.engine.deadline()
+                # The engine's timers and the scripts' schedules (each run starts when
+                # due, keepalived's timer thread; not at the loop's next turn).
+                dues = [t for t in (self.engine.deadline(), *(s.due() for s in self.scripts))
+                        if t is not None]  # fmt: skip
+                deadline = min(dues, default=None)
                 wait = MAX_WAIT if deadline is None else wait_towards(deadline - now, MAX_WAIT)
                 fds = [*by_fd, links.fileno(), wake_r.fileno()]
                 readable, _, _ = select.select(fds, [], [], wait)
@@ -412,7 +419,7 @@ class Daemon:
                 self.late = None if due is None or woke < due else woke - due
                 self.execute(self.engine.expire(woke))
                 self.late = None
-                self.on_scripts(now)
+                self.on_scripts(woke)
                 self.children.reap(now)
         finally:
             self.execute(self.engine.stop(time.monotonic()))

@@ -35,6 +35,13 @@ class ScriptTracker:
     proc: subprocess.Popen[bytes] | None = None
     started: float = 0.0
 
+    def due(self) -> float:
+        """When the tracker next needs the loop: its next run, or, while one runs, the
+        moment it is killed for its timeout (its exit wakes the loop: SIGCHLD)."""
+        if self.proc is not None:
+            return self.started + (self.script.timeout or self.script.interval)
+        return self.next_run
+
     def poll(self, now: float) -> tuple[bool, int] | None:
         """Reap or start the script; (up, exit code) when its verdict changed."""
         change = None
