@@ -239,9 +239,13 @@ def judge_kill(
         name = PROBE_NAMES[kind]
         if kind == "icmp":
             nominal = client_outage(arith, backup, slack, 0.0)
+            # The VIP stops answering only around the takeover (with a weight, when the
+            # old master hears the new one), not at the kill: that far on, its gap may start.
+            start_by = failover(script, arith, backup, slack)[1] + nominal[1]
         else:
             nominal = service_outage(script, arith, backup, slack, 0.0)
-        o = outage(log, w.at, w.since, w.until, latest_start=nominal[1] + log.interval,
+            start_by = nominal[1]  # the service stops at the kill
+        o = outage(log, w.at, w.since, w.until, latest_start=start_by + log.interval,
                    fault_from=w.before)  # fmt: skip
         trial.problems.extend(o.problems())
         low, high = nominal

@@ -55,8 +55,10 @@ def probe(kind: str, lost: tuple[float, float], t0: float = 99.0, t1: float = 10
     return ProbeLog(kind, "x", 0.001, sent, answered)
 
 
-def window(frames: list[Frame], tcp_lost: tuple[float, float]) -> T.Kill:
-    probes = {"icmp": probe("icmp", (0.0, 0.0)), "tcp": probe("tcp", tcp_lost)}
+def window(
+    frames: list[Frame], tcp_lost: tuple[float, float], icmp_lost: tuple[float, float] = (0, 0)
+) -> T.Kill:
+    probes = {"icmp": probe("icmp", icmp_lost), "tcp": probe("tcp", tcp_lost)}
     return T.Kill(99.9999, 100.0, 99.5, 105.5, probes, frames)
 
 
@@ -77,6 +79,20 @@ def test_a_weighted_failover_is_timed_from_the_last_advert_the_backup_accepted()
     assert svc is not None and svc == pytest.approx(takeover + 0.002 - 100.0, abs=0.002)
     for name, (low, high) in trial.bounds.items():
         assert low <= (trial.measured[name] or 0.0) <= high, name
+
+
+def test_the_vips_own_gap_falls_at_the_takeover_not_at_the_kill() -> None:
+    """With a weight the VIP answers until the old master hears the new one: a probe or
+    two lost then is the fault's, seconds after the kill."""
+    md = BACKUP.master_down
+    takeover = 101.4 + md
+    frames = [advert(t, OLD, 100) for t in (99.4, 100.4, 101.4)]
+    frames += [advert(101.6, OLD, 98), advert(takeover, NEW, 99)]
+    w = window(frames, (100.0, takeover + 0.002), icmp_lost=(takeover, takeover + 0.0012))
+    trial = T.judge_kill(w, "lb01", LAN, SCRIPT, WEIGHT, BACKUP, SLACK)
+    assert trial.problems == []
+    icmp = trial.measured["outage_s"]
+    assert icmp is not None and 0.001 <= icmp <= 0.003
 
 
 def test_a_master_advertising_another_priority_than_the_config_implies_is_a_problem() -> None:
