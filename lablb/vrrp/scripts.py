@@ -64,9 +64,10 @@ class ScriptTracker:
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
-            except OSError:
+            except OSError:  # it could not even start: a failure, said like one
                 self.proc = None
-                self.state.result(False)
+                failed = self.state.result(False)
+                change = change if failed is None else (failed, -1)
             self.started, self.next_run = now, now + self.script.interval
         return change
 
@@ -111,7 +112,7 @@ def trackers(config: KeepalivedConfig) -> list[ScriptTracker]:
             if t.name == vs.name
         ]
         if users and vs.script is not None:
-            out.append(ScriptTracker(vs, users, RiseFall(vs.rise, vs.fall, up=not vs.init_fail)))
+            out.append(ScriptTracker(vs, users, RiseFall(vs.rise, vs.fall, init_fail=vs.init_fail)))
     return out
 
 

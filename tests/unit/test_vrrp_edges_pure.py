@@ -43,13 +43,22 @@ def test_bad_mac_is_refused(bad: str) -> None:
     ("rise", "fall", "results", "changes"),
     [
         (1, 1, [False, True], [False, True]),
-        (2, 3, [False, False, False, True, True], [None, None, False, None, True]),
-        (2, 2, [False, True, False, False], [None, None, None, False]),
+        # The first result decides (keepalived's INIT), then rise/fall count.
+        (2, 3, [True, False, False, False, True, True], [True, None, None, False, None, True]),
+        (2, 3, [False, False, True, True], [False, None, None, True]),
+        (2, 2, [True, False, True, False, False], [True, None, None, None, False]),
     ],
 )
 def test_rise_fall(rise: int, fall: int, results: list[bool], changes: list[bool | None]) -> None:
     rf = RiseFall(rise, fall)
     assert [rf.result(r) for r in results] == changes
+
+
+def test_init_fail_starts_down_and_needs_rise_successes() -> None:
+    rf = RiseFall(rise=2, fall=2, init_fail=True)
+    assert rf.up is False
+    assert [rf.result(r) for r in (True, True, False, False)] == [False, True, None, False]
+    assert RiseFall(rise=1, init_fail=True).result(True) is True
 
 
 def _engine(priority: int = 100) -> Engine:
