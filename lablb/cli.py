@@ -77,12 +77,25 @@ def _add_pair_args(p: argparse.ArgumentParser) -> None:
         "derives it (BACKUP, next lower priority, unicast addresses swapped)",
     )
     p.add_argument("--peer", metavar="FILE", help="with --config: the peer's own file instead")
+    p.add_argument(
+        "--root",
+        metavar="DIR",
+        help="with --config: where /etc/keepalived is, for the file's absolute includes "
+        "(default: the file's own folder; never this machine's /etc/keepalived)",
+    )
+
+
+def _root(args: argparse.Namespace) -> Path | None:
+    root = getattr(args, "root", None)
+    return Path(root) if root else None
 
 
 def _pair(args: argparse.Namespace) -> tuple[Path, Path | None] | None:
     """(--config, --peer) as paths, or None; refused with --configs or alone --peer."""
     if args.peer and not args.config:
         raise UsageError("--peer goes with --config FILE")
+    if getattr(args, "root", None) and not args.config:
+        raise UsageError("--root goes with --config FILE")
     if not args.config:
         return None
     if getattr(args, "configs", None) or getattr(args, "dir", None):
@@ -97,7 +110,7 @@ def _pair_set(args: argparse.Namespace, dest: Path) -> Path | None:
         return None
     from lablb.config.pair import write_pair
 
-    folder, said = write_pair(pair[0], pair[1], dest)
+    folder, said = write_pair(pair[0], pair[1], dest, _root(args))
     print(f"{pair[0]}: lb01; its peer lb02:")
     for line in said:
         print(f"  - {line}")
@@ -264,9 +277,19 @@ def _up(args: argparse.Namespace) -> int:
                 MailSink(lab, name)
                 print(f"  {name:<6} SMTP sink, mail in {lab.workdir / name / 'mail'}")
         if args.engine != "none" and entry.balancers:
+            from lablb.config.files import lab_scripts
+            from lablb.config.load import load_lenient
             from lablb.lab.balancer import engines_for, start_vrrp
+            from lablb.lab.local import fronted, start_local_services
 
-            configs = entry.config_dir(args.configs).resolve()
+            configs, stood = lab_scripts(entry.config_dir(args.configs).resolve(), lab.workdir)
+            for line in stood:
+                print(f"  stand-in: {line}")
+            watched = fronted(load_lenient(str(configs / f"{entry.balancers[0]}.conf")))
+            if watched is not None:  # VRRP only: the service the VIP fronts, on each balancer
+                start_local_services(lab, entry.balancers, watched)
+                print(f"  {watched.process} (the lab's stand-in) on TCP {watched.port} on "
+                      f"{', '.join(entry.balancers)}")  # fmt: skip
             nodes = start_vrrp(lab, configs, engines_for(args.engine, entry.balancers))
             for name, node in nodes.items():
                 print(f"  {name:<6} VRRP: {node.engine} -f {node.config}  (log {node.log})")
@@ -403,6 +426,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         args.param,
         progress,
         pair=_pair(args),
+        root=_root(args),
     )
     made = plots(run_dir, result)
     if args.junit:

@@ -425,10 +425,12 @@ def run(
     params: list[str] | None = None,
     progress: Callable[[str], None] = lambda s: None,
     pair: tuple[Path, Path | None] | None = None,
+    root: Path | None = None,
 ) -> tuple[dict[str, Any], Path]:
     """Run a scenario; returns (result, run directory). ``pair``: one keepalived.conf
     (and its peer's, else derived), written into the run directory as the config set
-    (``lablb.config.pair``) instead of ``configs``."""
+    (``lablb.config.pair``) instead of ``configs``; ``root``: where its /etc/keepalived
+    includes are read from."""
     from lablb.config.files import lab_scripts
     from lablb.lab.capture import Capture, Counters
     from lablb.lab.cluster import start_cluster
@@ -444,7 +446,7 @@ def run(
         from lablb.config.pair import write_pair
 
         try:
-            given, said = write_pair(pair[0], pair[1], run_dir / "given")
+            given, said = write_pair(pair[0], pair[1], run_dir / "given", root)
             configs = str(given)
             for line in said:
                 progress(f"{name}: peer derived: {line}")

@@ -46,6 +46,36 @@ class FileReader:
         return os.path.realpath(path)
 
 
+KEEPALIVED_DIR = "/etc/keepalived"  # where a real node's absolute includes point
+
+
+class RootedReader(FileReader):
+    """Files as the node they were written for has them: ``/etc/keepalived/...`` (an
+    absolute ``include``, as deployments write them) is read from ``root`` (``--root``;
+    by default the folder of the file given), never from this machine's own
+    /etc/keepalived. ``mapped`` records each path read or globbed that way."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = str(root.resolve())
+        self.mapped: dict[str, str] = {}
+
+    def _map(self, path: str) -> str:
+        if path != KEEPALIVED_DIR and not path.startswith(KEEPALIVED_DIR + "/"):
+            return path
+        here = self.root + path[len(KEEPALIVED_DIR) :]
+        self.mapped[path] = here
+        return here
+
+    def read(self, path: str) -> str:
+        return super().read(self._map(path))
+
+    def glob(self, pattern: str) -> list[str]:
+        return super().glob(self._map(pattern))
+
+    def realpath(self, path: str) -> str:
+        return super().realpath(self._map(path))
+
+
 class MemoryReader:
     def __init__(self, files: dict[str, str]) -> None:
         self.files = {posixpath.normpath(k): v for k, v in files.items()}

@@ -301,6 +301,11 @@ def load_running(
     return parsed.config, parsed.errors
 
 
+def carried_on(d: Diagnostic) -> str:
+    """One line of what keepalived ignores, truncates or rewrites and runs without."""
+    return f"{d.where}: {d.message} (keepalived carries on)"
+
+
 # Errors keepalived starts with that the lab will not run: an unrendered template (it
 # would run on placeholders), braces that do not balance (keepalived reads the rest of
 # the file into the open block: what runs is an accident of the file's layout; a

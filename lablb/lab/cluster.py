@@ -17,11 +17,11 @@ from pathlib import Path
 from lablb.checker.dns import DNS_PORT
 from lablb.config.edit import service_instance
 from lablb.config.load import load_lenient
-from lablb.config.local_service import Watched, tracked_weight, watched_service
+from lablb.config.local_service import Watched, tracked_weight
 from lablb.config.model import KeepalivedConfig, VrrpInstance, v4
 from lablb.errors import LabError
 from lablb.lab.balancer import VrrpNode, engines_for, start_vrrp
-from lablb.lab.local import LocalService, start_local_services
+from lablb.lab.local import LocalService, fronted, start_local_services
 from lablb.lab.net import Lab
 from lablb.lab.registry import TopoEntry
 from lablb.lab.web import (
@@ -359,9 +359,7 @@ def start_cluster(
     web = start_web(lab, webs, entry.docroot() or Path(), video_mb, tls) if webs else {}
     mail_hosts = [n for n, r in hosts.items() if r == "mail"]
     mail = MailSink(lab, mail_hosts[0]) if mail_hosts else None
-    inst = service_instance(first)
-    watched = watched_service(first, inst) if inst and not first.virtual_servers else None
-    # Up before the daemons: their scripts find the service from the first run.
+    watched = fronted(first)
     local = start_local_services(lab, entry.balancers, watched) if watched else {}
     nodes = start_vrrp(lab, configs, engines_for(engine, entry.balancers))
     cluster = Cluster(

@@ -16,7 +16,8 @@ from mininet.topo import Topo
 
 from lablb.config import model as m
 from lablb.config.edit import service_instance
-from lablb.config.load import load_lenient, load_running
+from lablb.config.load import carried_on, load_lenient, load_running
+from lablb.config.pair import IGNORED
 from lablb.config.runnable import require_runnable
 from lablb.errors import ConfigError
 from lablb.lab.graph import describe
@@ -83,7 +84,12 @@ def ignored_lines(configs: Path) -> list[str]:
     out: dict[str, None] = {}
     for f in sorted(configs.glob("*.conf")):
         for d in load_running(str(f))[1]:
-            out.setdefault(f"{d.where}: {d.message} (keepalived carries on)")
+            out.setdefault(carried_on(d))
+    # A file rendered for the lab (its /etc/keepalived includes read from --root) keeps
+    # the given file's own lines here (``lablb.config.pair``).
+    kept = configs / IGNORED
+    if kept.is_file():
+        out.update((line, None) for line in kept.read_text().splitlines() if line)
     return list(out)
 
 

@@ -16,7 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-from lablb.config.local_service import Watched
+from lablb.config.edit import service_instance
+from lablb.config.local_service import Watched, watched_service
+from lablb.config.model import KeepalivedConfig
 from lablb.errors import LabError
 from lablb.lab.kernel import Instant
 from lablb.lab.net import Lab
@@ -71,9 +73,19 @@ class LocalService:
         self.proc = None
 
 
+def fronted(config: KeepalivedConfig) -> Watched | None:
+    """VRRP only (no virtual_server): the local service the VIP's instance watches."""
+    inst = service_instance(config)
+    if inst is None or config.virtual_servers:
+        return None
+    return watched_service(config, inst)
+
+
 def start_local_services(
     lab: Lab, hosts: tuple[str, ...], watched: Watched
 ) -> dict[str, LocalService]:
+    """The stand-in on each of ``hosts``, up before their VRRP daemons: their scripts
+    find the service from the first run."""
     services = {}
     for host in hosts:
         service = LocalService(lab, host, watched)

@@ -117,6 +117,40 @@ def test_the_set_runs_the_users_own_file_and_a_peer_that_loads(tmp_path: Path) -
         write_pair(tmp_path / "nosuch.conf", None, tmp_path / "x")
 
 
+def test_includes_into_etc_keepalived_are_read_from_the_files_own_folder(
+    tmp_path: Path,
+) -> None:
+    """A deployment's file includes /etc/keepalived/conf.d/*.conf by its absolute path:
+    the lab reads the user's tree (``--root``, by default the file's folder), never this
+    machine's /etc/keepalived, and gives its daemons the file whole."""
+    user = tmp_path / "lb" / "keepalived.conf"
+    (user.parent / "conf.d").mkdir(parents=True)
+    (user.parent / "conf.d" / "vip.conf").write_text("10.10.0.100/24\n")
+    user.write_text(
+        MULTICAST.replace("10.10.0.100/24", "include /etc/keepalived/conf.d/*.conf")
+        .replace("advert_int", "nat_mask 255.255.255.0\n    advert_int")  # ignored: said
+    )
+    folder, said = write_pair(user, None, tmp_path / "set")
+    text = (folder / "lb01.conf").read_text()
+    assert "include" not in text.replace("includes", "") and "10.10.0.100/24" in text
+    assert any(f"is read from {user.parent}/conf.d/*.conf" in str(d) for d in said)
+    assert load(str(folder / "lb02.conf")).vrrp_instances[0].vips
+    # What keepalived ignores in the user's own file is still said, with its line.
+    assert f"{user}:" in (folder / "IGNORED.txt").read_text()
+    assert "nat_mask" in (folder / "IGNORED.txt").read_text()
+    from lablb.lab.derived import ignored_lines  # what the run's summary lists
+
+    assert any("nat_mask" in line for line in ignored_lines(folder))
+    # --root elsewhere: the tree is read from there.
+    other = tmp_path / "elsewhere"
+    (other / "conf.d").mkdir(parents=True)
+    (other / "conf.d" / "vip.conf").write_text("10.10.0.200/24\n")
+    folder, _ = write_pair(user, None, tmp_path / "set2", root=other)
+    assert "10.10.0.200/24" in (folder / "lb01.conf").read_text()
+    with pytest.raises(UsageError, match="no such directory"):
+        write_pair(user, None, tmp_path / "set3", root=tmp_path / "nosuch")
+
+
 def test_files_that_are_not_one_cluster_are_checked_one_by_one(tmp_path: Path) -> None:
     from lablb.check import check, one_cluster
 
