@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv4Interface
+from pathlib import Path
 
 import pytest
 
@@ -617,3 +618,23 @@ def test_email_placeholder_gets_its_own_hint() -> None:
     parsed = parse_text("global_defs {\n notification_email_from [email\u00a0protected]\n}\n")
     extra = [d for d in parsed.diagnostics if d.code == "extra-argument"]
     assert extra and "web page" in extra[0].hint
+
+
+@pytest.mark.parametrize(("written", "runs"), [(0.3, 1.0), (0.5, 1.0), (1.4, 1.0), (2.5, 3.0)])
+def test_a_v2_advert_int_runs_rounded_as_keepalived_rounds_it(
+    tmp_path: Path, written: float, runs: float
+) -> None:
+    """keepalived 2.2.7: "VRRPv2 advertisement interval 0.500000s must be an integer.
+    rounding"; on the wire 0.3, 0.5 and 1.4 advertise every 1 s. The lab runs (and
+    bounds) what keepalived runs, and says so."""
+    from lablb.config.load import load_running
+
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(
+        "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n priority 100\n"
+        f" advert_int {written}\n virtual_ipaddress {{\n  10.0.0.100/24\n }}\n}}\n"
+    )
+    config, said = load_running(str(conf))
+    assert config.vrrp_instances[0].advert_int == runs
+    assert [d.code for d in said] == ["advert-int-v2"]
+    assert f"rounds it to {runs:g}" in said[0].message
