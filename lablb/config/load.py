@@ -288,7 +288,9 @@ def load_running(
     ``ConfigError`` only for what keepalived would not start with (a fatal error) and
     for an unrendered template (it would start, on placeholders: nothing to learn)."""
     parsed = _parsed(path, reader, config_id)
-    fatal = [d for d in parsed.errors if d.fatal or d.code in UNRUNNABLE]
+    # A keyword without its value where keepalived needs one (``stops``): keepalived
+    # exits at start ("permanent error CONFIG. Terminating", measured in the lab).
+    fatal = [d for d in parsed.errors if d.fatal or d.stops or d.code in UNRUNNABLE]
     if fatal:
         unbalanced = "the lab cannot run a file whose blocks do not close: "
         odd = "the lab does not run a file with a no-break or other odd space: "
