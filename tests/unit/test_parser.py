@@ -640,7 +640,9 @@ def test_a_v2_advert_int_runs_rounded_as_keepalived_rounds_it(
     assert f"rounds it to {runs:g}" in said[0].message
 
 
-def test_a_keyword_without_its_needed_value_is_refused_as_keepalived_exits(tmp_path: Path) -> None:
+def test_a_keyword_without_its_needed_value_is_refused_as_keepalived_exits(
+    tmp_path: Path,
+) -> None:
     """keepalived 2.2.7 exits at start on ``state`` with no value ("permanent error
     CONFIG. Terminating", seen in the lab): the lab refuses it in one line, not runs it."""
     from lablb.config.load import load_running
@@ -651,5 +653,5 @@ def test_a_keyword_without_its_needed_value_is_refused_as_keepalived_exits(tmp_p
         "vrrp_instance VI_1 {\n    state\n    interface eth0\n    virtual_router_id 51\n"
         "    virtual_ipaddress {\n        10.0.0.100/24\n    }\n}\n"
     )
-    with pytest.raises(ConfigError, match=r"keepalived.conf:2:5: keepalived would not start: state"):
+    with pytest.raises(ConfigError, match=r"conf:2:5: keepalived would not start: state"):
         load_running(str(conf))
