@@ -6,6 +6,12 @@ client-to-VIP half of the traffic. ``-s 128``: headers are enough for the timeli
 a 150 MB stream would otherwise make a 150 MB pcap. Timestamps are the kernel's, in
 nanoseconds, on CLOCK_REALTIME (the probes' clock); ``frames`` reads what has been
 written so far, from where the last read stopped.
+
+Unicast VRRP (``unicast_peer``) is not flooded: the switch carries lb01's adverts to
+lb02's port alone, and the router never sees them. So each balancer's switch port is
+captured too (root namespace, frames the balancer sends, VRRP that is not multicast:
+nothing at all for a multicast pair), into ``capture-NODE-unicast.pcap``, and
+``frames`` merges them in time order.
 """
 
 from __future__ import annotations
@@ -25,6 +31,39 @@ SNAPLEN = 128
 BUFFER_KIB = 8192  # probe traffic at 1 ms is ~5000 frames/s: room for a slow moment
 FLUSH_S = 0.2  # tcpdump -U writes each frame as it is captured; give the last ones time
 FILTER = "vrrp or arp or (tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0) or icmp"
+UNICAST_VRRP = "(ip proto 112 and not ip multicast) or (ip6 proto 112 and not ip6 multicast)"
+
+
+def tcpdump_argv(iface: str, path: Path, bpf: str, inbound: bool = False) -> list[str]:
+    # nice: the kernel stamps each frame on arrival, so a lower priority costs the
+    # capture nothing but a deeper buffer, and the daemons under test lose no slice.
+    return [
+        "nice", "-n", str(INSTRUMENT_NICE), "tcpdump", "-n", "-i", iface,
+        *(["-Q", "in"] if inbound else []),
+        "-s", str(SNAPLEN), "-B", str(BUFFER_KIB), "--time-stamp-precision=nano",
+        "--immediate-mode",  # else libpcap holds frames up to its 1 s block timeout
+        "-U", "-w", str(path), bpf,
+    ]  # fmt: skip
+
+
+class PcapTail:
+    """Reads a pcap as tcpdump writes it, from where the last read stopped."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self._offset = path, 0
+
+    def new_frames(self) -> list[Frame]:
+        try:
+            with self.path.open("rb") as f:
+                header = f.read(GLOBAL_HEADER)
+                f.seek(max(self._offset, GLOBAL_HEADER))
+                rest = f.read()
+        except OSError:
+            return []
+        start = max(self._offset, GLOBAL_HEADER)
+        new, used = read_frames(header + rest, GLOBAL_HEADER)
+        self._offset = start + used - GLOBAL_HEADER
+        return new
 
 
 class Capture:
@@ -42,7 +81,8 @@ class Capture:
     ) -> None:
         self.lab, self.path, self.iface, self.bpf = lab, path, iface, bpf
         self.proc: subprocess.Popen[bytes] | None = None
-        self._offset = 0
+        self._tail = PcapTail(path)
+        self._extra: list[tuple[subprocess.Popen[bytes], PcapTail]] = []
         self._frames: list[Frame] = []
         if host is None:
             routers = [h.name for h in lab.hosts if getattr(h, "role", "") == "router"]
@@ -52,51 +92,51 @@ class Capture:
     def start(self) -> Capture:
         if self.host is None:
             return self
-        # nice: the kernel stamps each frame on arrival, so a lower priority costs the
-        # capture nothing but a deeper buffer, and the daemons under test lose no slice.
-        argv = [
-            "nice",
-            "-n",
-            str(INSTRUMENT_NICE),
-            "tcpdump",
-            "-n",
-            "-i",
-            self.iface,
-            "-s",
-            str(SNAPLEN),
-            "-B",
-            str(BUFFER_KIB),
-            "--time-stamp-precision=nano",
-            "--immediate-mode",  # else libpcap holds frames up to its 1 s block timeout
-            "-U",
-            "-w",
-            str(self.path),
-            self.bpf,
-        ]
+        argv = tcpdump_argv(self.iface, self.path, self.bpf)
         self.proc = self.lab.popen(self.host, argv, log=self.path.with_suffix(".log"))
         self.lab.on_teardown(self.stop)
+        if self.bpf == FILTER:
+            self._unicast_ports()
         return self
+
+    def _unicast_ports(self) -> None:
+        """A capture of the unicast VRRP each balancer sends, on its switch port."""
+        for host in self.lab.hosts:
+            if getattr(host, "role", "") != "balancer":
+                continue
+            for intf in host.intfList():
+                link = getattr(intf, "link", None)
+                if link is None:
+                    continue
+                port = (link.intf2 if link.intf1 is intf else link.intf1).name
+                path = self.path.with_name(f"{self.path.stem}-{host.name}-unicast.pcap")
+                log = open(path.with_suffix(".log"), "ab")  # noqa: SIM115 - the child's
+                try:
+                    proc = subprocess.Popen(  # the switch side: the root namespace
+                        tcpdump_argv(port, path, UNICAST_VRRP, inbound=True),
+                        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    )  # fmt: skip
+                finally:
+                    log.close()
+                self._extra.append((proc, PcapTail(path)))
+                break  # its first link: the LAN its instance runs on
 
     def stop(self) -> None:
         stop_child(self.proc, signal.SIGINT)  # tcpdump flushes the pcap on SIGINT
         self.proc = None
+        for proc, _ in self._extra:
+            stop_child(proc, signal.SIGINT)
 
     def frames(self, since: float, until: float, flush: bool = True) -> list[Frame]:
-        """The captured frames stamped in [since, until] (older ones are forgotten);
-        ``flush`` first gives tcpdump time to write the last ones."""
+        """The captured frames stamped in [since, until] (older ones are forgotten), in
+        time order; ``flush`` first gives tcpdump time to write the last ones."""
         if flush and self.proc is not None:
             time.sleep(FLUSH_S)
-        try:
-            with self.path.open("rb") as f:
-                header = f.read(GLOBAL_HEADER)
-                f.seek(max(self._offset, GLOBAL_HEADER))
-                rest = f.read()
-        except OSError:
-            header = rest = b""
-        start = max(self._offset, GLOBAL_HEADER)
-        new, used = read_frames(header + rest, GLOBAL_HEADER)
-        self._offset = start + used - GLOBAL_HEADER
-        self._frames = [f for f in self._frames if f.t >= since] + new
+        new = self._tail.new_frames()
+        for _, tail in self._extra:
+            new += tail.new_frames()
+        kept = [f for f in self._frames if f.t >= since]
+        self._frames = sorted(kept + new, key=lambda f: f.t)  # the pcaps interleave
         return [f for f in self._frames if since <= f.t <= until]
 
     @property

@@ -128,9 +128,9 @@ def derive_plan(configs: Mapping[str, m.KeepalivedConfig]) -> Plan:
                 "a balancer alone",
                 "a config set holds one file per balancer, two or more per VRID",
             )
-    lan = server_lan(first)
+    lan, how = lan_of(first)
     taken: set[IPv4Address] = set()
-    notes: list[str] = [f"server LAN {lan}, from {first.name}'s first VIP ({first.where})"]
+    notes: list[str] = [f"server LAN {lan}, from {first.name}'s {how} ({first.where})"]
 
     def on_lan(addr: m.IPAddress, where: Where, what: str) -> IPv4Address:
         addr = ipv4(addr, where, what)
@@ -257,13 +257,27 @@ def ipv4_interface(iface: m.IPInterface, where: Where) -> IPv4Interface:
 
 
 def server_lan(inst: m.VrrpInstance) -> IPv4Network:
-    """The LAN an instance runs on: its first VIP with a prefix (else unicast_src_ip's
-    /24); ConfigError naming the instance if neither says."""
+    """The LAN an instance runs on: its first VIP with a prefix, else the /24 of its
+    unicast_src_ip, of its first unicast peer, or of its first VIP (a VIP written
+    without a prefix, keepalived's /32, as the Kubernetes HA guide writes it: the node's
+    own address is on a LAN the file does not say; the lab takes the VIP's /24, which
+    ``lablb topo derive`` shows); ConfigError naming the instance if none says."""
+    return lan_of(inst)[0]
+
+
+def lan_of(inst: m.VrrpInstance) -> tuple[IPv4Network, str]:
+    """``server_lan``, and where it comes from, in words."""
     for a in (*inst.virtual_ipaddress, *inst.virtual_ipaddress_excluded):
         if a.interface.network.prefixlen <= 30:
-            return ipv4_interface(a.interface, a.where).network
-    if inst.unicast_src_ip is not None:
-        return IPv4Network(f"{inst.unicast_src_ip}/24", strict=False)
+            return ipv4_interface(a.interface, a.where).network, "first VIP"
+    for addr, what in ((inst.unicast_src_ip, "unicast_src_ip"),
+                       *((p, "first unicast peer") for p in inst.unicast_peer[:1])):  # fmt: skip
+        if isinstance(addr, IPv4Address):
+            return IPv4Network(f"{addr}/24", strict=False), f"{what}'s /24"
+    first = next(iter(inst.virtual_ipaddress), None)
+    if first is not None and isinstance(first.interface.ip, IPv4Address):
+        how = "first VIP's /24 (the VIP has no prefix: the file does not say the LAN)"
+        return IPv4Network(f"{first.interface.ip}/24", strict=False), how
     raise _bad(
         inst.where,
         f"vrrp_instance {inst.name}: no VIP with a prefix, so the server LAN is unknown",

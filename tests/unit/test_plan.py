@@ -147,3 +147,21 @@ vrrp_instance VI_1 {
     assert lb02.links[0].address.ip == IPv4Address("10.0.1.11")  # its unicast_src_ip
     assert peer.vrrp_instances[0].unicast_peer == (lb01.links[0].address.ip,)
     assert plan.host("r1").links[0].address.ip == IPv4Address("10.0.1.1")
+
+
+def test_a_vip_without_a_prefix_puts_the_lan_on_its_slash_24_and_says_so() -> None:
+    """The Kubernetes HA guide writes the VIP bare (keepalived's /32): the file does not
+    say the LAN, so the lab takes the VIP's /24, and its notes say where it came from."""
+    from lablb.lab.plan import lan_of
+
+    text = (
+        "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n priority 101\n"
+        " virtual_ipaddress {\n  10.0.0.200\n }\n}\n"
+    )
+    inst = parse_text(text).config.vrrp_instances[0]
+    lan, how = lan_of(inst)
+    assert str(lan) == "10.0.0.0/24" and "no prefix" in how
+    peer = " unicast_peer {\n  10.9.9.3\n }\n virtual_ipaddress"
+    unicast = text.replace(" virtual_ipaddress", peer)
+    lan, how = lan_of(parse_text(unicast).config.vrrp_instances[0])
+    assert str(lan) == "10.9.9.0/24" and how == "first unicast peer's /24"
