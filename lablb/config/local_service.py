@@ -82,6 +82,15 @@ class Watched:
     process: str  # the process name the check looks for (the lab names its stand-in so)
     port: int
     how: str  # e.g. "killall -0 haproxy: the process haproxy"
+    tls: bool = False  # the check speaks HTTPS to it (curl https://localhost:6443/...)
+
+
+def speaks_tls(command: str) -> bool:
+    """Does a check ask its local service for HTTPS (``curl -k https://localhost/``)?"""
+    argv, _ = _inner(_argv(command))
+    return bool(argv) and argv[0].rsplit("/", 1)[-1] in ("curl", "wget") and any(
+        w.startswith("https://") for w in argv[1:]
+    )
 
 
 def _argv(command: str) -> list[str]:
@@ -159,7 +168,7 @@ def watched_service(config: m.KeepalivedConfig, instance: m.VrrpInstance) -> Wat
         if port is None:
             port = SERVICE_PORTS.get(process, DEFAULT_PORT)
             how += f" (port {port}, {'its usual' if process in SERVICE_PORTS else 'HTTP'})"
-        return Watched(vs.name, process, port, how)
+        return Watched(vs.name, process, port, how, speaks_tls(vs.script.command))
     return None
 
 

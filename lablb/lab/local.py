@@ -23,6 +23,7 @@ from lablb.errors import LabError
 from lablb.lab.kernel import Instant
 from lablb.lab.net import Lab
 from lablb.lab.procs import stop_child
+from lablb.lab.web import tls_pair
 
 STANDIN = Path(__file__).with_name("standin.py")
 START_TIMEOUT_S = 5.0
@@ -45,6 +46,8 @@ class LocalService:
         # comm itself (killall, pgrep).
         argv = ["bash", "-c", 'exec -a "$0" "$@"', w.process, sys.executable, str(STANDIN),
                 "--name", w.process, "--port", str(w.port)]  # fmt: skip
+        if w.tls:
+            argv += ["--tls", *map(str, tls_pair())]
         log = self.lab.workdir / self.host / "standin.out"
         log.parent.mkdir(parents=True, exist_ok=True)
         self.proc = self.lab.popen(self.host, argv, log=log)

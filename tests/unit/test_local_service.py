@@ -176,3 +176,12 @@ def test_the_vrrp_engine_disables_a_script_whose_program_is_missing_as_keepalive
     assert scripts.trackers(missing) == []
     present = config("/bin/true")
     assert [t.script.name for t in scripts.trackers(present)] == ["chk"]
+
+
+def test_an_https_check_gets_a_stand_in_that_speaks_tls() -> None:
+    c = config("/usr/bin/curl -sfk https://localhost:6443/healthz")
+    w = watched_service(c, c.vrrp_instances[0])
+    assert w is not None and w.tls and (w.process, w.port) == ("kube-apiserver", 6443)
+    c = config("curl -sf http://127.0.0.1:8080/health")
+    w = watched_service(c, c.vrrp_instances[0])
+    assert w is not None and not w.tls and w.port == 8080
