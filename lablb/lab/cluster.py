@@ -356,7 +356,8 @@ def start_cluster(
     udp = sorted({p for ck, p in checked if ck.kind == "UDP_CHECK" and p})
     dns = sorted({p or DNS_PORT for ck, p in checked if ck.kind == "DNS_CHECK"})
     smtp = any(ck.kind == "SMTP_CHECK" for ck, _ in checked)
-    web = start_web(lab, webs, entry.docroot() or Path(), video_mb, tls) if webs else {}
+    pages = tuple(sorted({url.path for ck, _ in checked for url in ck.urls if not url.digest}))
+    web = start_web(lab, webs, entry.docroot() or Path(), video_mb, tls, pages) if webs else {}
     mail_hosts = [n for n, r in hosts.items() if r == "mail"]
     mail = MailSink(lab, mail_hosts[0]) if mail_hosts else None
     watched = fronted(first)

@@ -126,6 +126,7 @@ class WebNode:
         video_path: Path | None,
         ports: tuple[int, ...] = (80,),
         tls_ports: tuple[int, ...] = (),
+        pages: tuple[str, ...] = (),
     ) -> None:
         self.lab, self.host = lab, host
         self.dir = lab.workdir / host / "nginx"
@@ -135,6 +136,11 @@ class WebNode:
             shutil.rmtree(self.root)
         shutil.copytree(docroot, self.root)
         (self.root / "whoami.txt").write_text(f"{host}\n")
+        for page in pages:  # what the config's HTTP_GET/SSL_GET check and the lab lacks
+            path = (self.root / page.lstrip("/")).resolve()
+            if path.is_relative_to(self.root.resolve()) and not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(f"{host}: {page}, served for the config's checker\n")
         if video_path is not None:
             (self.root / "video").mkdir(exist_ok=True)
             (self.root / "video" / video_path.name).symlink_to(video_path)
@@ -182,14 +188,16 @@ def start_web(
     docroot: Path,
     video_mb: int | None,
     tls_ports: tuple[int, ...] = (),
+    pages: tuple[str, ...] = (),
 ) -> dict[str, WebNode]:
     """nginx on each web host; with ``video_mb``, the cached MP4 under /video/; with
-    ``tls_ports``, HTTPS there too (for SSL_GET)."""
+    ``tls_ports``, HTTPS there too (for SSL_GET); ``pages``: paths the config's checkers
+    ask for, served where the docroot has none."""
     path = video(video_mb) if video_mb else None
     nodes = {}
     for host in hosts:
         ports = tuple(getattr(lab.host(host), "web_ports", ())) or (80,)
-        node = WebNode(lab, host, docroot, path, ports, tls_ports)
+        node = WebNode(lab, host, docroot, path, ports, tls_ports, pages)
         node.start()
         lab.on_teardown(node.stop)
         nodes[host] = node
