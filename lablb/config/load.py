@@ -288,9 +288,14 @@ def load_running(
     ``ConfigError`` only for what keepalived would not start with (a fatal error) and
     for an unrendered template (it would start, on placeholders: nothing to learn)."""
     parsed = _parsed(path, reader, config_id)
-    # A keyword without its value where keepalived needs one (``stops``): keepalived
-    # exits at start ("permanent error CONFIG. Terminating", measured in the lab).
-    fatal = [d for d in parsed.errors if d.fatal or d.stops or d.code in UNRUNNABLE]
+    # keepalived exits at start, seen in the lab, on a keyword without the value it
+    # needs ("permanent error CONFIG. Terminating") and on an includem/includea/includew
+    # that matches no file ("Config files missing", then "Stopped").
+    must_match = ("include-missing",)
+    fatal = [
+        d for d in parsed.errors
+        if d.fatal or d.stops or d.code in UNRUNNABLE or (d.code in must_match and d.security)
+    ]  # fmt: skip
     if fatal:
         unbalanced = "the lab cannot run a file whose blocks do not close: "
         odd = "the lab does not run a file with a no-break or other odd space: "

@@ -655,3 +655,18 @@ def test_a_keyword_without_its_needed_value_is_refused_as_keepalived_exits(
     )
     with pytest.raises(ConfigError, match=r"conf:2:5: keepalived would not start: state"):
         load_running(str(conf))
+
+
+def test_an_includem_that_matches_nothing_is_refused_as_keepalived_stops(tmp_path: Path) -> None:
+    """includem must match: keepalived logs "Config files missing" and stops (seen in
+    the lab); a plain include of a missing file is read past, as keepalived does."""
+    from lablb.config.load import load_running
+    from lablb.errors import ConfigError
+
+    body = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n}\n"
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(f"includem {tmp_path}/none.conf\n{body}")
+    with pytest.raises(ConfigError, match="keepalived would not start: includem"):
+        load_running(str(conf))
+    conf.write_text(f"include {tmp_path}/none.conf\n{body}")
+    assert load_running(str(conf))[0].vrrp_instances
