@@ -54,6 +54,10 @@ class DerivedTopo(Topo):  # type: ignore[misc]  # Mininet has no type hints
         """Every link at ``bw`` Mbit/s (htb), the router's at ``router_bw`` (None: not
         shaped, so a benchmark's clients are capped by their own links, not r1's)."""
         switches = {"lan": self.addSwitch("s1"), "clients": self.addSwitch("s2")}
+        for h in self.plan.hosts:  # a balancer's other LANs: a switch each (s3, ...)
+            for link in h.links:
+                if link.switch not in switches:
+                    switches[link.switch] = self.addSwitch(f"s{len(switches) + 1}")
         for h in self.plan.hosts:
             opts: dict[str, Any] = {"ip": None, "role": h.role}
             if h.default_route is not None:

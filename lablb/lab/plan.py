@@ -225,8 +225,12 @@ def derive_plan(configs: Mapping[str, m.KeepalivedConfig]) -> Plan:
         link = Link(iface, IPv4Interface(f"{addr}/{prefix}"), "lan")
         hosts.append(HostPlan(name, role, (link,), default_route=router_ip, **kw))
 
+    extra = _other_lans(configs, names, instances, notes)
     for name in names:
-        on_the_lan(name, "balancer", own[name], instances[name].interface or LAN_IFACE)
+        iface = instances[name].interface or LAN_IFACE
+        link = Link(iface, IPv4Interface(f"{own[name]}/{prefix}"), "lan")
+        more = tuple(links[name] for links in extra.values() if name in links)
+        hosts.append(HostPlan(name, "balancer", (link, *more), default_route=router_ip))
     for i, addr in enumerate(sorted(real), start=1):
         on_the_lan(
             f"web{i:02d}",
@@ -241,6 +245,37 @@ def derive_plan(configs: Mapping[str, m.KeepalivedConfig]) -> Plan:
     addrs = _free(clients, {client_gw})
     hosts += [_client(name, next(addrs), clients, client_gw) for name in CLIENTS]
     return Plan(lan, clients, tuple(names), tuple(hosts), tuple(notes))
+
+
+def _other_lans(
+    configs: Mapping[str, m.KeepalivedConfig],
+    names: list[str],
+    instances: Mapping[str, m.VrrpInstance],
+    notes: list[str],
+) -> dict[str, dict[str, Link]]:
+    """The balancers' other interfaces: an instance on another interface than the
+    cluster instance's (a sync group's back-end VIP on eth1, say) gets that LAN as a
+    switch of its own, on the subnet of its first VIP with a prefix, each balancer at
+    its lowest free address. interface -> balancer -> its link there."""
+    out: dict[str, dict[str, Link]] = {}
+    for name in names:
+        for inst in configs[name].vrrp_instances:
+            iface = inst.interface
+            if iface is None or iface == instances[name].interface or iface in out:
+                continue
+            try:
+                lan, how = lan_of(inst)
+            except ConfigError:
+                continue  # an instance the lab cannot place: its daemon will say so
+            held = (*inst.virtual_ipaddress, *inst.virtual_ipaddress_excluded)
+            free = _free(lan, {a.interface.ip for a in held if a.interface.version == 4})
+            out[iface] = {
+                n: Link(iface, IPv4Interface(f"{next(free)}/{lan.prefixlen}"), f"lan-{iface}")
+                for n in names
+            }
+            where = ", ".join(f"{n} {link.address.ip}" for n, link in out[iface].items())
+            notes.append(f"{iface}: a LAN of its own, {lan}, from {inst.name}'s {how}: {where}")
+    return out
 
 
 def ipv4(addr: m.IPAddress, where: Where, what: str) -> IPv4Address:

@@ -165,3 +165,23 @@ def test_a_vip_without_a_prefix_puts_the_lan_on_its_slash_24_and_says_so() -> No
     unicast = text.replace(" virtual_ipaddress", peer)
     lan, how = lan_of(parse_text(unicast).config.vrrp_instances[0])
     assert str(lan) == "10.9.9.0/24" and how == "first unicast peer's /24"
+
+
+def test_an_instance_on_another_interface_gets_a_lan_of_its_own() -> None:
+    """An NFS pair's sync group: VI_NFS on eth0, VI_NFS_BACK on eth1 (10.1.0.0/24)."""
+    lans = (("A", "eth0", 71, "10.0.0.150/24"), ("B", "eth1", 72, "10.1.0.150/24"))
+
+    def conf(prio: int) -> KeepalivedConfig:
+        text = "".join(
+            f"vrrp_instance {n} {{\n interface {i}\n virtual_router_id {v}\n priority {prio}\n"
+            f" virtual_ipaddress {{\n  {vip}\n }}\n}}\n"
+            for n, i, v, vip in lans
+        )
+        return parse_text(text).config
+
+    plan = derive_plan({"lb01": conf(100), "lb02": conf(99)})
+    links = {h.name: {ln.interface: ln for ln in h.links} for h in plan.of_role("balancer")}
+    assert str(links["lb01"]["eth1"].address) == "10.1.0.1/24"
+    assert str(links["lb02"]["eth1"].address) == "10.1.0.2/24"
+    assert links["lb01"]["eth1"].switch == links["lb02"]["eth1"].switch == "lan-eth1"
+    assert any(n.startswith("eth1: a LAN of its own, 10.1.0.0/24") for n in plan.notes)
