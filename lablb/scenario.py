@@ -432,6 +432,7 @@ def run(
     (``lablb.config.pair``) instead of ``configs``; ``root``: where its /etc/keepalived
     includes are read from."""
     from lablb.config.files import lab_scripts
+    from lablb.config.load import load_lenient
     from lablb.lab.capture import Capture, Counters
     from lablb.lab.cluster import start_cluster
     from lablb.lab.derived import ignored_lines
@@ -459,6 +460,14 @@ def run(
     trials = repeat * (int(values[scenario.trials_param]) if scenario.trials_param else 1)
     run_dir.mkdir(parents=True, exist_ok=True)
     conf_dir, stand_ins = lab_scripts(scenario.configure(source, values, run_dir), run_dir)
+    if engine != "lablb" and any(
+        load_lenient(str(f)).global_defs.lvs_sync_daemon for f in conf_dir.glob("*.conf")
+    ):
+        stand_ins.append(
+            "lvs_sync_daemon: keepalived's runs in lablb's companion beside it, as its "
+            "forwarding does (this kernel has no IPVS, and keepalived's VRRP child dies "
+            "initializing its sync daemon)"
+        )
     for stood in stand_ins:
         progress(f"{name}: stand-in: {stood}")
     result = new_result(name, values, entry.name, engine, repeat, conf_dir)

@@ -105,7 +105,8 @@ class VrrpNode:
             # machine without /dev/log every line then goes to /dev/console: on a VM
             # that is an emulated serial port, whose interrupts (about 0.7 ms per line,
             # measured with ftrace) delayed keepalived's own adverts and the prober.
-            return ["keepalived", "-n", "-l", "-G", "-D", "-P", "-f", str(self.config), *files]
+            return ["keepalived", "-n", "-l", "-G", "-D", "-P", "-f", str(self.keepalived_config()),
+                    *files]  # fmt: skip
         return [
             sys.executable,
             "-m",
@@ -119,6 +120,32 @@ class VrrpNode:
             "--run-dir",
             str(self.dir),
         ]
+
+    def keepalived_config(self) -> Path:
+        """The file keepalived reads: ``config``, or, when it sets ``lvs_sync_daemon``, a
+        copy rendered without it (``keepalived.conf`` in the node's folder). This kernel
+        has no IPVS, and keepalived 2.2.7's VRRP child then dies initializing the sync
+        daemon (SIGSEGV after "IPVS: Can't initialize ipvs", seen in the lab);
+        connection sync is lablb's companion's here, as forwarding is. Written again at
+        each start and reload, so a changed ``config`` reaches keepalived."""
+        import dataclasses
+
+        from lablb.config.load import load_lenient
+        from lablb.config.render import render
+
+        config = load_lenient(str(self.config))
+        if config.global_defs.lvs_sync_daemon is None:
+            return self.config
+        without = dataclasses.replace(
+            config, global_defs=dataclasses.replace(config.global_defs, lvs_sync_daemon=None)
+        )
+        copy = self.dir / "keepalived.conf"
+        copy.write_text(render(without, header=(
+            f"{self.config} for keepalived, without lvs_sync_daemon (the lab's companion "
+            "syncs connections: this kernel has no IPVS, and keepalived's VRRP child dies "
+            "initializing it)"
+        )))  # fmt: skip
+        return copy
 
     def companion_argv(self) -> list[str] | None:
         """keepalived runs VRRP only here (no IPVS in this kernel): lablb's forwarder and
@@ -271,6 +298,8 @@ class VrrpNode:
         parent, _child = self.pids()
         if parent is None:
             raise LabError(f"{self.host}: {self.engine} is not running")
+        if self.engine == "keepalived":
+            self.keepalived_config()  # its copy, from the changed file
         before = time.time()
         os.kill(parent, signal.SIGHUP)
         at = Instant(before, time.time())
