@@ -37,7 +37,10 @@ from lablb.vrrp.io import vip_argv
 
 ENGINES = ("lablb", "keepalived")
 STOP_TIMEOUT = 5.0
-PIDFILE_TIMEOUT = 5.0
+# keepalived resolves an smtp_server given as a host name before it writes its pid
+# files; no name server answers inside the lab (its hosts have no way out), and the
+# resolver gives up after its own timeout (5 s seen, RES_TIMEOUT; twice with retries).
+PIDFILE_TIMEOUT = 15.0
 
 
 def engines_for(choice: str, balancers: tuple[str, ...]) -> dict[str, str]:
