@@ -275,6 +275,23 @@ def _other_lans(
             }
             where = ", ".join(f"{n} {link.address.ip}" for n, link in out[iface].items())
             notes.append(f"{iface}: a LAN of its own, {lan}, from {inst.name}'s {how}: {where}")
+    # A tracked interface on no instance (bond0, say) exists on the real node:
+    # keepalived will not start without it ("Non-existent interface", seen in the lab).
+    # It gets a link of its own, on TEST-NET-1, so it is there and up (and can fail).
+    tracked = sorted({
+        t.name for n in names for i in configs[n].vrrp_instances for t in i.track_interface
+        if t.name not in out and t.name != instances[n].interface
+        and t.name not in {j.interface for j in configs[n].vrrp_instances}
+    })  # fmt: skip
+    for k, iface in enumerate(tracked[:4]):  # a /26 of TEST-NET-1 each
+        net = IPv4Network(f"192.0.2.{64 * k}/26")
+        free = _free(net, set())
+        out[iface] = {
+            n: Link(iface, IPv4Interface(f"{next(free)}/{net.prefixlen}"), f"lan-{iface}")
+            for n in names
+        }
+        notes.append(f"{iface}: tracked, on no instance: a link of its own ({net}) so it "
+                     "exists and is up, as on the real node")  # fmt: skip
     return out
 
 

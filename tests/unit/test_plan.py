@@ -185,3 +185,16 @@ def test_an_instance_on_another_interface_gets_a_lan_of_its_own() -> None:
     assert str(links["lb02"]["eth1"].address) == "10.1.0.2/24"
     assert links["lb01"]["eth1"].switch == links["lb02"]["eth1"].switch == "lan-eth1"
     assert any(n.startswith("eth1: a LAN of its own, 10.1.0.0/24") for n in plan.notes)
+
+
+def test_a_tracked_interface_on_no_instance_is_given_to_the_balancers() -> None:
+    """keepalived will not start without a tracked interface (bond0): the lab gives each
+    balancer one, on a link of its own, up."""
+    text = (
+        "vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n priority {p}\n"
+        " track_interface {{\n  bond0\n }}\n virtual_ipaddress {{\n  10.0.0.100/24\n }}\n}}\n"
+    )
+    plan = derive_plan({n: parse_text(text.format(p=p)).config for n, p in (("a", 100), ("b", 99))})
+    for h in plan.of_role("balancer"):
+        assert [ln.interface for ln in h.links] == ["eth0", "bond0"]
+    assert any(n.startswith("bond0: tracked, on no instance") for n in plan.notes)
