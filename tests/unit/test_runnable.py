@@ -12,7 +12,7 @@ from lablb.config.runnable import refusals, require_runnable
 from lablb.errors import ConfigError
 from lablb.lab.derived import load_set
 from tests import corpus
-from tests.conftest import SEED
+from tests.conftest import SEED, parse_text
 from tests.conftest import run_lablb as run
 
 C = corpus.CORPUS
@@ -72,3 +72,23 @@ def test_a_config_set_the_lab_cannot_run_is_refused_before_a_lab(tmp_path: Path)
         load_set(tmp_path)
     res = run("run", "failover", "--configs", str(tmp_path))
     assert res.returncode == 3 and "IPv6" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_strict_mode_without_accept_is_refused_by_the_lab_not_the_daemon() -> None:
+    """keepalived in strict mode drops every packet to the VIPs unless ``accept`` (seen
+    in the lab: its master answered no probe): nothing a lab could measure."""
+    from lablb.config.runnable import refusals
+
+    body = (
+        "vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n{extra}"
+        " virtual_ipaddress {{\n  10.0.0.100/24\n }}\n}}\n"
+    )
+    strict = parse_text("global_defs {\n vrrp_strict\n}\n" + body.format(extra="")).config
+    assert any("strict mode without accept" in w for _, w in refusals(strict, lab=True))
+    assert refusals(strict) == []  # lablb's daemon runs it, as keepalived does
+    accepted = parse_text("global_defs {\n vrrp_strict\n}\n" + body.format(extra=" accept\n"))
+    assert refusals(accepted.config, lab=True) == []
+    own = parse_text(body.format(extra=" strict_mode\n")).config
+    assert refusals(own, lab=True) != []
+    off = parse_text("global_defs {\n vrrp_strict\n}\n" + body.format(extra=" strict_mode off\n"))
+    assert refusals(off.config, lab=True) == []
