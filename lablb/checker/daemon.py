@@ -41,6 +41,7 @@ from lablb.errors import ConfigError, LablbError
 from lablb.eventlog import EventLog, child_main
 from lablb.ipvs.frame import control_address
 from lablb.mail import send_alert
+from lablb.vrrp.scripts import resolve, shlex_words
 
 TICK = 0.05
 WORKERS = 64  # attempts in flight at once; each is bounded by its connect_timeout
@@ -48,6 +49,12 @@ STATUS_EVERY = 0.5
 
 
 Probe = Callable[[], Result]
+
+
+def misc_found(command: str) -> bool:
+    """Is a MISC_CHECK's program there, as keepalived looks for it?"""
+    words = shlex_words(command)
+    return bool(words) and resolve(words[0]) is not None
 
 
 @dataclass
@@ -114,6 +121,13 @@ class CheckerDaemon:
             pools.append(pool)
             for rs in vs.real_servers:
                 for c in rs.checkers:
+                    if c.misc_path is not None and not misc_found(c.misc_path.command):
+                        # keepalived disables a MISC_CHECK whose program is not found
+                        # (its -t exits 0 on its own doc/samples): the server stands
+                        # on its other checkers, or on none.
+                        self.log("checker-disabled", vs=vs.label, rs=rs_key(vs, rs),
+                                 kind=c.kind, why=f"{c.misc_path.command}: not found")  # fmt: skip
+                        continue
                     state = CheckerState(Timing.of(c), up=not vs.alpha)
                     jobs.append(Job(vs, rs, c, state, pool, probe_of(c, rs, vs, files)))
         return jobs, pools

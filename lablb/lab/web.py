@@ -145,7 +145,10 @@ class WebNode:
             (self.root / "video").mkdir(exist_ok=True)
             (self.root / "video" / video_path.name).symlink_to(video_path)
         self.conf = self.dir / "nginx.conf"
-        listen = "\n".join(f"        listen {p};" for p in ports)
+        # A real server's port that its SSL_GET checks speaks HTTPS only (one listen
+        # per port: nginx refuses a duplicate).
+        plain = tuple(p for p in ports if p not in tls_ports) or ((80,) if not tls_ports else ())
+        listen = "\n".join(f"        listen {p};" for p in plain)
         if tls_ports:
             cert, key = tls_pair()
             listen += "".join(f"\n        listen {p} ssl;" for p in tls_ports)
@@ -153,14 +156,16 @@ class WebNode:
         self.conf.write_text(
             NGINX_CONF.format(dir=self.dir, root=self.root, host=host, listen=listen)
         )
-        self.ports = ports
+        self.ports = plain or tls_ports
+        self.tls = not plain
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         self.proc = self.lab.popen(
             self.host, ["nginx", "-c", str(self.conf)], log=self.dir / "nginx.out"
         )
-        url = f"http://127.0.0.1:{self.ports[0]}/whoami.txt"
+        scheme = "https" if self.tls else "http"
+        url = f"{scheme}://127.0.0.1:{self.ports[0]}/whoami.txt"
         _await_http(self.lab, self.host, url, self.proc, self.dir / "nginx.out", "nginx")
 
     def stop(self) -> None:
@@ -174,7 +179,7 @@ def _await_http(
     """Until ``url`` answers from ``host`` (a server just started there); LabError with
     the tail of its output if it exits or does not answer within START_TIMEOUT."""
     deadline = time.monotonic() + START_TIMEOUT
-    probe = ["curl", "-sf", "-o", "/dev/null", url]
+    probe = ["curl", "-sfk", "-o", "/dev/null", url]  # -k: the lab's own certificate
     while lab.run(host, probe, timeout=5).returncode != 0:
         if proc.poll() is not None or time.monotonic() > deadline:
             out = log.read_text(errors="replace")[-300:] if log.exists() else ""

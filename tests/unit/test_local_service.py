@@ -185,3 +185,11 @@ def test_an_https_check_gets_a_stand_in_that_speaks_tls() -> None:
     c = config("curl -sf http://127.0.0.1:8080/health")
     w = watched_service(c, c.vrrp_instances[0])
     assert w is not None and not w.tls and w.port == 8080
+
+
+def test_a_misc_check_whose_program_is_missing_is_disabled_as_keepalived_does() -> None:
+    from lablb.checker.daemon import misc_found
+
+    assert misc_found("/bin/true 10.0.0.11")
+    assert not misc_found("/etc/keepalived/check_mysql.sh 10.0.0.11")
+    assert not misc_found("")
