@@ -239,3 +239,30 @@ def test_a_dead_service_moves_the_vip_as_its_script_implies(tmp_path: Path) -> N
     assert result["bounds"]["takeover_s"][0] == pytest.approx(
         master_down_interval(100, 1.0, 2), abs=1e-6
     )
+
+
+@pytest.mark.parametrize(
+    ("shape", "engine"),
+    [
+        # Unicast (a cloud pair): its adverts are not flooded, the router never sees
+        # them; the capture at each balancer's switch port does, and times the takeover.
+        ("rw-unicast-cloud", "lablb"),
+        # A sync group over two LANs (eth0, eth1): the derived lab gives each balancer
+        # both, else keepalived will not start ("Non-existent interface").
+        ("rw-nfs-sync-group", "keepalived"),
+    ],
+)
+def test_corpus_shapes_fail_over_within_their_timers(
+    shape: str, engine: str, tmp_path: Path
+) -> None:
+    conf = Path(__file__).resolve().parent.parent / "corpus" / f"{shape}.conf"
+    res = run_lablb(
+        "run", "failover", "--config", str(conf), "--engine", engine, "--json",
+        "--param", "fault=crash", "--param", "preempt=no", "--out", str(tmp_path),
+        timeout=RUN_TIMEOUT,
+    )  # fmt: skip
+    assert res.stdout.strip(), res.stderr[-2000:]
+    result: dict[str, Any] = json.loads(res.stdout)
+    assert result["verdict"] == "pass", result["failures"]
+    (t,) = result["trials"]
+    assert t["takeover_s"] is not None and t["new_master"] == "lb02"
