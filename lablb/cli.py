@@ -307,6 +307,17 @@ def _up(args: argparse.Namespace) -> int:
     return status
 
 
+def _cmd_completion(_args: argparse.Namespace) -> int:
+    from lablb.completion import bash_script
+    from lablb.lab.balancer import ENGINES
+    from lablb.lab.registry import all_topologies
+    from lablb.scenario import all_scenarios
+
+    engines = [*ENGINES, "mixed"]
+    print(bash_script(build_parser(), sorted(all_scenarios()), sorted(all_topologies()), engines))
+    return 0
+
+
 def _cmd_clean(_args: argparse.Namespace) -> int:
     from lablb.lab.clean import clean
     from lablb.lab.net import preflight
@@ -748,6 +759,13 @@ def build_parser() -> argparse.ArgumentParser:
         "clean", help="remove whatever a lab left behind (namespaces, links, processes)"
     )
     p.set_defaults(func=_cmd_clean)
+
+    p = sub.add_parser(
+        "completion",
+        help="a bash completion script: lablb completion bash > /etc/bash_completion.d/lablb",
+    )
+    p.add_argument("shell", choices=("bash",))
+    p.set_defaults(func=_cmd_completion)
     return ap
 
 
