@@ -86,8 +86,14 @@ def malformed(kind: str, good: bytes, src: IPv4Address, dst: IPv4Address, ident:
     return head + bytes(msg)
 
 
+SPRAY_PAUSE_S = 0.05  # between kinds: the receivers' queues drain
+
+
 def spray(interface: str, source: IPv4Address, good: Advert, count: int) -> dict[str, int]:
-    """``count`` datagrams of each malformed kind, sent as fast as the link takes them."""
+    """``count`` datagrams of each malformed kind, each kind sent as fast as the link
+    takes them, then a pause: a receiver busy with one kind (it logs every reject) has
+    its socket queue full, and the kernel would drop the next kind whole before the
+    receiver saw one (a run of the suite saw no BAD_VERSION at all on lb01)."""
     s = socket.socket(socket.AF_INET, socket.SOCK_RAW, IPPROTO_VRRP)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
     s.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
@@ -102,6 +108,7 @@ def spray(interface: str, source: IPv4Address, good: Advert, count: int) -> dict
                     sent[kind] = sent.get(kind, 0) + 1
                 except OSError:
                     time.sleep(0.001)  # the queue is full: a moment, then on
+            time.sleep(SPRAY_PAUSE_S)
     finally:
         s.close()
     return sent
