@@ -139,11 +139,12 @@ class Service(Scenario):
         # priority is back above the backup's and it takes the VIP back.
         tm = c.timers(master)
         undo = fault.undo()
-        high = T.restore(script, arith, tm, slack)[1] + (undo.after - undo.before)
+        low, high = T.restore(script, arith, tm, slack)
+        high += undo.after - undo.before  # the service came up somewhere in its restart
         ip = lan.ips[master]
         first = None
         deadline = undo.before + high + PREEMPT_WAIT_S
-        time.sleep(max(0.0, undo.before + T.restore(script, arith, tm, slack)[0] - time.time()))
+        time.sleep(max(0.0, undo.before + low - time.time()))
         while first is None and time.time() < deadline:
             time.sleep(CAPTURE_POLL_S)
             frames = ctx.capture.frames(undo.before, time.time() + 1.0, flush=False)
@@ -153,7 +154,6 @@ class Service(Scenario):
                 None,
             )  # fmt: skip
         trial.measured["restore_s"] = None if first is None else round(first - undo.before, 6)
-        low = T.restore(script, arith, tm, slack)[0]
         trial.bounds["restore_s"] = (low, high)
         trial.keep(restart_width_s=round(undo.after - undo.before, 6))
         c.wait_master(master, PREEMPT_WAIT_S)
