@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 from lablb.config import model as m
 
@@ -123,4 +124,70 @@ def fronting_haproxy(config: m.KeepalivedConfig) -> m.KeepalivedConfig:
         ),
         virtual_servers=(),
         vrrp_scripts=(*config.vrrp_scripts, DEMO_SCRIPT),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class NatGateway:
+    """Where LVS-NAT's real servers send their replies: a VIP on their LAN, so that the
+    return path fails over with the service. ``added``: the file has none, and the lab
+    adds ``address dev interface`` to ``instance`` (a deployment has it somewhere; a
+    real server routing through one balancer's own address would lose every reply
+    after a failover)."""
+
+    address: IPv4Interface
+    interface: str
+    instance: str
+    added: bool
+
+    def __str__(self) -> str:
+        where = f"{self.address} dev {self.interface} on {self.instance}"
+        if self.added:
+            return (f"LVS-NAT: the real servers route through a gateway VIP; the file has "
+                    f"none on their LAN, so the lab adds {where}")  # fmt: skip
+        return f"LVS-NAT: the real servers' gateway is {where}"
+
+
+NAT_LAN_PREFIX = 24  # a real server LAN the file does not give a VIP on: its /24
+
+
+def nat_gateway(config: m.KeepalivedConfig) -> NatGateway | None:
+    """The gateway LVS-NAT's real servers use (None: no NAT virtual server with real
+    servers, or one the lab cannot place, which the plan refuses): a VIP of any instance
+    whose subnet holds the first real server; else the highest free address of that
+    real server's /24 on the first ``ethN`` no instance uses, added to the service's
+    instance."""
+    nat = [vs for vs in config.virtual_servers if vs.lvs_method == "NAT" and vs.real_servers]
+    inst = service_instance(config)
+    if not nat or inst is None or not isinstance(nat[0].real_servers[0].address, IPv4Address):
+        return None
+    rip = nat[0].real_servers[0].address
+    for i in config.vrrp_instances:
+        for a in (*i.virtual_ipaddress, *i.virtual_ipaddress_excluded):
+            on = a.dev or i.interface
+            net = a.interface.network
+            placed = isinstance(a.interface, IPv4Interface) and net.prefixlen <= 30 and on
+            if placed and rip in net and a.interface.ip != rip:
+                return NatGateway(IPv4Interface(a.interface), on or "", i.name, False)
+    used = {i.interface for i in config.vrrp_instances}
+    used |= {t.name for i in config.vrrp_instances for t in i.track_interface}
+    used |= {a.dev for i in config.vrrp_instances for a in i.virtual_ipaddress if a.dev}
+    iface = next(f"eth{n}" for n in range(1, 64) if f"eth{n}" not in used)
+    net = IPv4Network(f"{rip}/{NAT_LAN_PREFIX}", strict=False)
+    servers = {rs.address for vs in nat for rs in vs.real_servers}
+    addr = next(a for a in reversed(list(net.hosts())) if a not in servers)
+    return NatGateway(IPv4Interface(f"{addr}/{net.prefixlen}"), iface, inst.name, True)
+
+
+def with_nat_gateway(config: m.KeepalivedConfig) -> m.KeepalivedConfig:
+    """``config`` with the gateway ``nat_gateway`` adds, if it adds one."""
+    gw = nat_gateway(config)
+    if gw is None or not gw.added:
+        return config
+    vip = m.VirtualAddress(gw.address, dev=gw.interface)
+    return map_instances(
+        config,
+        lambda i: dataclasses.replace(i, virtual_ipaddress=(*i.virtual_ipaddress, vip))
+        if i.name == gw.instance
+        else i,
     )

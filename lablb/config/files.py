@@ -14,6 +14,7 @@ import posixpath
 import stat
 from pathlib import Path
 
+from lablb.config import model as m
 from lablb.config.edit import Variant
 
 
@@ -116,22 +117,30 @@ def derive(configs: Path, out: Path, *variants: Variant) -> Path:
 def lab_scripts(configs: Path, out: Path) -> tuple[Path, list[str]]:
     """The config set as the lab runs it: where a tracked script cannot run in the lab
     as written (``lablb.config.local_service.stand_in_scripts``: a process search in the
-    hosts' shared process table, a program not on this machine), each node's file is
-    rendered under ``out/lab-configs`` with the lab's check in its place; otherwise the
-    set itself. What was changed, a line per script (each once)."""
+    hosts' shared process table, a program not on this machine), and where LVS-NAT's
+    real servers have no gateway VIP (``lablb.config.edit.nat_gateway``), each node's
+    file is rendered under ``out/lab-configs`` with the lab's change; otherwise the set
+    itself. What was changed, a line per change (each once)."""
+    from lablb.config.edit import nat_gateway, with_nat_gateway
     from lablb.config.load import load, load_lenient
     from lablb.config.local_service import stand_in_scripts
     from lablb.config.render import render
     from lablb.vrrp.scripts import resolve
 
     files = sorted(configs.glob("*.conf"))
-    changed = {}
+    changed: dict[Path, tuple[m.KeepalivedConfig, list[str]]] = {}
     said: dict[str, None] = {}
     for conf in files:
         model, done = stand_in_scripts(load_lenient(str(conf)), lambda p: resolve(p) is not None)
-        if any(d.command is not None for d in done):
-            changed[conf] = (model, done)
+        lines = [str(d) for d in done if d.command is not None]
+        gw = nat_gateway(model)
+        if gw is not None and gw.added:
+            model = with_nat_gateway(model)
+            lines.append(str(gw))
+        if lines:
+            changed[conf] = (model, lines)
         said.update((str(d), None) for d in done)
+        said.update((line, None) for line in lines)
     if not changed:
         return configs, list(said)
     dest = out / "lab-configs"
@@ -141,9 +150,9 @@ def lab_scripts(configs: Path, out: Path) -> tuple[Path, list[str]]:
             # As it is: an include of the file where it is (its own includes resolve there).
             (dest / conf.name).write_text(f"! {conf.name}, as given\ninclude {conf.resolve()}\n")
             continue
-        model, done = changed[conf]
-        lines = "\n".join(f"  {d}" for d in done if d.command is not None)
-        text = render(model, header=f"{conf} as the lab runs it (rendered by lablb):\n{lines}")
+        model, lines = changed[conf]
+        said_here = "\n".join(f"  {line}" for line in lines)
+        text = render(model, header=f"{conf} as the lab runs it (rendered by lablb):\n{said_here}")
         (dest / conf.name).write_text(text)
         load(str(dest / conf.name))
     return dest, list(said)

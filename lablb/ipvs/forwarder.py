@@ -1,8 +1,18 @@
-"""The Direct Routing forwarder process: AF_PACKET in, MAC rewrite, AF_PACKET out. Edge.
+"""The LVS forwarder process: AF_PACKET in, rewrite, AF_PACKET out. Edge.
 
-For each DR ``virtual_server`` it opens a packet socket on the interface that reaches
-the real servers, with a kernel BPF filter so Python only ever sees frames for VIP:port,
-and ``PACKET_VNET_HDR`` so checksum-partial and GSO frames from veth pass through whole.
+For each ``virtual_server`` it opens a packet socket where requests for VIP:port arrive,
+with a kernel BPF filter so Python only ever sees those frames, and ``PACKET_VNET_HDR``
+so checksum-partial and GSO frames from veth pass through whole. Each request goes to
+the real server the service picks (``lablb.ipvs.service``), as ``lvs_method`` says:
+
+- ``DR``: only the Ethernet addresses change; the real server (on the same LAN, the
+  VIP on its ``lo``) answers the client itself;
+- ``NAT``: the destination becomes RIP:port; the real servers route through the
+  balancer, whose second socket reads their replies and sends them on from VIP:port
+  (both checksums updated incrementally, GSO frames included);
+- ``TUN``: the packet goes inside IPIP to the real server, wherever it is routed; the
+  real server decapsulates (``lablb.lab.decap`` in the lab) and answers the client.
+
 An nftables table keeps the balancer's own stack from answering those packets (it would
 send RSTs: nothing listens on VIP:port here). It forwards only while the VIP is on this
 node, that is while VRRP is MASTER for it: an address change wakes it through netlink.
@@ -35,13 +45,18 @@ from lablb.eventlog import EventLog, child_main
 from lablb.ipvs.frame import (
     VNET_HDR_LEN,
     SyncConn,
+    Vnet,
     bpf_program,
+    bpf_reply_program,
     control_address,
     decode_sync,
     encode_sync,
+    ipip,
+    nat,
     parse,
     rewrite,
 )
+from lablb.ipvs.route import Route, next_hop, routes_of
 from lablb.ipvs.service import TCP, UDP, Conn, Service
 from lablb.vrrp.io import mac_of
 
@@ -82,20 +97,6 @@ def nudge_arp(ip: IPv4Address) -> None:
         s.sendto(b"", (str(ip), 9))
 
 
-def route_interface(ip: IPv4Address) -> str:
-    out = subprocess.run(
-        ["ip", "-j", "route", "get", str(ip)],
-        capture_output=True,
-        text=True,
-        timeout=5,
-        check=False,
-    ).stdout
-    try:
-        return str(json.loads(out)[0]["dev"])
-    except (ValueError, KeyError, IndexError):
-        raise ConfigError(f"no route to real server {ip} on this node") from None
-
-
 def nft(script: str) -> None:
     subprocess.run(
         ["nft", "-f", "-"], input=script, text=True, capture_output=True, timeout=5, check=False
@@ -103,14 +104,77 @@ def nft(script: str) -> None:
 
 
 @dataclass
-class DrService:
+class ServicePath:
+    """One virtual server's forwarding: where its requests arrive (``sock`` on
+    ``interface``), where they leave for the real servers (``out`` on ``out_interface``:
+    the same socket on one LAN), and for LVS-NAT where the real servers' replies come
+    back (``reply``, on ``out_interface``)."""
+
     vs: VirtualServer
     service: Service
     interface: str
     sock: socket.socket
     mac: bytes
+    out_interface: str
+    out: socket.socket
+    out_mac: bytes
+    reply: socket.socket | None = None
     forwarded: int = 0
+    replied: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def method(self) -> str:
+        return self.vs.lvs_method
+
+
+def _packet_socket(iface: str, program: list[tuple[int, int, int, int]]) -> socket.socket:
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    s.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
+    s.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+    attach(s, program)
+    s.bind((iface, ETH_P_ALL))
+    s.setblocking(False)
+    return s
+
+
+def _mac(iface: str) -> bytes:
+    return bytes.fromhex(mac_of(iface).replace(":", ""))
+
+
+def vip_interface(cfg: KeepalivedConfig, vip: IPv4Address) -> str | None:
+    """The interface a VRRP instance puts ``vip`` on (its ``dev``, else the instance's
+    interface): where requests for it arrive. None if no instance holds it."""
+    for inst in cfg.vrrp_instances:
+        for a in (*inst.virtual_ipaddress, *inst.virtual_ipaddress_excluded):
+            if a.interface.ip == vip:
+                return a.dev or inst.interface
+    return None
+
+
+def read_routes() -> list[Route]:
+    out = subprocess.run(
+        ["ip", "-j", "-4", "route", "show", "table", "main"],
+        capture_output=True, text=True, timeout=5, check=False,
+    ).stdout  # fmt: skip
+    try:
+        return routes_of(json.loads(out or "[]"))
+    except ValueError:
+        return []
+
+
+def first_address(iface: str) -> IPv4Address | None:
+    out = subprocess.run(
+        ["ip", "-j", "-4", "addr", "show", "dev", iface],
+        capture_output=True, text=True, timeout=5, check=False,
+    ).stdout  # fmt: skip
+    with contextlib.suppress(ValueError, KeyError, IndexError, TypeError):
+        for a in json.loads(out)[0]["addr_info"]:
+            return IPv4Address(a["local"])
+    return None
+
+
+NOTHING = [(0x06, 0, 0, 0)]  # a filter that takes no frame: a socket that only sends
 
 
 @dataclass
@@ -118,21 +182,20 @@ class Forwarder:
     config: KeepalivedConfig
     run_dir: Path
     log: EventLog
-    services: list[DrService] = field(default_factory=list)
+    services: list[ServicePath] = field(default_factory=list)
     macs: dict[IPv4Address, bytes] = field(default_factory=dict)
     new_conns: list[Conn] = field(default_factory=list)  # to announce to the backup
+    routes: list[Route] = field(default_factory=list)
+    tun_src: dict[str, IPv4Address] = field(default_factory=dict)  # interface -> address
+    ident: int = 0  # the outer IPv4 header's identification, LVS-TUN
 
     def setup(self) -> None:
-        rules = []
+        rules, forward = [], []
+        self.routes = read_routes()
         for vs in self.config.virtual_servers:
             if vs.address is None or vs.port is None:
                 raise ConfigError(
                     f"virtual_server {vs.label}: lablb forwards IP:port services only"
-                )
-            if vs.lvs_method != "DR":
-                raise ConfigError(
-                    f"virtual_server {vs.label}: lvs_method {vs.lvs_method} is not implemented;"
-                    " lablb forwards with DR (Direct Routing)"
                 )
             proto = TCP if vs.protocol == "TCP" else UDP
             vip = v4(vs.address)
@@ -143,25 +206,60 @@ class Forwarder:
                 vs.lvs_sched,
                 float(vs.persistence_timeout) if vs.persistence_timeout else None,
             )
-            iface = route_interface(v4(vs.real_servers[0].address)) if vs.real_servers else "eth0"
-            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-            s.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
-            s.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
-            attach(s, bpf_program(vip, vs.port, proto))
-            s.bind((iface, ETH_P_ALL))
-            s.setblocking(False)
+            out_if = (
+                next_hop(self.routes, v4(vs.real_servers[0].address)).dev
+                if vs.real_servers
+                else "eth0"
+            )
+            # Direct Routing's real servers are on the LAN the requests arrive on.
+            in_if = out_if if vs.lvs_method == "DR" else vip_interface(self.config, vip) or out_if
+            sock = _packet_socket(in_if, bpf_program(vip, vs.port, proto))
+            out = sock if out_if == in_if else _packet_socket(out_if, NOTHING)
+            reply = None
+            if vs.lvs_method == "NAT":
+                ports = sorted({rs.port or vs.port for rs in vs.real_servers} or {vs.port})
+                if len(ports) > 1:
+                    raise ConfigError(
+                        f"virtual_server {vs.label}: LVS-NAT to real servers on ports "
+                        f"{', '.join(map(str, ports))}: lablb's return path takes one"
+                    )
+                reply = _packet_socket(out_if, bpf_reply_program(ports[0], proto))
+                forward += [f"ip saddr {rs.address} {vs.protocol.lower()} sport {ports[0]} drop"
+                            for rs in vs.real_servers]  # fmt: skip
+            if vs.lvs_method == "TUN" and out_if not in self.tun_src:
+                first = vs.real_servers[0].address if vs.real_servers else None
+                src = next_hop(self.routes, v4(first)).src if first is not None else None
+                addr = src or first_address(out_if)
+                if addr is None:
+                    raise ConfigError(
+                        f"virtual_server {vs.label}: {out_if} has no address to tunnel from"
+                    )
+                self.tun_src[out_if] = addr
             self.services.append(
-                DrService(vs, svc, iface, s, bytes.fromhex(mac_of(iface).replace(":", "")))
+                ServicePath(vs, svc, in_if, sock, _mac(in_if), out_if, out, _mac(out_if), reply)
             )
             rules.append(f"ip daddr {vs.address} {vs.protocol.lower()} dport {vs.port} drop")
         self._seed_pools()
-        # The balancer's own stack must not answer what it forwards (it would RST).
+        # The balancer's own stack must not answer what it forwards (it would RST), nor
+        # route LVS-NAT's replies on unrewritten (the client would RST them).
         body = "".join(f"    {r}\n" for r in rules)
+        fwd = "".join(f"    {r}\n" for r in forward)
+        forward_chain = (
+            f"  chain forward {{\n    type filter hook forward priority -300; policy accept;\n"
+            f"{fwd}  }}\n"
+            if forward
+            else ""
+        )
         nft(
             f"table ip {NFT_TABLE} {{\n  chain input {{\n"
-            f"    type filter hook input priority -300; policy accept;\n{body}  }}\n}}\n"
+            f"    type filter hook input priority -300; policy accept;\n{body}  }}\n"
+            f"{forward_chain}}}\n"
         )
-        self.log("forwarder-start", services=[d.vs.label for d in self.services])
+        self.log(
+            "forwarder-start",
+            services=[d.vs.label for d in self.services],
+            methods=[d.method for d in self.services],
+        )
 
     def _seed_pools(self) -> None:
         """Start with the real servers the checker starts with (every one up unless
@@ -175,7 +273,9 @@ class Forwarder:
     def teardown(self) -> None:
         nft(f"delete table ip {NFT_TABLE}\n")
         for d in self.services:
-            d.sock.close()
+            for s in {d.sock, d.out, d.reply} - {None}:
+                assert s is not None
+                s.close()
 
     # -- control from the checker -----------------------------------------------------
     def control(self, msg: dict[str, object]) -> None:
@@ -199,16 +299,43 @@ class Forwarder:
             )
 
     # -- packets ---------------------------------------------------------------------------
-    def on_frames(self, d: DrService, now: float, master: bool) -> None:
-        for _ in range(256):  # bounded: timers and control get their turn
+    def _read(self, d: ServicePath, sock: socket.socket) -> list[tuple[Vnet, bytes]]:
+        """Up to 256 frames (bounded: timers and control get their turn)."""
+        frames = []
+        for _ in range(256):
             try:
-                buf = d.sock.recv(65536 + VNET_HDR_LEN)
+                buf = sock.recv(65536 + VNET_HDR_LEN)
             except (BlockingIOError, InterruptedError):
-                return
+                break
             except OSError as exc:  # e.g. ENETDOWN while the interface is down
                 self._drop(d, f"receive: {exc.strerror}")
-                return
-            vnet, frame = buf[:VNET_HDR_LEN], buf[VNET_HDR_LEN:]
+                break
+            frames.append((Vnet.unpack(buf), buf[VNET_HDR_LEN:]))
+        return frames
+
+    def _mac_of(self, ip: IPv4Address) -> bytes | None:
+        """The MAC of next hop ``ip``, from the ARP table; None (and a nudge, so the
+        kernel asks) while unknown."""
+        mac = self.macs.get(ip)
+        if mac is None:
+            self.macs.update(neighbours())
+            mac = self.macs.get(ip)
+        if mac is None:
+            nudge_arp(ip)
+        return mac
+
+    def _send(self, d: ServicePath, sock: socket.socket, vnet: Vnet, frame: bytes) -> bool:
+        try:
+            sock.send(vnet.pack() + frame)
+        except OSError as exc:
+            self._drop(d, f"send: {exc.strerror}")
+            return False
+        return True
+
+    def on_frames(self, d: ServicePath, now: float, master: bool) -> None:
+        """Requests for VIP:port: to the real server the service picks, by the virtual
+        server's method (DR: new MACs; NAT: new destination; TUN: inside IPIP)."""
+        for vnet, frame in self._read(d, d.sock):
             if not master:
                 self._drop(d, "not master")
                 continue
@@ -221,23 +348,66 @@ class Forwarder:
             if decision.dest is None:
                 self._drop(d, decision.reason)
                 continue
-            mac = self.macs.get(decision.dest[0])
+            rip = decision.dest[0]
+            try:
+                hop = next_hop(self.routes, rip) if d.method != "DR" else None
+            except ConfigError:
+                self._drop(d, "no route to the real server")
+                continue
+            mac = self._mac_of(hop.via if hop is not None else rip)
             if mac is None:
-                self.macs.update(neighbours())
-                mac = self.macs.get(decision.dest[0])
-            if mac is None:
-                nudge_arp(decision.dest[0])
                 self._drop(d, "real server MAC unknown")
                 continue
             try:
-                d.sock.send(vnet + rewrite(frame, mac, d.mac))
+                if d.method == "NAT":
+                    out = nat(frame, vnet, (mac, d.out_mac), dst=decision.dest)
+                elif d.method == "TUN":
+                    self.ident += 1
+                    outer = (self.tun_src[d.out_interface], rip)
+                    out = ipip(frame, vnet, (mac, d.out_mac), outer, self.ident)
+                else:
+                    out = rewrite(frame, mac, d.mac)
+            except PacketError as exc:
+                self._drop(d, str(exc.reason))
+                continue
+            # A tunnelled frame leaves complete (``ipip``): no offload left to do.
+            if self._send(d, d.out, Vnet() if d.method == "TUN" else vnet, out):
                 d.forwarded += 1
-            except OSError as exc:
-                self._drop(d, f"send: {exc.strerror}")
             if decision.new:
                 self.new_conns.append(d.service.conns[p.flow])
 
-    def _drop(self, d: DrService, reason: str) -> None:
+    def on_replies(self, d: ServicePath, now: float, master: bool) -> None:
+        """LVS-NAT's return half: a real server's packet of a known connection leaves
+        from VIP:port, towards the client's next hop. A packet of no connection (a
+        health check's answer) is the balancer's own: its stack has it."""
+        for vnet, frame in self._read(d, d.reply) if d.reply is not None else ():
+            try:
+                p = parse(frame)
+            except PacketError:
+                continue
+            f = p.flow  # as parsed: client = the real server, vip = the client
+            conn = d.service.reply(now, f.proto, (f.client, f.cport), (f.vip, f.vport))
+            if conn is None:
+                continue
+            if not master:
+                self._drop(d, "reply while not master")
+                continue
+            try:
+                hop = next_hop(self.routes, f.vip)
+            except ConfigError:
+                self._drop(d, "no route to the client")
+                continue
+            mac = self._mac_of(hop.via)
+            if mac is None:
+                self._drop(d, "client next hop MAC unknown")
+                continue
+            out = nat(frame, vnet, (mac, _mac(hop.dev) if hop.dev != d.interface else d.mac),
+                      src=(conn.flow.vip, conn.flow.vport))  # fmt: skip
+            sock = d.sock if hop.dev == d.interface else d.out
+            if self._send(d, sock, vnet, out):
+                d.replied += 1
+
+    def _drop(self, d: ServicePath, reason: str) -> None:
         d.dropped[reason] = d.dropped.get(reason, 0) + 1
 
     # -- status --------------------------------------------------------------------------
@@ -249,8 +419,10 @@ class Forwarder:
                 {
                     "vs": d.vs.label,
                     "scheduler": d.vs.lvs_sched,
-                    "method": d.vs.lvs_method,
+                    "method": d.method,
                     "interface": d.interface,
+                    "out_interface": d.out_interface,
+                    "replied": d.replied,
                     "persistence": d.service.persistence,
                     "forwarded": d.forwarded,
                     "dropped": d.dropped,
@@ -271,7 +443,7 @@ class Forwarder:
         }
 
 
-def _forwarding(services: list[DrService]) -> list[bool]:
+def _forwarding(services: list[ServicePath]) -> list[bool]:
     """Per service: is its VIP on this node (the node is its VRRP master)? Each service
     forwards on its own: in an active-active pair a node masters one VIP, not both."""
     return [d.vs.address is not None and local_address(v4(d.vs.address)) for d in services]
@@ -349,11 +521,13 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
         _write_status(run_dir, fwd.status(master))  # also "ready" to ``lablb daemon``
         start = last_status = last_sync = time.monotonic()
         by_fd = {d.sock.fileno(): d for d in fwd.services}
+        replies = {d.reply.fileno(): d for d in fwd.services if d.reply is not None}
         while not stop["now"]:
             now = time.monotonic()
             if run_for is not None and now - start >= run_for:
                 break
-            fds = [*by_fd, ctl.fileno(), addr_watch.fileno()] + ([sync.fileno()] if sync else [])
+            fds = [*by_fd, *replies, ctl.fileno(), addr_watch.fileno()]
+            fds += [sync.fileno()] if sync else []
             readable, _, _ = select.select(fds, [], [], STATUS_EVERY / 2)
             now = time.monotonic()
             # Addresses first: a frame read after the VIP left is not forwarded, even if
@@ -374,6 +548,9 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
                 if fd in by_fd:
                     d = by_fd[fd]
                     fwd.on_frames(d, now, forwarding[fwd.services.index(d)])
+                elif fd in replies:
+                    d = replies[fd]
+                    fwd.on_replies(d, now, forwarding[fwd.services.index(d)])
             if ctl.fileno() in readable:
                 with contextlib.suppress(BlockingIOError):
                     while True:

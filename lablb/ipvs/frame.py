@@ -197,3 +197,212 @@ def decode_sync(data: bytes, sync_id: int) -> list[SyncConn]:
         return out
     except (ValueError, KeyError, TypeError, RecursionError, OverflowError) as exc:
         raise PacketError("bad sync message", str(exc)[:200]) from None
+
+
+# -- LVS-NAT and LVS-TUN: addresses rewritten, or the frame tunnelled (IPIP) ------------
+VNET_F_NEEDS_CSUM = 1  # the L4 checksum field holds the pseudo-header sum; offload ends it
+IPPROTO_IPIP = 4
+IPIP_OVERHEAD = 20  # the outer IPv4 header
+TUN_TTL = 64  # the outer header's TTL (the route's default hop limit, as IPVS takes it)
+
+
+@dataclass(frozen=True)
+class Vnet:
+    """``struct virtio_net_hdr`` (host byte order, as ``PACKET_VNET_HDR`` gives it)."""
+
+    flags: int = 0
+    gso_type: int = 0
+    hdr_len: int = 0
+    gso_size: int = 0
+    csum_start: int = 0
+    csum_offset: int = 0
+
+    @classmethod
+    def unpack(cls, raw: bytes) -> Vnet:
+        return cls(*struct.unpack("=BBHHHH", raw[:VNET_HDR_LEN]))
+
+    def pack(self) -> bytes:
+        return struct.pack("=BBHHHH", self.flags, self.gso_type, self.hdr_len,
+                           self.gso_size, self.csum_start, self.csum_offset)  # fmt: skip
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.flags & VNET_F_NEEDS_CSUM)
+
+
+def _fold(s: int) -> int:
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return s
+
+
+def ones_sum(data: bytes) -> int:
+    """The ones' complement sum of ``data`` as 16-bit big-endian words (RFC 1071),
+    folded to 16 bits: 2**16 is 1 modulo 0xFFFF, so the sum is the number modulo
+    0xFFFF, with 0xFFFF for a non-zero multiple of it."""
+    if len(data) % 2:
+        data += b"\0"
+    n = int.from_bytes(data, "big")
+    s = n % 0xFFFF
+    return 0xFFFF if s == 0 and n else s
+
+
+def ip_header_checksum(header: bytes) -> int:
+    """The IPv4 header checksum of ``header`` with its checksum field zeroed."""
+    return ~ones_sum(header[:10] + b"\0\0" + header[12:]) & 0xFFFF
+
+
+def _adjusted(check: int, old: bytes, new: bytes, partial: bool) -> int:
+    """A checksum field after ``old`` became ``new`` in what it covers (RFC 1624, eqn.
+    3), incrementally: a checksum-partial field holds the uncomplemented sum."""
+    s = check if partial else ~check & 0xFFFF
+    s += ones_sum(bytes(~b & 0xFF for b in old)) + ones_sum(new)
+    s = _fold(s)
+    return s if partial else ~s & 0xFFFF
+
+
+def _l4_check_at(frame: bytes) -> tuple[int, int]:
+    """(offset of the IP header, offset of the L4 checksum field)."""
+    ihl = (frame[ETH_HLEN] & 0x0F) * 4
+    l4 = ETH_HLEN + ihl
+    return ETH_HLEN, l4 + (16 if frame[ETH_HLEN + 9] == 6 else 6)
+
+
+def nat(
+    frame: bytes,
+    vnet: Vnet,
+    macs: tuple[bytes, bytes],
+    src: tuple[IPv4Address, int] | None = None,
+    dst: tuple[IPv4Address, int] | None = None,
+) -> bytes:
+    """LVS-NAT: ``frame`` (a TCP or UDP frame ``parse`` accepted) with its source or
+    destination address and port replaced, Ethernet addresses ``macs`` (destination,
+    source), IP and L4 checksums updated. A checksum-partial frame (``vnet.partial``,
+    GSO ones included) keeps only the pseudo-header sum in its L4 field, so only the
+    address change goes into it; the offload sums the ports with the rest. UDP without
+    a checksum (0) stays without one. The vnet header is unchanged (no offset moves)."""
+    out = bytearray(macs[0] + macs[1] + frame[12:])
+    ip, check_at = _l4_check_at(frame)
+    l4 = ip + (frame[ip] & 0x0F) * 4
+    udp_none = frame[ip + 9] == 17 and frame[check_at : check_at + 2] == b"\0\0"
+    check = int.from_bytes(frame[check_at : check_at + 2], "big")
+    for change, addr_at, port_at in ((src, ip + 12, l4), (dst, ip + 16, l4 + 2)):
+        if change is None:
+            continue
+        addr, port = change
+        old_addr, new_addr = bytes(out[addr_at : addr_at + 4]), addr.packed
+        old_port, new_port = bytes(out[port_at : port_at + 2]), struct.pack("!H", port)
+        out[addr_at : addr_at + 4] = new_addr
+        out[port_at : port_at + 2] = new_port
+        if vnet.partial:
+            check = _adjusted(check, old_addr, new_addr, True)
+        else:
+            check = _adjusted(check, old_addr + old_port, new_addr + new_port, False)
+    if not udp_none:
+        if not vnet.partial and frame[ip + 9] == 17 and check == 0:
+            check = 0xFFFF  # UDP sends a computed 0 as all ones
+        out[check_at : check_at + 2] = check.to_bytes(2, "big")
+    ihl = (frame[ip] & 0x0F) * 4
+    out[ip + 10 : ip + 12] = ip_header_checksum(bytes(out[ip : ip + ihl])).to_bytes(2, "big")
+    return bytes(out)
+
+
+def l4_checksum(packet: bytes) -> int:
+    """The TCP or UDP checksum of the IPv4 ``packet`` (its field counted as 0)."""
+    ihl = (packet[0] & 0x0F) * 4
+    total = struct.unpack_from("!H", packet, 2)[0]
+    proto = packet[9]
+    seg = bytearray(packet[ihl:total])
+    at = 16 if proto == 6 else 6
+    seg[at : at + 2] = b"\0\0"
+    pseudo = packet[12:20] + struct.pack("!BBH", 0, proto, len(seg))
+    c = ~ones_sum(pseudo + bytes(seg)) & 0xFFFF
+    return 0xFFFF if proto == 17 and c == 0 else c
+
+
+def ipip(
+    frame: bytes,
+    vnet: Vnet,
+    macs: tuple[bytes, bytes],
+    outer: tuple[IPv4Address, IPv4Address],
+    ident: int,
+) -> bytes:
+    """LVS-TUN: the IP packet of ``frame`` inside an outer IPv4 header (protocol 4,
+    ``outer`` = source, destination; TOS and DF copied from the inner header, as IPVS
+    does), in a frame to ``macs`` (destination, source). A checksum-partial frame has
+    its L4 checksum finished here (the frame goes out complete, so that the real
+    server's decapsulation reads a packet it can hand to its stack as it is). A GSO
+    frame cannot be tunnelled this way (virtio's header cannot say "IPIP"), nor one
+    that would exceed ``mtu``: PacketError (IPVS would send "fragmentation needed")."""
+    if vnet.gso_type:
+        raise PacketError("GSO frame: cannot be tunnelled")
+    ip = ETH_HLEN
+    total = struct.unpack_from("!H", frame, ip + 2)[0]
+    inner = bytearray(frame[ip : ip + total])
+    if vnet.partial:
+        at = vnet.csum_start - ETH_HLEN + vnet.csum_offset
+        inner[at : at + 2] = l4_checksum(bytes(inner)).to_bytes(2, "big")
+    header = bytearray(
+        struct.pack(
+            "!BBHHHBBH4s4s",
+            0x45,
+            inner[1],
+            total + IPIP_OVERHEAD,
+            ident & 0xFFFF,
+            struct.unpack_from("!H", inner, 6)[0] & 0x4000,  # DF, no fragment offset
+            TUN_TTL,
+            IPPROTO_IPIP,
+            0,
+            outer[0].packed,
+            outer[1].packed,
+        )
+    )
+    header[10:12] = ip_header_checksum(bytes(header)).to_bytes(2, "big")
+    return macs[0] + macs[1] + b"\x08\x00" + bytes(header) + bytes(inner)
+
+
+def decapsulate(frame: bytes) -> bytes:
+    """The inner IPv4 packet of an IPIP frame (what a real server's ``tunl0`` would
+    receive); PacketError for anything else."""
+    if len(frame) < ETH_HLEN + 40 or frame[12:14] != b"\x08\x00" or frame[ETH_HLEN] >> 4 != 4:
+        raise PacketError("not IPv4")
+    if frame[ETH_HLEN + 9] != IPPROTO_IPIP:
+        raise PacketError("not IPIP")
+    ihl = (frame[ETH_HLEN] & 0x0F) * 4
+    total = struct.unpack_from("!H", frame, ETH_HLEN + 2)[0]
+    inner = frame[ETH_HLEN + ihl : ETH_HLEN + total]
+    if len(inner) < 20 or inner[0] >> 4 != 4:
+        raise PacketError("IPIP without an IPv4 packet inside")
+    return inner
+
+
+def bpf_ip_proto(proto: int) -> list[tuple[int, int, int, int]]:
+    """A classic BPF filter: IPv4 frames of protocol ``proto`` (``ip proto 4``)."""
+    ldh, ldb, jeq, ret = 0x28, 0x30, 0x15, 0x06
+    return [
+        (ldh, 0, 0, 12),
+        (jeq, 0, 3, ETH_P_IP),
+        (ldb, 0, 0, 23),
+        (jeq, 0, 1, proto),
+        (ret, 0, 0, 0x40000),
+        (ret, 0, 0, 0),
+    ]
+
+
+def bpf_reply_program(port: int, proto: int) -> list[tuple[int, int, int, int]]:
+    """A classic BPF filter: IPv4 of protocol ``proto``, first fragment, *source* port
+    ``port``: a real server's replies (LVS-NAT's return half)."""
+    ldh, ldb, jeq, jset, ldxb_msh, ldh_ind, ret = 0x28, 0x30, 0x15, 0x45, 0xB1, 0x48, 0x06
+    return [
+        (ldh, 0, 0, 12),  # 0: ethertype
+        (jeq, 0, 8, ETH_P_IP),  # 1: -> 10 drop
+        (ldb, 0, 0, 23),  # 2: protocol
+        (jeq, 0, 6, proto),  # 3
+        (ldh, 0, 0, 20),  # 4: fragment offset
+        (jset, 4, 0, 0x1FFF),  # 5
+        (ldxb_msh, 0, 0, 14),  # 6
+        (ldh_ind, 0, 0, 14),  # 7: source port
+        (jeq, 0, 1, port),  # 8
+        (ret, 0, 0, 0x40000),  # 9
+        (ret, 0, 0, 0),  # 10
+    ]

@@ -110,6 +110,10 @@ class Service:
     conns: dict[Flow, Conn] = field(default_factory=dict)
     templates: dict[IPv4Address, Template] = field(default_factory=dict)
     sched: Scheduler | None = None
+    # LVS-NAT's return half: (proto, real server, its port, client, client port) -> flow
+    replies: dict[tuple[int, IPv4Address, int, IPv4Address, int], Flow] = field(
+        default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         if self.sched is None:
@@ -141,8 +145,7 @@ class Service:
             if dest is None:
                 return Decision(None, "no real server available")
             conn = Conn(flow, dest.key, next_state(None, flow.proto, flags), 0.0)
-            self.conns[flow] = conn
-            self._count(conn, +1)
+            self._add_conn(conn)
             new = True
         else:
             old = conn.state
@@ -177,8 +180,25 @@ class Service:
             del self.templates[client]
         return len(gone)
 
+    def reply(
+        self, now: float, proto: int, src: tuple[IPv4Address, int], dst: tuple[IPv4Address, int]
+    ) -> Conn | None:
+        """The live connection a real server's packet ``src`` -> ``dst`` answers (LVS-NAT
+        rewrites it back to the VIP), None if it answers none (a health check's reply,
+        say, which is the balancer's own)."""
+        flow = self.replies.get((proto, *src, *dst))
+        conn = self.conns.get(flow) if flow is not None else None
+        return conn if conn is not None and conn.expires > now else None
+
+    def _add_conn(self, conn: Conn) -> None:
+        self.conns[conn.flow] = conn
+        f = conn.flow
+        self.replies[(f.proto, *conn.dest, f.client, f.cport)] = f
+        self._count(conn, +1)
+
     def _drop_conn(self, flow: Flow) -> None:
         conn = self.conns.pop(flow)
+        self.replies.pop((flow.proto, *conn.dest, flow.client, flow.cport), None)
         self._count(conn, -1)
 
     def _count(self, conn: Conn, delta: int) -> None:
@@ -209,8 +229,6 @@ class Service:
         old = self.conns.get(flow)
         if old is not None:
             self._drop_conn(flow)
-        conn = Conn(flow, dest, state, now + timeout)
-        self.conns[flow] = conn
-        self._count(conn, +1)
+        self._add_conn(Conn(flow, dest, state, now + timeout))
         if self.persistence is not None:
             self.templates[flow.client] = Template(dest, now + self.persistence)

@@ -27,6 +27,7 @@ from lablb.lab.registry import TopoEntry
 from lablb.lab.web import (
     DNS_SERVER,
     UDP_ECHO,
+    Decapsulator,
     MailSink,
     UdpService,
     WebNode,
@@ -54,6 +55,7 @@ class Cluster:
     smtp: dict[str, MailSink] = field(default_factory=dict)  # web nodes' SMTP, for SMTP_CHECK
     # VRRP only: the stand-in for the service the VIP fronts, per balancer
     local: dict[str, LocalService] = field(default_factory=dict)
+    tunnels: dict[str, Decapsulator] = field(default_factory=dict)  # LVS-TUN's web nodes
     _configs: dict[str, KeepalivedConfig] = field(default_factory=dict, repr=False)
 
     @property
@@ -358,13 +360,16 @@ def start_cluster(
     smtp = any(ck.kind == "SMTP_CHECK" for ck, _ in checked)
     pages = tuple(sorted({url.path for ck, _ in checked for url in ck.urls if not url.digest}))
     web = start_web(lab, webs, entry.docroot() or Path(), video_mb, tls, pages) if webs else {}
+    tunnelled = [h.name for h in lab.hosts if getattr(h, "decap", False)]
+    tunnels = {w: Decapsulator(lab, w).start() for w in tunnelled}
     mail_hosts = [n for n, r in hosts.items() if r == "mail"]
     mail = MailSink(lab, mail_hosts[0]) if mail_hosts else None
     watched = fronted(first)
     local = start_local_services(lab, entry.balancers, watched) if watched else {}
     nodes = start_vrrp(lab, configs, engines_for(engine, entry.balancers))
     cluster = Cluster(
-        lab, entry, configs, nodes, web, mail, local=local, _configs={entry.balancers[0]: first}
+        lab, entry, configs, nodes, web, mail, local=local, tunnels=tunnels,
+        _configs={entry.balancers[0]: first},
     )
     for port in udp:
         cluster.udp_echo.update(start_udp_service(lab, webs, port, UDP_ECHO))

@@ -70,6 +70,8 @@ class DerivedTopo(Topo):  # type: ignore[misc]  # Mininet has no type hints
                 opts["sysctls"] = dict(h.sysctls)
             if h.ports:
                 opts["web_ports"] = h.ports
+            if h.decap:
+                opts["decap"] = True
             node = self.addHost(h.name, **opts)
             for link in h.links:
                 self.addLink(

@@ -30,11 +30,13 @@ class LabHost(Host):  # type: ignore[misc]
         addresses: list[str] | None = None,
         role: str = "host",
         web_ports: tuple[int, ...] = (),
+        decap: bool = False,
         **params: Any,
     ) -> Any:
         result = super().config(**params)
         self.role = role
         self.web_ports = tuple(web_ports)  # a web node: the TCP ports it serves (default 80)
+        self.decap = decap  # a web node of LVS-TUN: runs ``lablb.lab.decap``
         gateway = params.get("defaultRoute")
         self.lab_routes = ([f"default {gateway}"] if gateway else []) + list(routes or ())
         for key, value in (sysctls or {}).items():

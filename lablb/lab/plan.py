@@ -29,7 +29,7 @@ from typing import Any
 
 from lablb.config import model as m
 from lablb.config.diagnostics import Where
-from lablb.config.edit import service_instance
+from lablb.config.edit import NatGateway, nat_gateway, service_instance
 from lablb.config.peer import unicast_peer_for
 from lablb.errors import ConfigError
 
@@ -64,6 +64,7 @@ class HostPlan:
     routes: tuple[str, ...] = ()
     sysctls: Mapping[str, int] = field(default_factory=dict)
     ports: tuple[int, ...] = ()  # web nodes: the ports they serve
+    decap: bool = False  # a web node of LVS-TUN: unwraps IPIP (``lablb.lab.decap``)
 
 
 @dataclass(frozen=True)
@@ -150,21 +151,20 @@ def derive_plan(configs: Mapping[str, m.KeepalivedConfig]) -> Plan:
     }
     services: set[IPv4Address] = set()
     real: dict[IPv4Address, set[int]] = {}
+    methods: dict[IPv4Address, set[str]] = {}  # real server -> the lvs_methods it serves
     for name in names:
         for vs in configs[name].virtual_servers:
-            if vs.lvs_method != "DR":
-                raise _bad(
-                    vs.where,
-                    f"virtual_server {vs.label}: lvs_method {vs.lvs_method}",
-                    "lablb forwards with Direct Routing (lvs_method DR) only",
-                )
             if vs.address is None:
                 raise _bad(vs.where, f"virtual_server {vs.label}: lablb needs an address")
             services.add(ipv4(vs.address, vs.where, "virtual_server"))
             for rs in vs.real_servers:
-                rs_ip = on_lan(rs.address, rs.where, "real_server")
+                if vs.lvs_method == "DR":
+                    rs_ip = on_lan(rs.address, rs.where, "real_server")
+                else:
+                    rs_ip = ipv4(rs.address, rs.where, "real_server")
                 port = rs.port if rs.port is not None else vs.port
                 real.setdefault(rs_ip, set()).update({port} if port else set())
+                methods.setdefault(rs_ip, set()).add(vs.lvs_method)
     taken |= vips | set(real)
     own: dict[str, IPv4Address] = {}
     for name in names:
@@ -226,25 +226,90 @@ def derive_plan(configs: Mapping[str, m.KeepalivedConfig]) -> Plan:
         hosts.append(HostPlan(name, role, (link,), default_route=router_ip, **kw))
 
     extra = _other_lans(configs, names, instances, notes)
+    gateway = nat_gateway(configs[names[0]])
+    far = sorted(a for a in real if a not in lan)  # real servers off the server LAN
+    if gateway is not None and not far:
+        notes.append(str(gateway))
+    nat_lan = tun_lan = None
+    if gateway is not None and any("NAT" in methods[a] for a in far):
+        nat_lan = _nat_lan(gateway, far, methods, instances[names[0]], extra, names, notes)
+    tun_far = [a for a in far if "TUN" in methods[a] and a not in (nat_lan or ())]
+    if tun_far:
+        tun_lan = IPv4Network(f"{tun_far[0]}/24", strict=False)
+        stray = [a for a in tun_far if a not in tun_lan]
+        if stray:
+            raise _bad(first.where, f"LVS-TUN real servers {tun_far[0]} and {stray[0]} are "
+                       "on two subnets off the LAN", "the lab routes one such subnet")  # fmt: skip
+        r1_there = next(_free(tun_lan, set(tun_far)))
+        r1 = hosts[0]
+        hosts[0] = replace(r1, links=(*r1.links, Link(
+            "eth2", IPv4Interface(f"{r1_there}/{tun_lan.prefixlen}"), "lan-rs")))  # fmt: skip
+        notes.append(f"LVS-TUN: real servers on {tun_lan}, behind r1 (eth2 {r1_there})")
     for name in names:
         iface = instances[name].interface or LAN_IFACE
         link = Link(iface, IPv4Interface(f"{own[name]}/{prefix}"), "lan")
         more = tuple(links[name] for links in extra.values() if name in links)
         hosts.append(HostPlan(name, "balancer", (link, *more), default_route=router_ip))
     for i, addr in enumerate(sorted(real), start=1):
-        on_the_lan(
-            f"web{i:02d}",
-            "web",
-            addr,
-            lo_addresses=tuple(IPv4Interface(f"{s}/32") for s in sorted(services)),
-            sysctls=ARP_FOR_DR,
-            ports=tuple(sorted(real[addr])),
-        )
+        kinds = methods[addr]
+        dr_like = bool(kinds & {"DR", "TUN"})  # the VIP on lo, no ARP for it
+        kw: dict[str, Any] = {
+            "lo_addresses": tuple(IPv4Interface(f"{s}/32") for s in sorted(services))
+            if dr_like else (),
+            "sysctls": ARP_FOR_DR if dr_like else {},
+            "ports": tuple(sorted(real[addr])),
+            "decap": "TUN" in kinds,
+        }  # fmt: skip
+        name = f"web{i:02d}"
+        if addr in lan:
+            gw = gateway.address.ip if gateway is not None and kinds == {"NAT"} else router_ip
+            hosts.append(HostPlan(name, "web", (Link(LAN_IFACE, IPv4Interface(
+                f"{addr}/{prefix}"), "lan"),), default_route=gw, **kw))  # fmt: skip
+        elif nat_lan is not None and addr in nat_lan:
+            assert gateway is not None
+            link = Link(LAN_IFACE, IPv4Interface(f"{addr}/{nat_lan.prefixlen}"),
+                        f"lan-{gateway.interface}")  # fmt: skip
+            hosts.append(HostPlan(name, "web", (link,), default_route=gateway.address.ip, **kw))
+        elif tun_lan is not None and addr in tun_lan:
+            link = Link(LAN_IFACE, IPv4Interface(f"{addr}/{tun_lan.prefixlen}"), "lan-rs")
+            hosts.append(HostPlan(name, "web", (link,), default_route=r1_there, **kw))
+        else:
+            raise _bad(first.where, f"real_server {addr} is on no LAN the lab can place",
+                       "DR: on the server LAN; NAT: on the gateway VIP's")  # fmt: skip
     if mail is not None:
         on_the_lan("mx01", "mail", mail)
     addrs = _free(clients, {client_gw})
     hosts += [_client(name, next(addrs), clients, client_gw) for name in CLIENTS]
     return Plan(lan, clients, tuple(names), tuple(hosts), tuple(notes))
+
+
+def _nat_lan(
+    gateway: NatGateway,
+    far: list[IPv4Address],
+    methods: Mapping[IPv4Address, set[str]],
+    inst: m.VrrpInstance,
+    extra: dict[str, dict[str, Link]],
+    names: list[str],
+    notes: list[str],
+) -> IPv4Network:
+    """LVS-NAT's real server LAN, off the server LAN: the gateway VIP's subnet, on the
+    balancers' interface that holds it (a LAN of its own, ``extra``, made here when no
+    instance runs on that interface)."""
+    net = gateway.address.network
+    stray = [a for a in far if "NAT" in methods[a] and a not in net]
+    if stray:
+        raise _bad(inst.where, f"LVS-NAT real server {stray[0]} is not on the gateway "
+                   f"VIP's subnet {net}", "the lab routes one real server LAN a pair")  # fmt: skip
+    if gateway.interface not in extra:
+        free = _free(net, {gateway.address.ip, *far})
+        extra[gateway.interface] = {
+            n: Link(gateway.interface, IPv4Interface(f"{next(free)}/{net.prefixlen}"),
+                    f"lan-{gateway.interface}")
+            for n in names
+        }  # fmt: skip
+    where = ", ".join(f"{n} {link.address.ip}" for n, link in extra[gateway.interface].items())
+    notes.append(f"{gateway}; real servers on {net} ({gateway.interface}: {where})")
+    return net
 
 
 def _other_lans(

@@ -10,6 +10,7 @@ requests for static files by itself.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import subprocess
 import sys
@@ -301,6 +302,41 @@ class UdpService:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise LabError(f"{self.host}: {name} on UDP port {self.port} did not start")
             time.sleep(0.05)
+
+    def stop(self) -> None:
+        stop_child(self.proc)
+        self.proc = None
+
+
+class Decapsulator:
+    """LVS-TUN's far end on a web node (``python -m lablb.lab.decap``): IPIP unwrapped
+    into ``tunl0``, where this kernel, which loads no ``ipip`` module, has no tunnel
+    device of its own. Stopped at teardown if not before."""
+
+    def __init__(self, lab: Lab, host: str) -> None:
+        self.lab, self.host = lab, host
+        self.status = lab.workdir / host / "decap.json"
+        self.log = lab.workdir / host / "decap.out"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Decapsulator:
+        self.status.parent.mkdir(parents=True, exist_ok=True)
+        self.status.unlink(missing_ok=True)
+        argv = [sys.executable, "-m", "lablb.lab.decap", "--status", str(self.status)]
+        self.proc = self.lab.popen(self.host, argv, log=self.log)
+        self.lab.on_teardown(self.stop)
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self.status.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                tail = self.log.read_text(errors="replace").strip().splitlines()[-1:]
+                raise LabError(f"{self.host}: the IPIP decapsulator did not start: {tail}")
+            time.sleep(0.05)
+        return self
+
+    def unwrapped(self) -> int:
+        """Packets unwrapped so far (as of its last status: at start and at stop)."""
+        data: dict[str, int] = json.loads(self.status.read_text())
+        return int(data["unwrapped"])
 
     def stop(self) -> None:
         stop_child(self.proc)

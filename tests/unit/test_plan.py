@@ -4,6 +4,7 @@ as said; what they leave open is chosen; what cannot be derived names its line."
 from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from pathlib import Path
 
 import pytest
 
@@ -109,7 +110,6 @@ def test_extra_clients_take_the_next_free_addresses_behind_r1() -> None:
     ("configs", "says", "line"),
     [
         ({"alpha": node(), "bravo": node("lan1", vrid=78)}, "which no other file uses", 5),
-        ({"alpha": node(method="NAT"), "bravo": node()}, "lvs_method NAT", 15),
         ({"alpha": node(third="10.9.9.9"), "bravo": node()}, "is not on the server LAN", 25),
         ({"Alpha_1": node(), "bravo": node()}, "cannot name a lab host", 0),
         ({"alpha": node()}, "a balancer alone", 5),
@@ -198,3 +198,45 @@ def test_a_tracked_interface_on_no_instance_is_given_to_the_balancers() -> None:
     for h in plan.of_role("balancer"):
         assert [ln.interface for ln in h.links] == ["eth0", "bond0"]
     assert any(n.startswith("bond0: tracked, on no instance") for n in plan.notes)
+
+
+CORPUS = Path(__file__).parent.parent / "corpus"
+
+
+def pair_plan(name: str):  # type: ignore[no-untyped-def]
+    """The plan of one corpus file and the peer lablb derives for it."""
+    from lablb.config.load import load_lenient
+    from lablb.config.peer import derive_peer
+
+    one = load_lenient(str(CORPUS / name))
+    return derive_plan({"lb01": one, "lb02": derive_peer(one)[0]})
+
+
+def test_lvs_nat_off_the_lan_gets_a_real_server_lan_on_the_balancers_and_a_gateway() -> None:
+    plan = pair_plan("rw-lvs-nat-web.conf")
+    lb01 = plan.host("lb01")
+    assert [(x.interface, str(x.address), x.switch) for x in lb01.links] == [
+        ("eth0", "10.0.0.2/24", "lan"),
+        ("eth1", "192.168.10.1/24", "lan-eth1"),
+    ]
+    for web in plan.of_role("web"):
+        assert web.links[0].switch == "lan-eth1"
+        assert web.default_route == IPv4Address("192.168.10.254")  # the added gateway VIP
+        assert web.lo_addresses == () and not web.decap  # NAT: no VIP on the real server
+    assert any("the lab adds 192.168.10.254/24 dev eth1 on VI_1" in n for n in plan.notes)
+
+
+def test_lvs_nat_on_the_lan_routes_through_the_vip() -> None:
+    plan = pair_plan("lvs-nat-rs-port-zero.conf")
+    (web,) = plan.of_role("web")
+    assert web.links[0].switch == "lan" and web.default_route == IPv4Address("10.0.0.1")
+
+
+def test_lvs_tun_real_servers_off_the_lan_sit_behind_the_router_and_unwrap() -> None:
+    plan = pair_plan("rw-lvs-tun.conf")
+    r1 = plan.host("r1")
+    assert (r1.links[2].interface, str(r1.links[2].address)) == ("eth2", "172.16.5.1/24")
+    (web,) = plan.of_role("web")
+    assert web.decap and web.default_route == IPv4Address("172.16.5.1")
+    assert web.lo_addresses == (IPv4Interface("10.0.0.100/32"),)
+    assert plan.host("lb01").links[1:] == ()  # the balancers reach it through r1
