@@ -10,11 +10,14 @@ Timeline (one trial):
 
 Measured: per client, bytes, SHA-256 against the file, stalls of a player that starts
 after 2 s of buffer (a stall that never ends fails the trial); per host, bytes on its
-interface. The Direct Routing proof, from the counters of balancers and clients: the
-balancers received at least what the clients sent to the VIP (all but the outage's
-share of the run: a floor, so a bypassed balancer fails), and carried at most twice
-that (in and out) plus their own traffic measured over one checker period before (a
-ceiling, so a balancer carrying the download fails). Bound: a player's total stall is
+interface. The forwarding method's proof, from the counters of balancers and clients:
+the balancers received at least what the clients sent to the VIP (all but the outage's
+share of the run: a floor, so a bypassed balancer fails); with Direct Routing or
+LVS-TUN they carried at most twice that (in and out; TUN: plus 20 B of outer header per
+client packet) plus their own traffic measured over one checker period before (a
+ceiling, so a balancer carrying the download fails); with LVS-NAT their LAN links sent
+at least every byte of video the clients received (a floor: the replies come back
+through them). Bound: a player's total stall is
 at most 2 x the service outage a crash implies (``lablb.measure.bounds``) + 200 ms: TCP's
 retransmission backoff (the web node resends at doubling intervals, so its first
 resend after the takeover comes within twice the outage, plus the 200 ms minimum RTO).
@@ -32,6 +35,7 @@ from typing import Any
 from lablb.config.edit import with_sync_daemon
 from lablb.config.files import derive
 from lablb.lab.trials import slack_of
+from lablb.ipvs.frame import IPIP_OVERHEAD
 from lablb.lab.web import VIDEO_BITRATE, sha256, video
 from lablb.measure.bounds import service_outage
 from lablb.measure.playback import play
@@ -91,6 +95,7 @@ class Stream(Scenario):
         loops = [vs.delay_loop for b in c.balancers for vs in c.config(b).virtual_servers]
         time.sleep(max(loops, default=1.0))
         before = {h: (c.counter(h, "rx_bytes"), c.counter(h, "tx_bytes")) for h in hosts}
+        before_pk = {h: c.counter(h, "tx_packets") for h in c.roles("client")}
         quiet_s = time.monotonic() - quiet_from
         idle_bytes = sum(sum(before[b]) - sum(idle0[b]) for b in c.balancers)
         started = time.monotonic()
@@ -132,12 +137,14 @@ class Stream(Scenario):
         clients: dict[str, object] = {}
         stall = 0.0
         received = 0
+        video_bytes = 0  # of the video, as the clients' players counted them
         for client, (_proc, out, log) in procs.items():
             data = json.loads(log.read_text())
             pb = play(
                 [(float(a), int(b)) for a, b in data["samples"]], VIDEO_BITRATE, path.stat().st_size
             )
             ok = data["sha256"] == want and data["bytes"] == path.stat().st_size
+            video_bytes += int(data["bytes"])
             clients[client] = {
                 "bytes": data["bytes"],
                 "sha256_ok": ok,
@@ -157,44 +164,67 @@ class Stream(Scenario):
             )
             out.unlink(missing_ok=True)  # the SHA-256 is kept; 150 MB copies are not
         after = {h: (c.counter(h, "rx_bytes"), c.counter(h, "tx_bytes")) for h in hosts}
+        after_pk = {h: c.counter(h, "tx_packets") for h in c.roles("client")}
         delta = {h: (after[h][0] - before[h][0], after[h][1] - before[h][1]) for h in hosts}
         duration = time.monotonic() - started
         received = sum(delta[h][0] for h in c.roles("client"))
         upstream = sum(delta[h][1] for h in c.roles("client"))
         trial.keep(clients=clients, bytes={h: {"rx": d[0], "tx": d[1]} for h, d in delta.items()})
-        # Direct Routing, from the counters: every byte the clients sent goes to the VIP
-        # and so through a balancer (but what they sent while no balancer forwarded:
-        # at most the service outage's share of the run), and the balancers carry
-        # nothing else but their own traffic; the download goes round them.
+        # The forwarding method, from the counters: every byte the clients sent goes to
+        # the VIP and so through a balancer (but what they sent while no balancer
+        # forwarded: at most the service outage's share of the run). Then by method
+        # (``lvs_method`` of the streamed virtual server):
+        # - DR and TUN: the balancers carry nothing else but their own traffic (and
+        #   TUN's outer header, 20 B per packet the clients sent); the download goes
+        #   round them;
+        # - NAT: the download comes back through them, so their LAN links sent at least
+        #   every byte of video the clients received.
+        method = c.service_method()
         carried_in = sum(delta[b][0] for b in c.balancers)
-        carried = sum(sum(delta[b]) for b in c.balancers)
+        carried_out = sum(delta[b][1] for b in c.balancers)
+        carried = carried_in + carried_out
         outage = ctx.bounds["stall_s"][1] if p["crash_at"] > 0 else 0.0
         floor = upstream * max(0.0, 1 - outage / max(duration, 1e-3))
+        up_packets = sum(after_pk[h] - before_pk[h] for h in c.roles("client"))
+        tunnel = IPIP_OVERHEAD * up_packets if method == "TUN" else 0
         # Own traffic: one quiet window's worth per window of the run, plus one more
         # (the run may hold a round of checks more than its length suggests).
-        ceiling = 2 * upstream + idle_bytes * (math.ceil(duration / quiet_s) + 1)
+        ceiling = 2 * upstream + tunnel + idle_bytes * (math.ceil(duration / quiet_s) + 1)
         trial.measured["stall_s"] = round(stall, 3)
-        trial.data["dr"] = {
+        trial.data["method"] = method
+        trial.data["dr"] = {  # the byte accounting (named when DR was the only method)
             "balancers_bytes": carried,
             "balancers_rx": carried_in,
+            "balancers_tx": carried_out,
             "clients_upstream": upstream,
+            "clients_upstream_packets": up_packets,
             "clients_received": received,
+            "clients_video_bytes": video_bytes,
             "floor_rx": round(floor),
-            "ceiling": round(ceiling),
+            "ceiling": round(ceiling) if method != "NAT" else None,
+            "floor_tx": video_bytes if method == "NAT" else None,
             "idle_bytes": idle_bytes,
             "idle_window_s": round(quiet_s, 3),
         }
         trial.data["dr_share"] = round(carried / max(received, 1), 5)
         trial.require(
             carried_in >= floor,
-            f"Direct Routing: the balancers received {carried_in} B, less than the "
+            f"{method}: the balancers received {carried_in} B, less than the "
             f"{round(floor)} B the clients sent to the VIP: bypassed?",
         )
-        trial.require(
-            carried <= ceiling,
-            f"Direct Routing: the balancers carried {carried} B, more than twice the "
-            f"clients' upstream plus their own traffic ({round(ceiling)} B)",
-        )
+        if method == "NAT":
+            trial.require(
+                carried_out >= video_bytes,
+                f"NAT: the balancers sent {carried_out} B, less than the {video_bytes} B of "
+                "video the clients received: the replies went round them?",
+            )
+        else:
+            trial.require(
+                carried <= ceiling,
+                f"{method}: the balancers carried {carried} B, more than twice the clients' "
+                f"upstream{' and its tunnel headers' if tunnel else ''} plus their own "
+                f"traffic ({round(ceiling)} B)",
+            )
         return trial
 
 

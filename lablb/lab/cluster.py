@@ -254,6 +254,11 @@ class Cluster:
         vs = next(iter(self.config(self.balancers[0]).virtual_servers), None)
         return (v4(vs.address), vs.port) if vs and vs.address and vs.port else None
 
+    def service_method(self) -> str:
+        """The ``lvs_method`` of the virtual server ``service_vip`` is (DR without one)."""
+        vs = next(iter(self.config(self.balancers[0]).virtual_servers), None)
+        return vs.lvs_method if vs is not None else "DR"
+
     def probe_service(self) -> tuple[IPv4Address, int] | None:
         """Where the service probe sends its SYNs: the virtual server's VIP:port, or,
         VRRP only, the cluster VIP and the port of the local service it fronts."""
