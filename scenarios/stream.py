@@ -34,8 +34,8 @@ from typing import Any
 
 from lablb.config.edit import with_sync_daemon
 from lablb.config.files import derive
-from lablb.lab.trials import slack_of
 from lablb.ipvs.frame import IPIP_OVERHEAD
+from lablb.lab.trials import slack_of
 from lablb.lab.web import VIDEO_BITRATE, sha256, video
 from lablb.measure.bounds import service_outage
 from lablb.measure.playback import play
