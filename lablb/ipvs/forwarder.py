@@ -513,6 +513,9 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
         for d in fwd.services:
             for rs in d.vs.real_servers:
                 nudge_arp(v4(rs.address))
+        if any(d.method == "NAT" for d in fwd.services):  # the clients' next hops
+            for gw in {r.gateway for r in fwd.routes if r.gateway is not None}:
+                nudge_arp(gw)
         fwd.macs.update(neighbours())
         forwarding = _forwarding(fwd.services)
         master = any(forwarding)

@@ -46,7 +46,7 @@ def forwarder(run_dir: Path, node: str) -> dict[str, Any]:
     return svc  # type: ignore[no-any-return]
 
 
-@pytest.mark.parametrize("engine", ["lablb"])
+@pytest.mark.parametrize("engine", ["keepalived"])
 def test_nat_carries_the_download_through_the_balancers_across_a_crash(
     engine: str, tmp_path: Path
 ) -> None:
@@ -63,7 +63,7 @@ def test_nat_carries_the_download_through_the_balancers_across_a_crash(
     assert lb02["method"] == "NAT" and lb02["replied"] > 0 and lb02["forwarded"] > 0, lb02
 
 
-@pytest.mark.parametrize("engine", ["keepalived"])
+@pytest.mark.parametrize("engine", ["lablb"])
 def test_tun_keeps_the_download_off_the_balancers_across_a_crash(
     engine: str, tmp_path: Path
 ) -> None:
