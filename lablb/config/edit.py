@@ -191,3 +191,43 @@ def with_nat_gateway(config: m.KeepalivedConfig) -> m.KeepalivedConfig:
         if i.name == gw.instance
         else i,
     )
+
+
+def fwmark_ports(vs: m.VirtualServer) -> list[int]:
+    """The ports a ``virtual_server fwmark`` serves, as far as the file says: its real
+    servers' ports, else the ports their checkers connect to (the mark rule itself, an
+    iptables or nftables line, is not in keepalived.conf)."""
+    given = {rs.port for rs in vs.real_servers if rs.port}
+    checked = {ck.connect_port for rs in vs.real_servers for ck in rs.checkers if ck.connect_port}
+    return sorted(given or checked)
+
+
+def fwmark_as_addresses(config: m.KeepalivedConfig) -> tuple[m.KeepalivedConfig, list[str]]:
+    """``config`` with each ``virtual_server fwmark N`` as the lab runs it: one
+    VIP:port service per port ``fwmark_ports`` finds, on the first VIP of the service's
+    instance, as if the firewall marked that traffic (a deployment's mark rule, which
+    the file does not hold); what was done, a line each. A mark on several ports keeps
+    persistence per port here, not across them (said). A fwmark service with no port or
+    no VIP to stand for is left as it is (``lablb.config.runnable`` refuses it)."""
+    inst = service_instance(config)
+    vips = [a.ip for a in inst.virtual_ipaddress if isinstance(a.ip, IPv4Address)] if inst else []
+    out: list[m.VirtualServer] = []
+    said: list[str] = []
+    for vs in config.virtual_servers:
+        ports = fwmark_ports(vs) if vs.fwmark is not None else []
+        if vs.fwmark is None or not ports or not vips or inst is None:
+            out.append(vs)
+            continue
+        for port in ports:
+            servers = tuple(dataclasses.replace(rs, port=rs.port or port) for rs in vs.real_servers)
+            out.append(dataclasses.replace(vs, fwmark=None, address=vips[0], port=port,
+                                           real_servers=servers))  # fmt: skip
+        across = " (persistence per port here, not across them)" if len(ports) > 1 else ""
+        said.append(
+            f"virtual_server fwmark {vs.fwmark}: the mark comes from a firewall rule the file "
+            f"does not hold; the lab serves it as {vips[0]} {vs.protocol} port "
+            f"{', '.join(map(str, ports))} ({inst.name}'s VIP, the port its "
+            f"{'real servers' if any(rs.port for rs in vs.real_servers) else 'checks'} "
+            f"use){across}"
+        )
+    return dataclasses.replace(config, virtual_servers=tuple(out)), said

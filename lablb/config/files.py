@@ -117,11 +117,12 @@ def derive(configs: Path, out: Path, *variants: Variant) -> Path:
 def lab_scripts(configs: Path, out: Path) -> tuple[Path, list[str]]:
     """The config set as the lab runs it: where a tracked script cannot run in the lab
     as written (``lablb.config.local_service.stand_in_scripts``: a process search in the
-    hosts' shared process table, a program not on this machine), and where LVS-NAT's
+    hosts' shared process table, a program not on this machine), where a fwmark service
+    stands as VIP:port (``lablb.config.edit.fwmark_as_addresses``), and where LVS-NAT's
     real servers have no gateway VIP (``lablb.config.edit.nat_gateway``), each node's
     file is rendered under ``out/lab-configs`` with the lab's change; otherwise the set
     itself. What was changed, a line per change (each once)."""
-    from lablb.config.edit import nat_gateway, with_nat_gateway
+    from lablb.config.edit import fwmark_as_addresses, nat_gateway, with_nat_gateway
     from lablb.config.load import load, load_lenient
     from lablb.config.local_service import stand_in_scripts
     from lablb.config.render import render
@@ -133,6 +134,8 @@ def lab_scripts(configs: Path, out: Path) -> tuple[Path, list[str]]:
     for conf in files:
         model, done = stand_in_scripts(load_lenient(str(conf)), lambda p: resolve(p) is not None)
         lines = [str(d) for d in done if d.command is not None]
+        model, marked = fwmark_as_addresses(model)
+        lines += marked
         gw = nat_gateway(model)
         if gw is not None and gw.added:
             model = with_nat_gateway(model)

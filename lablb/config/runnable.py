@@ -14,6 +14,7 @@ from ipaddress import IPv4Address
 
 from lablb.config import model as m
 from lablb.config.diagnostics import Where
+from lablb.config.edit import fwmark_as_addresses
 from lablb.errors import ConfigError
 
 RUNS_CHECKERS = (
@@ -62,9 +63,9 @@ def _lvs(config: m.KeepalivedConfig) -> Iterator[tuple[Where, str]]:
     for u in config.unsupported:
         if u.keyword == "virtual_server":
             yield u.where, f"virtual_server {' '.join(u.args)} (a virtual_server_group)"
-    for vs in config.virtual_servers:
-        if vs.fwmark is not None:
-            yield vs.where, f"virtual_server fwmark {vs.fwmark}"
+    for vs in fwmark_as_addresses(config)[0].virtual_servers:
+        if vs.fwmark is not None:  # one the lab cannot stand a VIP:port in for
+            yield vs.where, f"virtual_server fwmark {vs.fwmark} without a port or VIP to mark"
         if vs.address is not None and not isinstance(vs.address, IPv4Address):
             yield vs.where, f"virtual_server {vs.label} (IPv6)"
         for rs in vs.real_servers:
@@ -104,6 +105,7 @@ def require_runnable(
         file=where.file,
         line=where.line,
         col=where.col,
-        hint="lablb runs VRRP over IPv4 and IPv6 (multicast), and IPv4 DR services with "
+        hint="lablb runs VRRP over IPv4 and IPv6 (multicast), and IPv4 DR, NAT and TUN "
+        "services with "
         f"{', '.join(RUNS_CHECKERS[:-1])} or {RUNS_CHECKERS[-1]}",
     )

@@ -1,2 +1,2 @@
-"""Virtual servers: schedulers, connection table and frames (pure); forwarder.py is the
-AF_PACKET Direct Routing edge."""
+"""Virtual servers: schedulers, connection table, frames and routes (pure);
+forwarder.py is the AF_PACKET edge (Direct Routing, NAT, IPIP tunnels)."""

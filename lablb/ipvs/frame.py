@@ -1,10 +1,12 @@
-"""Frames as the DR forwarder sees them, the kernel filter that selects them, and the
+"""Frames as the forwarder sees them, the kernel filters that select them, and the
 connection-sync messages. Pure: bytes in, bytes out.
 
 With ``PACKET_VNET_HDR`` every frame read from or written to the packet socket starts
 with a ``struct virtio_net_hdr`` (10 bytes: flags, gso_type, hdr_len, gso_size,
 csum_start, csum_offset). It tells the kernel how to finish a checksum-partial or GSO
-frame; Direct Routing only rewrites MAC addresses, so the header is passed on untouched.
+frame. Direct Routing only rewrites MAC addresses, so the header is passed on untouched;
+NAT moves no offset either, and keeps a partial frame partial (only the pseudo-header
+sum changes); IPIP finishes the checksum and sends the frame complete.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """A virtual service's forwarding decisions: connection table, persistence, scheduling.
 Pure: packets come in as ``Flow`` plus TCP flags and ``now``; decisions go out.
 
-What IPVS does for a Direct Routing service, seen from the balancer, which only ever
-sees the client-to-server half of each connection:
+What IPVS does for a virtual service, seen from the balancer, which decides on the
+client-to-server half of each connection (LVS-NAT's replies are only looked up:
+``reply`` finds the connection a real server's packet answers):
 
 - a packet of a known connection goes to that connection's real server, even if the
   server has since been quiesced (weight 0);

@@ -9,9 +9,14 @@ say is used as they say it; what they leave open is chosen and said so:
 - the server LAN: the subnet of the cluster instance's first VIP with a prefix;
 - addresses the configs do not give (the balancers' own, unless ``unicast_src_ip``;
   the router's) are the lowest free ones of the LAN;
-- one web node per real server address, holding every virtual server address on ``lo``
-  for Direct Routing (``arp_ignore``/``arp_announce`` so that it does not answer ARP
-  for it), serving the real servers' ports;
+- one web node per real server address, serving the real servers' ports; for Direct
+  Routing and LVS-TUN holding every virtual server address on ``lo``
+  (``arp_ignore``/``arp_announce`` so that it does not answer ARP for it), TUN's also
+  unwrapping IPIP (``lablb.lab.decap``); DR's on the server LAN;
+- LVS-NAT's real servers route through a gateway VIP (``lablb.config.edit.nat_gateway``:
+  the file's VIP on their subnet, else one the lab adds and says): on the server LAN, or
+  on a LAN of their own on the balancers' interface that holds the gateway;
+- LVS-TUN's real servers off the server LAN sit on a LAN of their own behind r1;
 - the router: on the LAN and on a client subnet (a TEST-NET that does not clash), with
   a route to each VIP outside the LAN; two clients behind it;
 - the SMTP sink, when ``smtp_server`` is on the LAN.
@@ -29,7 +34,7 @@ from typing import Any
 
 from lablb.config import model as m
 from lablb.config.diagnostics import Where
-from lablb.config.edit import NatGateway, nat_gateway, service_instance
+from lablb.config.edit import NatGateway, fwmark_as_addresses, nat_gateway, service_instance
 from lablb.config.peer import unicast_peer_for
 from lablb.errors import ConfigError
 
@@ -97,6 +102,10 @@ def derive_plan(configs: Mapping[str, m.KeepalivedConfig]) -> Plan:
     """The topology ``configs`` (node name -> its parsed keepalived.conf) imply."""
     if not configs:
         raise ConfigError("the config set has no *.conf file: one per balancer")
+    # A fwmark service as the lab runs it: VIP:port (``lablb.config.edit``).
+    mapped = {n: fwmark_as_addresses(c) for n, c in sorted(configs.items())}
+    configs = {n: config for n, (config, _) in mapped.items()}
+    marks = next(iter(mapped.values()))[1]
     names = sorted(configs)
     for name in names:
         if not HOST_NAME.match(name) or name in (*CLIENTS, "r1", "mx01"):
@@ -131,7 +140,7 @@ def derive_plan(configs: Mapping[str, m.KeepalivedConfig]) -> Plan:
             )
     lan, how = lan_of(first)
     taken: set[IPv4Address] = set()
-    notes: list[str] = [f"server LAN {lan}, from {first.name}'s {how} ({first.where})"]
+    notes: list[str] = [f"server LAN {lan}, from {first.name}'s {how} ({first.where})", *marks]
 
     def on_lan(addr: m.IPAddress, where: Where, what: str) -> IPv4Address:
         addr = ipv4(addr, where, what)

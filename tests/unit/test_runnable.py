@@ -23,7 +23,6 @@ C = corpus.CORPUS
     [
         ("ipv6-unicast.conf", "IPv6 unicast address 2001:db8::1", 9),
         ("lvs-group.conf", "virtual_server group web", 16),
-        ("lvs-fwmark.conf", "virtual_server fwmark 1", 12),
         ("lvs-bfd-check.conf", "BFD_CHECK", 26),
         ("lvs-ipv6.conf", "virtual_server 2001:db8::100:80 (IPv6)", 13),
     ],
@@ -52,6 +51,7 @@ def test_what_the_lab_cannot_run(name: str, what: str, line: int) -> None:
         "ipv6-v2.conf",
         "ipv6-excluded-mixed.conf",
         "static-all.conf",
+        "lvs-fwmark.conf",  # as VIP:80, the port its real server gives
     ],
 )
 def test_what_it_runs(name: str) -> None:
@@ -92,3 +92,16 @@ def test_strict_mode_without_accept_is_refused_by_the_lab_not_the_daemon() -> No
     assert refusals(own, lab=True) != []
     off = parse_text("global_defs {\n vrrp_strict\n}\n" + body.format(extra=" strict_mode off\n"))
     assert refusals(off.config, lab=True) == []
+
+
+def test_a_fwmark_service_with_no_port_to_stand_for_is_refused(tmp_path: Path) -> None:
+    """The mark rule is not in the file; the lab stands VIP:port in for it when the
+    real servers or their checks give a port, and refuses it (in one line) when not."""
+    conf = tmp_path / "k.conf"
+    text = (C / "lvs-fwmark.conf").read_text()
+    conf.write_text(text.replace("real_server 10.0.0.11 80", "real_server 10.0.0.11 0")
+                    .replace("connect_port 80", "connect_timeout 3"))  # fmt: skip
+    with pytest.raises(ConfigError) as caught:
+        require_runnable(load(str(conf)))
+    assert "virtual_server fwmark 1 without a port or VIP to mark" in str(caught.value)
+    assert caught.value.line == 12
