@@ -219,7 +219,13 @@ def fwmark_as_addresses(config: m.KeepalivedConfig) -> tuple[m.KeepalivedConfig,
             out.append(vs)
             continue
         for port in ports:
-            servers = tuple(dataclasses.replace(rs, port=rs.port or port) for rs in vs.real_servers)
+            if vs.lvs_method == "NAT":  # NAT may send a port elsewhere; DR and TUN cannot
+                servers = tuple(dataclasses.replace(rs, port=rs.port or port)
+                                for rs in vs.real_servers)  # fmt: skip
+            else:
+                once = {rs.address: rs for rs in reversed(vs.real_servers)}  # the first
+                order = dict.fromkeys(rs.address for rs in vs.real_servers)
+                servers = tuple(dataclasses.replace(once[a], port=port) for a in order)
             out.append(dataclasses.replace(vs, fwmark=None, address=vips[0], port=port,
                                            real_servers=servers))  # fmt: skip
         across = " (persistence per port here, not across them)" if len(ports) > 1 else ""

@@ -185,3 +185,23 @@ def test_adopted_connection_is_forwarded_like_the_masters() -> None:
     backup.adopt(0.0, flow(), (B, 80), ConnState.ESTABLISHED, 900.0)
     assert backup.packet(5.0, flow(), ACK).dest == (B, 80)
     assert backup.dests[(B, 80)].active == 1
+
+
+def test_nat_replies_find_their_connection_until_it_goes() -> None:
+    """LVS-NAT's return half: a real server's packet finds the connection it answers
+    (by real server, port, client, client port), adopted ones too; none once expired,
+    and a packet that answers nothing (a health check's) finds none."""
+    svc = Service(VIP, 80, TCP, "rr")
+    svc.set_dest(IPv4Address("10.0.0.11"), 8080, 1)
+    flow = Flow(TCP, IPv4Address("198.51.100.2"), 40000, VIP, 80)
+    assert svc.packet(0.0, flow, SYN).dest == (IPv4Address("10.0.0.11"), 8080)
+    rs, client = (IPv4Address("10.0.0.11"), 8080), (IPv4Address("198.51.100.2"), 40000)
+    conn = svc.reply(1.0, TCP, rs, client)
+    assert conn is not None and conn.flow == flow
+    assert svc.reply(1.0, TCP, rs, (IPv4Address("10.0.0.2"), 40000)) is None  # a check's
+    assert svc.reply(1.0, UDP, rs, client) is None
+    svc.expire(1000.0)
+    assert svc.reply(1000.0, TCP, rs, client) is None and not svc.replies
+    backup = Service(VIP, 80, TCP, "rr")
+    backup.adopt(5.0, flow, rs, ConnState.ESTABLISHED, 900.0)
+    assert backup.reply(6.0, TCP, rs, client) is not None
