@@ -96,7 +96,8 @@ def _extras(result: dict[str, Any]) -> list[str]:
             )
             continue
         bits = []
-        for key in ("injected_s", "measured_s", "client_errors", "dr_share", "two_masters_s"):
+        for key in ("injected_s", "measured_s", "client_errors", "method", "dr_share",
+                    "two_masters_s"):  # fmt: skip
             if key in t and t[key] is not None:
                 v = t[key]
                 bits.append(f"{key}={v:.4f}" if isinstance(v, float) else f"{key}={v}")
@@ -123,7 +124,8 @@ def plots(run_dir: Path, result: dict[str, Any]) -> list[Path]:
         made.append(_timeline(run_dir / "timeline.png", result, trials[:MAX_PLOTTED_TRIALS]))
     counters = run_dir / "counters.json"
     if counters.exists() and any(t.get("bytes") for t in result.get("trials", [])):
-        made += _throughput(run_dir, json.loads(counters.read_text()))
+        method = next((t.get("method") for t in result["trials"] if t.get("method")), "DR")
+        made += _throughput(run_dir, json.loads(counters.read_text()), str(method))
     return made
 
 
@@ -201,7 +203,16 @@ def _timeline(path: Path, result: dict[str, Any], trials: list[dict[str, Any]]) 
     return out
 
 
-def _throughput(run_dir: Path, samples: dict[str, list[list[float | None]]]) -> list[Path]:
+SPLIT_TITLES = {  # what the bytes per host show, by lvs_method
+    "DR": "Direct Routing: balancers carry little",
+    "TUN": "LVS-TUN: balancers carry the requests, in IPIP",
+    "NAT": "LVS-NAT: the download crosses the balancers",
+}
+
+
+def _throughput(
+    run_dir: Path, samples: dict[str, list[list[float | None]]], method: str = "DR"
+) -> list[Path]:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(9, 4))
@@ -243,7 +254,7 @@ def _throughput(run_dir: Path, samples: dict[str, list[list[float | None]]]) -> 
         label="sent",
     )
     ax.set_ylabel("MB")
-    ax.set_title("bytes per host over the run (Direct Routing: balancers carry little)")
+    ax.set_title(f"bytes per host over the run ({SPLIT_TITLES.get(method, method)})")
     ax.legend()
     fig.tight_layout()
     made.append(_save(fig, run_dir / "dr_split.png"))

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from lablb.config.files import lab_scripts
 from lablb.lab.balancer import check_config, stop_all
 from lablb.lab.capture import Capture
 from lablb.lab.cluster import Cluster, start_cluster
@@ -77,8 +78,9 @@ class LiveLab:
         try:
             copy = lab.workdir / "configs"
             shutil.copytree(source, copy)
+            ran, _ = lab_scripts(copy, lab.workdir)  # as ``lablb run`` runs the set
             capture = Capture(lab, lab.workdir / "capture.pcap").start()
-            cluster = start_cluster(lab, entry, copy, engine, video_mb, wait_service)
+            cluster = start_cluster(lab, entry, ran, engine, video_mb, wait_service)
         except BaseException:
             lab.__exit__(None, None, None)
             raise
