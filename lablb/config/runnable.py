@@ -68,6 +68,10 @@ def _lvs(config: m.KeepalivedConfig) -> Iterator[tuple[Where, str]]:
             yield vs.where, f"virtual_server fwmark {vs.fwmark} without a port or VIP to mark"
         if vs.address is not None and not isinstance(vs.address, IPv4Address):
             yield vs.where, f"virtual_server {vs.label} (IPv6)"
+        ports = sorted({rs.port or vs.port or 0 for rs in vs.real_servers})
+        if vs.lvs_method == "NAT" and len(ports) > 1:  # the forwarder's return path
+            listed = ", ".join(map(str, ports))
+            yield vs.where, f"virtual_server {vs.label}: LVS-NAT to real servers on ports {listed}"
         for rs in vs.real_servers:
             if not isinstance(rs.address, IPv4Address):
                 yield rs.where, f"real_server {rs.address} (IPv6)"

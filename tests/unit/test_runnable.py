@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lablb.config.load import load
+from lablb.config.load import load, load_lenient
 from lablb.config.runnable import refusals, require_runnable
 from lablb.errors import ConfigError
 from lablb.lab.derived import load_set
@@ -105,3 +105,19 @@ def test_a_fwmark_service_with_no_port_to_stand_for_is_refused(tmp_path: Path) -
         require_runnable(load(str(conf)))
     assert "virtual_server fwmark 1 without a port or VIP to mark" in str(caught.value)
     assert caught.value.line == 12
+
+
+def test_nat_to_real_servers_on_two_ports_is_refused_in_one_line(tmp_path: Path) -> None:
+    """The forwarder reads LVS-NAT's replies by one source port per service: a NAT
+    service whose real servers listen on two ports is refused before any lab, naming
+    its line, not left to fail in the balancer."""
+    conf = tmp_path / "k.conf"
+    text = (Path(__file__).parent.parent / "corpus" / "rw-lvs-nat-web.conf").read_text()
+    conf.write_text(text.replace("real_server 192.168.10.12 80", "real_server 192.168.10.12 8080"))
+    with pytest.raises(ConfigError) as caught:
+        require_runnable(load_lenient(str(conf)))
+    assert "LVS-NAT to real servers on ports 80, 8080" in str(caught.value)
+    assert caught.value.line == 12
+    require_runnable(
+        load_lenient(str(Path(__file__).parent.parent / "corpus" / "rw-lvs-nat-web.conf"))
+    )
