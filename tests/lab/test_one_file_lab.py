@@ -251,9 +251,6 @@ def test_a_dead_service_moves_the_vip_as_its_script_implies(tmp_path: Path) -> N
         # A sync group over two LANs (eth0, eth1): the derived lab gives each balancer
         # both, else keepalived will not start ("Non-existent interface").
         ("rw-nfs-sync-group", "keepalived"),
-        # LVS-NAT on one LAN: the real server's gateway is the VIP itself. (NAT off the
-        # LAN and TUN fail over in test_lvs_methods_lab's streams.)
-        ("lvs-nat-rs-port-zero", "lablb"),
     ],
 )
 def test_corpus_shapes_fail_over_within_their_timers(
