@@ -19,6 +19,7 @@ from ipaddress import IPv4Address
 
 from lablb.errors import PacketError
 from lablb.ipvs.service import ConnState, Flow
+from lablb.vrrp.packet import inet_checksum
 
 VNET_HDR_LEN = 10
 ETH_HLEN = 14
@@ -239,19 +240,14 @@ def _fold(s: int) -> int:
 
 
 def ones_sum(data: bytes) -> int:
-    """The ones' complement sum of ``data`` as 16-bit big-endian words (RFC 1071),
-    folded to 16 bits: 2**16 is 1 modulo 0xFFFF, so the sum is the number modulo
-    0xFFFF, with 0xFFFF for a non-zero multiple of it."""
-    if len(data) % 2:
-        data += b"\0"
-    n = int.from_bytes(data, "big")
-    s = n % 0xFFFF
-    return 0xFFFF if s == 0 and n else s
+    """The ones' complement sum of ``data`` as 16-bit words, folded: what lablb's one
+    Internet checksum (``inet_checksum``, RFC 1071) complements."""
+    return ~inet_checksum(data) & 0xFFFF
 
 
 def ip_header_checksum(header: bytes) -> int:
     """The IPv4 header checksum of ``header`` with its checksum field zeroed."""
-    return ~ones_sum(header[:10] + b"\0\0" + header[12:]) & 0xFFFF
+    return inet_checksum(header[:10] + b"\0\0" + header[12:])
 
 
 def _adjusted(check: int, old: bytes, new: bytes, partial: bool) -> int:
@@ -261,13 +257,6 @@ def _adjusted(check: int, old: bytes, new: bytes, partial: bool) -> int:
     s += ones_sum(bytes(~b & 0xFF for b in old)) + ones_sum(new)
     s = _fold(s)
     return s if partial else ~s & 0xFFFF
-
-
-def _l4_check_at(frame: bytes) -> tuple[int, int]:
-    """(offset of the IP header, offset of the L4 checksum field)."""
-    ihl = (frame[ETH_HLEN] & 0x0F) * 4
-    l4 = ETH_HLEN + ihl
-    return ETH_HLEN, l4 + (16 if frame[ETH_HLEN + 9] == 6 else 6)
 
 
 def nat(
@@ -284,8 +273,9 @@ def nat(
     address change goes into it; the offload sums the ports with the rest. UDP without
     a checksum (0) stays without one. The vnet header is unchanged (no offset moves)."""
     out = bytearray(macs[0] + macs[1] + frame[12:])
-    ip, check_at = _l4_check_at(frame)
-    l4 = ip + (frame[ip] & 0x0F) * 4
+    ip, ihl = ETH_HLEN, (frame[ETH_HLEN] & 0x0F) * 4
+    l4 = ip + ihl
+    check_at = l4 + (16 if frame[ip + 9] == 6 else 6)
     udp_none = frame[ip + 9] == 17 and frame[check_at : check_at + 2] == b"\0\0"
     check = int.from_bytes(frame[check_at : check_at + 2], "big")
     for change, addr_at, port_at in ((src, ip + 12, l4), (dst, ip + 16, l4 + 2)):
@@ -304,7 +294,6 @@ def nat(
         if not vnet.partial and frame[ip + 9] == 17 and check == 0:
             check = 0xFFFF  # UDP sends a computed 0 as all ones
         out[check_at : check_at + 2] = check.to_bytes(2, "big")
-    ihl = (frame[ip] & 0x0F) * 4
     out[ip + 10 : ip + 12] = ip_header_checksum(bytes(out[ip : ip + ihl])).to_bytes(2, "big")
     return bytes(out)
 
@@ -318,7 +307,7 @@ def l4_checksum(packet: bytes) -> int:
     at = 16 if proto == 6 else 6
     seg[at : at + 2] = b"\0\0"
     pseudo = packet[12:20] + struct.pack("!BBH", 0, proto, len(seg))
-    c = ~ones_sum(pseudo + bytes(seg)) & 0xFFFF
+    c = inet_checksum(pseudo + bytes(seg))
     return 0xFFFF if proto == 17 and c == 0 else c
 
 
@@ -334,8 +323,9 @@ def ipip(
     does), in a frame to ``macs`` (destination, source). A checksum-partial frame has
     its L4 checksum finished here (the frame goes out complete, so that the real
     server's decapsulation reads a packet it can hand to its stack as it is). A GSO
-    frame cannot be tunnelled this way (virtio's header cannot say "IPIP"), nor one
-    that would exceed ``mtu``: PacketError (IPVS would send "fragmentation needed")."""
+    frame cannot be tunnelled this way (virtio's header cannot say "IPIP"):
+    PacketError. One that the outer header takes past the MTU fails at the send
+    (IPVS would send "fragmentation needed")."""
     if vnet.gso_type:
         raise PacketError("GSO frame: cannot be tunnelled")
     ip = ETH_HLEN
