@@ -205,6 +205,7 @@ class Forwarder:
                 proto,
                 vs.lvs_sched,
                 float(vs.persistence_timeout) if vs.persistence_timeout else None,
+                answered=vs.lvs_method == "NAT",
             )
             out_if = (
                 next_hop(self.routes, v4(vs.real_servers[0].address)).dev
@@ -217,14 +218,10 @@ class Forwarder:
             out = sock if out_if == in_if else _packet_socket(out_if, NOTHING)
             reply = None
             if vs.lvs_method == "NAT":
-                ports = sorted({rs.port or vs.port for rs in vs.real_servers} or {vs.port})
-                if len(ports) > 1:
-                    raise ConfigError(
-                        f"virtual_server {vs.label}: LVS-NAT to real servers on ports "
-                        f"{', '.join(map(str, ports))}: lablb's return path takes one"
-                    )
-                reply = _packet_socket(out_if, bpf_reply_program(ports[0], proto))
-                forward += [f"ip saddr {rs.address} {vs.protocol.lower()} sport {ports[0]} drop"
+                # One port: ``lablb.config.runnable`` refuses NAT to real servers on two.
+                port = next((rs.port for rs in vs.real_servers if rs.port), vs.port)
+                reply = _packet_socket(out_if, bpf_reply_program(port, proto))
+                forward += [f"ip saddr {rs.address} {vs.protocol.lower()} sport {port} drop"
                             for rs in vs.real_servers]  # fmt: skip
             if vs.lvs_method == "TUN" and out_if not in self.tun_src:
                 first = vs.real_servers[0].address if vs.real_servers else None
@@ -397,13 +394,20 @@ class Forwarder:
             except ConfigError:
                 self._drop(d, "no route to the client")
                 continue
+            # Out of the interface the requests came in on (or the real servers' side):
+            # the service's own sockets, whose MACs were read at start.
+            if hop.dev == d.interface:
+                sock, own = d.sock, d.mac
+            elif hop.dev == d.out_interface:
+                sock, own = d.out, d.out_mac
+            else:
+                self._drop(d, f"the client is routed out of {hop.dev}")
+                continue
             mac = self._mac_of(hop.via)
             if mac is None:
                 self._drop(d, "client next hop MAC unknown")
                 continue
-            out = nat(frame, vnet, (mac, _mac(hop.dev) if hop.dev != d.interface else d.mac),
-                      src=(conn.flow.vip, conn.flow.vport))  # fmt: skip
-            sock = d.sock if hop.dev == d.interface else d.out
+            out = nat(frame, vnet, (mac, own), src=(conn.flow.vip, conn.flow.vport))
             if self._send(d, sock, vnet, out):
                 d.replied += 1
 

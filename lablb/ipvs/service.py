@@ -111,7 +111,8 @@ class Service:
     conns: dict[Flow, Conn] = field(default_factory=dict)
     templates: dict[IPv4Address, Template] = field(default_factory=dict)
     sched: Scheduler | None = None
-    # LVS-NAT's return half: (proto, real server, its port, client, client port) -> flow
+    answered: bool = False  # LVS-NAT: the real servers' replies are looked up (``reply``)
+    # ... by (proto, real server, its port, client, client port) -> flow; kept only then
     replies: dict[tuple[int, IPv4Address, int, IPv4Address, int], Flow] = field(
         default_factory=dict
     )
@@ -194,7 +195,8 @@ class Service:
     def _add_conn(self, conn: Conn) -> None:
         self.conns[conn.flow] = conn
         f = conn.flow
-        self.replies[(f.proto, *conn.dest, f.client, f.cport)] = f
+        if self.answered:
+            self.replies[(f.proto, *conn.dest, f.client, f.cport)] = f
         self._count(conn, +1)
 
     def _drop_conn(self, flow: Flow) -> None:

@@ -191,7 +191,7 @@ def test_nat_replies_find_their_connection_until_it_goes() -> None:
     """LVS-NAT's return half: a real server's packet finds the connection it answers
     (by real server, port, client, client port), adopted ones too; none once expired,
     and a packet that answers nothing (a health check's) finds none."""
-    svc = Service(VIP, 80, TCP, "rr")
+    svc = Service(VIP, 80, TCP, "rr", answered=True)
     svc.set_dest(IPv4Address("10.0.0.11"), 8080, 1)
     flow = Flow(TCP, IPv4Address("198.51.100.2"), 40000, VIP, 80)
     assert svc.packet(0.0, flow, SYN).dest == (IPv4Address("10.0.0.11"), 8080)
@@ -202,6 +202,11 @@ def test_nat_replies_find_their_connection_until_it_goes() -> None:
     assert svc.reply(1.0, UDP, rs, client) is None
     svc.expire(1000.0)
     assert svc.reply(1000.0, TCP, rs, client) is None and not svc.replies
-    backup = Service(VIP, 80, TCP, "rr")
+    backup = Service(VIP, 80, TCP, "rr", answered=True)
     backup.adopt(5.0, flow, rs, ConnState.ESTABLISHED, 900.0)
     assert backup.reply(6.0, TCP, rs, client) is not None
+    # DR and TUN never look replies up: no index is kept for them.
+    direct = Service(VIP, 80, TCP, "rr")
+    direct.set_dest(IPv4Address("10.0.0.11"), 8080, 1)
+    direct.packet(0.0, flow, SYN)
+    assert direct.conns and not direct.replies
