@@ -59,13 +59,16 @@ def _vrrp(config: m.KeepalivedConfig) -> Iterator[tuple[Where, str]]:
                 yield where, f"vrrp_instance {inst.name}: IPv6 unicast address {addr}"
 
 
-def _lvs(config: m.KeepalivedConfig) -> Iterator[tuple[Where, str]]:
+def _lvs(config: m.KeepalivedConfig, lab: bool) -> Iterator[tuple[Where, str]]:
     for u in config.unsupported:
         if u.keyword == "virtual_server":
             yield u.where, f"virtual_server {' '.join(u.args)} (a virtual_server_group)"
-    for vs in fwmark_as_addresses(config)[0].virtual_servers:
-        if vs.fwmark is not None:  # one the lab cannot stand a VIP:port in for
-            yield vs.where, f"virtual_server fwmark {vs.fwmark} without a port or VIP to mark"
+    # The lab stands VIP:port in for a mark (``fwmark_as_addresses``); the forwarder
+    # itself, run by hand, forwards IP:port services only.
+    for vs in (fwmark_as_addresses(config)[0] if lab else config).virtual_servers:
+        if vs.fwmark is not None:
+            why = " without a port or VIP to mark" if lab else ""
+            yield vs.where, f"virtual_server fwmark {vs.fwmark}{why}"
         if vs.address is not None and not isinstance(vs.address, IPv4Address):
             yield vs.where, f"virtual_server {vs.label} (IPv6)"
         ports = sorted({rs.port or vs.port or 0 for rs in vs.real_servers})
@@ -91,7 +94,7 @@ def refusals(
     if vrrp:
         out.extend(_vrrp(config))
     if lvs:
-        out.extend(_lvs(config))
+        out.extend(_lvs(config, lab))
     return out
 
 

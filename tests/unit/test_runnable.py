@@ -23,6 +23,7 @@ C = corpus.CORPUS
     [
         ("ipv6-unicast.conf", "IPv6 unicast address 2001:db8::1", 9),
         ("lvs-group.conf", "virtual_server group web", 16),
+        ("lvs-fwmark.conf", "virtual_server fwmark 1", 12),  # by hand: no mark rule
         ("lvs-bfd-check.conf", "BFD_CHECK", 26),
         ("lvs-ipv6.conf", "virtual_server 2001:db8::100:80 (IPv6)", 13),
     ],
@@ -51,11 +52,15 @@ def test_what_the_lab_cannot_run(name: str, what: str, line: int) -> None:
         "ipv6-v2.conf",
         "ipv6-excluded-mixed.conf",
         "static-all.conf",
-        "lvs-fwmark.conf",  # as VIP:80, the port its real server gives
     ],
 )
 def test_what_it_runs(name: str) -> None:
     assert refusals(load(str(C / name), config_id=corpus.CONFIG_ID)) == []
+
+
+def test_the_lab_runs_a_fwmark_service_as_vip_port() -> None:
+    config = load(str(C / "lvs-fwmark.conf"), config_id=corpus.CONFIG_ID)
+    assert refusals(config, lab=True) == []  # as VIP:80, the port its real server gives
 
 
 def test_only_the_part_a_daemon_runs_is_judged() -> None:
@@ -102,7 +107,7 @@ def test_a_fwmark_service_with_no_port_to_stand_for_is_refused(tmp_path: Path) -
     conf.write_text(text.replace("real_server 10.0.0.11 80", "real_server 10.0.0.11 0")
                     .replace("connect_port 80", "connect_timeout 3"))  # fmt: skip
     with pytest.raises(ConfigError) as caught:
-        require_runnable(load(str(conf)))
+        require_runnable(load(str(conf)), lab=True)
     assert "virtual_server fwmark 1 without a port or VIP to mark" in str(caught.value)
     assert caught.value.line == 12
 
