@@ -269,22 +269,21 @@ def derive_plan(configs: Mapping[str, m.KeepalivedConfig]) -> Plan:
             "ports": tuple(sorted(real[addr])),
             "decap": "TUN" in kinds,
         }  # fmt: skip
-        name = f"web{i:02d}"
+        # Its LAN, that LAN's switch, and its default route.
         if addr in lan:
-            gw = gateway.address.ip if gateway is not None and kinds == {"NAT"} else router_ip
-            hosts.append(HostPlan(name, "web", (Link(LAN_IFACE, IPv4Interface(
-                f"{addr}/{prefix}"), "lan"),), default_route=gw, **kw))  # fmt: skip
+            nat_only = gateway is not None and kinds == {"NAT"}
+            gw = gateway.address.ip if gateway is not None and nat_only else router_ip
+            net, switch = lan, "lan"
         elif nat_lan is not None and addr in nat_lan:
             assert gateway is not None
-            link = Link(LAN_IFACE, IPv4Interface(f"{addr}/{nat_lan.prefixlen}"),
-                        f"lan-{gateway.interface}")  # fmt: skip
-            hosts.append(HostPlan(name, "web", (link,), default_route=gateway.address.ip, **kw))
+            net, switch, gw = nat_lan, f"lan-{gateway.interface}", gateway.address.ip
         elif tun_lan is not None and addr in tun_lan:
-            link = Link(LAN_IFACE, IPv4Interface(f"{addr}/{tun_lan.prefixlen}"), "lan-rs")
-            hosts.append(HostPlan(name, "web", (link,), default_route=r1_there, **kw))
+            net, switch, gw = tun_lan, "lan-rs", r1_there
         else:
             raise _bad(first.where, f"real_server {addr} is on no LAN the lab can place",
                        "DR: on the server LAN; NAT: on the gateway VIP's")  # fmt: skip
+        link = Link(LAN_IFACE, IPv4Interface(f"{addr}/{net.prefixlen}"), switch)
+        hosts.append(HostPlan(f"web{i:02d}", "web", (link,), default_route=gw, **kw))
     if mail is not None:
         on_the_lan("mx01", "mail", mail)
     addrs = _free(clients, {client_gw})
