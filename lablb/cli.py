@@ -266,16 +266,15 @@ def _up(args: argparse.Namespace) -> int:
         roles = {h.name: getattr(h, "role", "") for h in lab.hosts}
         webs = sorted(n for n, r in roles.items() if r == "web")
         if webs and entry.docroot() is not None and args.engine != "none":
-            from lablb.lab.web import Decapsulator, MailSink, start_web
+            from lablb.lab.web import MailSink, start_decapsulators, start_web
 
             start_web(lab, webs, entry.docroot() or Path(), args.video or None)
             print(
                 f"  nginx on {', '.join(webs)}"
                 + (f", /video/ {args.video} MB" if args.video else "")
             )
-            for host in (h for h in lab.hosts if getattr(h, "decap", False)):
-                Decapsulator(lab, host.name).start()
-                print(f"  {host.name:<6} unwraps LVS-TUN's IPIP into tunl0")
+            for name in start_decapsulators(lab):
+                print(f"  {name:<6} unwraps LVS-TUN's IPIP into tunl0")
             for name in (n for n, r in roles.items() if r == "mail"):
                 MailSink(lab, name)
                 print(f"  {name:<6} SMTP sink, mail in {lab.workdir / name / 'mail'}")

@@ -31,6 +31,7 @@ from lablb.lab.web import (
     MailSink,
     UdpService,
     WebNode,
+    start_decapsulators,
     start_udp_service,
     start_web,
 )
@@ -365,8 +366,7 @@ def start_cluster(
     smtp = any(ck.kind == "SMTP_CHECK" for ck, _ in checked)
     pages = tuple(sorted({url.path for ck, _ in checked for url in ck.urls if not url.digest}))
     web = start_web(lab, webs, entry.docroot() or Path(), video_mb, tls, pages) if webs else {}
-    tunnelled = [h.name for h in lab.hosts if getattr(h, "decap", False)]
-    tunnels = {w: Decapsulator(lab, w).start() for w in tunnelled}
+    tunnels = start_decapsulators(lab)
     mail_hosts = [n for n, r in hosts.items() if r == "mail"]
     mail = MailSink(lab, mail_hosts[0]) if mail_hosts else None
     watched = fronted(first)

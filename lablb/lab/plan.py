@@ -271,8 +271,7 @@ def derive_plan(configs: Mapping[str, m.KeepalivedConfig]) -> Plan:
         }  # fmt: skip
         # Its LAN, that LAN's switch, and its default route.
         if addr in lan:
-            nat_only = gateway is not None and kinds == {"NAT"}
-            gw = gateway.address.ip if gateway is not None and nat_only else router_ip
+            gw = gateway.address.ip if gateway is not None and kinds == {"NAT"} else router_ip
             net, switch = lan, "lan"
         elif nat_lan is not None and addr in nat_lan:
             assert gateway is not None

@@ -343,6 +343,12 @@ class Decapsulator:
         self.proc = None
 
 
+def start_decapsulators(lab: Lab) -> dict[str, Decapsulator]:
+    """A decapsulator on every web node the topology marks ``decap`` (LVS-TUN's)."""
+    return {h.name: Decapsulator(lab, h.name).start() for h in lab.hosts
+            if getattr(h, "decap", False)}  # fmt: skip
+
+
 UDP_ECHO = "lablb.lab.udp_echo"
 DNS_SERVER = "lablb.lab.dns_server"
 

@@ -30,7 +30,11 @@ CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 QUICK = ("--param", "video_mb=20", "--param", "speed=4", "--param", "crash_at=1.5")
 
 
-def stream(conf: str, engine: str, out: Path) -> tuple[dict[str, Any], Path]:
+def stream(
+    conf: str, engine: str, out: Path, method: str
+) -> tuple[dict[str, Any], dict[str, Any], Path]:
+    """The stream scenario on a corpus file: passed, one trial of ``method``, both
+    downloads whole; (result, the trial, the run folder)."""
     res = run_lablb(
         "run", "stream", "--config", str(CORPUS / conf), "--engine", engine, "--json",
         "--out", str(out), *QUICK, timeout=RUN_TIMEOUT,
@@ -38,24 +42,25 @@ def stream(conf: str, engine: str, out: Path) -> tuple[dict[str, Any], Path]:
     assert res.stdout.strip(), res.stderr[-2000:]
     result: dict[str, Any] = json.loads(res.stdout)
     assert result["verdict"] == "pass", result["failures"]
+    (t,) = result["trials"]
+    assert t["method"] == method
+    assert all(c["sha256_ok"] for c in t["clients"].values()), t["clients"]
     (run_dir,) = out.glob("stream-*")
-    return result, run_dir
+    return result, t, run_dir
 
 
 def forwarder(run_dir: Path, node: str) -> dict[str, Any]:
     status: dict[str, Any] = json.loads((run_dir / "lab" / node / "forwarder.json").read_text())
-    (svc,) = status["services"]
-    return svc  # type: ignore[no-any-return]
+    svc: dict[str, Any] = status["services"][0]
+    assert len(status["services"]) == 1, status
+    return svc
 
 
 @pytest.mark.parametrize("engine", ["keepalived"])
 def test_nat_carries_the_download_through_the_balancers_across_a_crash(
     engine: str, tmp_path: Path
 ) -> None:
-    result, run_dir = stream("rw-lvs-nat-web.conf", engine, tmp_path)
-    (t,) = result["trials"]
-    assert t["method"] == "NAT"
-    assert all(c["sha256_ok"] for c in t["clients"].values()), t["clients"]
+    result, t, run_dir = stream("rw-lvs-nat-web.conf", engine, tmp_path, "NAT")
     acct = t["dr"]
     assert acct["balancers_tx"] >= acct["clients_video_bytes"] > 0, acct
     assert "the lab adds 192.168.10.254/24 dev eth1 on VI_1" in "\n".join(result["stand_ins"])
@@ -69,10 +74,7 @@ def test_nat_carries_the_download_through_the_balancers_across_a_crash(
 def test_tun_keeps_the_download_off_the_balancers_across_a_crash(
     engine: str, tmp_path: Path
 ) -> None:
-    result, run_dir = stream("rw-lvs-tun.conf", engine, tmp_path)
-    (t,) = result["trials"]
-    assert t["method"] == "TUN"
-    assert all(c["sha256_ok"] for c in t["clients"].values()), t["clients"]
+    _, t, run_dir = stream("rw-lvs-tun.conf", engine, tmp_path, "TUN")
     acct = t["dr"]
     assert acct["balancers_bytes"] <= acct["ceiling"], acct
     assert acct["balancers_bytes"] < 0.01 * acct["clients_received"], acct
