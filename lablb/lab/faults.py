@@ -33,8 +33,11 @@ from dataclasses import dataclass, field
 from lablb.config.load import load_lenient
 from lablb.errors import LabError
 from lablb.lab.balancer import VrrpNode
-from lablb.lab.kernel import InNetns, Instant, set_link
+from lablb.lab.kernel import InNetns, Instant, Running, set_link
 from lablb.lab.local import LocalService
+
+#: linkwatch defers a carrier report by up to a second (its rate limit); three allow it
+RUNNING_WAIT_S = 3.0
 
 
 @dataclass
@@ -51,6 +54,11 @@ class Fault:
 
     #: injected and not undone yet: the runner undoes what a trial left (``Faults``)
     active: bool = field(default=False, init=False)
+
+    #: a fault that took the VRRP interface down: when, at its undo, the kernel
+    #: reported it running again (``Running``), the earliest a VRRP instance can leave
+    #: FAULT; None for the others
+    running_at: float | None = field(default=None, init=False)
 
     def inject(self) -> Instant:
         if self.active:
@@ -70,6 +78,25 @@ class Fault:
 
     def _undo(self) -> Instant:
         raise NotImplementedError
+
+    def _watch(self) -> Running:
+        """Subscribed, in the node's namespace, to its VRRP interface's link reports;
+        made before the undo brings the interface up."""
+        worker = InNetns(self.node.lab.host(self.node.host).pid)
+        try:
+            return worker.call(lambda: Running(self.interface))
+        finally:
+            worker.close()
+
+    def _running(self, watch: Running) -> None:
+        """Wait for the interface to run again; read right after the action, so the
+        stamp is not left queued behind the rest of the undo."""
+        self.running_at = watch.wait(RUNNING_WAIT_S)
+        if self.running_at is None:
+            raise LabError(
+                f"{self.node.host}: {self.interface} not running {RUNNING_WAIT_S:.0f} s "
+                f"after the {self.name} was undone"
+            )
 
     def _switch_ends(self) -> list[str]:
         """The switch-side end of each of the host's links (root namespace)."""
@@ -110,8 +137,10 @@ class Crash(Fault):
     def _undo(self) -> Instant:
         """The machine reboots: without the addresses it held, links up, daemons started."""
         self.node.reboot_cleanup()
+        watch = self._watch()
         self._link(up=True)
         self._ports(up=True)
+        self._running(watch)
         self.node.lab.host(self.node.host).restore_routes()
         before = time.time()
         self.node.start()
@@ -150,7 +179,9 @@ class IfDown(Fault):
         return self._set(up=False)
 
     def _undo(self) -> Instant:
+        watch = self._watch()
         at = self._set(up=True)
+        self._running(watch)
         self.node.lab.host(self.node.host).restore_routes()
         return at
 
@@ -162,7 +193,9 @@ class Isolate(Fault):
         return self._ports(up=False)
 
     def _undo(self) -> Instant:
+        watch = self._watch()
         at = self._ports(up=True)
+        self._running(watch)
         self.node.lab.host(self.node.host).restore_routes()
         return at
 

@@ -9,6 +9,9 @@ and the calibration blackout act from the runner's own process:
 - ``InNetns`` runs calls in a thread that has entered a lab host's network namespace
   (setns(2) moves only the calling thread), so the same ioctl reaches a host's own
   interface;
+- ``Running`` hears the kernel report an interface running again (carrier and
+  operstate up, the moment a VRRP instance may leave FAULT), which can lag the
+  ``set_link`` that brought it up: linkwatch defers it, now and then by up to a second;
 - ``Nft`` runs nftables commands through libnftables (libnftables(3)), in whatever
   namespace its thread is in.
 
@@ -34,7 +37,9 @@ from typing import Any, TypeVar
 from lablb.errors import LabError
 
 SIOCGIFFLAGS, SIOCSIFFLAGS = 0x8913, 0x8914
-IFF_UP = 0x1
+IFF_UP, IFF_RUNNING = 0x1, 0x40
+RTMGRP_LINK, RTM_NEWLINK = 1, 16
+NLMSGHDR, IFINFOMSG = struct.Struct("=IHHII"), struct.Struct("=BxHiII")
 CLONE_NEWNET = 0x40000000
 CALL_TIMEOUT = 10.0
 
@@ -70,6 +75,56 @@ def set_link(name: str, up: bool) -> Instant:
         except OSError as exc:
             raise LabError(f"interface {name}: {exc.strerror}") from None
         return Instant(before, time.time())
+
+
+class Running:
+    """Subscribed to the link events of the namespace it is made in (make it there, as
+    ``InNetns.call(lambda: Running(name))``, before the action that brings ``name``
+    up); ``wait`` then returns when the kernel reports ``name`` running: the instant
+    this process read that report (CLOCK_REALTIME), at most its read lag after the
+    kernel's; None if not within ``timeout``. Read it right after the action: a report
+    left queued is stamped late (the bound it starts is then looser, never tighter)."""
+
+    def __init__(self, name: str) -> None:
+        try:
+            self.index = socket.if_nametoindex(name)
+        except OSError:
+            raise LabError(f"interface {name}: no such interface") from None
+        self.name = name
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+        self.sock.bind((0, RTMGRP_LINK))
+
+    def wait(self, timeout: float) -> float | None:
+        deadline = time.monotonic() + timeout
+        try:
+            while (left := deadline - time.monotonic()) > 0:
+                self.sock.settimeout(left)
+                try:
+                    data = self.sock.recv(65536)
+                except TimeoutError:
+                    return None
+                read = time.time()
+                if self.index in running_links(data):
+                    return read
+            return None
+        finally:
+            self.sock.close()
+
+
+def running_links(data: bytes) -> set[int]:
+    """The interface indexes a netlink datagram reports running (RTM_NEWLINK with
+    IFF_RUNNING)."""
+    out, off = set(), 0
+    while off + NLMSGHDR.size + IFINFOMSG.size <= len(data):
+        length, kind, _flags, _seq, _pid = NLMSGHDR.unpack_from(data, off)
+        if length < NLMSGHDR.size:
+            break
+        if kind == RTM_NEWLINK:
+            _family, _type, index, flags, _change = IFINFOMSG.unpack_from(data, off + NLMSGHDR.size)
+            if flags & IFF_RUNNING:
+                out.add(index)
+        off += (length + 3) & ~3
+    return out
 
 
 class InNetns:

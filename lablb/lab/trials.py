@@ -142,8 +142,9 @@ def preempt_measure(
     """Undo the fault and time the master's return on the wire: from the undo to its
     first advert, bounded per trial by its own start (``lablb.measure.bounds.preempt``):
     a restarted daemon's start instant comes from its own log (``VrrpNode.started_at``);
-    a link coming back starts the wait at once; a thawed process has an overdue timer
-    and advertises within epsilon."""
+    a link coming back starts the wait when the kernel reports it running
+    (``Fault.running_at``, one quantum for the daemon to wake on it); a thawed process
+    has an overdue timer and advertises within epsilon."""
     node = cluster.nodes[master]
     t = cluster.timers(master)
     ip = str(cluster.address(master))
@@ -162,12 +163,17 @@ def preempt_measure(
     if f.name == "freeze":
         bound = (0.0, slack.epsilon)
         started = 0.0
-    elif f.name in ("ifdown", "isolate"):
-        started = undo.after - undo.before
-        bound = preempt(t, slack, started + slack.quantum)
     else:
-        start = node.started_at(undo.before)
-        started = (start if start is not None else undo.after) - undo.before
+        # The instance waits in FAULT until the kernel reports its interface running
+        # (linkwatch may defer that past the undo); it wakes on that report within one
+        # scheduling quantum. A restarted daemon waits for its own start as well.
+        start = undo.after
+        if f.name not in ("ifdown", "isolate"):
+            logged = node.started_at(undo.before)
+            start = logged if logged is not None else undo.after
+        if f.running_at is not None:
+            start = max(start, f.running_at + slack.quantum)
+        started = start - undo.before
         bound = preempt(t, slack, started)
     seconds = None if first is None else round(first - undo.before, 6)
     spawned = None

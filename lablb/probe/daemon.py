@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import select
 import signal
 import socket
@@ -115,7 +116,8 @@ def run(
         s = _raw(socket.IPPROTO_TCP)
         socks[s.fileno()] = ("tcp", s)
         records["tcp"] = Record(f"{tcp[0]}:{tcp[1]}")
-        syn = SynProbe(_local_address(*tcp), tcp[0], tcp[1])
+        # A run's own ISN: a stale SYN-ACK of an earlier run is no answer to this one.
+        syn = SynProbe(_local_address(*tcp), tcp[0], tcp[1], isn=secrets.randbits(32))
     ready = False
     started = time.monotonic()
     end = started + min(seconds, MAX_SECONDS)

@@ -94,13 +94,20 @@ def echo_reply_number(packet: bytes, ident: int, source: IPv4Address) -> int | N
 
 @dataclass(frozen=True)
 class SynProbe:
-    """Where SYN probes go and come from; ports rotate over [port_low, port_high)."""
+    """Where SYN probes go and come from; ports rotate over [port_low, port_high).
+
+    Probe ``number`` carries sequence number ``isn + number``: give each prober run its
+    own random ``isn``. A server whose SYN-ACK met no RST (it was lost in a failover)
+    retransmits it for a minute (1, 2, 4, 8, 16 s), from the same port to the same
+    port; without a run's own ISN a later run's probe of that port would take the stale
+    SYN-ACK for its answer and see the service up in the middle of its outage."""
 
     source: IPv4Address
     target: IPv4Address
     port: int
     port_low: int = 20000
     port_high: int = 60000
+    isn: int = 0
 
     def source_port(self, number: int) -> int:
         return self.port_low + number % (self.port_high - self.port_low)
@@ -111,7 +118,7 @@ class SynProbe:
             "!HHIIBBHHH",
             self.source_port(number),
             self.port,
-            number & 0xFFFFFFFF,
+            (self.isn + number) & 0xFFFFFFFF,
             0,
             5 << 4,
             TCP_SYN,
@@ -124,7 +131,8 @@ class SynProbe:
         return head[:16] + struct.pack("!H", csum) + head[18:]
 
     def answered(self, packet: bytes) -> int | None:
-        """The probe number an IPv4 packet answers, if it is a SYN-ACK to one of ours."""
+        """The probe number an IPv4 packet answers, if it is a SYN-ACK to one of ours:
+        it acknowledges this run's sequence number of a probe sent from its port."""
         parsed = ip_payload(packet)
         if parsed is None:
             return None
@@ -136,4 +144,5 @@ class SynProbe:
             return None
         if flags & (TCP_SYN | TCP_ACK) != TCP_SYN | TCP_ACK:
             return None
-        return int(ack - 1) & 0xFFFFFFFF
+        number = (ack - 1 - self.isn) & 0xFFFFFFFF
+        return number if self.source_port(number) == dport else None

@@ -64,6 +64,26 @@ def test_syn_probe_round_trip_through_scapy() -> None:
     assert probe.answered(bytes(rst)) is None
 
 
+def test_a_stale_syn_ack_of_an_earlier_run_answers_no_probe_of_this_one() -> None:
+    """Seen in the lab: the RST to a SYN-ACK was lost in a failover, the web node
+    retransmitted the SYN-ACK 15 s later, and the next trial's probe from the same port
+    took it for its answer, 343 ms into a 3.3 s outage. Each run has its own ISN."""
+    earlier, now = SynProbe(CLIENT, VIP, 80, isn=7), SynProbe(CLIENT, VIP, 80, isn=0xFFFFFF00)
+    seg = TCP(now.syn(505))
+    assert seg.seq == (0xFFFFFF00 + 505) & 0xFFFFFFFF and seg.sport == earlier.source_port(505)
+
+    def syn_ack(probe: SynProbe, n: int, port: int | None = None) -> bytes:
+        ack = (probe.isn + n + 1) & 0xFFFFFFFF
+        dport = probe.source_port(n) if port is None else port
+        tcp = TCP(sport=80, dport=dport, flags="SA", ack=ack)
+        return bytes(IP(src=str(VIP), dst=str(CLIENT)) / tcp)
+
+    assert now.answered(syn_ack(now, 505)) == 505  # wraps past 2**32
+    assert earlier.answered(syn_ack(earlier, 505)) == 505
+    assert now.answered(syn_ack(earlier, 505)) is None  # same port, the other run's ISN
+    assert now.answered(syn_ack(now, 505, port=now.source_port(506))) is None  # wrong port
+
+
 # -- the outage model --------------------------------------------------------------------
 def log(lost: range, n: int = 100, interval: float = 0.001, t0: float = 100.0) -> ProbeLog:
     sent = tuple((i, t0 + i * interval) for i in range(n))
@@ -323,3 +343,22 @@ def test_a_fault_acts_anywhere_in_its_kernel_call() -> None:
     assert outage(log, 100.0500, 100.0, 100.1, 0.05).judged is None
     o = outage(log, 100.0500, 100.0, 100.1, 0.05, fault_from=100.0475)
     assert o.judged is not None and o.judged.first_lost == 48 and not o.unexplained
+
+
+def test_a_link_counts_as_running_only_when_the_kernel_says_so() -> None:
+    """``Running`` waits for this: an RTM_NEWLINK with IFF_RUNNING for the interface,
+    the instant its VRRP instance may leave FAULT; an admin-up without carrier, a
+    deleted link or a truncated message is not it."""
+    from lablb.lab.kernel import IFF_RUNNING, IFF_UP, RTM_NEWLINK, running_links
+
+    def msg(kind: int, index: int, flags: int, pad: int = 0) -> bytes:
+        body = struct.pack("=BxHiII", 0, 1, index, flags, 0xFFFFFFFF) + b"\0" * pad
+        head = struct.pack("=IHHII", 16 + len(body), kind, 0, 0, 0)
+        return head + body + b"\0" * (-len(body) % 4)
+
+    up_no_carrier = msg(RTM_NEWLINK, 6, IFF_UP)
+    running = msg(RTM_NEWLINK, 5, IFF_UP | IFF_RUNNING, pad=3)  # padded to 4 bytes
+    deleted = msg(17, 7, IFF_UP | IFF_RUNNING)  # RTM_DELLINK
+    assert running_links(up_no_carrier + running + deleted) == {5}
+    assert running_links(up_no_carrier) == set()
+    assert running_links(running[:20]) == set()  # cut short: not read as running
