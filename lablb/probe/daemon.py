@@ -41,6 +41,7 @@ from lablb.probe.packets import (
     echo_reply_number,
     echo_request,
     echo_request6,
+    run_ports,
 )
 
 MAX_SECONDS = 600.0  # no prober outlives this, whatever happens to its owner
@@ -116,8 +117,10 @@ def run(
         s = _raw(socket.IPPROTO_TCP)
         socks[s.fileno()] = ("tcp", s)
         records["tcp"] = Record(f"{tcp[0]}:{tcp[1]}")
-        # A run's own ISN: a stale SYN-ACK of an earlier run is no answer to this one.
-        syn = SynProbe(_local_address(*tcp), tcp[0], tcp[1], isn=secrets.randbits(32))
+        # A run's own ISN and ports: an earlier run's half-open connection (its RST
+        # lost in the failover) neither answers nor swallows this run's probes.
+        syn = SynProbe(_local_address(*tcp), tcp[0], tcp[1], isn=secrets.randbits(32),
+                       port_offset=run_ports(time.time(), interval))  # fmt: skip
     ready = False
     started = time.monotonic()
     end = started + min(seconds, MAX_SECONDS)

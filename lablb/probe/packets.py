@@ -100,7 +100,10 @@ class SynProbe:
     own random ``isn``. A server whose SYN-ACK met no RST (it was lost in a failover)
     retransmits it for a minute (1, 2, 4, 8, 16 s), from the same port to the same
     port; without a run's own ISN a later run's probe of that port would take the stale
-    SYN-ACK for its answer and see the service up in the middle of its outage."""
+    SYN-ACK for its answer and see the service up in the middle of its outage. The stale
+    half-open connection also takes the later probe's SYN for a duplicate and answers it
+    with the old SYN-ACK: that probe is lost. So runs do not share ports either
+    (``run_ports``)."""
 
     source: IPv4Address
     target: IPv4Address
@@ -108,9 +111,10 @@ class SynProbe:
     port_low: int = 20000
     port_high: int = 60000
     isn: int = 0
+    port_offset: int = 0  # probe 0's port is port_low + port_offset (see ``run_ports``)
 
     def source_port(self, number: int) -> int:
-        return self.port_low + number % (self.port_high - self.port_low)
+        return self.port_low + (self.port_offset + number) % (self.port_high - self.port_low)
 
     def syn(self, number: int) -> bytes:
         """The TCP segment of probe ``number`` (a raw TCP socket adds the IP header)."""
@@ -146,3 +150,12 @@ class SynProbe:
             return None
         number = (ack - 1 - self.isn) & 0xFFFFFFFF
         return number if self.source_port(number) == dport else None
+
+
+def run_ports(started: float, interval: float, span: int = 40000) -> int:
+    """A prober run's port offset: its start time counted in probe intervals, modulo the
+    port span. Ports then advance with the clock, one per interval, so runs that follow
+    one another never reuse a port within ``span * interval`` (40 s at 1 ms), longer than
+    a half-open connection lives once the client's kernel has answered one retransmitted
+    SYN-ACK with a RST (1 s after the first)."""
+    return int(started / interval) % span

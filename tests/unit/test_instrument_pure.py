@@ -21,7 +21,13 @@ from lablb.measure.failover import Lan, Window, judge
 from lablb.measure.outage import ProbeLog, find_gaps, outage
 from lablb.measure.pcap import read_frames
 from lablb.measure.timeline import confirmation, responders, runs, takeover
-from lablb.probe.packets import SynProbe, checksum, echo_reply_number, echo_request
+from lablb.probe.packets import (
+    SynProbe,
+    checksum,
+    echo_reply_number,
+    echo_request,
+    run_ports,
+)
 from lablb.vrrp import netlink
 
 CLIENT, VIP = IPv4Address("198.51.100.11"), IPv4Address("172.30.0.22")
@@ -82,6 +88,24 @@ def test_a_stale_syn_ack_of_an_earlier_run_answers_no_probe_of_this_one() -> Non
     assert earlier.answered(syn_ack(earlier, 505)) == 505
     assert now.answered(syn_ack(earlier, 505)) is None  # same port, the other run's ISN
     assert now.answered(syn_ack(now, 505, port=now.source_port(506))) is None  # wrong port
+
+
+def test_runs_that_follow_one_another_probe_from_other_ports() -> None:
+    """The same lab: the probe at each trial's fault was number ~500 from port 20500,
+    whose half-open connection from the trial before swallowed it (a lost probe just
+    before the fault, a split gap). Ports advance with the clock instead."""
+    interval, n = 0.001, 5000  # a trial: 5 s of probes at 1 ms
+
+    def ports(started: float) -> set[int]:
+        p = SynProbe(CLIENT, VIP, 80, port_offset=run_ports(started, interval))
+        return {p.source_port(i) for i in range(n)}
+
+    t0 = 1796622134.012
+    first = ports(t0)
+    assert len(first) == n
+    assert not first & ports(t0 + n * interval + 0.02)  # the next trial
+    assert not first & ports(t0 + 35.0)  # any run within span * interval (40 s)
+    assert first & ports(t0 + 40.0)  # then the ports come round again
 
 
 # -- the outage model --------------------------------------------------------------------
