@@ -164,7 +164,7 @@ def run(
                 elif kind == "icmp" and isinstance(icmp, IPv4Address):
                     n = echo_reply_number(data, ident, icmp)
                 else:
-                    n = syn.answered(data) if syn is not None else None
+                    n = syn.answered(data, number - 1) if syn is not None else None
                 if n is not None and n in rec.sent and n not in rec.answered:
                     rec.answered[n] = t
         if not ready and records and all(r.answered for r in records.values()):

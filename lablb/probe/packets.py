@@ -100,10 +100,15 @@ class SynProbe:
     own random ``isn``. A server whose SYN-ACK met no RST (it was lost in a failover)
     retransmits it for a minute (1, 2, 4, 8, 16 s), from the same port to the same
     port; without a run's own ISN a later run's probe of that port would take the stale
-    SYN-ACK for its answer and see the service up in the middle of its outage. The stale
-    half-open connection also takes the later probe's SYN for a duplicate and answers it
-    with the old SYN-ACK: that probe is lost. So runs do not share ports either
-    (``run_ports``)."""
+    SYN-ACK for its answer and see the service up in the middle of its outage.
+
+    The stale half-open connection also meets any later SYN from its port (the balancer
+    forwards it there, to the same web node): the node answers it at once with a bare
+    ACK of the old connection (RFC 9293 3.10.7.4, out of window). That ACK is an answer
+    all the same (the SYN went client, VIP, balancer, web node and back, which is what a
+    probe asks), so it counts, for the latest probe sent from that port; the client's
+    RST to it clears the stale connection. Runs also start at different ports
+    (``run_ports``), so such meetings are rare."""
 
     source: IPv4Address
     target: IPv4Address
@@ -134,9 +139,11 @@ class SynProbe:
         csum = checksum(pseudo + head)
         return head[:16] + struct.pack("!H", csum) + head[18:]
 
-    def answered(self, packet: bytes) -> int | None:
-        """The probe number an IPv4 packet answers, if it is a SYN-ACK to one of ours:
-        it acknowledges this run's sequence number of a probe sent from its port."""
+    def answered(self, packet: bytes, latest: int) -> int | None:
+        """The probe number an IPv4 packet answers, ``latest`` the last one sent: a
+        SYN-ACK acknowledging this run's sequence number of a probe sent from its port,
+        or a bare ACK to a probe's port (a stale connection's answer: the latest probe
+        from that port)."""
         parsed = ip_payload(packet)
         if parsed is None:
             return None
@@ -146,16 +153,21 @@ class SynProbe:
         sport, dport, _seq, ack, _off, flags = struct.unpack("!HHIIBB", tcp[:14])
         if sport != self.port or not self.port_low <= dport < self.port_high:
             return None
-        if flags & (TCP_SYN | TCP_ACK) != TCP_SYN | TCP_ACK:
-            return None
-        number = (ack - 1 - self.isn) & 0xFFFFFFFF
-        return number if self.source_port(number) == dport else None
+        if flags & (TCP_SYN | TCP_ACK | TCP_RST) == TCP_SYN | TCP_ACK:
+            number = (ack - 1 - self.isn) & 0xFFFFFFFF
+            return number if number <= latest and self.source_port(number) == dport else None
+        if flags & (TCP_SYN | TCP_ACK | TCP_RST) == TCP_ACK:
+            span = self.port_high - self.port_low
+            index = (dport - self.port_low - self.port_offset) % span
+            number = latest - (latest - index) % span
+            return number if number >= 0 else None
+        return None
 
 
 def run_ports(started: float, interval: float, span: int = 40000) -> int:
     """A prober run's port offset: its start time counted in probe intervals, modulo the
     port span. Ports then advance with the clock, one per interval, so runs that follow
-    one another never reuse a port within ``span * interval`` (40 s at 1 ms), longer than
-    a half-open connection lives once the client's kernel has answered one retransmitted
-    SYN-ACK with a RST (1 s after the first)."""
+    one another do not reuse a port for ``span * interval`` (40 s at 1 ms). A half-open
+    connection whose RSTs all went astray lives longer (63 s: five SYN-ACK
+    retransmits); a probe that meets one is answered by a bare ACK, which counts."""
     return int(started / interval) % span

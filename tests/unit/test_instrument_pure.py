@@ -65,9 +65,10 @@ def test_syn_probe_round_trip_through_scapy() -> None:
     answer = IP(src=str(VIP), dst=str(CLIENT)) / TCP(
         sport=80, dport=pkt.sport, flags="SA", seq=999, ack=123457
     )
-    assert probe.answered(bytes(answer)) == 123456
+    assert probe.answered(bytes(answer), latest=123456) == 123456
+    assert probe.answered(bytes(answer), latest=123455) is None  # not sent yet
     rst = IP(src=str(VIP), dst=str(CLIENT)) / TCP(sport=80, dport=pkt.sport, flags="R")
-    assert probe.answered(bytes(rst)) is None
+    assert probe.answered(bytes(rst), latest=123456) is None
 
 
 def test_a_stale_syn_ack_of_an_earlier_run_answers_no_probe_of_this_one() -> None:
@@ -84,10 +85,32 @@ def test_a_stale_syn_ack_of_an_earlier_run_answers_no_probe_of_this_one() -> Non
         tcp = TCP(sport=80, dport=dport, flags="SA", ack=ack)
         return bytes(IP(src=str(VIP), dst=str(CLIENT)) / tcp)
 
-    assert now.answered(syn_ack(now, 505)) == 505  # wraps past 2**32
-    assert earlier.answered(syn_ack(earlier, 505)) == 505
-    assert now.answered(syn_ack(earlier, 505)) is None  # same port, the other run's ISN
-    assert now.answered(syn_ack(now, 505, port=now.source_port(506))) is None  # wrong port
+    assert now.answered(syn_ack(now, 505), 600) == 505  # wraps past 2**32
+    assert earlier.answered(syn_ack(earlier, 505), 600) == 505
+    assert now.answered(syn_ack(earlier, 505), 600) is None  # same port, the other run's ISN
+    assert now.answered(syn_ack(now, 505, port=now.source_port(506)), 600) is None
+
+
+def test_a_stale_connections_bare_ack_answers_the_latest_probe_from_its_port() -> None:
+    """Seen in the lab: a probe's SYN met a half-open connection an earlier run left at
+    the web node; the node answered with a bare ACK of that connection (out of window).
+    The SYN made the whole trip, so that is the answer of the latest probe from the
+    port; a RST is not, nor is an ACK before any probe from the port was sent."""
+    probe = SynProbe(CLIENT, VIP, 80, isn=1234, port_offset=39990)
+    port = probe.source_port(40005)  # ports come round every 40000 probes
+    assert port == probe.source_port(5) == 20000 + (39990 + 5) % 40000
+
+    def reply(flags: str) -> bytes:
+        tcp = TCP(sport=80, dport=port, flags=flags, seq=77, ack=3_000_000_000)
+        return bytes(IP(src=str(VIP), dst=str(CLIENT)) / tcp)
+
+    assert probe.answered(reply("A"), latest=40010) == 40005
+    assert probe.answered(reply("A"), latest=40004) == 5
+    assert probe.answered(reply("A"), latest=4) is None
+    assert probe.answered(reply("R"), latest=40010) is None
+    assert probe.answered(reply("RA"), latest=40010) is None
+    other = IP(src="172.30.0.99", dst=str(CLIENT)) / TCP(sport=80, dport=port, flags="A")
+    assert probe.answered(bytes(other), latest=40010) is None  # not the target
 
 
 def test_runs_that_follow_one_another_probe_from_other_ports() -> None:
