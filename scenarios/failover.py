@@ -58,7 +58,7 @@ class Failover(Scenario):
         if ctx.params["preempt"]:
             t = c.timers(master)
             # Per trial, the restarted daemon's own start time is added to the top.
-            out["preempt_s"] = (t.master_down, t.master_down + slack.epsilon)
+            out["preempt_s"] = (t.master_down, t.master_down + slack.fire)
         return out
 
     def trial(self, ctx: Context, index: int) -> Trial:

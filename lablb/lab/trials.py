@@ -144,7 +144,7 @@ def preempt_measure(
     a restarted daemon's start instant comes from its own log (``VrrpNode.started_at``);
     a link coming back starts the wait when the kernel reports it running
     (``Fault.running_at``, one quantum for the daemon to wake on it); a thawed process
-    has an overdue timer and advertises within epsilon."""
+    has an overdue timer and advertises within ``fire``."""
     node = cluster.nodes[master]
     t = cluster.timers(master)
     ip = str(cluster.address(master))
@@ -161,7 +161,7 @@ def preempt_measure(
         first = next((fr.t for fr in frames if fr.kind == "advert" and fr.src_ip == ip), None)
     cluster.wait_master(master, PREEMPT_WAIT_S)
     if f.name == "freeze":
-        bound = (0.0, slack.epsilon)
+        bound = (0.0, slack.fire)
         started = 0.0
     else:
         # The instance waits in FAULT until the kernel reports its interface running

@@ -15,6 +15,12 @@ keepalived.conf) widened only by slack that is derived here and printed with it:
     to one slice before the daemon runs. Linux's EEVDF base slice is 0.75 ms scaled by
     1 + log2(CPUs) (at most 8 CPUs counted; ``sysctl_sched_base_slice`` and
     ``get_update_sysctl_factor`` in kernel/sched/fair.c): 1.5 ms on 2 CPUs.
+``read``
+    when an engine starts the timer an advert restarts. lablb takes the kernel's receive
+    stamp of the packet (SO_TIMESTAMPNS), so the wake-up that reads it does not count:
+    0. keepalived 2.2 takes its own clock as it reads it (``vrrp_init_instance_sands``
+    calls ``set_time_now``), so the master_down a received advert starts runs from that
+    wake-up, up to one quantum after the packet: one more quantum.
 ``capture``
     the capture's timestamp resolution (nanoseconds: tcpdump writes ns pcaps here).
 ``probe``
@@ -22,11 +28,12 @@ keepalived.conf) widened only by slack that is derived here and printed with it:
     interval (``lablb.measure.outage``). Probes judge client outages; the capture
     judges the protocol.
 
-epsilon = timer + quantum is what may lie between a timer falling due and its packet on
-the wire. A client outage adds, after the takeover advert, the gratuitous ARP that moves
-r1 (sent in the same step as the advert, so within one more quantum), and for the
-service probe the forwarder's switch to forwarding, woken by the kernel's address
-notification (one more quantum).
+fire = timer + quantum is what may lie between a timer falling due and its packet on the
+wire (a restarted daemon's timer, a thawed one); epsilon = fire + read, between an advert
+on the wire and the packet of the timer it started (every takeover). A client outage
+adds, after the takeover advert, the gratuitous ARP that moves r1 (sent in the same step
+as the advert, so within one more quantum), and for the service probe the forwarder's
+switch to forwarding, woken by the kernel's address notification (one more quantum).
 """
 
 from __future__ import annotations
@@ -37,6 +44,9 @@ from dataclasses import dataclass
 from lablb.vrrp.timers import TIMER_LATENESS
 
 ENGINE_TIMER_S = {"lablb": TIMER_LATENESS, "keepalived": 1e-6}
+# Does the engine start an advert's timer on its own clock at the read (not the kernel's
+# receive stamp)? Then the read's wake-up counts: ``read``.
+ENGINE_OWN_CLOCK = {"lablb": False, "keepalived": True}
 BASE_SLICE_S = 0.75e-3  # kernel/sched/fair.c sysctl_sched_base_slice (750000 ns)
 MAX_SCALED_CPUS = 8  # kernel/sched/fair.c get_update_sysctl_factor: min(cpus, 8)
 CAPTURE_S = 1e-9  # tcpdump --time-stamp-precision=nano
@@ -62,23 +72,39 @@ class Slack:
     timer: float
     quantum: float
     capture: float = CAPTURE_S
+    read: float = 0.0
 
     @classmethod
     def of(cls, engines: list[str], cpus: int) -> Slack:
-        return cls(max(ENGINE_TIMER_S[e] for e in engines), sched_quantum(cpus))
+        quantum = sched_quantum(cpus)
+        read = quantum if any(ENGINE_OWN_CLOCK[e] for e in engines) else 0.0
+        return cls(max(ENGINE_TIMER_S[e] for e in engines), quantum, read=read)
+
+    @property
+    def fire(self) -> float:
+        """A timer falling due to its packet on the wire."""
+        return self.timer + self.quantum
 
     @property
     def epsilon(self) -> float:
-        return self.timer + self.quantum
+        """An advert on the wire to the packet of the timer it started."""
+        return self.fire + self.read
 
     def as_json(self) -> dict[str, float]:
-        return {"epsilon_s": self.epsilon, "timer_s": self.timer, "quantum_s": self.quantum}
+        return {"epsilon_s": self.epsilon, "timer_s": self.timer, "quantum_s": self.quantum,
+                "read_s": self.read}  # fmt: skip
 
     def explain(self) -> str:
-        return (
+        text = (
             f"epsilon {self.epsilon * 1000:.3f} ms = timer {self.timer * 1e6:.0f} us "
             f"+ one scheduling quantum {self.quantum * 1000:.2f} ms"
         )
+        if self.read:
+            text += (
+                f" + {self.read * 1000:.2f} ms to read the advert (keepalived starts its"
+                " timer on its own clock at the read)"
+            )
+        return text
 
 
 Bound = tuple[float, float]
@@ -129,5 +155,6 @@ def preempt(master: Timing, slack: Slack, started_s: float) -> Bound:
     """Restart of the higher-priority node to its first advert as master. It starts as
     a backup and discards the lower-priority master's adverts (RFC 3768 section 6.4.2),
     so its master-down timer runs out: master_down after its VRRP started, which the
-    daemon's own start took ``started_s`` of (measured per trial)."""
-    return master.master_down - slack.capture, started_s + master.master_down + slack.epsilon
+    daemon's own start took ``started_s`` of (measured per trial). No advert starts
+    that timer: ``fire``, not epsilon."""
+    return master.master_down - slack.capture, started_s + master.master_down + slack.fire
