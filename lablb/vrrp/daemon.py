@@ -86,6 +86,7 @@ class Daemon:
     stopping: bool = False
     reloading: bool = False
     late: float | None = None  # how late the timer being expired woke (logged with a move)
+    wake_late: float | None = None  # of which the select's return (the rest: work before)
     undecodable: dict[str, int] = field(default_factory=dict)  # reason -> count
     # instance -> the address lines it added, by address: what it removes later
     held: dict[str, dict[str, VirtualAddress]] = field(default_factory=dict)
@@ -208,6 +209,7 @@ class Daemon:
                     reason=action.reason,
                     priority=action.priority,
                     **({} if self.late is None else {"timer_late_s": round(self.late, 6)}),
+                    **({} if self.wake_late is None else {"wake_late_s": round(self.wake_late, 6)}),
                 )
                 if inst is not None:
                     later.append((instance, action))
@@ -401,7 +403,7 @@ class Daemon:
                 wait = MAX_WAIT if deadline is None else wait_towards(deadline - now, MAX_WAIT)
                 fds = [*by_fd, links.fileno(), wake_r.fileno()]
                 readable, _, _ = select.select(fds, [], [], wait)
-                now = time.monotonic()
+                now = time.monotonic()  # the wake-up, GIL included, before any work
                 for fd in readable:
                     if fd == links.fileno():
                         links.drain()
@@ -417,6 +419,8 @@ class Daemon:
                 woke = time.monotonic()
                 due = self.engine.deadline()
                 self.late = None if due is None or woke < due else woke - due
+                # Of which the wake-up itself (the rest: this turn's packets and links).
+                self.wake_late = None if due is None or self.late is None else max(0.0, now - due)
                 self.execute(self.engine.expire(woke))
                 self.late = None
                 self.on_scripts(woke)
