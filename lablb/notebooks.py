@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from lablb.errors import UsageError
-from lablb.lab.registry import REPO_ROOT
+from lablb.paths import CHECKOUT
 
-NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+NOTEBOOKS_DIR = CHECKOUT / "notebooks"  # a checkout's: the notebooks are not installed
 KERNEL = "python3"  # ipykernel's own kernel: the interpreter that runs lablb (the .venv's)
 CELL_TIMEOUT_S = 600.0  # no cell of a lesson runs this long; one that does is stuck
 STARTUP_TIMEOUT_S = 60.0

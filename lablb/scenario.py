@@ -41,7 +41,6 @@ import hashlib
 import importlib.util
 import json
 import math
-import os
 import platform
 import shutil
 import subprocess
@@ -55,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 from lablb.errors import LabError, LablbError, UsageError
 from lablb.measure.result import Trial
 from lablb.measure.stats import stats_of
+from lablb.paths import shipped
 
 if TYPE_CHECKING:  # the lab layer imports Mininet: only the runner loads it, at run time
     from lablb.lab.capture import Capture
@@ -167,10 +167,10 @@ class Scenario:
 
 
 def scenarios_dir() -> Path:
-    env = os.environ.get("LABLB_SCENARIOS")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parent.parent / "scenarios"
+    path = shipped("scenarios", "LABLB_SCENARIOS")
+    if not path.is_dir():
+        raise UsageError(f"no scenarios folder at {path}; set LABLB_SCENARIOS")
+    return path
 
 
 def scenario_module(path: Path) -> Any:

@@ -51,6 +51,7 @@ class LiveLab:
     capture: Capture
     engine: str
     faults: Faults = field(default_factory=Faults)
+    last_run: Path | None = None  # the folder of the last ``run`` (its result.json, ...)
     _runs: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @classmethod
@@ -163,6 +164,7 @@ class LiveLab:
         result["duration_s"] = round(time.monotonic() - t0, 3)
         finish(result)
         write_result(result, out)
+        self.last_run = out
         return result
 
     def fault(self, name: str, node: str, interface: str | None = None) -> Fault:

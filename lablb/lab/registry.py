@@ -1,33 +1,27 @@
 """Topologies by name: ``Topo.build()`` classes in the ``topologies/`` folder.
 
 Each ``topologies/*.py`` file exports ``TOPOS = {"name": TopoClass}``, the way
-Mininet's ``--custom`` files do. The folder is the checkout's (``pip install -e``) or
-``$LABLB_TOPOLOGIES``. A topology class may say which hosts are balancers
-(``balancers``), its default config set (``default_configs``) and web root
-(``docroot``), all relative to the topologies folder.
+Mininet's ``--custom`` files do. The folder is the installed package's, the
+checkout's, or ``$LABLB_TOPOLOGIES`` (``lablb.paths``). A topology class may say
+which hosts are balancers (``balancers``), its default config set (``default_configs``)
+and web root (``docroot``), all relative to the topologies folder.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lablb.errors import LabError
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from lablb.paths import shipped
 
 
 def topologies_dir() -> Path:
-    env = os.environ.get("LABLB_TOPOLOGIES")
-    path = Path(env) if env else REPO_ROOT / "topologies"
+    path = shipped("topologies", "LABLB_TOPOLOGIES")
     if not path.is_dir():
-        raise LabError(
-            f"no topologies folder at {path}; set LABLB_TOPOLOGIES or install "
-            "lablb from its checkout (pip install -e .)"
-        )
+        raise LabError(f"no topologies folder at {path}; set LABLB_TOPOLOGIES")
     return path
 
 

@@ -33,6 +33,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address, ip_address
+from pathlib import Path
 
 from lablb.mail import in_own_netns
 from lablb.probe.packets import (
@@ -95,6 +96,16 @@ def _local_address(target: IPv4Address, port: int) -> IPv4Address:
         return IPv4Address(s.getsockname()[0])
 
 
+def _ephemeral_low() -> int:
+    """The low end of this namespace's ephemeral ports (ip_local_port_range): the SYN
+    probes' ports stay below it."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+    return low if low > 2048 else 32768
+
+
 def run(
     interval: float,
     icmp: IPv4Address | IPv6Address | None,
@@ -119,8 +130,9 @@ def run(
         records["tcp"] = Record(f"{tcp[0]}:{tcp[1]}")
         # A run's own ISN and ports: an earlier run's half-open connection (its RST
         # lost in the failover) neither answers nor swallows this run's probes.
-        syn = SynProbe(_local_address(*tcp), tcp[0], tcp[1], isn=secrets.randbits(32),
-                       port_offset=run_ports(time.time(), interval))  # fmt: skip
+        low, high = 1024, min(32768, _ephemeral_low())
+        syn = SynProbe(_local_address(*tcp), tcp[0], tcp[1], low, high, secrets.randbits(32),
+                       run_ports(time.time(), interval, high - low))  # fmt: skip
     ready = False
     started = time.monotonic()
     end = started + min(seconds, MAX_SECONDS)

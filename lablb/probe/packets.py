@@ -31,7 +31,7 @@ from ipaddress import IPv4Address
 from lablb.vrrp.packet import inet_checksum as checksum  # RFC 1071, one for lablb
 
 ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST = 0, 8  # RFC 792
-TCP_SYN, TCP_RST, TCP_ACK = 0x02, 0x04, 0x10  # RFC 9293 section 3.1
+TCP_FIN, TCP_SYN, TCP_RST, TCP_ACK = 0x01, 0x02, 0x04, 0x10  # RFC 9293 section 3.1
 IPPROTO_TCP = 6
 ECHO_DATA = 16  # bytes of echo data: the probe number and padding
 SYN_WINDOW = 1024
@@ -113,8 +113,10 @@ class SynProbe:
     source: IPv4Address
     target: IPv4Address
     port: int
-    port_low: int = 20000
-    port_high: int = 60000
+    # Below the ephemeral range (ip_local_port_range, 32768-60999 by default): no probe
+    # shares a port with a connection the client's own programs open (curl beside it).
+    port_low: int = 1024
+    port_high: int = 32768
     isn: int = 0
     port_offset: int = 0  # probe 0's port is port_low + port_offset (see ``run_ports``)
 
@@ -142,21 +144,22 @@ class SynProbe:
     def answered(self, packet: bytes, latest: int) -> int | None:
         """The probe number an IPv4 packet answers, ``latest`` the last one sent: a
         SYN-ACK acknowledging this run's sequence number of a probe sent from its port,
-        or a bare ACK to a probe's port (a stale connection's answer: the latest probe
-        from that port)."""
+        or a bare ACK (no data, no FIN) to a probe's port (a stale connection's answer:
+        the latest probe from that port)."""
         parsed = ip_payload(packet)
         if parsed is None:
             return None
         src, proto, tcp = parsed
         if src != self.target or proto != IPPROTO_TCP or len(tcp) < 20:
             return None
-        sport, dport, _seq, ack, _off, flags = struct.unpack("!HHIIBB", tcp[:14])
+        sport, dport, _seq, ack, off, flags = struct.unpack("!HHIIBB", tcp[:14])
         if sport != self.port or not self.port_low <= dport < self.port_high:
             return None
         if flags & (TCP_SYN | TCP_ACK | TCP_RST) == TCP_SYN | TCP_ACK:
             number = (ack - 1 - self.isn) & 0xFFFFFFFF
             return number if number <= latest and self.source_port(number) == dport else None
-        if flags & (TCP_SYN | TCP_ACK | TCP_RST) == TCP_ACK:
+        bare = len(tcp) == (off >> 4) * 4  # no data
+        if flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN) == TCP_ACK and bare:
             span = self.port_high - self.port_low
             index = (dport - self.port_low - self.port_offset) % span
             number = latest - (latest - index) % span
@@ -164,10 +167,11 @@ class SynProbe:
         return None
 
 
-def run_ports(started: float, interval: float, span: int = 40000) -> int:
+def run_ports(started: float, interval: float, span: int) -> int:
     """A prober run's port offset: its start time counted in probe intervals, modulo the
-    port span. Ports then advance with the clock, one per interval, so runs that follow
-    one another do not reuse a port for ``span * interval`` (40 s at 1 ms). A half-open
-    connection whose RSTs all went astray lives longer (63 s: five SYN-ACK
-    retransmits); a probe that meets one is answered by a bare ACK, which counts."""
+    ``span`` of its ports. Ports then advance with the clock, one per interval, so runs
+    that follow one another do not reuse a port for ``span * interval`` (31.7 s at 1 ms
+    over 1024-32767). A half-open connection whose RSTs all went astray lives longer
+    (63 s: five SYN-ACK retransmits); a probe that meets one is answered by a bare ACK,
+    which counts."""
     return int(started / interval) % span

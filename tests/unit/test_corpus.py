@@ -1,6 +1,6 @@
 """lablb check against the corpus, with no root and no host: each file's exit status is
 keepalived -t 2.2.7's as recorded in tests/corpus/verdicts.tsv (the lab test re-runs
-the binary), unless tests/corpus/differences.tsv says why not; the README's agreement
+the binary), unless tests/corpus/differences.tsv says why not; docs/check.md's agreement
 table counts what these tables hold."""
 
 from __future__ import annotations
@@ -68,10 +68,10 @@ def test_lablb_gives_keepalived_s_verdict(path: Path) -> None:
     assert status == corpus.expected_lablb(path.name), "\n".join(printed)
 
 
-def test_the_readme_table_counts_the_corpus() -> None:
-    readme = (REPO / "README.md").read_text()
+def test_the_docs_table_counts_the_corpus() -> None:
+    readme = (REPO / "docs" / "check.md").read_text()
     match = re.search(r"\| (\d+) files \| (\d+) agree \| (\d+) intended differences \|", readme)
-    assert match, "the README's corpus agreement row is missing"
+    assert match, "docs/check.md's corpus agreement row is missing"
     n, agree, differ = map(int, match.groups())
     assert (n, agree, differ) == (
         len(FILES),

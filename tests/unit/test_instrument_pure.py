@@ -96,39 +96,44 @@ def test_a_stale_connections_bare_ack_answers_the_latest_probe_from_its_port() -
     the web node; the node answered with a bare ACK of that connection (out of window).
     The SYN made the whole trip, so that is the answer of the latest probe from the
     port; a RST is not, nor is an ACK before any probe from the port was sent."""
-    probe = SynProbe(CLIENT, VIP, 80, isn=1234, port_offset=39990)
-    port = probe.source_port(40005)  # ports come round every 40000 probes
-    assert port == probe.source_port(5) == 20000 + (39990 + 5) % 40000
+    probe = SynProbe(CLIENT, VIP, 80, isn=1234, port_offset=31740)
+    port = probe.source_port(31749)  # ports come round every 31744 probes
+    assert port == probe.source_port(5) == 1024 + (31740 + 5) % 31744
 
     def reply(flags: str) -> bytes:
         tcp = TCP(sport=80, dport=port, flags=flags, seq=77, ack=3_000_000_000)
         return bytes(IP(src=str(VIP), dst=str(CLIENT)) / tcp)
 
-    assert probe.answered(reply("A"), latest=40010) == 40005
-    assert probe.answered(reply("A"), latest=40004) == 5
+    assert probe.answered(reply("A"), latest=31760) == 31749
+    assert probe.answered(reply("A"), latest=31748) == 5
     assert probe.answered(reply("A"), latest=4) is None
-    assert probe.answered(reply("R"), latest=40010) is None
-    assert probe.answered(reply("RA"), latest=40010) is None
+    data = IP(src=str(VIP), dst=str(CLIENT)) / TCP(sport=80, dport=port, flags="A") / b"mp4"
+    assert probe.answered(bytes(data), latest=31760) is None  # a download's segment
+    assert probe.answered(reply("FA"), latest=31760) is None
+    assert probe.answered(reply("R"), latest=31760) is None
+    assert probe.answered(reply("RA"), latest=31760) is None
     other = IP(src="172.30.0.99", dst=str(CLIENT)) / TCP(sport=80, dport=port, flags="A")
-    assert probe.answered(bytes(other), latest=40010) is None  # not the target
+    assert probe.answered(bytes(other), latest=31760) is None  # not the target
 
 
 def test_runs_that_follow_one_another_probe_from_other_ports() -> None:
-    """The same lab: the probe at each trial's fault was number ~500 from port 20500,
+    """The same lab: the probe at each trial's fault was number ~500, from the same port,
     whose half-open connection from the trial before swallowed it (a lost probe just
     before the fault, a split gap). Ports advance with the clock instead."""
     interval, n = 0.001, 5000  # a trial: 5 s of probes at 1 ms
 
+    span = SynProbe.port_high - SynProbe.port_low
+
     def ports(started: float) -> set[int]:
-        p = SynProbe(CLIENT, VIP, 80, port_offset=run_ports(started, interval))
+        p = SynProbe(CLIENT, VIP, 80, port_offset=run_ports(started, interval, span))
         return {p.source_port(i) for i in range(n)}
 
     t0 = 1796622134.012
     first = ports(t0)
-    assert len(first) == n
+    assert len(first) == n and max(first) < 32768  # below the client's ephemeral ports
     assert not first & ports(t0 + n * interval + 0.02)  # the next trial
-    assert not first & ports(t0 + 35.0)  # any run within span * interval (40 s)
-    assert first & ports(t0 + 40.0)  # then the ports come round again
+    assert not first & ports(t0 + 26.0)  # any run within span * interval (31.7 s)
+    assert first & ports(t0 + 31.744)  # then the ports come round again
 
 
 # -- the outage model --------------------------------------------------------------------

@@ -224,3 +224,15 @@ def test_junit_has_a_testcase_per_trial_and_bound_and_fails_what_failed() -> Non
     assert any("not measured" in (f.get("message") or "") for f in failures.values())
     problem = failures["trial 2: no problem"]
     assert problem is not None and "does not explain" in (problem.get("message") or "")
+
+
+def test_a_run_read_back_typed_says_whether_it_passed_and_what_failed_first() -> None:
+    from lablb.measure.result import RunResult
+
+    failed = RunResult.from_json(result([3.2, 3.3, 4.1]))
+    assert not failed.passed and failed.scenario == "failover" and len(failed.trials) == 3
+    assert failed.failures and str(failed).startswith("failover: FAIL, 3 trial(s); first: ")
+    assert failed.failures[0] in str(failed)
+    ok = RunResult.from_json(result([3.2]))
+    assert ok.passed and ok.failures == () and str(ok) == "failover: PASS, 1 trial(s)"
+    assert not RunResult.from_json({}).passed  # nothing said is no pass
