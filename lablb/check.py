@@ -20,8 +20,8 @@ from lablb.config.files import FileReader, node_config_id
 from lablb.config.lint import lint_carried, lint_cluster, lint_config, lint_docroot
 from lablb.config.load import parse
 from lablb.config.model import KeepalivedConfig
+from lablb.config.programs import resolve
 from lablb.config.semantics import Host, check_config
-from lablb.vrrp.scripts import resolve
 
 
 @dataclass(frozen=True)

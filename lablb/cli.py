@@ -279,8 +279,8 @@ def _up(args: argparse.Namespace) -> int:
                 MailSink(lab, name)
                 print(f"  {name:<6} SMTP sink, mail in {lab.workdir / name / 'mail'}")
         if args.engine != "none" and entry.balancers:
-            from lablb.config.files import lab_scripts
             from lablb.config.load import load_lenient
+            from lablb.config.sets import lab_scripts
             from lablb.lab.balancer import engines_for, start_vrrp
             from lablb.lab.local import fronted, start_local_services
 

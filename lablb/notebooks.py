@@ -99,7 +99,7 @@ def execute(path: Path, out: Path, timeout: float = CELL_TIMEOUT_S) -> Executed:
     sockets = Path(tempfile.mkdtemp(prefix="lablb-kernel-"))
     km = KernelManager(kernel_name=KERNEL, transport="ipc", ip=str(sockets / "k"))
     # A notebook stopped by an error still has its lab up: the kernel's exit tears it
-    # down (lablb.lab.live), which takes seconds; it is not killed before that.
+    # down (lablb.live), which takes seconds; it is not killed before that.
     km.shutdown_wait_time = LAB_TEARDOWN_S
     client = NotebookClient(
         nb,

@@ -33,7 +33,7 @@ from lablb.measure.result import RunResult
 
 if TYPE_CHECKING:
     from lablb.lab.cluster import Cluster
-    from lablb.lab.live import LiveLab
+    from lablb.live import LiveLab
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -61,7 +61,7 @@ class PytestLab:
 def lab(request: pytest.FixtureRequest) -> Iterator[PytestLab]:
     if os.geteuid() != 0:
         pytest.skip("lablb's labs need root (network namespaces)")
-    from lablb.lab.live import LiveLab
+    from lablb.live import LiveLab
 
     config = request.config
     live = LiveLab.up(

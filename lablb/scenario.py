@@ -431,8 +431,8 @@ def run(
     (and its peer's, else derived), written into the run directory as the config set
     (``lablb.config.pair``) instead of ``configs``; ``root``: where its /etc/keepalived
     includes are read from."""
-    from lablb.config.files import lab_scripts
     from lablb.config.load import load_lenient
+    from lablb.config.sets import lab_scripts
     from lablb.lab.capture import Capture, Counters
     from lablb.lab.cluster import start_cluster
     from lablb.lab.derived import ignored_lines

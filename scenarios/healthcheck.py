@@ -45,7 +45,7 @@ from lablb.checker.logic import Timing, detection_bound, recovery_bound
 from lablb.config import model as m
 from lablb.config.diagnostics import NOWHERE
 from lablb.config.edit import Variant, checker_timings, map_real_servers
-from lablb.config.files import derive
+from lablb.config.sets import derive
 from lablb.config.track_files import track_files
 from lablb.errors import LabError, UsageError
 from lablb.lab.trials import RequestLoop, slack_of

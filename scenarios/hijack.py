@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 from lablb.config import model as m
 from lablb.config.edit import map_instances
-from lablb.config.files import derive
+from lablb.config.sets import derive
 from lablb.errors import UsageError
 from lablb.lab.kernel import InNetns, Nft
 from lablb.lab.probe import Prober

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from lablb.config.edit import no_garp
-from lablb.config.files import derive
+from lablb.config.sets import derive
 from lablb.lab.trials import fault_under_probe, lan_of, slack_of
 from lablb.measure.failover import judge
 from lablb.measure.result import Trial

@@ -39,8 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from lablb.config.edit import fronting_haproxy
-from lablb.config.files import derive
 from lablb.config.local_service import tracked_weight
+from lablb.config.sets import derive
 from lablb.errors import LabError
 from lablb.lab.faults import ServiceKill
 from lablb.lab.trials import (

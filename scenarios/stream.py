@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from lablb.config.edit import with_sync_daemon
-from lablb.config.files import derive
+from lablb.config.sets import derive
 from lablb.ipvs.frame import IPIP_OVERHEAD
 from lablb.lab.trials import slack_of
 from lablb.lab.web import VIDEO_BITRATE, sha256, video

@@ -29,6 +29,7 @@ from lablb.checker.logic import (
     Remove,
     SetWeight,
     Timing,
+    control_address,
     detection_bound,
     rs_key,
 )
@@ -36,12 +37,11 @@ from lablb.checker.probes import PROBES, Result, file_check
 from lablb.config.diagnostics import NOWHERE
 from lablb.config.load import load_lenient
 from lablb.config.model import Checker, KeepalivedConfig, RealServer, VirtualServer
+from lablb.config.programs import resolve, shlex_words
 from lablb.config.track_files import TrackFile, track_files
 from lablb.errors import ConfigError, LablbError
 from lablb.eventlog import EventLog, child_main
-from lablb.ipvs.frame import control_address
 from lablb.mail import send_alert
-from lablb.vrrp.scripts import resolve, shlex_words
 
 TICK = 0.05
 WORKERS = 64  # attempts in flight at once; each is bounded by its connect_timeout

@@ -14,6 +14,7 @@ decide when the service as a whole is up, and ``sorry_server`` takes over when i
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
@@ -228,3 +229,11 @@ class Pool:
             out += self._sorry(False)
             out.append(Alert(f"[{self.vs.label}] quorum regained", f"alive weight {alive}"))
         return out
+
+
+def control_address(run_dir: str) -> str:
+    """Where the checkers' weight changes (``SetWeight``) reach the forwarder, its control
+    socket: an abstract UNIX address (no file, no 108-byte path limit), unique per run
+    directory; abstract names live per network namespace, like the daemons that share
+    them."""
+    return "\0lablb-fwd-" + hashlib.sha1(run_dir.encode(), usedforsecurity=False).hexdigest()[:20]

@@ -21,6 +21,7 @@ from lablb.config import values as v
 from lablb.config import vrrp_parser as vrrp
 from lablb.config.blocks import BlockSpec, Field, Read, read_block, unsupported_of
 from lablb.config.diagnostics import Diagnostic, Severity, Where, error
+from lablb.config.files import FileReader, node_config_id
 from lablb.config.tree import Reader, Statement, read_tree
 from lablb.errors import ConfigError
 
@@ -245,12 +246,8 @@ def parse(path: str, reader: Reader, config_id: str = "") -> Parsed:
 
 def _parsed(path: str, reader: Reader | None, config_id: str | None) -> Parsed:
     if reader is None:
-        from lablb.config.files import FileReader
-
         reader = FileReader()
     if config_id is None:
-        from lablb.config.files import node_config_id
-
         config_id = node_config_id()
     return parse(path, reader, config_id)
 

@@ -37,7 +37,7 @@ from ipaddress import IPv4Address
 from pathlib import Path
 
 from lablb.bpf import attach
-from lablb.checker.logic import Pool, SetWeight
+from lablb.checker.logic import Pool, SetWeight, control_address
 from lablb.config.load import load_lenient
 from lablb.config.model import KeepalivedConfig, VirtualServer, v4
 from lablb.errors import ConfigError, PacketError
@@ -48,7 +48,6 @@ from lablb.ipvs.frame import (
     Vnet,
     bpf_program,
     bpf_reply_program,
-    control_address,
     decode_sync,
     encode_sync,
     ipip,
@@ -59,6 +58,7 @@ from lablb.ipvs.frame import (
 from lablb.ipvs.route import Route, next_hop, routes_of
 from lablb.ipvs.service import TCP, UDP, Conn, Service
 from lablb.vrrp.io import mac_of
+from lablb.vrrp.sched import SHORT_SLICE_NS, short_slice
 
 SOL_PACKET = 263
 PACKET_VNET_HDR = 15
@@ -501,6 +501,12 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
                        "change through the checker"),
     )  # fmt: skip
     run_dir.mkdir(parents=True, exist_ok=True)
+    # IPVS forwards in softirq context, ahead of every task; its stand-in here is a
+    # timesharing process, so it asks for the short slice: a frame's wake-up preempts
+    # the running task instead of waiting out its slice (lablb.vrrp.sched.short_slice).
+    why = short_slice()
+    log("sched", policy="other", slice_us=SHORT_SLICE_NS // 1000 if why is None else None,
+        **({} if why is None else {"slice": why}))  # fmt: skip
     ctl = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     ctl.bind(control_address(str(run_dir.resolve())))
     ctl.setblocking(False)

@@ -11,7 +11,6 @@ sum changes); IPIP finishes the checksum and sends the frame complete.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import struct
 from dataclasses import dataclass
@@ -114,13 +113,6 @@ def run_bpf(program: list[tuple[int, int, int, int]], frame: bytes) -> bool:
                 return k != 0
     except IndexError:
         return False  # the kernel drops a frame the filter reads past
-
-
-def control_address(run_dir: str) -> str:
-    """The forwarder's control socket: an abstract UNIX address (no file, no 108-byte
-    path limit), unique per run directory; abstract names live per network namespace,
-    like the daemons that share them."""
-    return "\0lablb-fwd-" + hashlib.sha1(run_dir.encode(), usedforsecurity=False).hexdigest()[:20]
 
 
 # -- connection sync ---------------------------------------------------------------------

@@ -9,15 +9,14 @@ detached in their own session; one still running after ``SCRIPT_KILL_AFTER`` is 
 
 from __future__ import annotations
 
-import os
 import shlex
-import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from lablb.config.model import KeepalivedConfig, Script, VrrpScript
+from lablb.config.programs import resolve, shlex_words
 from lablb.vrrp.track import RiseFall
 
 SCRIPT_KILL_AFTER = 30.0  # a notify script still running after this is killed
@@ -72,13 +71,6 @@ class ScriptTracker:
         return change
 
 
-def resolve(program: str) -> str | None:
-    """Where a script's program is, as keepalived finds it: a path, or a PATH search."""
-    if "/" in program:
-        return program if os.access(program, os.X_OK) and os.path.isfile(program) else None
-    return shutil.which(program)
-
-
 def disabled(config: KeepalivedConfig) -> list[VrrpScript]:
     """The ``vrrp_script``s keepalived disables at start because their program is not
     found ("Disabling track script X since not found/accessible", measured with 2.2.7):
@@ -89,13 +81,6 @@ def disabled(config: KeepalivedConfig) -> list[VrrpScript]:
         if vs.script is not None and (not words or resolve(words[0]) is None):
             out.append(vs)
     return out
-
-
-def shlex_words(command: str) -> list[str]:
-    try:
-        return shlex.split(command)
-    except ValueError:
-        return command.split()
 
 
 def trackers(config: KeepalivedConfig) -> list[ScriptTracker]:

@@ -12,8 +12,8 @@ import pytest
 
 from lablb.config import model as m
 from lablb.config.edit import map_instances
-from lablb.config.files import derive
 from lablb.config.load import load
+from lablb.config.sets import derive
 from lablb.lab.balancer import engines_for, start_vrrp
 from lablb.lab.net import Lab
 from lablb.lab.registry import get

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from lablb.config import model as m
-from lablb.config.files import lab_scripts
 from lablb.config.local_service import (
     implied_process,
     lab_check,
@@ -17,6 +16,7 @@ from lablb.config.local_service import (
     tracked_weight,
     watched_service,
 )
+from lablb.config.sets import lab_scripts
 from tests.conftest import parse_text
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from lablb.config.edit import checker_timings, no_garp, service_instance, with_sync_daemon
-from lablb.config.files import derive
 from lablb.config.load import load
+from lablb.config.sets import derive
 from tests.conftest import SEED, parse_text
 from tests.unit.test_render import RICH
 
@@ -75,7 +75,7 @@ def test_lab_configs_add_nat_s_missing_gateway_and_stand_in_for_a_fwmark(tmp_pat
     """The set as the lab runs it: an LVS-NAT file without a VIP on its real servers'
     LAN gets one (said, rendered, loadable); a fwmark service becomes VIP:port; a file
     that needs neither is the set itself."""
-    from lablb.config.files import lab_scripts
+    from lablb.config.sets import lab_scripts
 
     for name in ("rw-lvs-nat-web", "rw-lvs-fwmark", "rw-lvs-tun"):
         (tmp_path / name).mkdir()

@@ -133,3 +133,22 @@ def test_forked_child_reports_its_status_and_takes_signals() -> None:
     sleeper.terminate()
     assert sleeper.wait() == -signal.SIGTERM
     sleeper.kill()  # already reaped: a no-op, never a signal to a recycled pid
+
+
+def test_a_timesharing_daemon_asks_for_the_short_slice_and_keeps_its_nice() -> None:
+    """The slice the kernel reads back (sched_getattr) is the one asked for, the policy
+    stays timesharing and the nice value the config's."""
+    import ctypes
+
+    def body() -> str:
+        logged: list[dict[str, object]] = []
+        sched.apply(sched.Policy(0, 10000, 3), lambda _e, **f: logged.append(f))
+        buf = ctypes.create_string_buffer(sched.SCHED_ATTR.size)
+        libc = ctypes.CDLL(None, use_errno=True)
+        assert libc.syscall(sched.SCHED_SETATTR["x86_64"] + 1, 0, buf, buf._length_, 0) == 0
+        fields = sched.SCHED_ATTR.unpack(buf.raw)
+        return f"{fields[1]} {fields[3]} {fields[5]} {logged[-1].get('slice_us')}"
+
+    if os.uname().machine != "x86_64":
+        pytest.skip("sched_getattr's number is x86_64's here")
+    assert in_child(body) == f"{os.SCHED_OTHER} 3 {sched.SHORT_SLICE_NS} 100"

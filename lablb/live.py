@@ -7,7 +7,8 @@ capture, and returns once the preferred balancer is master and the service answe
 runs a scenario's trials on the lab as it is, judged and summed up as ``lablb run``
 does. ``down()`` tears it all down, as leaving ``with Lab(...)`` does, and so does the
 interpreter's exit (a notebook kernel shut down with its lab still up). One lab at a
-time: ``up`` while another lab runs is a LabError. Lab layer.
+time: ``up`` while another lab runs is a LabError. Above both the lab layer and the
+runner (``lablb.scenario``), whose trials it runs: its imports run down.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from lablb.config.files import lab_scripts
+from lablb.config.sets import lab_scripts
 from lablb.lab.balancer import check_config, stop_all
 from lablb.lab.capture import Capture
 from lablb.lab.cluster import Cluster, start_cluster
