@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lablb.measure.result import RunResult
+
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "tests" / "corpus"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -53,17 +55,18 @@ def one(path: Path, engine: str, out: Path) -> dict[str, Any]:
     row: dict[str, Any] = {"exit": res.returncode, "seconds": round(time.monotonic() - t0, 1)}
     last = (res.stderr.strip().splitlines() or [""])[-1]
     try:
-        result = json.loads(res.stdout)
+        result = RunResult.from_json(json.loads(res.stdout))
     except json.JSONDecodeError:
         row.update(outcome="refused", said=last, lines=len(res.stderr.strip().splitlines()))
         return row
-    row.update(outcome=result["verdict"], failures=result["failures"][:3],
-               warnings=len(result.get("config_warnings", [])),
-               stand_ins=result.get("stand_ins", []), topology=result["topology"])  # fmt: skip
-    if result["trials"]:
-        t = result["trials"][0]
-        row.update(outage_s=t.get("outage_s"), takeover_s=t.get("takeover_s"),
-                   bound=result["bounds"].get("takeover_s"))  # fmt: skip
+    row.update(outcome=result.verdict, failures=result.failures[:3],
+               warnings=len(result.config_warnings), stand_ins=result.stand_ins,
+               topology=result.topology)  # fmt: skip
+    if result.trials:
+        t = result.trials[0]
+        bound = result.bounds.get("takeover_s")
+        row.update(outage_s=t.measured.get("outage_s"), takeover_s=t.measured.get("takeover_s"),
+                   bound=list(bound) if bound else None)  # fmt: skip
     return row
 
 

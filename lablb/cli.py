@@ -15,9 +15,12 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lablb.errors import LablbError, UsageError
+
+if TYPE_CHECKING:
+    from lablb.measure.result import RunResult
 
 PING_TARGETS_ROLES = ("router", "web")
 
@@ -416,7 +419,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     from lablb.lab.net import preflight
     from lablb.report import load_result, plots, summary, verdict_lines
-    from lablb.scenario import run
+    from lablb.runner import run
 
     preflight()
     quiet = args.json
@@ -429,7 +432,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         args.param = [*args.param, f"fault={args.fault}"]
     # A baseline that cannot be read is bad input: said now, not after the whole run.
     baseline = load_result(Path(args.baseline)) if args.baseline else None
-    result, run_dir = run(
+    result = run(
         args.name,
         args.topo,
         args.configs,
@@ -441,6 +444,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         pair=_pair(args),
         root=_root(args),
     )
+    run_dir = result.path
+    assert run_dir is not None  # a run's result always has its folder
     made = plots(run_dir, result)
     if args.junit:
         from lablb.junit import junit_xml
@@ -449,22 +454,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
             Path(args.junit).write_text(junit_xml(result))
         except OSError as exc:
             raise UsageError(f"--junit {args.junit}: {exc.strerror or exc}") from None
-    status = 0 if result["verdict"] == "pass" else 1
+    status = 0 if result.passed else 1
     if baseline is not None:
-        from lablb.measure.stats import compare
+        from lablb.measure.compare import compare
 
         _comparable(baseline, result, args.force)
         findings = compare(baseline, result)
-        result["baseline_findings"] = [str(f) for f in findings]
+        result.baseline_findings = [str(f) for f in findings]
         status = status or (5 if findings else 0)
     where = (
         f"results: {run_dir}/ (result.json, capture.pcap, "
         f"{', '.join(p.name for p in made)}, lab/ logs)"
     )
-    regressions = [f"  regression: {f}" for f in result.get("baseline_findings", [])]
+    regressions = [f"  regression: {f}" for f in result.baseline_findings]
     if args.json:
         # stdout is the JSON; what failed still reaches the person watching, last.
-        print(json.dumps(result, indent=2, default=str))
+        print(json.dumps(result.to_json(), indent=2, default=str))
         print("\n".join([where, *regressions, *verdict_lines(result)]), file=sys.stderr)
     else:
         print("\n".join([summary(result, verdict=False), where, *regressions, "",
@@ -472,9 +477,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return status
 
 
-def _comparable(baseline: dict[str, Any], result: dict[str, Any], force: bool) -> None:
+def _comparable(baseline: RunResult, result: RunResult, force: bool) -> None:
     from lablb.errors import IncomparableError
-    from lablb.measure.stats import incomparable
+    from lablb.measure.compare import incomparable
 
     why = incomparable(baseline, result)
     if why and not force:
@@ -487,24 +492,23 @@ def _comparable(baseline: dict[str, Any], result: dict[str, Any], force: bool) -
 
 def _cmd_report(args: argparse.Namespace) -> int:
     """Re-print a run, its verdict recomputed from its trials and bounds (not read)."""
-    import copy
     from pathlib import Path
 
+    from lablb.measure.result import RunResult
     from lablb.report import load_result, plots, summary
-    from lablb.scenario import finish
 
     stored = load_result(Path(args.dir))
-    result = finish(copy.deepcopy(stored))
+    result = RunResult.from_json(stored.to_json(), stored.path).finish()
     print(summary(result))
-    if stored.get("verdict") != result["verdict"]:
+    if stored.verdict != result.verdict:
         print(
-            f"report: the stored verdict is {stored.get('verdict')!r}, but its trials and "
-            f"bounds give {result['verdict']!r}"
+            f"report: the stored verdict is {stored.verdict!r}, but its trials and "
+            f"bounds give {result.verdict!r}"
         )
     if Path(args.dir).is_dir():
         made = plots(Path(args.dir), result)
         print("plots: " + ", ".join(str(p) for p in made))
-    return 0 if result.get("verdict") == "pass" else 1
+    return 0 if result.passed else 1
 
 
 def _cmd_notebooks(args: argparse.Namespace) -> int:
@@ -531,7 +535,7 @@ def _cmd_notebooks(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from lablb.measure.stats import compare
+    from lablb.measure.compare import compare
     from lablb.report import load_result
 
     baseline, result = load_result(Path(args.baseline)), load_result(Path(args.result))

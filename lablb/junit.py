@@ -1,6 +1,6 @@
 """A run's result as JUnit XML, for a CI server to show (``lablb run --junit FILE``).
 
-Pure: a result (as result.json keeps it) in, the XML text out; the CLI writes it. One
+Pure: a ``RunResult`` in, the XML text out; the CLI writes it. One
 ``testsuite`` per run, one ``testcase`` per trial and bounded quantity ("trial 3:
 takeover_s in [0.0061, 0.0077]"), one more per trial for what it found that no bound
 names (the probes' problems, an error), and one for the run itself (the lab did not
@@ -12,17 +12,15 @@ pass). The verdict is the run's: this module does not judge, it reports.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from typing import Any
 
-from lablb.scenario import trial_bounds
+from lablb.measure.result import RunResult
 
 
-def junit_xml(result: dict[str, Any]) -> str:
-    name = f"lablb {result.get('scenario')} ({result.get('topology')}, {result.get('engine')})"
+def junit_xml(result: RunResult) -> str:
+    name = f"lablb {result.scenario} ({result.topology}, {result.engine})"
     suite = ET.Element("testsuite", name=name)
     cases: list[ET.Element] = []
-    run_bounds = {k: (float(v[0]), float(v[1])) for k, v in result.get("bounds", {}).items()}
-    classname = f"lablb.{result.get('scenario')}"
+    classname = f"lablb.{result.scenario}"
 
     def case(title: str, failure: str | None = None, text: str = "") -> None:
         el = ET.Element("testcase", classname=classname, name=title)
@@ -30,12 +28,12 @@ def junit_xml(result: dict[str, Any]) -> str:
             ET.SubElement(el, "failure", message=failure).text = text or failure
         cases.append(el)
 
-    run_failures = [str(f) for f in result.get("run_failures", [])]
+    run_failures = result.run_failures
     case("run", run_failures[0] if run_failures else None, "\n".join(run_failures))
-    for i, trial in enumerate(result.get("trials", []), start=1):
-        for quantity, (low, high) in trial_bounds(trial, run_bounds).items():
+    for i, trial in enumerate(result.trials, start=1):
+        for quantity, (low, high) in trial.bounds_over(result.bounds).items():
             title = f"trial {i}: {quantity} in [{low:.4f}, {high:.4f}]"
-            value = trial.get(quantity)
+            value = trial.measured.get(quantity)
             if value is None:
                 case(title, f"{quantity} not measured")
             elif not low <= value <= high:
@@ -43,14 +41,12 @@ def junit_xml(result: dict[str, Any]) -> str:
                 case(title, f"{quantity} {value:.6f} s, {off * 1000:.3f} ms outside the bound")
             else:
                 case(f"{title}: {value:.6f}")
-        found = [str(p) for p in trial.get("problems") or []]
-        if trial.get("error"):
-            found.append(str(trial["error"]))
+        found = trial.problems
         case(f"trial {i}: no problem", found[0] if found else None, "\n".join(found))
     suite.set("tests", str(len(cases)))
     suite.set("failures", str(sum(1 for c in cases if c.find("failure") is not None)))
     suite.set("errors", "0")
-    suite.set("time", f"{float(result.get('duration_s') or 0.0):.3f}")
+    suite.set("time", f"{result.duration_s or 0.0:.3f}")
     suite.extend(cases)
     root = ET.Element("testsuites")
     root.append(suite)

@@ -33,15 +33,9 @@ from lablb.lab.kernel import Instant
 from lablb.lab.net import Lab, LabSpec
 from lablb.lab.registry import TopoEntry, get
 from lablb.measure.pcap import Frame
-from lablb.scenario import (
-    Context,
-    finish,
-    get_scenario,
-    new_result,
-    parse_params,
-    run_trials,
-    write_result,
-)
+from lablb.measure.result import RunResult
+from lablb.runner import new_result, run_on
+from lablb.scenario import Context, check_params, get_scenario
 
 
 @dataclass
@@ -142,31 +136,26 @@ class LiveLab:
         trials: int = 1,
         progress: Callable[[str], None] | None = None,
         **params: object,
-    ) -> dict[str, Any]:
+    ) -> RunResult:
         """``trials`` trials of a scenario on this lab (``failover``, ``healthcheck``,
-        ...; ``params`` as ``--param``), judged against the bounds the configs imply:
-        the result ``lablb run`` writes (``lablb.scenario``), also saved as
-        ``result.json`` in a folder of the lab's work directory. A scenario that derives
-        its own configs (``healthcheck checks=fast``) leaves the balancers running
-        them."""
+        ...; ``params`` typed, checked as ``--param`` is), judged against the bounds the
+        configs imply by the runner ``lablb run`` uses: its ``RunResult``, also saved as
+        ``result.json`` in a folder of the lab's work directory (``.path``). A scenario
+        that derives its own configs (``healthcheck checks=fast``) leaves the balancers
+        running them."""
         sc = get_scenario(scenario)
-        values = parse_params(sc, [f"{k}={v}" for k, v in params.items()])
+        values = check_params(sc, params)
         sc.check(values, {h.name: getattr(h, "role", "") for h in self.lab.hosts})
         out = self.lab.workdir / f"{scenario}-{next(self._runs)}"
         out.mkdir(parents=True)
         conf_dir = sc.configure(self.configs, values, out)
         if conf_dir.resolve() != self.configs.resolve():
             self.use_configs(conf_dir)
-        result = new_result(scenario, values, self.entry.name, self.engine, 1, conf_dir)
+        result = new_result(sc, values, self.entry.name, self.engine, 1, conf_dir)
         ctx = Context(self.cluster, self.capture, self.faults, values, out,
                       progress or (lambda _line: None))  # fmt: skip
-        t0 = time.monotonic()
-        run_trials(sc, ctx, trials, result)
-        result["duration_s"] = round(time.monotonic() - t0, 3)
-        finish(result)
-        write_result(result, out)
         self.last_run = out
-        return result
+        return run_on(sc, ctx, trials, result)
 
     def fault(self, name: str, node: str, interface: str | None = None) -> Fault:
         """A fault on a balancer (``crash``, ``graceful``, ``ifdown``, ``isolate``,

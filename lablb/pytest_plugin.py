@@ -29,11 +29,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from lablb.measure.result import RunResult
-
 if TYPE_CHECKING:
     from lablb.lab.cluster import Cluster
     from lablb.live import LiveLab
+    from lablb.measure.result import RunResult
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -53,8 +52,7 @@ class PytestLab:
 
     def run(self, scenario: str, trials: int = 1, **params: object) -> RunResult:
         """``trials`` trials of ``scenario`` (``params`` as ``--param``), judged."""
-        data = self.live.run(scenario, trials, None, **params)
-        return RunResult.from_json(data, self.live.last_run)
+        return self.live.run(scenario, trials, None, **params)
 
 
 @pytest.fixture(scope="module")

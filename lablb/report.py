@@ -8,34 +8,33 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lablb.measure.result import RunResult, Trial
 from lablb.measure.stats import STATS
-from lablb.scenario import trial_bounds
 
 
-def summary(result: dict[str, Any], verdict: bool = True) -> str:
+def summary(result: RunResult, verdict: bool = True) -> str:
     """Measured against bound, per quantity, and (with ``verdict``) what failed and the
     verdict: one screen. A bound that trials widened on their own (probe resolution, a
     daemon's start) shows the widest any trial had, marked with *."""
     lines = [
-        f"scenario {result['scenario']}  topology {result.get('topology')}  engine "
-        f"{result.get('engine')}  trials {len(result.get('trials', []))}",
-        "parameters: " + ", ".join(f"{k}={v}" for k, v in result.get("parameters", {}).items()),
+        f"scenario {result.scenario}  topology {result.topology}  engine "
+        f"{result.engine}  trials {len(result.trials)}",
+        "parameters: " + ", ".join(f"{k}={v}" for k, v in result.parameters.items()),
         "",
         f"{'quantity':<18}{'bound (s)':>21}  " + "".join(f"{s:>9}" for s in STATS) + "  in bound",
     ]
-    run_bounds = {k: (float(v[0]), float(v[1])) for k, v in result.get("bounds", {}).items()}
-    trials = result.get("trials", [])
+    trials = result.trials
     marked = False
-    for name, (low, high) in run_bounds.items():
-        st = result.get("stats", {}).get(name)
+    for name, (low, high) in result.bounds.items():
+        st = result.stats.get(name)
         inside = 0
         lows, highs = [low], [high]
         for t in trials:
-            lo, hi = trial_bounds(t, run_bounds)[name]
+            lo, hi = t.bounds_over(result.bounds)[name]
             lows.append(lo)
             highs.append(hi)
-            v = t.get(name)
-            inside += isinstance(v, int | float) and lo <= v <= hi
+            v = t.measured.get(name)
+            inside += v is not None and lo <= v <= hi
         widened = min(lows) < low - 1e-6 or max(highs) > high + 1e-6
         marked = marked or widened
         text = f"[{min(lows):.3f}, {max(highs):.3f}]" + ("*" if widened else " ")
@@ -43,13 +42,13 @@ def summary(result: dict[str, Any], verdict: bool = True) -> str:
         lines.append(f"{name:<18}{text:>21}  {row}  {inside}/{len(trials)}")
     if marked:
         lines.append("* the widest of the trials' own bounds")
-    for note in result.get("notes", [])[:2]:
+    for note in result.notes[:2]:
         lines.append(f"slack: {note}" if note.startswith("epsilon") else note)
-    ignored = result.get("config_warnings", [])
+    ignored = result.config_warnings
     if ignored:
         lines.append(f"config: {len(ignored)} line(s) keepalived ignores and runs without "
                      f"(as the lab did), first: {ignored[0]}")  # fmt: skip
-    lines += [f"stand-in: {s}" for s in result.get("stand_ins", [])]
+    lines += [f"stand-in: {s}" for s in result.stand_ins]
     extra = _extras(result)
     if extra:
         lines += ["", *extra]
@@ -61,15 +60,15 @@ def summary(result: dict[str, Any], verdict: bool = True) -> str:
 MAX_FAILURES_SHOWN = 8
 
 
-def verdict_lines(result: dict[str, Any]) -> list[str]:
+def verdict_lines(result: RunResult) -> list[str]:
     """What failed (``trial N: quantity measured not in [low, high]``, at most
     ``MAX_FAILURES_SHOWN``, the rest counted) and the verdict: a run's last screen, on
     stdout after its table or on stderr after ``--json``."""
-    failures = [str(f) for f in result.get("failures", [])]
+    failures = result.failures
     lines = [f"  ! {f}" for f in failures[:MAX_FAILURES_SHOWN]]
     if len(failures) > MAX_FAILURES_SHOWN:
         lines.append(f"  ! ... and {len(failures) - MAX_FAILURES_SHOWN} more (result.json)")
-    verdict = str(result.get("verdict", "?")).upper()
+    verdict = result.verdict.upper()
     if failures:
         verdict += f": {len(failures)} failure{'s' * (len(failures) > 1)}, first {failures[0]}"
     return [*lines, f"verdict: {verdict}"]
@@ -79,27 +78,36 @@ def _ms(v: object) -> str:
     return f"{float(v) * 1000:+.1f} ms" if isinstance(v, int | float) else "-"
 
 
-def _extras(result: dict[str, Any]) -> list[str]:
+def _json(value: object) -> Any:
+    """What a trial kept, as JSON keeps it: read where it is plotted or printed (the
+    one edge of this module that is not typed)."""
+    return value
+
+
+def _extras(result: RunResult) -> list[str]:
     """Per trial, the parts of the outage in order (failover family), or a few
     measurements worth a line that are not bounded quantities."""
     out = []
-    for i, t in enumerate(result.get("trials", [])):
-        tl = t.get("timeline")
+    for i, t in enumerate(result.trials):
+        tl = _json(t.data.get("timeline"))
         if tl:
+            steal = t.get("cpu_steal_s")
+            stolen = ""
+            if isinstance(steal, float) and steal:  # the hypervisor's, when there was any
+                stolen = f"; CPU stolen {steal * 1000:.0f} ms"
             out.append(
                 f"trial {i + 1}: {t.get('new_master') or 'nobody'} took over. From the fault:"
                 f" last answer {_ms(tl.get('last_answer_before_s'))}, old master's last advert"
                 f" {_ms(tl.get('old_master_last_advert_s'))}, takeover advert"
                 f" {_ms(tl.get('takeover_advert_s'))}, GARP {_ms(tl.get('first_garp_s'))},"
-                f" first answer through it {_ms(tl.get('first_answer_new_master_s'))}"
-                + (f"; CPU stolen {t['cpu_steal_s'] * 1000:.0f} ms" if t.get("cpu_steal_s") else "")
+                f" first answer through it {_ms(tl.get('first_answer_new_master_s'))}{stolen}"
             )
             continue
         bits = []
         for key in ("injected_s", "measured_s", "client_errors", "method", "dr_share",
                     "two_masters_s"):  # fmt: skip
-            if key in t and t[key] is not None:
-                v = t[key]
+            v = t.get(key)
+            if v is not None:
                 bits.append(f"{key}={v:.4f}" if isinstance(v, float) else f"{key}={v}")
         if bits:
             out.append(f"trial {i + 1}: " + "  ".join(bits))
@@ -110,7 +118,7 @@ PALETTE = ("tab:blue", "tab:purple", "tab:brown", "tab:olive", "tab:cyan", "tab:
 MAX_PLOTTED_TRIALS = 10
 
 
-def plots(run_dir: Path, result: dict[str, Any]) -> list[Path]:
+def plots(run_dir: Path, result: RunResult) -> list[Path]:
     """The plots a run has something to show for: ``timeline.png`` when trials carry
     probe answers (who answered each probe around the fault, the takeover from the
     capture and the bound as a band), ``throughput.png`` and ``dr_split.png`` when
@@ -119,17 +127,17 @@ def plots(run_dir: Path, result: dict[str, Any]) -> list[Path]:
 
     matplotlib.use("Agg")
     made = []
-    trials = [t for t in result.get("trials", []) if t.get("responders")]
+    trials = [t for t in result.trials if t.data.get("responders")]
     if trials:
         made.append(_timeline(run_dir / "timeline.png", result, trials[:MAX_PLOTTED_TRIALS]))
     counters = run_dir / "counters.json"
-    if counters.exists() and any(t.get("bytes") for t in result.get("trials", [])):
-        method = next((t.get("method") for t in result["trials"] if t.get("method")), "DR")
+    if counters.exists() and any(t.get("bytes") for t in result.trials):
+        method = next((t.get("method") for t in result.trials if t.get("method")), "DR")
         made += _throughput(run_dir, json.loads(counters.read_text()), str(method))
     return made
 
 
-def _timeline(path: Path, result: dict[str, Any], trials: list[dict[str, Any]]) -> Path:
+def _timeline(path: Path, result: RunResult, trials: list[Trial]) -> Path:
     import matplotlib.pyplot as plt
 
     lanes = [("icmp", "outage_s", "L3 (cluster VIP)"), ("tcp", "service_outage_s", "service")]
@@ -140,7 +148,7 @@ def _timeline(path: Path, result: dict[str, Any], trials: list[dict[str, Any]]) 
     for i, t in enumerate(trials):
         for j, (kind, name, lane) in enumerate(lanes):
             y = i * 3 + j
-            for start, end, who in t["responders"].get(kind, []):
+            for start, end, who in _json(t.data["responders"]).get(kind, []):
                 colour = colours.setdefault(str(who), PALETTE[len(colours) % len(PALETTE)])
                 label = f"answered by {who}" if who not in labelled else None
                 labelled.add(str(who))
@@ -152,9 +160,9 @@ def _timeline(path: Path, result: dict[str, Any], trials: list[dict[str, Any]]) 
                     label=label,
                     solid_capstyle="butt",
                 )
-            probe = (t.get("probes") or {}).get(kind) or {}
+            probe = _json(t.data.get("probes") or {}).get(kind) or {}
             judged = probe.get("judged")
-            bound = (t.get("bounds") or {}).get(name) or (result.get("bounds") or {}).get(name)
+            bound = t.bounds_over(result.bounds).get(name)
             if judged is not None and bound:
                 gap = probe["gaps"][judged]
                 lo, hi = gap["start_s"] + bound[0], gap["start_s"] + bound[1]
@@ -168,7 +176,7 @@ def _timeline(path: Path, result: dict[str, Any], trials: list[dict[str, Any]]) 
                 )
                 right = max(right, hi)
             ax.text(0, y + 0.35, f" {lane}", fontsize=7, va="bottom")
-        tl = t.get("timeline") or {}
+        tl = _json(t.data.get("timeline") or {})
         for key, colour, what in (
             ("takeover_advert_s", "tab:green", "new master's first advert"),
             ("first_garp_s", "tab:orange", "its first GARP"),
@@ -177,16 +185,17 @@ def _timeline(path: Path, result: dict[str, Any], trials: list[dict[str, Any]]) 
             if tl.get(key) is not None:
                 ax.plot([tl[key]], [i * 3 + 1.6], "v", color=colour, label=what if i == 0 else None)
                 right = max(right, tl[key])
-        if t.get("injected_s") is not None:
+        injected = t.get("injected_s")
+        if isinstance(injected, int | float):
             ax.fill_betweenx(
                 [i * 3 - 0.5, i * 3 + 1.5],
                 0,
-                t["injected_s"],
+                injected,
                 color="tab:red",
                 alpha=0.15,
                 label="injected drop" if i == 0 else None,
             )
-            right = max(right, t["injected_s"])
+            right = max(right, injected)
     ax.axvline(0, color="tab:red", linewidth=1, label="fault instant")
     span = right if right > 0 else 1.0
     ax.set_xlim(-0.15 * span, 1.25 * span)
@@ -194,7 +203,7 @@ def _timeline(path: Path, result: dict[str, Any], trials: list[dict[str, Any]]) 
         [i * 3 + 0.5 for i in range(len(trials))], [f"trial {i + 1}" for i in range(len(trials))]
     )
     ax.set_xlabel("seconds from the fault (kernel timestamps, CLOCK_REALTIME)")
-    ax.set_title(f"{result['scenario']}: who answered the probes, against the bound")
+    ax.set_title(f"{result.scenario}: who answered the probes, against the bound")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize="x-small", ncol=4)
     ax.invert_yaxis()
     fig.tight_layout()
@@ -267,33 +276,18 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
-def load_result(run_dir: Path) -> dict[str, Any]:
-    """A run's result.json (or the file itself), its schema brought up to date;
+def load_result(run_dir: Path) -> RunResult:
+    """A run's result.json (or the file itself), typed, its schema brought up to date;
     ``UsageError`` for anything that is not one (bad input, never a failed run)."""
     from lablb.errors import UsageError
+    from lablb.measure.result import SCHEMA, SCHEMA_2
 
     path = run_dir / "result.json" if run_dir.is_dir() else run_dir
     try:
-        data: dict[str, Any] = json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise UsageError(f"{path}: not a result ({exc})") from None
-    from lablb.scenario import SCHEMA
-
-    if data.get("schema") == SCHEMA_2:
-        return upgrade_2(data)
-    if data.get("schema") != SCHEMA:
-        raise UsageError(f"{path}: schema {data.get('schema')!r}, expected {SCHEMA}")
-    return data
-
-
-SCHEMA_2 = "lablb.result/2"
-
-
-def upgrade_2(data: dict[str, Any]) -> dict[str, Any]:
-    """A ``lablb.result/2`` run read as /3: a trial there could fail by a key ending in
-    ``_ok`` being false; /3 says every such failure in ``problems``."""
-    for t in data.get("trials", []):
-        flags = [k for k, v in t.items() if k.endswith("_ok") and v is False]
-        t["problems"] = [*(t.get("problems") or []), *(f"{k} is false" for k in flags)]
-    data["schema"] = "lablb.result/3"
-    return data
+    schema = data.get("schema") if isinstance(data, dict) else None
+    if schema not in (SCHEMA, SCHEMA_2):
+        raise UsageError(f"{path}: schema {schema!r}, expected {SCHEMA}")
+    return RunResult.from_json(data, path.parent)

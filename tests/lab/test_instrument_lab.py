@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from lablb.lab.faults import FAULTS
-from lablb.scenario import trial_bounds
+from lablb.measure.result import RunResult
 from tests.conftest import REPO, run_lablb
 from tests.lab.leftovers import Snapshot, snapshot
 
@@ -80,10 +80,11 @@ def test_failover_at_10ms_adverts_is_resolved(
     )
     assert result["verdict"] == "pass", result["failures"]
     assert result["schema"] == "lablb.result/3"
-    run_bounds = {k: (float(v[0]), float(v[1])) for k, v in result["bounds"].items()}
-    for t in result["trials"]:
-        for name, (low, high) in trial_bounds(t, run_bounds).items():
-            assert t[name] is not None and low <= t[name] <= high, (name, t[name])
+    typed = RunResult.from_json(result)
+    for t, typed_t in zip(result["trials"], typed.trials, strict=True):
+        for name, (low, high) in typed_t.bounds_over(typed.bounds).items():
+            v = typed_t.measured.get(name)
+            assert v is not None and low <= v <= high, (name, v)
         # Never 0: at 10 ms adverts a crash costs tens of ms, a stop several.
         assert t["outage_s"] > 0 and t["service_outage_s"] > 0
         assert t["fault_confirmed"] and t["new_master"] == "lb02"

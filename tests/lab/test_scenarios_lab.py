@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from lablb.scenario import all_scenarios, finish, trial_bounds
+from lablb.measure.result import RunResult
+from lablb.scenario import all_scenarios
 from tests.conftest import REPO, SEED, run_lablb
 from tests.lab.leftovers import Snapshot, snapshot
 
@@ -36,12 +37,13 @@ def run(tmp: Path, name: str, *args: str) -> dict[str, Any]:
 
 
 def in_bounds(result: dict[str, Any]) -> None:
-    assert result["verdict"] == "pass", result["failures"]
-    run_bounds = {k: (float(v[0]), float(v[1])) for k, v in result["bounds"].items()}
-    for t in result["trials"]:
-        for name, (low, high) in trial_bounds(t, run_bounds).items():
-            assert t[name] is not None and low <= t[name] <= high, (name, t[name], low, high)
-        assert not t.get("problems"), t["problems"]
+    typed = RunResult.from_json(result)
+    assert typed.passed, typed.failures
+    for t in typed.trials:
+        for name, (low, high) in t.bounds_over(typed.bounds).items():
+            v = t.measured.get(name)
+            assert v is not None and low <= v <= high, (name, v, low, high)
+        assert not t.problems, t.problems
 
 
 @pytest.fixture
@@ -109,7 +111,7 @@ def test_failover_repeat_five_and_compare(tmp_path: Path, clean_after: None) -> 
     doctored = copy.deepcopy(result)
     for t in doctored["trials"]:
         t["outage_s"] = round(t["outage_s"] * 1.6, 4)
-    finish(doctored)
+    doctored = RunResult.from_json(doctored).finish().to_json()
     bad = tmp_path / "doctored.json"
     bad.write_text(json.dumps(doctored))
     res = run_lablb("compare", str(base), str(bad))

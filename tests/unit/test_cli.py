@@ -78,7 +78,7 @@ def test_topo_list_and_show(tmp_path) -> None:  # type: ignore[no-untyped-def]
 
 
 def _result(tmp_path: object, outages: list[float], **extra: object) -> dict[str, object]:
-    from lablb.scenario import SCHEMA, finish
+    from lablb.measure.result import SCHEMA, RunResult
 
     r: dict[str, object] = {
         "schema": SCHEMA,
@@ -92,7 +92,7 @@ def _result(tmp_path: object, outages: list[float], **extra: object) -> dict[str
         "trials": [{"outage_s": o} for o in outages],
         **extra,
     }
-    return finish(r)
+    return RunResult.from_json(r).finish().to_json()
 
 
 def test_compare_refuses_runs_of_other_configs_in_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]

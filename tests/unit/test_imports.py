@@ -12,7 +12,10 @@ import networkx as nx
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "lablb"
 FLOORS = ("config", "vrrp", "ipvs", "checker", "measure", "probe")  # the pure core, mostly
-UPSTAIRS = ("lablb.scenario", "lablb.cli", "lablb.live", "lablb.report", "lablb.pytest_plugin")
+UPSTAIRS = (
+    "lablb.scenario", "lablb.runner", "lablb.cli", "lablb.live", "lablb.report",
+    "lablb.pytest_plugin",
+)  # fmt: skip
 
 
 def _module(path: Path) -> str:

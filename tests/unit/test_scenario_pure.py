@@ -11,16 +11,17 @@ from typing import Any
 import pytest
 
 from lablb.errors import LablbError
+from lablb.measure.compare import allowance, compare, incomparable
 from lablb.measure.playback import play
-from lablb.measure.result import Trial
-from lablb.measure.stats import allowance, compare, incomparable, percentile, summary
+from lablb.measure.result import Bounds, RunResult, Trial
+from lablb.measure.stats import percentile, summary
 from lablb.report import summary as report_summary
-from lablb.scenario import all_scenarios, finish, get_scenario, parse_params, verdict_of
+from lablb.scenario import all_scenarios, check_params, get_scenario, parse_params
 
 
-def result(outages: list[float], bound: tuple[float, float] = (2.613, 3.663)) -> dict[str, Any]:
-    return finish(
-        {
+def raw(outages: list[float], bound: tuple[float, float] = (2.613, 3.663)) -> dict[str, Any]:
+    """A run as result.json would hold it, before it is judged."""
+    return {
             "schema": "lablb.result/3",
             "scenario": "failover",
             "topology": "seed",
@@ -29,8 +30,18 @@ def result(outages: list[float], bound: tuple[float, float] = (2.613, 3.663)) ->
             "bounds": {"outage_s": list(bound)},
             "trials": [{"outage_s": o} for o in outages],
             "slack": {"epsilon_s": 0.0015},
-        }
-    )
+    }
+
+
+def result(outages: list[float], bound: tuple[float, float] = (2.613, 3.663)) -> RunResult:
+    return RunResult.from_json(raw(outages, bound)).finish()
+
+
+def verdict_of(flat: dict[str, Any], bounds: Bounds) -> tuple[str, list[str]]:
+    """A trial as result.json keeps it, read back and judged against the run's bounds."""
+    t = Trial.from_json(flat, bounds)
+    why = t.judge(bounds)
+    return t.verdict, why
 
 
 def test_summary_and_nearest_rank_p95() -> None:
@@ -42,9 +53,10 @@ def test_summary_and_nearest_rank_p95() -> None:
 
 def test_finish_gives_verdicts_and_stats() -> None:
     r = result([3.2, 3.3, 3.4, 3.5, 3.1])
-    assert r["verdict"] == "pass" and r["stats"]["outage_s"]["median"] == 3.3
+    assert r.verdict == "pass" and r.stats["outage_s"]["median"] == 3.3
     bad = result([3.2, 3.9])
-    assert bad["verdict"] == "fail" and "trial 2: outage_s 3.9000 s not in" in bad["failures"][0]
+    assert bad.verdict == "fail" and "trial 2: outage_s 3.9000 s not in" in bad.failures[0]
+    assert [t.verdict for t in bad.trials] == ["pass", "fail"]
 
 
 def test_a_trial_that_measured_nothing_fails() -> None:
@@ -59,6 +71,8 @@ def test_a_typed_trial_is_written_flat_and_judged_like_any_other() -> None:
     t.require(False, "the VIP is on nobody")
     flat = t.as_json()
     assert flat["new_master"] == "lb02" and flat["bounds"] == {"outage_s": [0.6, 1.0]}
+    back = Trial.from_json(flat, {"takeover_s": (0.0, 1.0)})
+    assert back.measured == t.measured and back.data == {"new_master": "lb02"}
     verdict, why = verdict_of(flat, {"takeover_s": (0.0, 1.0)})
     assert verdict == "fail"
     assert why == [
@@ -72,9 +86,9 @@ def test_compare_flags_a_doctored_result_and_says_which() -> None:
     base = result([3.2, 3.3, 3.4, 3.3, 3.2])
     assert compare(base, copy.deepcopy(base)) == []
     doctored = copy.deepcopy(base)
-    for t in doctored["trials"]:
-        t["outage_s"] *= 1.5
-    finish(doctored)
+    for t in doctored.trials:
+        t.measured["outage_s"] = (t.measured["outage_s"] or 0.0) * 1.5
+    doctored.finish()
     text = [str(f) for f in compare(base, doctored)]
     assert any(t.startswith("outage_s: median") for t in text)
     assert any("outside its config bound" in t for t in text)
@@ -102,9 +116,9 @@ def test_at_10ms_adverts_the_allowance_is_milliseconds_not_50() -> None:
 def test_only_like_runs_are_comparable() -> None:
     base = result([3.2, 3.3])
     other = copy.deepcopy(base)
-    other["engine"] = "keepalived"
-    other["parameters"] = {"fault": "graceful"}
-    other["configs"] = {"lb01.conf": "00"}
+    other.engine = "keepalived"
+    other.parameters = {"fault": "graceful"}
+    other.configs = {"lb01.conf": "00"}
     why = incomparable(base, other)
     assert any("engine" in w for w in why) and any("parameters differ (fault)" in w for w in why)
     assert any("configs differ" in w for w in why)
@@ -122,8 +136,19 @@ def test_a_trials_own_bound_and_problems_decide_its_verdict() -> None:
 
 def test_finish_recomputes_without_counting_a_failure_twice() -> None:
     r = result([3.2, 3.9])
-    again = finish(copy.deepcopy(r))
-    assert again["failures"] == r["failures"] and len(r["failures"]) == 1
+    again = copy.deepcopy(r).finish()
+    assert again.failures == r.failures and len(r.failures) == 1
+    r.run_failures.append("the lab did not come up: no")
+    assert r.finish().failures == ["the lab did not come up: no", *again.failures]
+
+
+def test_a_result_written_and_read_back_is_the_same_run() -> None:
+    r = result([3.2, 3.9])
+    r.trials[0].keep(timeline={"first_garp_s": 0.01}, new_master="lb02")
+    r.extra["from_a_newer_lablb"] = [1, 2]
+    back = RunResult.from_json(json.loads(json.dumps(r.to_json())))
+    assert back == r and back.to_json() == r.to_json()
+    assert back.trials[0].data["timeline"] == {"first_garp_s": 0.01}
 
 
 def test_every_scenario_has_a_timeline_and_defaults() -> None:
@@ -142,6 +167,20 @@ def test_parameters_are_typed_and_checked() -> None:
         parse_params(sc, ["preempt=maybe"])
     with pytest.raises(LablbError, match="no scenario"):
         get_scenario("meltdown")
+
+
+def test_typed_parameters_from_python_are_checked_without_text() -> None:
+    sc = get_scenario("failover")
+    values = check_params(sc, {"interval": 0.002, "preempt": False, "seed": 3})
+    assert values["interval"] == 0.002 and values["preempt"] is False and values["seed"] == 3
+    with pytest.raises(LablbError, match="interval: 'fast' is not a float"):
+        check_params(sc, {"interval": "fast"})
+    with pytest.raises(LablbError, match="preempt: 1 is not a yes/no"):
+        check_params(sc, {"preempt": 1})  # a bool is not spelt 1 from Python
+    with pytest.raises(LablbError, match="below"):
+        check_params(sc, {"interval": 0.00001})
+    with pytest.raises(LablbError, match="failover takes fault="):
+        check_params(sc, {"colour": "blue"})
 
 
 def test_playback_stalls_when_the_download_pauses() -> None:
@@ -170,7 +209,7 @@ def test_a_failed_runs_last_line_names_the_trial_and_quantity() -> None:
     lines = verdict_lines(failed)
     assert lines[-1].startswith("verdict: FAIL: 10 failures, first trial 3: outage_s 4.1000 s")
     assert "not in [2.6130, 3.6630]" in lines[-1]
-    assert lines[0] == f"  ! {failed['failures'][0]}"
+    assert lines[0] == f"  ! {failed.failures[0]}"
     assert "... and 2 more (result.json)" in lines[-2]
     assert report_summary(failed).endswith(lines[-1])
     assert "verdict" not in report_summary(failed, verdict=False)
@@ -193,13 +232,18 @@ def test_every_scenarios_quick_parameters_are_its_own_and_valid() -> None:
 def test_a_schema_2_result_keeps_its_failed_flags_as_problems(tmp_path: Path) -> None:
     from lablb.report import load_result
 
-    old = result([0.5])
+    old = raw([0.5])
     old["schema"] = "lablb.result/2"
     old["trials"][0]["dr_ok"] = False
+    old["trials"][0]["error"] = "the lab raised"  # an early runner's way to say it
     (tmp_path / "result.json").write_text(json.dumps(old))
-    upgraded = finish(load_result(tmp_path))
-    assert upgraded["schema"] == "lablb.result/3" and upgraded["verdict"] == "fail"
-    assert upgraded["trials"][0]["problems"] == ["dr_ok is false"]
+    upgraded = load_result(tmp_path).finish()
+    assert upgraded.to_json()["schema"] == "lablb.result/3" and upgraded.verdict == "fail"
+    assert upgraded.trials[0].problems == ["dr_ok is false", "the lab raised"]
+    old["schema"] = "lablb.result/9"
+    (tmp_path / "result.json").write_text(json.dumps(old))
+    with pytest.raises(LablbError, match=r"schema 'lablb\.result/9'"):
+        load_result(tmp_path)
 
 
 def test_junit_has_a_testcase_per_trial_and_bound_and_fails_what_failed() -> None:
@@ -208,8 +252,8 @@ def test_junit_has_a_testcase_per_trial_and_bound_and_fails_what_failed() -> Non
     from lablb.junit import junit_xml
 
     failed = result([3.2, 4.1])
-    failed["trials"][1]["problems"] = ["icmp probe: a gap the fault does not explain"]
-    failed["trials"].append({"outage_s": None})
+    failed.trials[1].problems = ["icmp probe: a gap the fault does not explain"]
+    failed.trials.append(Trial(measured={"outage_s": None}))
     root = ET.fromstring(junit_xml(failed))
     (suite,) = root.findall("testsuite")
     cases = suite.findall("testcase")
@@ -227,12 +271,10 @@ def test_junit_has_a_testcase_per_trial_and_bound_and_fails_what_failed() -> Non
 
 
 def test_a_run_read_back_typed_says_whether_it_passed_and_what_failed_first() -> None:
-    from lablb.measure.result import RunResult
-
-    failed = RunResult.from_json(result([3.2, 3.3, 4.1]))
+    failed = RunResult.from_json(result([3.2, 3.3, 4.1]).to_json())
     assert not failed.passed and failed.scenario == "failover" and len(failed.trials) == 3
     assert failed.failures and str(failed).startswith("failover: FAIL, 3 trial(s); first: ")
     assert failed.failures[0] in str(failed)
-    ok = RunResult.from_json(result([3.2]))
-    assert ok.passed and ok.failures == () and str(ok) == "failover: PASS, 1 trial(s)"
+    ok = RunResult.from_json(result([3.2]).to_json())
+    assert ok.passed and ok.failures == [] and str(ok) == "failover: PASS, 1 trial(s)"
     assert not RunResult.from_json({}).passed  # nothing said is no pass
