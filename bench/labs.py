@@ -68,7 +68,7 @@ def memory(cluster: Cluster, engine: str) -> dict[str, Any]:
     """VmRSS of each process of the first balancer's daemon (keepalived: parent and VRRP
     child; its lablb forwarder and checkers are the lab's companion, not counted)."""
     node = cluster.nodes[cluster.balancers[0]]
-    pids = [p for p in node.pids() if p] if engine == "keepalived" else node.all_pids()
+    pids = node.engine_pids()
     procs = {f"{process_name(p)} ({p})": rss_kb(p) for p in pids}
     total = sum(v for v in procs.values() if v)
     return {"engine": engine, "processes": procs, "total_kb": total}

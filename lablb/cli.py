@@ -314,7 +314,7 @@ def _up(args: argparse.Namespace) -> int:
 
 def _cmd_completion(_args: argparse.Namespace) -> int:
     from lablb.completion import bash_script
-    from lablb.lab.balancer import ENGINES
+    from lablb.lab.engines import ENGINES
     from lablb.lab.registry import all_topologies
     from lablb.scenario import all_scenarios
 

@@ -50,11 +50,15 @@ def lablb_events(log: Path, kind: str | None = None) -> list[dict[str, Any]]:
     return out
 
 
-def state_changes(log: Path, engine: str) -> list[tuple[str, str]]:
-    """(instance, new state) in order, from a lablb or a keepalived log."""
-    if engine == "keepalived":
-        if not log.exists():
-            return []
-        text = log.read_text(errors="replace")
-        return [(m["inst"], m["state"]) for m in KEEPALIVED_STATE.finditer(text)]
-    return [(ev["instance"], ev["to"]) for ev in lablb_events(log, "state")]
+def keepalived_states(log: Path) -> list[tuple[str, str]]:
+    """(instance, new state) in order, from keepalived's console log."""
+    if not log.exists():
+        return []
+    text = log.read_text(errors="replace")
+    return [(m["inst"], m["state"]) for m in KEEPALIVED_STATE.finditer(text)]
+
+
+def lablb_states(log: Path) -> list[tuple[str, str]]:
+    """(instance, new state) in order, from lablb's JSON events."""
+    return [(str(ev["instance"]), str(ev["to"])) for ev in lablb_events(log, "state")]
+

@@ -207,18 +207,15 @@ def _given_pair(
     return str(given)
 
 
-def _stand_ins(engine: str, conf_dir: Path, found: list[str]) -> list[str]:
-    """What the lab runs in place of what the files expect, said once."""
+def _stand_ins(engine: str, entry: TopoEntry, conf_dir: Path, found: list[str]) -> list[str]:
+    """What the lab runs in place of what the files expect of their engines, said once."""
     from lablb.config.load import load_lenient
+    from lablb.lab.balancer import engines_for
 
-    if engine != "lablb" and any(
-        load_lenient(str(f)).global_defs.lvs_sync_daemon for f in conf_dir.glob("*.conf")
-    ):
-        found.append(
-            "lvs_sync_daemon: keepalived's runs in lablb's companion beside it, as its "
-            "forwarding does (this kernel has no IPVS, and keepalived's VRRP child dies "
-            "initializing its sync daemon)"
-        )
+    for node, kind in engines_for(engine, entry.balancers).items():
+        conf = conf_dir / f"{node}.conf"
+        if conf.is_file():
+            found += [s for s in kind.stand_ins(load_lenient(str(conf))) if s not in found]
     return found
 
 
@@ -261,7 +258,7 @@ def run(
     run_dir.mkdir(parents=True, exist_ok=True)
     conf_dir, found = lab_scripts(scenario.configure(source, values, run_dir), run_dir)
     result = new_result(scenario, values, entry.name, engine, repeat, conf_dir)
-    result.stand_ins = _stand_ins(engine, conf_dir, found)
+    result.stand_ins = _stand_ins(engine, entry, conf_dir, found)
     for stood in result.stand_ins:
         progress(f"{name}: stand-in: {stood}")
     result.config_warnings = ignored_lines(source)

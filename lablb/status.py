@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lablb.logs import state_changes
+from lablb.logs import keepalived_states, lablb_states
 
 
 @dataclass
@@ -24,11 +24,11 @@ class NodeStatus:
 
 def read_node(run_dir: Path, name: str | None = None) -> NodeStatus:
     node = NodeStatus(name or run_dir.name)
-    for engine in ("lablb", "keepalived"):
+    for engine, states in (("lablb", lablb_states), ("keepalived", keepalived_states)):
         log = run_dir / f"{engine}.log"
         if log.exists():
             node.engine = engine
-            node.vrrp.update(state_changes(log, engine))
+            node.vrrp.update(states(log))
     for attr in ("forwarder", "checker"):
         path = run_dir / f"{attr}.json"
         if path.exists():

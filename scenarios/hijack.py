@@ -255,7 +255,7 @@ class Hijack(Scenario):
         counts: dict[str, dict[str, int]] = {}
         for n in c.balancers:
             node = c.nodes[n]
-            if node.engine != "lablb":
+            if not node.engine.logs_events:
                 continue
             new = node.events("reject")[before[n] :]
             reasons: dict[str, int] = {}

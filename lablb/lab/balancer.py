@@ -4,7 +4,8 @@ Both engines are driven the same way, the way an operator drives keepalived: a p
 process with a pid file (``-p``) and a VRRP child with its own (``-r``), one pair of
 files per node since every Mininet host shares the file system. Stopping the parent is
 a graceful stop; a crash is SIGSTOP of the VRRP child (so it cannot say goodbye), then
-SIGKILL of both. Lab layer: it only runs commands in hosts through ``Lab``.
+SIGKILL of both. What differs between the two engines is theirs
+(``lablb.lab.engines``). Lab layer: it only runs commands in hosts through ``Lab``.
 """
 
 from __future__ import annotations
@@ -14,28 +15,20 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 
 from lablb.errors import LabError
 from lablb.lab import procs
+from lablb.lab.engines import ENGINES, Engine
 from lablb.lab.kernel import Instant
 from lablb.lab.net import Lab
-from lablb.logs import (
-    KEEPALIVED_STATE,
-    KEEPALIVED_TIMERS_ARMED,
-    lablb_events,
-    stamped_lines,
-    state_changes,
-)
+from lablb.logs import lablb_events
 from lablb.vrrp.io import vip_argv
 
-ENGINES = ("lablb", "keepalived")
 STOP_TIMEOUT = 5.0
 # keepalived resolves an smtp_server given as a host name before it writes its pid
 # files; no name server answers inside the lab (its hosts have no way out), and the
@@ -43,23 +36,23 @@ STOP_TIMEOUT = 5.0
 PIDFILE_TIMEOUT = 15.0
 
 
-def engines_for(choice: str, balancers: tuple[str, ...]) -> dict[str, str]:
+def engines_for(choice: str, balancers: tuple[str, ...]) -> dict[str, Engine]:
     """``lablb``, ``keepalived``, ``mixed`` (lablb on the first balancer, keepalived on
     the others) or an explicit ``lb01=keepalived,lb02=lablb``."""
     if choice in ENGINES:
-        return dict.fromkeys(balancers, choice)
+        return dict.fromkeys(balancers, ENGINES[choice])
     if choice == "mixed":
-        return {b: ENGINES[i > 0] for i, b in enumerate(balancers)}
-    picked: dict[str, str] = {}
+        return {b: ENGINES["keepalived" if i else "lablb"] for i, b in enumerate(balancers)}
+    picked: dict[str, Engine] = {}
     for part in choice.split(","):
-        node, _, engine = part.partition("=")
-        if node not in balancers or engine not in ENGINES:
+        node, _, name = part.partition("=")
+        if node not in balancers or name not in ENGINES:
             raise LabError(
                 f"--engine {choice!r}: expected lablb, keepalived, mixed or NODE=ENGINE,... "
                 f"with NODE in {', '.join(balancers)}"
             )
-        picked[node] = engine
-    return {b: picked.get(b, "lablb") for b in balancers}
+        picked[node] = ENGINES[name]
+    return {b: picked.get(b, ENGINES["lablb"]) for b in balancers}
 
 
 @dataclass
@@ -68,7 +61,7 @@ class VrrpNode:
 
     lab: Lab
     host: str
-    engine: str
+    engine: Engine
     config: Path
     proc: subprocess.Popen[bytes] | None = None
     companion: subprocess.Popen[bytes] | None = None
@@ -101,75 +94,12 @@ class VrrpNode:
         return self.dir / f"{self.engine}.log"
 
     def argv(self) -> list[str]:
-        files = ["-p", str(self.pidfile), "-r", str(self.vrrp_pidfile)]
-        if self.engine == "keepalived":
-            # -P: VRRP only; -n: foreground; -l -D: detailed log on the console.
-            # -G: no syslog. With -l keepalived opens syslog with LOG_CONS, and on a
-            # machine without /dev/log every line then goes to /dev/console: on a VM
-            # that is an emulated serial port, whose interrupts (about 0.7 ms per line,
-            # measured with ftrace) delayed keepalived's own adverts and the prober.
-            return ["keepalived", "-n", "-l", "-G", "-D", "-P", "-f", str(self.keepalived_config()),
-                    *files]  # fmt: skip
-        return [
-            sys.executable,
-            "-m",
-            "lablb",
-            "daemon",
-            "-f",
-            str(self.config),
-            *files,
-            "--log",
-            str(self.log),
-            "--run-dir",
-            str(self.dir),
-        ]
-
-    def keepalived_config(self) -> Path:
-        """The file keepalived reads: ``config``, or, when it sets ``lvs_sync_daemon``, a
-        copy rendered without it (``keepalived.conf`` in the node's folder). This kernel
-        has no IPVS, and keepalived 2.2.7's VRRP child then dies initializing the sync
-        daemon (SIGSEGV after "IPVS: Can't initialize ipvs", seen in the lab);
-        connection sync is lablb's companion's here, as forwarding is. Written again at
-        each start and reload, so a changed ``config`` reaches keepalived."""
-        import dataclasses
-
-        from lablb.config.load import load_lenient
-        from lablb.config.render import render
-
-        config = load_lenient(str(self.config))
-        if config.global_defs.lvs_sync_daemon is None:
-            return self.config
-        without = dataclasses.replace(
-            config, global_defs=dataclasses.replace(config.global_defs, lvs_sync_daemon=None)
-        )
-        copy = self.dir / "keepalived.conf"
-        copy.write_text(render(without, header=(
-            f"{self.config} for keepalived, without lvs_sync_daemon (the lab's companion "
-            "syncs connections: this kernel has no IPVS, and keepalived's VRRP child dies "
-            "initializing it)"
-        )))  # fmt: skip
-        return copy
+        return self.engine.argv(self)
 
     def companion_argv(self) -> list[str] | None:
         """keepalived runs VRRP only here (no IPVS in this kernel): lablb's forwarder and
         checkers run beside it (``lablb daemon -C``), as keepalived's own would."""
-        if self.engine != "keepalived" or not self._has_virtual_servers():
-            return None
-        return [
-            sys.executable,
-            "-m",
-            "lablb",
-            "daemon",
-            "-C",
-            "-f",
-            str(self.config),
-            "-p",
-            str(self.companion_pidfile),
-            "--log",
-            str(self.dir / "lablb-check.log"),
-            "--run-dir",
-            str(self.dir),
-        ]
+        return self.engine.companion_argv(self, self._has_virtual_servers())
 
     def _has_virtual_servers(self) -> bool:
         from lablb.config.load import load_lenient
@@ -183,10 +113,7 @@ class VrrpNode:
             f.unlink(missing_ok=True)
         self._start_companion()
         self.spawned_at = time.time()
-        if self.engine == "lablb":
-            self.proc = self.lab.popen(self.host, self.argv(), log=self.dir / "lablb.out")
-        else:
-            self.proc = self._stamped(self.argv(), self.log)
+        self.proc = self.engine.spawn(self)
         deadline = time.monotonic() + PIDFILE_TIMEOUT
         while self.pids() == (None, None) or None in self.pids():
             if self.proc.poll() is not None:
@@ -218,36 +145,10 @@ class VrrpNode:
                 os.kill(pid, signal.SIGTERM)
         self._wait_gone(STOP_TIMEOUT, companion_only=True)
 
-    def _stamped(self, argv: list[str], log: Path) -> subprocess.Popen[bytes]:
-        """Start ``argv`` with each line of its console output written to ``log`` behind
-        the instant it arrived (``[realtime] line``; see ``lablb.logs.STAMP``)."""
-        proc: subprocess.Popen[bytes] = self.lab.host(self.host).popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-        )
-
-        def copy() -> None:
-            assert proc.stdout is not None
-            with log.open("ab") as out:
-                for line in iter(proc.stdout.readline, b""):
-                    out.write(f"[{time.time():.6f}] ".encode() + line)
-                    out.flush()
-
-        threading.Thread(target=copy, daemon=True, name=f"log-{self.host}").start()
-        return proc
-
     def started_at(self, after: float) -> float | None:
         """When the VRRP engine's timers last started after ``after`` (CLOCK_REALTIME),
-        from its own log: lablb's ``start`` event, or the first keepalived line known to
-        follow the arming of its timers (``KEEPALIVED_TIMERS_ARMED``; else its first
-        state line), stamped on arrival, so no earlier than the truth."""
-        if self.engine == "lablb":
-            offset = time.time() - time.monotonic()
-            starts = [float(str(e["ts"])) + offset for e in self.events("start")]
-        else:
-            lines = stamped_lines(self.log)
-            armed = [t for t, line in lines if KEEPALIVED_TIMERS_ARMED.search(line)]
-            starts = armed or [t for t, line in lines if KEEPALIVED_STATE.search(line)]
-        return next((t for t in starts if t >= after), None)
+        from its own log (``Engine.timer_starts``)."""
+        return next((t for t in self.engine.timer_starts(self) if t >= after), None)
 
     def tail(self, lines: int = 5) -> str:
         texts = []
@@ -259,6 +160,12 @@ class VrrpNode:
     def pids(self) -> tuple[int | None, int | None]:
         """(parent, VRRP child), None for one that is not running."""
         return procs.pid_file(self.pidfile), procs.pid_file(self.vrrp_pidfile)
+
+    def engine_pids(self) -> list[int]:
+        """The engine's own processes and theirs (lablb: VRRP, forwarder, checkers;
+        keepalived: parent and VRRP child), not keepalived's lablb companion."""
+        roots = [p for p in self.pids() if p]
+        return sorted(set(roots) | {d for r in roots for d in procs.descendants(r)})
 
     def all_pids(self) -> list[int]:
         """Every process of this node's daemons: parents, VRRP child, forwarder, checker."""
@@ -301,8 +208,7 @@ class VrrpNode:
         parent, _child = self.pids()
         if parent is None:
             raise LabError(f"{self.host}: {self.engine} is not running")
-        if self.engine == "keepalived":
-            self.keepalived_config()  # its copy, from the changed file
+        self.engine.before_reload(self)
         before = time.time()
         os.kill(parent, signal.SIGHUP)
         at = Instant(before, time.time())
@@ -375,31 +281,20 @@ class VrrpNode:
     # -- what the node says about itself -------------------------------------------------
     def states(self) -> list[tuple[str, str]]:
         """(instance, state) changes in order, from the engine's own log."""
-        return state_changes(self.log, self.engine)
+        return self.engine.states(self.log)
 
     def state(self, instance: str) -> str | None:
         mine = [s for i, s in self.states() if i == instance]
         return mine[-1] if mine else None
 
     def started(self) -> bool:
-        """Is every subsystem of the engine's last start up? lablb starts its forwarder
-        and checkers (Python processes, a CPU each for a while) beside VRRP: until they
-        have logged their start, they compete with the timers a trial measures.
-        keepalived's companion is awaited before keepalived starts (``start``)."""
-        if self.engine != "lablb":
-            return True
-        # Each life of the daemon logs one of each (a crash logs no stop), so the last
-        # one is complete when the counts agree.
-        counts = Counter(str(e.get("event")) for e in lablb_events(self.log, None))
-        if not counts["start"]:
-            return False
-        if not self._has_virtual_servers():
-            return True
-        return counts["forwarder-start"] >= counts["start"] <= counts["checker-start"]
+        """Is every subsystem of the engine's last start up? (keepalived's companion is
+        awaited before keepalived starts: ``start``.)"""
+        return self.engine.started(self, self._has_virtual_servers())
 
     def events(self, kind: str) -> list[dict[str, object]]:
-        """lablb's JSON events of one kind (keepalived has none: [])."""
-        return lablb_events(self.log, kind) if self.engine == "lablb" else []
+        """The engine's JSON events of one kind (keepalived has none: [])."""
+        return self.engine.events(self.log, kind)
 
     def holds(self, address: IPv4Address | IPv6Address) -> bool:
         """Does the node carry ``address`` on an interface that is up right now (the wire
@@ -415,7 +310,7 @@ class VrrpNode:
         return False
 
 
-def check_config(configs: Path, host: str, engine: str) -> Path:
+def check_config(configs: Path, host: str, engine: Engine) -> Path:
     """``configs/HOST.conf``, once it is there, loads, and is one ``engine`` can run in
     the lab (keepalived runs the VRRP part of its own engine; lablb the rest): a broken
     file fails here, with its line and column, before any daemon is touched."""
@@ -425,11 +320,11 @@ def check_config(configs: Path, host: str, engine: str) -> Path:
     conf = configs / f"{host}.conf"
     if not conf.is_file():
         raise LabError(f"no config for {host}: {conf} does not exist")
-    require_runnable(load_lenient(str(conf)), vrrp=engine == "lablb")
+    require_runnable(load_lenient(str(conf)), vrrp=engine.runs_vrrp)
     return conf
 
 
-def start_vrrp(lab: Lab, configs: Path, engines: dict[str, str]) -> dict[str, VrrpNode]:
+def start_vrrp(lab: Lab, configs: Path, engines: dict[str, Engine]) -> dict[str, VrrpNode]:
     """Start each balancer's engine on ``configs/NODE.conf``; they stop gracefully at
     teardown."""
     nodes: dict[str, VrrpNode] = {}

@@ -28,7 +28,7 @@ IN_FLIGHT_S = 0.05  # probes go on this long after the window: a later answer is
 
 def slack_of(cluster: Cluster) -> Slack:
     """The derived slack for this cluster's engines on this machine."""
-    return Slack.of([n.engine for n in cluster.nodes.values()], os.cpu_count() or 1)
+    return Slack.of([n.engine.name for n in cluster.nodes.values()], os.cpu_count() or 1)
 
 
 def cpu_steal() -> float:

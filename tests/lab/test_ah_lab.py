@@ -68,7 +68,7 @@ def test_ah_election_and_crash_failover(seed_lab: Lab, engines: str, tmp_path: P
         t2.master_down + t2.advert_int + 1.0,
     )
     for node in nodes.values():
-        if node.engine == "lablb":
+        if node.engine.name == "lablb":
             assert node.events("reject") == [], node.events("reject")
     crash = crash_lb01(seed_lab, nodes, t2)
     crash.undo()

@@ -50,7 +50,7 @@ def test_a_spray_of_malformed_adverts_changes_nothing(seed_lab: Lab, engines: st
     assert holders(nodes, t1.vip) == ["lb01"]
     assert nodes["lb01"].state("VI_1") == "MASTER"
     for name, node in nodes.items():
-        if node.engine != "lablb":
+        if node.engine.name != "lablb":
             continue
         new = node.events("reject")[before[name] :]
         reasons = {str(e["reason"]) for e in new}

@@ -86,11 +86,11 @@ def test_ipv6_election_and_crash_failover(dualstack_lab: Lab, engines: str) -> N
     nodes = elect(lab, engines)
     t2 = timing6("lb02")
     for node in nodes.values():
-        if node.engine == "lablb":
+        if node.engine.name == "lablb":
             assert node.events("reject") == [], node.events("reject")
             assert {e["address"] for e in node.events("na")} <= {str(t2.vip), str(EXCLUDED6)}
     o, crash = probe_fault(lab, nodes["lb01"], "crash", settle=t2.master_down + 1.0, vip=t2.vip)
-    s = B.Slack.of([n.engine for n in nodes.values()], os.cpu_count() or 1)
+    s = B.Slack.of([n.engine.name for n in nodes.values()], os.cpu_count() or 1)
     low, high = B.client_outage(
         "crash", B.Timing(t2.master_down, t2.skew, t2.advert_int), s, o.resolution
     )

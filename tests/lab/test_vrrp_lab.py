@@ -59,7 +59,7 @@ def holders(nodes: dict[str, VrrpNode], vip: IPv4Address) -> list[str]:
 
 
 def slack(nodes: dict[str, VrrpNode]) -> B.Slack:
-    return B.Slack.of([n.engine for n in nodes.values()], os.cpu_count() or 1)
+    return B.Slack.of([n.engine.name for n in nodes.values()], os.cpu_count() or 1)
 
 
 def bt(t: Timing) -> B.Timing:
