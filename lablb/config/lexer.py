@@ -70,6 +70,20 @@ def _escape(line: str, i: int) -> tuple[str, int]:
     return c, i + 2
 
 
+def _smart_quote(ch: str, where: Where) -> list[Diagnostic]:
+    """A typographic quote is a character like any other to keepalived: said once."""
+    if ch not in SMART_QUOTES:
+        return []
+    return [
+        warning(
+            where,
+            "smart-quote",
+            f"typographic quote {_name(ch)} is taken literally by keepalived",
+            "use a plain \" or ' (text copied from a web page often carries these)",
+        )
+    ]
+
+
 def tokenize_line(line: str, file: str, lineno: int) -> tuple[list[Token], list[Diagnostic]]:
     """Split one line into tokens; report odd characters once per line."""
     tokens: list[Token] = []
@@ -117,15 +131,7 @@ def tokenize_line(line: str, file: str, lineno: int) -> tuple[list[Token], list[
                 quote = ch
                 quoted = True
             else:
-                if ch in SMART_QUOTES:
-                    diags.append(
-                        warning(
-                            Where(file, lineno, i + 1),
-                            "smart-quote",
-                            f"typographic quote {_name(ch)} is taken literally by keepalived",
-                            "use a plain \" or ' (text copied from a web page often carries these)",
-                        )
-                    )
+                diags += _smart_quote(ch, Where(file, lineno, i + 1))
                 buf.append(ch)
         i += 1
     if quote is not None:

@@ -202,6 +202,13 @@ def _instance(i: m.VrrpInstance) -> Iterator[str]:
             "authentication",
             (_line(d + 1, "auth_type", a.auth_type), _line(d + 1, "auth_pass", word(a.auth_pass))),
         )
+    yield from _instance_addresses(i, d)
+    yield from _instance_events(i, d)
+    yield from _unsupported(i.unsupported, d)
+
+
+def _instance_addresses(i: m.VrrpInstance, d: int) -> Iterator[str]:
+    """Its VIPs, unicast peers and what it tracks."""
     for key in ("virtual_ipaddress", "virtual_ipaddress_excluded"):
         addrs: tuple[m.VirtualAddress, ...] = getattr(i, key)
         if addrs:
@@ -216,6 +223,10 @@ def _instance(i: m.VrrpInstance) -> Iterator[str]:
         tracked: tuple[m.Tracked, ...] = getattr(i, key)
         if tracked:
             yield from _block(d, key, (_tracked(t, d + 1) for t in tracked))
+
+
+def _instance_events(i: m.VrrpInstance, d: int) -> Iterator[str]:
+    """What it does on a change: notify scripts, mail, GARPs, and its down timer."""
     for key in _NOTIFY:
         yield from _script(d, key, getattr(i, key))
     if i.smtp_alert:
@@ -230,7 +241,6 @@ def _instance(i: m.VrrpInstance) -> Iterator[str]:
             yield _line(d, key, value)
     if i.down_timer_adverts != m.DEFAULT_DOWN_TIMER_ADVERTS:
         yield _line(d, "down_timer_adverts", i.down_timer_adverts)
-    yield from _unsupported(i.unsupported, d)
 
 
 def _url(u: m.Url, depth: int) -> Iterator[str]:
@@ -257,20 +267,11 @@ def _file_check(c: m.Checker, d: int) -> Iterator[str]:
 def _checker(c: m.Checker, depth: int, rs_port: int | None = None) -> Iterator[str]:
     """``rs_port``: the real server's port, which the model's connect_port defaults to
     (and which keepalived would refuse as a connect_port when it is 0)."""
-    body: list[str] = []
     d = depth + 1
     if c.kind == "FILE_CHECK":
         yield from _block(depth, c.kind, list(_file_check(c, d)))
         return
-    if c.kind != "MISC_CHECK":  # a script: no connection (the model's port is the rs's)
-        for key, addr in (("connect_ip", c.connect_ip), ("bindto", c.bindto)):
-            if addr is not None:
-                body.append(_line(d, key, addr))
-        connect_port = None if c.connect_port == rs_port else c.connect_port
-        for key, port in (("connect_port", connect_port), ("bind_port", c.bind_port)):
-            if port is not None:
-                body.append(_line(d, key, port))
-        body.append(_line(d, "connect_timeout", seconds(c.connect_timeout)))
+    body = [] if c.kind == "MISC_CHECK" else list(_connection(c, d, rs_port))
     body.append(_line(d, "retry", c.retry))
     body.append(_line(d, "delay_before_retry", seconds(c.delay_before_retry)))
     body.append(_line(d, "delay_loop", seconds(c.delay_loop)))
@@ -283,6 +284,26 @@ def _checker(c: m.Checker, depth: int, rs_port: int | None = None) -> Iterator[s
         body.append(_line(d, "misc_timeout", seconds(c.misc_timeout)))
     if c.misc_dynamic:
         body.append(_line(d, "misc_dynamic"))
+    body.extend(_exchange(c, d))
+    body.extend(_unsupported(c.unsupported, d))
+    yield from _block(depth, c.kind, body)
+
+
+def _connection(c: m.Checker, d: int, rs_port: int | None) -> Iterator[str]:
+    """Where a checker connects from and to (a MISC_CHECK, a script, has none)."""
+    for key, addr in (("connect_ip", c.connect_ip), ("bindto", c.bindto)):
+        if addr is not None:
+            yield _line(d, key, addr)
+    connect_port = None if c.connect_port == rs_port else c.connect_port
+    for key, port in (("connect_port", connect_port), ("bind_port", c.bind_port)):
+        if port is not None:
+            yield _line(d, key, port)
+    yield _line(d, "connect_timeout", seconds(c.connect_timeout))
+
+
+def _exchange(c: m.Checker, d: int) -> Iterator[str]:
+    """What a checker sends and expects back (UDP, SMTP, DNS)."""
+    body: list[str] = []
     if c.payload is not None:
         body.append(_line(d, "payload", c.payload.hex()))
     if c.require_reply is not None:
@@ -298,8 +319,7 @@ def _checker(c: m.Checker, depth: int, rs_port: int | None = None) -> Iterator[s
     if c.kind == "DNS_CHECK":
         body.append(_line(d, "type", c.dns_type))
         body.append(_line(d, "name", word(c.dns_name)))
-    body.extend(_unsupported(c.unsupported, d))
-    yield from _block(depth, c.kind, body)
+    yield from body
 
 
 def _real_server(rs: m.RealServer, vs: m.VirtualServer) -> Iterator[str]:

@@ -97,95 +97,8 @@ def _instances(config: m.KeepalivedConfig) -> Iterator[Diagnostic]:
     vrids: dict[tuple[str | None, int, int], m.VrrpInstance] = {}
     for inst in config.vrrp_instances:
         family = _family(inst)
-        for vip in inst.virtual_ipaddress:
-            if vip.ip.version != family:
-                yield error(
-                    vip.where,
-                    "family-mismatch",
-                    f"vrrp_instance {inst.name}: {vip.interface} is IPv{vip.ip.version} in an "
-                    f"IPv{family} instance; keepalived ignores it",
-                    "one family per instance (virtual_ipaddress_excluded may mix)",
-                )
-        if not inst.virtual_ipaddress:
-            yield error(
-                inst.where,
-                "no-vip",
-                f"vrrp_instance {inst.name} carries no virtual_ipaddress",
-                "a VRRP instance exists to move addresses; keepalived requires one",
-            )
-        if inst.nopreempt and inst.state == "MASTER":
-            yield error(
-                m.at(inst, "nopreempt"),
-                "nopreempt-master",
-                f"vrrp_instance {inst.name}: nopreempt with state MASTER; keepalived "
-                "clears nopreempt (it works only from an initial state BACKUP)",
-                "set state BACKUP on every node that should not pre-empt",
-            )
-        version = config.version_of(inst)
-        if inst.authentication is not None and version == 3:
-            yield error(
-                m.at(inst, "authentication"),
-                "auth-v3",
-                f"vrrp_instance {inst.name}: VRRPv3 has no authentication "
-                "(RFC 5798 section 9); keepalived ignores the block",
-                "remove the authentication block",
-            )
-        if (
-            inst.authentication is not None
-            and inst.authentication.auth_type == "AH"
-            and inst.state == "MASTER"
-        ):
-            yield error(
-                m.at(inst, "state"),
-                "auth-ah-master",
-                f"vrrp_instance {inst.name}: initial state MASTER is incompatible with "
-                "AH authentication; keepalived starts it as BACKUP",
-                "state BACKUP (the highest priority still becomes master)",
-            )
-        if version == 2 and inst.advert_int != int(inst.advert_int):
-            yield error(
-                m.at(inst, "advert_int"),
-                "advert-int-v2",
-                f"vrrp_instance {inst.name}: advert_int {inst.advert_int:g} is not whole "
-                "seconds; VRRPv2 carries whole seconds (RFC 3768 section 5.3.7) and "
-                "keepalived rounds it",
-                "version 3 for sub-second adverts",
-            )
-        for t in inst.track_interface:
-            if t.name == inst.interface:
-                yield error(
-                    t.where,
-                    "track-own-interface",
-                    f"vrrp_instance {inst.name} tracks its own interface {t.name}; "
-                    "keepalived ignores the entry (it tracks that interface anyway)",
-                    "remove it",
-                )
-        for t in inst.track_script:
-            if t.name not in scripts:
-                yield error(
-                    t.where,
-                    "unknown-script",
-                    f"track_script {t.name} names no vrrp_script; keepalived ignores it",
-                    f"declared scripts: {', '.join(sorted(scripts)) or 'none'}",
-                )
-        for name, where in _listed(inst, "track_file"):
-            if name not in files:
-                yield error(
-                    where,
-                    "unknown-track-file",
-                    f"vrrp_instance {inst.name} tracks track_file {name}, which is not "
-                    "declared; keepalived ignores it",
-                    f"declared: {', '.join(sorted(files)) or 'none'}",
-                )
-        for name, where in _listed(inst, "track_process"):
-            if name not in processes:
-                yield error(
-                    where,
-                    "unknown-track-process",
-                    f"vrrp_instance {inst.name} tracks vrrp_track_process {name}, which is "
-                    "not declared; keepalived ignores it",
-                    f"declared: {', '.join(sorted(processes)) or 'none'}",
-                )
+        yield from _instance(config, inst, family)
+        yield from _tracks(inst, scripts, files, processes)
         if inst.virtual_router_id is None or inst.unicast_peer:
             continue
         key = (inst.interface, inst.virtual_router_id, family)
@@ -198,6 +111,108 @@ def _instances(config: m.KeepalivedConfig) -> Iterator[Diagnostic]:
                 "each instance on one interface and family needs its own virtual_router_id",
             )
         vrids.setdefault(key, inst)
+
+
+def _instance(
+    config: m.KeepalivedConfig, inst: m.VrrpInstance, family: int
+) -> Iterator[Diagnostic]:
+    """What keepalived ignores, clears or rounds in one instance's own lines."""
+    for vip in inst.virtual_ipaddress:
+        if vip.ip.version != family:
+            yield error(
+                vip.where,
+                "family-mismatch",
+                f"vrrp_instance {inst.name}: {vip.interface} is IPv{vip.ip.version} in an "
+                f"IPv{family} instance; keepalived ignores it",
+                "one family per instance (virtual_ipaddress_excluded may mix)",
+            )
+    if not inst.virtual_ipaddress:
+        yield error(
+            inst.where,
+            "no-vip",
+            f"vrrp_instance {inst.name} carries no virtual_ipaddress",
+            "a VRRP instance exists to move addresses; keepalived requires one",
+        )
+    if inst.nopreempt and inst.state == "MASTER":
+        yield error(
+            m.at(inst, "nopreempt"),
+            "nopreempt-master",
+            f"vrrp_instance {inst.name}: nopreempt with state MASTER; keepalived "
+            "clears nopreempt (it works only from an initial state BACKUP)",
+            "set state BACKUP on every node that should not pre-empt",
+        )
+    version = config.version_of(inst)
+    if inst.authentication is not None and version == 3:
+        yield error(
+            m.at(inst, "authentication"),
+            "auth-v3",
+            f"vrrp_instance {inst.name}: VRRPv3 has no authentication "
+            "(RFC 5798 section 9); keepalived ignores the block",
+            "remove the authentication block",
+        )
+    if (
+        inst.authentication is not None
+        and inst.authentication.auth_type == "AH"
+        and inst.state == "MASTER"
+    ):
+        yield error(
+            m.at(inst, "state"),
+            "auth-ah-master",
+            f"vrrp_instance {inst.name}: initial state MASTER is incompatible with "
+            "AH authentication; keepalived starts it as BACKUP",
+            "state BACKUP (the highest priority still becomes master)",
+        )
+    if version == 2 and inst.advert_int != int(inst.advert_int):
+        yield error(
+            m.at(inst, "advert_int"),
+            "advert-int-v2",
+            f"vrrp_instance {inst.name}: advert_int {inst.advert_int:g} is not whole "
+            "seconds; VRRPv2 carries whole seconds (RFC 3768 section 5.3.7) and "
+            "keepalived rounds it",
+            "version 3 for sub-second adverts",
+        )
+
+
+def _tracks(
+    inst: m.VrrpInstance, scripts: set[str], files: set[str], processes: set[str]
+) -> Iterator[Diagnostic]:
+    """What an instance tracks that keepalived ignores: its own interface, or a script,
+    file or process nothing declares."""
+    for t in inst.track_interface:
+        if t.name == inst.interface:
+            yield error(
+                t.where,
+                "track-own-interface",
+                f"vrrp_instance {inst.name} tracks its own interface {t.name}; "
+                "keepalived ignores the entry (it tracks that interface anyway)",
+                "remove it",
+            )
+    for t in inst.track_script:
+        if t.name not in scripts:
+            yield error(
+                t.where,
+                "unknown-script",
+                f"track_script {t.name} names no vrrp_script; keepalived ignores it",
+                f"declared scripts: {', '.join(sorted(scripts)) or 'none'}",
+            )
+    for name, where in _listed(inst, "track_file"):
+        if name not in files:
+            yield error(
+                where,
+                "unknown-track-file",
+                f"vrrp_instance {inst.name} tracks track_file {name}, which is not "
+                "declared; keepalived ignores it",
+                f"declared: {', '.join(sorted(files)) or 'none'}",
+            )
+    for name, where in _listed(inst, "track_process"):
+        if name not in processes:
+            yield error(
+                where,
+                "unknown-track-process",
+                f"vrrp_instance {inst.name} tracks vrrp_track_process {name}, which is "
+                "not declared; keepalived ignores it",
+                f"declared: {', '.join(sorted(processes)) or 'none'}",
+            )
 
 
 def _family(inst: m.VrrpInstance) -> int:
@@ -338,16 +353,29 @@ def _all_scripts(config: m.KeepalivedConfig, vrrp: bool = True) -> Iterator[tupl
     scripts (vrrp_script, notify) only when there is a vrrp_instance
     (``check_vrrp_script_security`` returns at once otherwise), the checker process its
     own (MISC_CHECK, notify_up/down, quorum) only when there is a virtual_server."""
-    notify = ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify")
     if config.vrrp_instances and vrrp:
-        for s in config.vrrp_scripts:
-            if s.script is not None:
-                yield s.script.command, m.at(s, "script")
-        for block in (*config.vrrp_instances, *config.vrrp_sync_groups):
-            for key in notify:
-                script = getattr(block, key)
-                if script is not None:
-                    yield script.command, m.at(block, key)
+        yield from _vrrp_scripts(config)
+    yield from _checker_scripts(config)
+    for u in config.global_defs.unsupported:
+        if u.keyword.endswith("_script") and u.keyword != "script_user" and u.args:
+            yield u.args[0], u.where
+
+
+def _vrrp_scripts(config: m.KeepalivedConfig) -> Iterator[tuple[str, Where]]:
+    """The VRRP process's: vrrp_script, and the instances' and groups' notify."""
+    notify = ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify")
+    for s in config.vrrp_scripts:
+        if s.script is not None:
+            yield s.script.command, m.at(s, "script")
+    for block in (*config.vrrp_instances, *config.vrrp_sync_groups):
+        for key in notify:
+            script = getattr(block, key)
+            if script is not None:
+                yield script.command, m.at(block, key)
+
+
+def _checker_scripts(config: m.KeepalivedConfig) -> Iterator[tuple[str, Where]]:
+    """The checker process's: quorum, real servers' notify, MISC_CHECK."""
     for vs in config.virtual_servers:
         for u in vs.unsupported:
             if u.keyword in ("quorum_up", "quorum_down") and u.args:
@@ -360,9 +388,6 @@ def _all_scripts(config: m.KeepalivedConfig, vrrp: bool = True) -> Iterator[tupl
             for ck in rs.checkers:
                 if ck.misc_path is not None:
                     yield ck.misc_path.command, m.at(ck, "misc_path")
-    for u in config.global_defs.unsupported:
-        if u.keyword.endswith("_script") and u.keyword != "script_user" and u.args:
-            yield u.args[0], u.where
 
 
 def _kept(config: m.KeepalivedConfig, keyword: str) -> m.Unsupported | None:

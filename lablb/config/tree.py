@@ -266,22 +266,7 @@ class _Builder:
                 self._end_statement()
                 self._include(path, _include_tokens(include, path, lineno), (*chain, real))
                 continue
-            found = placeholder(line) if self.template is None or not self.template.stops else None
-            if found is not None:
-                # The first placeholder is the one said; keepalived stops (exit 2) at the
-                # first that takes a stopping keyword's value, wherever it is.
-                said = self._template(line, found, Where(path, lineno, found.col))
-                if self.template is None:
-                    self.template = said
-                    self.diags.append(said)
-                elif said.stops:
-                    i = self.diags.index(self.template)
-                    self.template = self.diags[i] = dataclasses.replace(
-                        self.template,
-                        stops=True,
-                        message=self.template.message
-                        + f"; keepalived stops reading at line {lineno} (exit 2)",
-                    )
+            self._placeholder(line, path, lineno)
             tokens, diags = tokenize_line(line, path, lineno)
             for d in diags:
                 (odd if d.code in ("nbsp", "odd-space") else self.diags).append(d)
@@ -301,6 +286,28 @@ class _Builder:
                 Diagnostic(
                     first.where, first.severity, first.code, first.message + more, first.hint
                 )
+            )
+
+    def _placeholder(self, line: str, path: str, lineno: int) -> None:
+        """A template's placeholder on this line: the first one is the one said;
+        keepalived stops (exit 2) at the first that takes a stopping keyword's value,
+        wherever it is."""
+        if self.template is not None and self.template.stops:
+            return
+        found = placeholder(line)
+        if found is None:
+            return
+        said = self._template(line, found, Where(path, lineno, found.col))
+        if self.template is None:
+            self.template = said
+            self.diags.append(said)
+        elif said.stops:
+            i = self.diags.index(self.template)
+            self.template = self.diags[i] = dataclasses.replace(
+                self.template,
+                stops=True,
+                message=self.template.message
+                + f"; keepalived stops reading at line {lineno} (exit 2)",
             )
 
     def _template(self, line: str, found: Placeholder, where: Where) -> Diagnostic:

@@ -30,7 +30,6 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
-from typing import Any
 
 from lablb.config import model as m
 from lablb.config.diagnostics import Where
@@ -107,91 +106,15 @@ def derive_plan(configs: Mapping[str, m.KeepalivedConfig]) -> Plan:
     configs = {n: config for n, (config, _) in mapped.items()}
     marks = next(iter(mapped.values()))[1]
     names = sorted(configs)
-    for name in names:
-        if not HOST_NAME.match(name) or name in (*CLIENTS, "r1", "mx01"):
-            raise _bad(
-                Where(configs[name].path, 0, 0),
-                f"{name!r} cannot name a lab host",
-                "name each file after its balancer: a-z and digits, at most 10 characters, "
-                "not r1, mx01 or a client's name",
-            )
-    instances: dict[str, m.VrrpInstance] = {}
-    for name in names:
-        inst = service_instance(configs[name])
-        if inst is None:
-            raise _bad(Where(configs[name].path, 0, 0), "no vrrp_instance: nothing to fail over")
-        if inst.interface is None:
-            raise _bad(inst.where, f"vrrp_instance {inst.name} has no interface")
-        instances[name] = inst
+    _check_names(configs)
+    instances = _cluster_instances(configs)
     first = instances[names[0]]
-    # Several pairs may share the LAN (each its own VRID), but a VRID that only one file
-    # uses is a balancer alone: a typo, most likely.
-    for name in names:
-        inst = instances[name]
-        peers = [n for n in names if instances[n].virtual_router_id == inst.virtual_router_id]
-        if len(peers) < 2:
-            others = sorted({instances[n].virtual_router_id or 0 for n in names if n != name})
-            raise _bad(
-                inst.where,
-                f"vrrp_instance {inst.name} has VRID {inst.virtual_router_id}, which no other "
-                f"file uses (theirs: {', '.join(map(str, others)) or 'no other file'}): "
-                "a balancer alone",
-                "a config set holds one file per balancer, two or more per VRID",
-            )
     lan, how = lan_of(first)
-    taken: set[IPv4Address] = set()
     notes: list[str] = [f"server LAN {lan}, from {first.name}'s {how} ({first.where})", *marks]
-
-    def on_lan(addr: m.IPAddress, where: Where, what: str) -> IPv4Address:
-        addr = ipv4(addr, where, what)
-        if addr not in lan:
-            raise _bad(
-                where,
-                f"{what} {addr} is not on the server LAN {lan}",
-                "Direct Routing needs the balancers and real servers on one LAN",
-            )
-        return addr
-
-    # Everything the configs place, first.
-    vips = {
-        ipv4(a.interface.ip, a.where, "virtual_ipaddress")
-        for i in instances.values()
-        for a in (*i.virtual_ipaddress, *i.virtual_ipaddress_excluded)
-    }
-    services: set[IPv4Address] = set()
-    real: dict[IPv4Address, set[int]] = {}
-    methods: dict[IPv4Address, set[str]] = {}  # real server -> the lvs_methods it serves
-    for name in names:
-        for vs in configs[name].virtual_servers:
-            if vs.address is None:
-                raise _bad(vs.where, f"virtual_server {vs.label}: lablb needs an address")
-            services.add(ipv4(vs.address, vs.where, "virtual_server"))
-            for rs in vs.real_servers:
-                if vs.lvs_method == "DR":
-                    rs_ip = on_lan(rs.address, rs.where, "real_server")
-                else:
-                    rs_ip = ipv4(rs.address, rs.where, "real_server")
-                port = rs.port if rs.port is not None else vs.port
-                real.setdefault(rs_ip, set()).update({port} if port else set())
-                methods.setdefault(rs_ip, set()).add(vs.lvs_method)
-    taken |= vips | set(real)
-    own: dict[str, IPv4Address] = {}
-    for name in names:
-        src = instances[name].unicast_src_ip
-        if src is not None:
-            own[name] = on_lan(src, instances[name].where, "unicast_src_ip")
-            taken.add(own[name])
-    mail: IPv4Address | None = None
-    smtp = next(
-        (c.global_defs.smtp_server for c in configs.values() if c.global_defs.smtp_server), None
-    )
-    if smtp is not None:
-        addr = IPv4Address(smtp.address)
-        if addr in lan and smtp.port == SMTP_PORT and addr not in taken:
-            mail = addr
-            taken.add(addr)
-        else:
-            notes.append(f"smtp_server {smtp.address}:{smtp.port} is not on the LAN: no mail sink")
+    placed = _Placed.of(configs, instances, lan)
+    taken = placed.vips | set(placed.real)
+    own = _unicast_sources(instances, lan, taken)
+    mail = _mail_sink(configs, lan, taken, notes)
     free = _free(lan, taken)
     router_ip = next(free)
     for name in names:
@@ -207,87 +130,229 @@ def derive_plan(configs: Mapping[str, m.KeepalivedConfig]) -> Plan:
     notes.append(
         f"router r1 at {router_ip}; balancers at " + ", ".join(f"{n} {own[n]}" for n in names)
     )
-
-    prefix = lan.prefixlen
-    hosts: list[HostPlan] = []
-    outside = sorted(a for a in vips | services if a not in lan)
     clients = next((n for n in CLIENT_NETS if not n.overlaps(lan)), None)
     if clients is None:
         raise _bad(first.where, f"the server LAN {lan} overlaps every client TEST-NET")
     client_gw = next(clients.hosts())
-    hosts.append(
-        HostPlan(
-            "r1",
-            "router",
-            (
-                Link(LAN_IFACE, IPv4Interface(f"{router_ip}/{prefix}"), "lan"),
-                Link("eth1", IPv4Interface(f"{client_gw}/{clients.prefixlen}"), "clients"),
-            ),
-            routes=tuple(f"{a}/32 dev {LAN_IFACE}" for a in outside),
-            sysctls={"net.ipv4.ip_forward": 1},
-        )
+    outside = sorted(a for a in placed.vips | placed.services if a not in lan)
+    router = HostPlan(
+        "r1",
+        "router",
+        (
+            Link(LAN_IFACE, IPv4Interface(f"{router_ip}/{lan.prefixlen}"), "lan"),
+            Link("eth1", IPv4Interface(f"{client_gw}/{clients.prefixlen}"), "clients"),
+        ),
+        routes=tuple(f"{a}/32 dev {LAN_IFACE}" for a in outside),
+        sysctls={"net.ipv4.ip_forward": 1},
     )
-
-    def on_the_lan(
-        name: str, role: str, addr: IPv4Address, iface: str = LAN_IFACE, **kw: Any
-    ) -> None:
-        link = Link(iface, IPv4Interface(f"{addr}/{prefix}"), "lan")
-        hosts.append(HostPlan(name, role, (link,), default_route=router_ip, **kw))
-
     extra = _other_lans(configs, names, instances, notes)
     gateway = nat_gateway(configs[names[0]])
-    far = sorted(a for a in real if a not in lan)  # real servers off the server LAN
+    far = sorted(a for a in placed.real if a not in lan)  # real servers off the server LAN
     if gateway is not None and not far:
         notes.append(str(gateway))
-    nat_lan = tun_lan = None
-    if gateway is not None and any("NAT" in methods[a] for a in far):
-        nat_lan = _nat_lan(gateway, far, methods, instances[names[0]], extra, names, notes)
-    tun_far = [a for a in far if "TUN" in methods[a] and a not in (nat_lan or ())]
-    if tun_far:
-        tun_lan = IPv4Network(f"{tun_far[0]}/24", strict=False)
-        stray = [a for a in tun_far if a not in tun_lan]
-        if stray:
-            raise _bad(first.where, f"LVS-TUN real servers {tun_far[0]} and {stray[0]} are "
-                       "on two subnets off the LAN", "the lab routes one such subnet")  # fmt: skip
-        r1_there = next(_free(tun_lan, set(tun_far)))
-        r1 = hosts[0]
-        hosts[0] = replace(r1, links=(*r1.links, Link(
-            "eth2", IPv4Interface(f"{r1_there}/{tun_lan.prefixlen}"), "lan-rs")))  # fmt: skip
-        notes.append(f"LVS-TUN: real servers on {tun_lan}, behind r1 (eth2 {r1_there})")
+    nat_lan = None
+    if gateway is not None and any("NAT" in placed.methods[a] for a in far):
+        nat_lan = _nat_lan(gateway, far, placed.methods, instances[names[0]], extra, names, notes)
+    tun_far = [a for a in far if "TUN" in placed.methods[a] and a not in (nat_lan or ())]
+    tun = _tun_lan(tun_far, first, notes) if tun_far else None
+    if tun is not None:
+        router = replace(router, links=(*router.links, tun[1]))
+    hosts = [router]
     for name in names:
         iface = instances[name].interface or LAN_IFACE
-        link = Link(iface, IPv4Interface(f"{own[name]}/{prefix}"), "lan")
+        link = Link(iface, IPv4Interface(f"{own[name]}/{lan.prefixlen}"), "lan")
         more = tuple(links[name] for links in extra.values() if name in links)
         hosts.append(HostPlan(name, "balancer", (link, *more), default_route=router_ip))
-    for i, addr in enumerate(sorted(real), start=1):
-        kinds = methods[addr]
-        dr_like = bool(kinds & {"DR", "TUN"})  # the VIP on lo, no ARP for it
-        kw: dict[str, Any] = {
-            "lo_addresses": tuple(IPv4Interface(f"{s}/32") for s in sorted(services))
-            if dr_like else (),
-            "sysctls": ARP_FOR_DR if dr_like else {},
-            "ports": tuple(sorted(real[addr])),
-            "decap": "TUN" in kinds,
-        }  # fmt: skip
-        # Its LAN, that LAN's switch, and its default route.
-        if addr in lan:
-            gw = gateway.address.ip if gateway is not None and kinds == {"NAT"} else router_ip
-            net, switch = lan, "lan"
-        elif nat_lan is not None and addr in nat_lan:
-            assert gateway is not None
-            net, switch, gw = nat_lan, f"lan-{gateway.interface}", gateway.address.ip
-        elif tun_lan is not None and addr in tun_lan:
-            net, switch, gw = tun_lan, "lan-rs", r1_there
-        else:
-            raise _bad(first.where, f"real_server {addr} is on no LAN the lab can place",
-                       "DR: on the server LAN; NAT: on the gateway VIP's")  # fmt: skip
-        link = Link(LAN_IFACE, IPv4Interface(f"{addr}/{net.prefixlen}"), switch)
-        hosts.append(HostPlan(f"web{i:02d}", "web", (link,), default_route=gw, **kw))
+    lans = _Lans(lan, router_ip, gateway, nat_lan, tun)
+    hosts += [
+        _web(f"web{i:02d}", addr, placed, lans, first)
+        for i, addr in enumerate(sorted(placed.real), start=1)
+    ]
     if mail is not None:
-        on_the_lan("mx01", "mail", mail)
+        link = Link(LAN_IFACE, IPv4Interface(f"{mail}/{lan.prefixlen}"), "lan")
+        hosts.append(HostPlan("mx01", "mail", (link,), default_route=router_ip))
     addrs = _free(clients, {client_gw})
     hosts += [_client(name, next(addrs), clients, client_gw) for name in CLIENTS]
     return Plan(lan, clients, tuple(names), tuple(hosts), tuple(notes))
+
+
+def _check_names(configs: Mapping[str, m.KeepalivedConfig]) -> None:
+    for name in sorted(configs):
+        if not HOST_NAME.match(name) or name in (*CLIENTS, "r1", "mx01"):
+            raise _bad(
+                Where(configs[name].path, 0, 0),
+                f"{name!r} cannot name a lab host",
+                "name each file after its balancer: a-z and digits, at most 10 characters, "
+                "not r1, mx01 or a client's name",
+            )
+
+
+def _cluster_instances(configs: Mapping[str, m.KeepalivedConfig]) -> dict[str, m.VrrpInstance]:
+    """Each file's cluster instance (the one its services hang on). Several pairs may
+    share the LAN (each its own VRID), but a VRID that only one file uses is a balancer
+    alone: a typo, most likely."""
+    names = sorted(configs)
+    instances: dict[str, m.VrrpInstance] = {}
+    for name in names:
+        inst = service_instance(configs[name])
+        if inst is None:
+            raise _bad(Where(configs[name].path, 0, 0), "no vrrp_instance: nothing to fail over")
+        if inst.interface is None:
+            raise _bad(inst.where, f"vrrp_instance {inst.name} has no interface")
+        instances[name] = inst
+    for name in names:
+        inst = instances[name]
+        peers = [n for n in names if instances[n].virtual_router_id == inst.virtual_router_id]
+        if len(peers) < 2:
+            others = sorted({instances[n].virtual_router_id or 0 for n in names if n != name})
+            raise _bad(
+                inst.where,
+                f"vrrp_instance {inst.name} has VRID {inst.virtual_router_id}, which no other "
+                f"file uses (theirs: {', '.join(map(str, others)) or 'no other file'}): "
+                "a balancer alone",
+                "a config set holds one file per balancer, two or more per VRID",
+            )
+    return instances
+
+
+def _on_lan(lan: IPv4Network, addr: m.IPAddress, where: Where, what: str) -> IPv4Address:
+    found = ipv4(addr, where, what)
+    if found not in lan:
+        raise _bad(
+            where,
+            f"{what} {found} is not on the server LAN {lan}",
+            "Direct Routing needs the balancers and real servers on one LAN",
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """What the configs place themselves: VIPs, services, real servers (with their
+    ports and the lvs_methods they serve)."""
+
+    vips: set[IPv4Address]
+    services: set[IPv4Address]
+    real: dict[IPv4Address, set[int]]
+    methods: dict[IPv4Address, set[str]]
+
+    @classmethod
+    def of(
+        cls,
+        configs: Mapping[str, m.KeepalivedConfig],
+        instances: Mapping[str, m.VrrpInstance],
+        lan: IPv4Network,
+    ) -> _Placed:
+        vips = {
+            ipv4(a.interface.ip, a.where, "virtual_ipaddress")
+            for i in instances.values()
+            for a in (*i.virtual_ipaddress, *i.virtual_ipaddress_excluded)
+        }
+        placed = cls(vips, set(), {}, {})
+        for name in sorted(configs):
+            for vs in configs[name].virtual_servers:
+                if vs.address is None:
+                    raise _bad(vs.where, f"virtual_server {vs.label}: lablb needs an address")
+                placed.services.add(ipv4(vs.address, vs.where, "virtual_server"))
+                for rs in vs.real_servers:
+                    if vs.lvs_method == "DR":
+                        rs_ip = _on_lan(lan, rs.address, rs.where, "real_server")
+                    else:
+                        rs_ip = ipv4(rs.address, rs.where, "real_server")
+                    port = rs.port if rs.port is not None else vs.port
+                    placed.real.setdefault(rs_ip, set()).update({port} if port else set())
+                    placed.methods.setdefault(rs_ip, set()).add(vs.lvs_method)
+        return placed
+
+
+def _unicast_sources(
+    instances: Mapping[str, m.VrrpInstance], lan: IPv4Network, taken: set[IPv4Address]
+) -> dict[str, IPv4Address]:
+    """The balancers' addresses their files give (unicast_src_ip), now taken."""
+    own: dict[str, IPv4Address] = {}
+    for name, inst in sorted(instances.items()):
+        if inst.unicast_src_ip is not None:
+            own[name] = _on_lan(lan, inst.unicast_src_ip, inst.where, "unicast_src_ip")
+            taken.add(own[name])
+    return own
+
+
+def _mail_sink(
+    configs: Mapping[str, m.KeepalivedConfig],
+    lan: IPv4Network,
+    taken: set[IPv4Address],
+    notes: list[str],
+) -> IPv4Address | None:
+    """The smtp_server's address, when the lab can put its sink there (then taken)."""
+    smtp = next(
+        (c.global_defs.smtp_server for c in configs.values() if c.global_defs.smtp_server), None
+    )
+    if smtp is None:
+        return None
+    addr = IPv4Address(smtp.address)
+    if addr in lan and smtp.port == SMTP_PORT and addr not in taken:
+        taken.add(addr)
+        return addr
+    notes.append(f"smtp_server {smtp.address}:{smtp.port} is not on the LAN: no mail sink")
+    return None
+
+
+def _tun_lan(
+    tun_far: list[IPv4Address], first: m.VrrpInstance, notes: list[str]
+) -> tuple[IPv4Network, Link]:
+    """LVS-TUN's real servers off the LAN: their subnet, and r1's link into it."""
+    tun_lan = IPv4Network(f"{tun_far[0]}/24", strict=False)
+    stray = [a for a in tun_far if a not in tun_lan]
+    if stray:
+        raise _bad(first.where, f"LVS-TUN real servers {tun_far[0]} and {stray[0]} are "
+                   "on two subnets off the LAN", "the lab routes one such subnet")  # fmt: skip
+    r1_there = next(_free(tun_lan, set(tun_far)))
+    notes.append(f"LVS-TUN: real servers on {tun_lan}, behind r1 (eth2 {r1_there})")
+    return tun_lan, Link("eth2", IPv4Interface(f"{r1_there}/{tun_lan.prefixlen}"), "lan-rs")
+
+
+@dataclass(frozen=True)
+class _Lans:
+    """Where a real server may be: the server LAN (r1 its router), LVS-NAT's LAN behind
+    the gateway VIP, LVS-TUN's behind r1."""
+
+    lan: IPv4Network
+    router_ip: IPv4Address
+    gateway: NatGateway | None
+    nat_lan: IPv4Network | None
+    tun: tuple[IPv4Network, Link] | None
+
+
+def _web(
+    name: str, addr: IPv4Address, placed: _Placed, lans: _Lans, first: m.VrrpInstance
+) -> HostPlan:
+    """A real server: DR and TUN ones hold the services' VIPs on lo (and answer no ARP
+    for them); its LAN, that LAN's switch, and its default route."""
+    kinds = placed.methods[addr]
+    dr_like = bool(kinds & {"DR", "TUN"})
+    gateway = lans.gateway
+    if addr in lans.lan:
+        gw = gateway.address.ip if gateway is not None and kinds == {"NAT"} else lans.router_ip
+        net, switch = lans.lan, "lan"
+    elif lans.nat_lan is not None and addr in lans.nat_lan:
+        assert gateway is not None
+        net, switch, gw = lans.nat_lan, f"lan-{gateway.interface}", gateway.address.ip
+    elif lans.tun is not None and addr in lans.tun[0]:
+        net, switch, gw = lans.tun[0], "lan-rs", lans.tun[1].address.ip
+    else:
+        raise _bad(first.where, f"real_server {addr} is on no LAN the lab can place",
+                   "DR: on the server LAN; NAT: on the gateway VIP's")  # fmt: skip
+    return HostPlan(
+        name,
+        "web",
+        (Link(LAN_IFACE, IPv4Interface(f"{addr}/{net.prefixlen}"), switch),),
+        default_route=gw,
+        lo_addresses=tuple(IPv4Interface(f"{s}/32") for s in sorted(placed.services))
+        if dr_like else (),
+        sysctls=ARP_FOR_DR if dr_like else {},
+        ports=tuple(sorted(placed.real[addr])),
+        decap="TUN" in kinds,
+    )  # fmt: skip
 
 
 def _nat_lan(
