@@ -22,6 +22,9 @@ from lablb.errors import LablbError, UsageError
 if TYPE_CHECKING:
     from lablb.measure.result import RunResult
 
+    # The subcommands' adder, as argparse types it.
+    Commands = argparse._SubParsersAction[argparse.ArgumentParser]
+
 PING_TARGETS_ROLES = ("router", "web")
 
 
@@ -567,12 +570,8 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="lablb", description="network failover test lab")
-    ap.add_argument("--debug", action="store_true", help="show tracebacks")
-    ap.add_argument("--version", action="version", version=f"lablb {_version()}")
-    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_check(sub: Commands) -> None:
+    """``check``: keepalived.conf files validated as keepalived -t would."""
     p = sub.add_parser("check", help="validate keepalived.conf files (several: as one cluster)")
     p.add_argument("files", nargs="*", metavar="FILE")
     p.add_argument("--json", action="store_true", help="diagnostics as a JSON list")
@@ -596,6 +595,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_check)
 
+
+def _add_topo(sub: Commands) -> None:
+    """``topo list|show|derive|make``."""
     topo = sub.add_parser("topo", help="list and show topologies").add_subparsers(
         dest="topo_command", required=True, metavar="list|show"
     )
@@ -625,6 +627,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="write over files already there")
     p.set_defaults(func=_cmd_topo_make)
 
+
+def _add_up(sub: Commands) -> None:
+    """``up``: a lab held up until Ctrl-C."""
     p = sub.add_parser("up", help="bring a lab up and keep it until Ctrl-C")
     p.add_argument("name", nargs="?", help="topology (default: seed, or the one --configs implies)")
     p.add_argument(
@@ -656,6 +661,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_up)
 
+
+def _add_daemon(sub: Commands) -> None:
+    """``daemon``: VRRP, forwarder and checkers from one file, as keepalived -n."""
     p = sub.add_parser(
         "daemon",
         help="run VRRP from a keepalived.conf in the foreground (like keepalived -n -f)",
@@ -682,6 +690,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_daemon)
 
+
+def _add_runs(sub: Commands) -> None:
+    """``list`` and ``run``: the scenarios."""
     p = sub.add_parser("list", help="the scenarios lablb knows, with their parameters")
     p.set_defaults(func=_cmd_list)
 
@@ -721,6 +732,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_run)
 
+
+def _add_results(sub: Commands) -> None:
+    """``report`` and ``compare``: runs read back."""
     p = sub.add_parser("report", help="re-print a run's summary and remake its plots")
     p.add_argument("dir", metavar="DIR")
     p.set_defaults(func=_cmd_report)
@@ -735,6 +749,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_compare)
 
+
+def _add_tools(sub: Commands) -> None:
+    """The rest: notebooks, genhash, status, clean, completion."""
     p = sub.add_parser(
         "notebooks",
         help="execute the teaching notebooks in a Jupyter kernel; HTML copies with outputs",
@@ -772,6 +789,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("shell", choices=("bash",))
     p.set_defaults(func=_cmd_completion)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="lablb", description="network failover test lab")
+    ap.add_argument("--debug", action="store_true", help="show tracebacks")
+    ap.add_argument("--version", action="version", version=f"lablb {_version()}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_check(sub)
+    _add_topo(sub)
+    _add_up(sub)
+    _add_daemon(sub)
+    _add_runs(sub)
+    _add_results(sub)
+    _add_tools(sub)
     return ap
 
 

@@ -171,84 +171,112 @@ def run(opts: Options) -> int:
             raise LabError(f"a daemon with pid file {opts.pidfile} is already running ({other})")
         with open(opts.pidfile, "w", encoding="utf-8") as f:
             f.write(f"{os.getpid()}\n")
-    procs: dict[str, Child] = {}
-    stop_requested = False
+    sup = _Supervisor(opts, argvs)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, sup.relay)
+    ended, code = "", 0
+    try:
+        sup.start()
+        ended, code = sup.watch()
+    finally:
+        # Drain: the peer takes over within its skew_time (< advert_int) of our
+        # goodbye; the forwarder and checkers stop after that, so their teardown
+        # never competes for a CPU with the takeover.
+        linger = max((i.advert_int for i in cfg.vrrp_instances), default=0)
+        sup.stop(min(DRAIN_MAX, linger) if sup.stop_requested and ended == "vrrp" else 0.0)
+        if opts.pidfile:
+            with contextlib.suppress(OSError):
+                os.unlink(opts.pidfile)
+    if sup.stop_requested or (opts.run_for is not None and code == 0):
+        return 0
+    print(f"lablb daemon: the {ended} process exited with status {code}", file=sys.stderr)
+    return code if code > 0 else 128 - code if code < 0 else 1
 
-    def relay(signum: int, _frame: object) -> None:
+
+class _Supervisor:
+    """The children of one ``lablb daemon``: started in order (the forwarder, VRRP once
+    the forwarder is ready, the checkers last), watched (a dead forwarder or checker
+    restarted, as keepalived restarts its checker child; VRRP's death ends the daemon),
+    signalled and stopped."""
+
+    def __init__(self, opts: Options, argvs: dict[str, list[str]]) -> None:
+        self.opts, self.argvs = opts, argvs
+        self.procs: dict[str, Child] = {}
+        self.stop_requested = False
+        self.restarts = 0
+
+    def relay(self, signum: int, _frame: object) -> None:
         """SIGHUP goes to every child. A stop goes to VRRP alone: its goodbye and the
         backup's takeover come first, and the others are stopped once it has exited
-        (the loop below), so their teardown does not compete for the CPU with it."""
-        nonlocal stop_requested
+        (``watch``), so their teardown does not compete for the CPU with it."""
         if signum != signal.SIGHUP:
-            stop_requested = True
-        vrrp = procs.get("vrrp")
-        targets = [vrrp] if signum != signal.SIGHUP and vrrp is not None else procs.values()
+            self.stop_requested = True
+        vrrp = self.procs.get("vrrp")
+        targets = [vrrp] if signum != signal.SIGHUP and vrrp is not None else self.procs.values()
         for p in targets:
             if p is not None and p.poll() is None:
                 p.send_signal(signal.SIGTERM if signum == signal.SIGINT else signum)
 
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, relay)
-    ready = _run_dir(opts) / "forwarder.json"
-    ready.unlink(missing_ok=True)
-    if "forwarder" in argvs:  # forked too: it has to be ready before VRRP starts
-        from lablb.ipvs.forwarder import main as forwarder_main
+    def start(self) -> None:
+        argvs, procs = self.argvs, self.procs
+        ready = _run_dir(self.opts) / "forwarder.json"
+        ready.unlink(missing_ok=True)
+        if "forwarder" in argvs:  # forked too: it has to be ready before VRRP starts
+            from lablb.ipvs.forwarder import main as forwarder_main
 
-        procs["forwarder"] = Forked(
-            functools.partial(forwarder_main, argvs["forwarder"][3:]), "lablb-forwarder"
-        )
-    # Imported while the forwarder sets up (a second core's work), not before its fork.
-    from lablb.vrrp.daemon import main as vrrp_main
+            procs["forwarder"] = Forked(
+                functools.partial(forwarder_main, argvs["forwarder"][3:]), "lablb-forwarder"
+            )
+        # Imported while the forwarder sets up (a second core's work), not before its fork.
+        from lablb.vrrp.daemon import main as vrrp_main
 
-    if "vrrp" in argvs and not stop_requested:
-        # VRRP once the forwarder forwards: a node that takes the VIP (a restarted
-        # master pre-empts master_down after its start) before its forwarder has set up
-        # would answer the service's clients from its own stack, with resets.
-        forwarder = procs.get("forwarder")
-        deadline = time.monotonic() + FORWARDER_READY_TIMEOUT
-        while (
-            forwarder is not None and forwarder.poll() is None and not stop_requested
-            and not ready.exists() and time.monotonic() < deadline
-        ):  # fmt: skip
-            time.sleep(READY_POLL)
-    if "vrrp" in argvs and not stop_requested:
-        # its arguments: what follows "python -m lablb.vrrp.daemon"
-        procs["vrrp"] = Forked(functools.partial(vrrp_main, argvs["vrrp"][3:]), "lablb-vrrp")
-    if "checker" in argvs and not stop_requested:
-        # A new interpreter, started last: its start would compete for the CPU with the
-        # forwarder's and VRRP's (keepalived's checker child starts beside its VRRP
-        # child; the real servers are the config's until the first check reports).
-        procs["checker"] = subprocess.Popen(argvs["checker"])
-    ended, code = "", 0
-    restarts = 0
-    try:
-        while not ended:
-            for name, p in procs.items():
+        if "vrrp" in argvs and not self.stop_requested:
+            # VRRP once the forwarder forwards: a node that takes the VIP (a restarted
+            # master pre-empts master_down after its start) before its forwarder has set
+            # up would answer the service's clients from its own stack, with resets.
+            forwarder = procs.get("forwarder")
+            deadline = time.monotonic() + FORWARDER_READY_TIMEOUT
+            while (
+                forwarder is not None and forwarder.poll() is None and not self.stop_requested
+                and not ready.exists() and time.monotonic() < deadline
+            ):  # fmt: skip
+                time.sleep(READY_POLL)
+        if "vrrp" in argvs and not self.stop_requested:
+            # its arguments: what follows "python -m lablb.vrrp.daemon"
+            procs["vrrp"] = Forked(functools.partial(vrrp_main, argvs["vrrp"][3:]), "lablb-vrrp")
+        if "checker" in argvs and not self.stop_requested:
+            # A new interpreter, started last: its start would compete for the CPU with
+            # the forwarder's and VRRP's (keepalived's checker child starts beside its
+            # VRRP child; the real servers are the config's until the first check).
+            procs["checker"] = subprocess.Popen(argvs["checker"])
+
+    def watch(self) -> tuple[str, int]:
+        """Until a child ends for good: its name and exit status."""
+        while True:
+            for name, p in self.procs.items():
                 if p.poll() is None:
                     continue
-                # keepalived restarts a dead checker child; VRRP's death ends the daemon.
-                if (
-                    name != "vrrp"
-                    and not stop_requested
-                    and restarts < MAX_RESTARTS
-                    and (opts.run_for is None)
-                ):
-                    restarts += 1
-                    print(
-                        f"lablb daemon: {name} exited ({p.returncode}); restarting", file=sys.stderr
-                    )
-                    procs[name] = subprocess.Popen(argvs[name])
+                if self._restartable(name):
+                    self.restarts += 1
+                    print(f"lablb daemon: {name} exited ({p.returncode}); restarting",
+                          file=sys.stderr)  # fmt: skip
+                    self.procs[name] = subprocess.Popen(self.argvs[name])
                     break
-                ended, code = name, p.returncode or 0
-                break
+                return name, p.returncode or 0
             else:
                 time.sleep(POLL)
-    finally:
-        if stop_requested and ended == "vrrp" and len(procs) > 1:
-            # Drain: the peer takes over within its skew_time (< advert_int) of our
-            # goodbye; the forwarder and checkers stop after that, so their teardown
-            # never competes for a CPU with the takeover.
-            time.sleep(min(DRAIN_MAX, max((i.advert_int for i in cfg.vrrp_instances), default=0)))
+
+    def _restartable(self, name: str) -> bool:
+        """keepalived restarts a dead checker child; VRRP's death ends the daemon."""
+        return (name != "vrrp" and not self.stop_requested and self.restarts < MAX_RESTARTS
+                and self.opts.run_for is None)  # fmt: skip
+
+    def stop(self, drain: float) -> None:
+        """Every child stopped, ``drain`` seconds after VRRP's own stop; SIGKILL for
+        one that outlasts ``CHILD_STOP_TIMEOUT``."""
+        if drain > 0 and len(self.procs) > 1:
+            time.sleep(drain)
+        procs = self.procs
         for p in procs.values():
             if p.poll() is None:
                 p.terminate()
@@ -259,10 +287,3 @@ def run(opts: Options) -> int:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-        if opts.pidfile:
-            with contextlib.suppress(OSError):
-                os.unlink(opts.pidfile)
-    if stop_requested or (opts.run_for is not None and code == 0):
-        return 0
-    print(f"lablb daemon: the {ended} process exited with status {code}", file=sys.stderr)
-    return code if code > 0 else 128 - code if code < 0 else 1

@@ -140,6 +140,21 @@ def plots(run_dir: Path, result: RunResult) -> list[Path]:
 def _timeline(path: Path, result: RunResult, trials: list[Trial]) -> Path:
     import matplotlib.pyplot as plt
 
+    fig = timeline_figure(result, trials)
+    try:
+        return _save(fig, path)
+    finally:
+        plt.close(fig)
+
+
+def timeline_figure(result: RunResult, trials: list[Trial]) -> Any:
+    """Who answered each probe around the fault, per trial, against the bound; the
+    legend under the axis label."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     lanes = [("icmp", "outage_s", "L3 (cluster VIP)"), ("tcp", "service_outage_s", "service")]
     fig, ax = plt.subplots(figsize=(10, 2.0 + 0.9 * len(trials)))
     colours: dict[str, str] = {}
@@ -207,9 +222,7 @@ def _timeline(path: Path, result: RunResult, trials: list[Trial]) -> Path:
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize="x-small", ncol=4)
     ax.invert_yaxis()
     fig.tight_layout()
-    out = _save(fig, path)
-    plt.close(fig)
-    return out
+    return fig
 
 
 SPLIT_TITLES = {  # what the bytes per host show, by lvs_method

@@ -17,9 +17,9 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lablb.errors import LabError, LablbError, UsageError
 from lablb.measure.result import RunResult, Trial
@@ -67,8 +67,8 @@ def config_digests(configs: Path) -> dict[str, str]:
 
 
 def new_result(
-    scenario: Scenario,
-    values: Mapping[str, object],
+    scenario: Scenario[Any],
+    values: object,
     topology: str,
     engine: str,
     repeat: int,
@@ -77,7 +77,7 @@ def new_result(
     """A run's record before its trials."""
     return RunResult(
         scenario=scenario.name,
-        parameters=dict(values),
+        parameters=scenario.values(values),
         topology=topology,
         engine=engine,
         repeat=repeat,
@@ -88,7 +88,9 @@ def new_result(
     )
 
 
-def run_trials(scenario: Scenario, ctx: Context, trials: int, result: RunResult) -> None:
+def run_trials(
+    scenario: Scenario[Any], ctx: Context[Any], trials: int, result: RunResult
+) -> None:
     """The scenario's bounds for ``ctx``'s cluster, then ``trials`` runs of its fault,
     each judged against them as it ends, into ``result``; whatever a trial left injected
     is undone after it. A trial that raises a LablbError is a failed trial, not the end
@@ -128,7 +130,9 @@ def conclude(result: RunResult, run_dir: Path, t0: float) -> RunResult:
     return result
 
 
-def run_on(scenario: Scenario, ctx: Context, trials: int, result: RunResult) -> RunResult:
+def run_on(
+    scenario: Scenario[Any], ctx: Context[Any], trials: int, result: RunResult
+) -> RunResult:
     """``trials`` trials of ``scenario`` on the lab ``ctx`` holds, judged and written to
     ``ctx.out``: all ``LiveLab.run`` does, and what ``run`` does between bringing its
     lab up and down (there the duration counts the bring-up too)."""
@@ -147,8 +151,8 @@ DEFAULT_TOPOLOGY = "seed"
 
 
 def preflight(
-    scenario: Scenario,
-    values: Mapping[str, object],
+    scenario: Scenario[Any],
+    values: object,
     topo: str | None,
     configs: str | None,
     engine: str,
@@ -182,7 +186,7 @@ def preflight(
     except LabError as exc:
         raise UsageError(str(exc)) from None
     hosts = {h.name: h.role for h in describe(entry.cls())}
-    scenario.check(dict(values), hosts)
+    scenario.check(values, hosts)
     return entry, source
 
 
@@ -254,7 +258,7 @@ def run(
         if pair is not None:
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
-    trials = repeat * (int(values[scenario.trials_param]) if scenario.trials_param else 1)
+    trials = repeat * scenario.trials_per_repeat(values)
     run_dir.mkdir(parents=True, exist_ok=True)
     conf_dir, found = lab_scripts(scenario.configure(source, values, run_dir), run_dir)
     result = new_result(scenario, values, entry.name, engine, repeat, conf_dir)
@@ -268,7 +272,7 @@ def run(
             f"runs without, as the lab does; first: {result.config_warnings[0]}"
         )
     t0 = time.monotonic()
-    video = int(values[scenario.video_mb_param]) if scenario.video_mb_param else None
+    video = scenario.video_mb(values)
     progress(f"{name}: lab {entry.name} up, engine {engine}, configs {conf_dir}")
     with Lab(LabSpec(entry), workdir=run_dir / "lab") as lab:
         capture = Capture(lab, run_dir / "capture.pcap").start()

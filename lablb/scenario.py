@@ -2,8 +2,9 @@
 the configuration implies. What a scenario file sees (``lablb.runner`` runs them).
 
 A scenario is a class in ``scenarios/NAME.py`` (``SCENARIO = ...``), found by name like a
-topology. Its docstring is its timeline; ``params`` its knobs (``Param``: default,
-choices or range, all checked before a lab starts); ``bounds`` what the config promises
+topology. Its docstring is its timeline; ``Params`` its knobs, a frozen dataclass whose
+fields are ``param(default, help, choices or range)``, all checked before a lab starts
+(a trial reads ``ctx.params.fault``, typed); ``bounds`` what the config promises
 (name -> (low, high) seconds); ``trial`` one run of the fault, returning a ``Trial``
 (``lablb.measure.result``): each bounded quantity in seconds, the trial's own bounds
 where they depend on what it measured (e.g. the probe's resolution), its problems, and
@@ -21,25 +22,32 @@ confirmation from the capture (``lablb.measure.failover``).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import math
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from lablb.errors import UsageError
 from lablb.measure.result import Bounds
 from lablb.paths import shipped
 
 if TYPE_CHECKING:  # the lab layer imports Mininet: only the runner loads it, at run time
+    from _typeshed import DataclassInstance
+
     from lablb.lab.capture import Capture
     from lablb.lab.cluster import Cluster
     from lablb.lab.faults import Faults
     from lablb.measure.result import Trial
 
-__all__ = ["Bounds", "Context", "Param", "Scenario", "scenario_class"]
+__all__ = ["Bounds", "Context", "NoParams", "Param", "Scenario", "param", "scenario_class"]
+
+P = TypeVar("P", bound="DataclassInstance")
+ParamValue = str | int | float | bool
+T = TypeVar("T", str, int, float, bool)
 
 
 @dataclass(frozen=True)
@@ -48,7 +56,7 @@ class Param:
     and what it may be: ``choices`` for a word, ``low``/``high`` (inclusive) for a
     number. Every value is checked before any lab starts."""
 
-    default: Any
+    default: ParamValue
     help: str
     choices: tuple[str, ...] = ()
     low: float | None = None
@@ -67,7 +75,7 @@ class Param:
             return f"{kind} {lo}..{hi}"
         return "yes|no" if isinstance(self.default, bool) else kind
 
-    def parse(self, text: str) -> Any:
+    def parse(self, text: str) -> ParamValue:
         kind = type(self.default)
         if kind is bool:
             if text.lower() in ("1", "yes", "true", "on"):
@@ -84,9 +92,11 @@ class Param:
         self.check(value)
         return value
 
-    def check(self, value: Any) -> None:
+    def check(self, value: object) -> None:
         if self.choices and value not in self.choices:
             raise ValueError(f"{value!r} is not one of {', '.join(self.choices)}")
+        if not isinstance(value, int | float):
+            return
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"{value!r} is not a finite number")
         if self.low is not None and value < self.low:
@@ -95,16 +105,35 @@ class Param:
             raise ValueError(f"{value:g} is above {self.high:g}")
 
 
+def param(
+    default: T,
+    help: str,
+    *,
+    choices: tuple[str, ...] = (),
+    low: float | None = None,
+    high: float | None = None,
+) -> T:
+    """A field of a scenario's ``Params``: its default (whose type is the parameter's),
+    what it means, what it may be (``Param``)."""
+    knob = Param(default, help, choices, low, high)
+    return field(default=default, metadata={"param": knob})
+
+
+@dataclass(frozen=True)
+class NoParams:
+    """The parameters of a scenario that takes none."""
+
+
 @dataclass
-class Context:
+class Context(Generic[P]):
     """What a trial gets: the running cluster, the server LAN's capture, the faults the
     runner keeps (a scenario makes its faults with ``faults.new``; whatever a trial left
-    injected is undone after it), the parameters, where to write."""
+    injected is undone after it), the parameters (its ``Params``), where to write."""
 
     cluster: Cluster
     capture: Capture
     faults: Faults
-    params: dict[str, Any]
+    params: P
     out: Path
     progress: Callable[[str], None]
     notes: list[str] = field(default_factory=list)
@@ -112,15 +141,13 @@ class Context:
     slack: dict[str, float] = field(default_factory=dict)  # the derived slack, if any
 
 
-class Scenario:
-    """Base class; subclasses set ``name``, ``params`` and implement the hooks."""
+class Scenario(Generic[P]):
+    """Base class; subclasses set ``name`` and ``Params`` and implement the hooks."""
 
     name = ""
-    params: dict[str, Param] = {}  # noqa: RUF012 - class-level declaration, never mutated
-    video_mb_param: str | None = None  # a parameter naming the MP4 size the lab serves
-    trials_param: str | None = None  # a parameter naming how many trials one repeat is
+    Params: type[P]  # a frozen dataclass of ``param`` fields
     #: parameters for a short run: the suite runs every scenario once with these
-    quick: dict[str, str] = {}  # noqa: RUF012 - class-level declaration, never mutated
+    quick: ClassVar[dict[str, str]] = {}
 
     doc = ""  # the scenario file's docstring, set when it is loaded
 
@@ -128,18 +155,35 @@ class Scenario:
     def timeline(self) -> str:
         return (self.doc or self.__doc__ or "").strip()
 
-    def check(self, params: dict[str, Any], hosts: dict[str, str]) -> None:
+    @property
+    def params(self) -> dict[str, Param]:
+        """Each parameter's ``Param``, in the order ``Params`` declares them."""
+        return {f.name: f.metadata["param"] for f in dataclasses.fields(self.Params)}
+
+    def values(self, params: P) -> dict[str, object]:
+        """The parameters as result.json keeps them."""
+        return {f.name: getattr(params, f.name) for f in dataclasses.fields(self.Params)}
+
+    def trials_per_repeat(self, params: P) -> int:
+        """How many trials one ``--repeat`` is (a soak: its cycles)."""
+        return 1
+
+    def video_mb(self, params: P) -> int | None:
+        """The size of the MP4 the lab's web nodes serve, if the scenario needs one."""
+        return None
+
+    def check(self, params: P, hosts: dict[str, str]) -> None:
         """Parameters that depend on the lab (``hosts``: name -> role), checked before it
         starts; raise ``UsageError``."""
 
-    def configure(self, configs: Path, params: dict[str, Any], out: Path) -> Path:
+    def configure(self, configs: Path, params: P, out: Path) -> Path:
         """The config set to run; a scenario may derive one (written under ``out``)."""
         return configs
 
-    def bounds(self, ctx: Context) -> Bounds:
+    def bounds(self, ctx: Context[P]) -> Bounds:
         raise NotImplementedError
 
-    def trial(self, ctx: Context, index: int) -> Trial:
+    def trial(self, ctx: Context[P], index: int) -> Trial:
         raise NotImplementedError
 
 
@@ -169,13 +213,13 @@ def scenario_module(path: Path) -> Any:
     return module
 
 
-def scenario_class(name: str) -> type[Scenario]:
-    """The class of scenario ``name`` (``scenarios/NAME.py``), to subclass."""
-    cls: type[Scenario] = scenario_module(scenarios_dir() / f"{name}.py").SCENARIO
+def scenario_class(name: str) -> type[Scenario[Any]]:
+    """The class of scenario ``name`` (``scenarios/NAME.py``), to build on."""
+    cls: type[Scenario[Any]] = scenario_module(scenarios_dir() / f"{name}.py").SCENARIO
     return cls
 
 
-def all_scenarios() -> dict[str, Scenario]:
+def all_scenarios() -> dict[str, Scenario[Any]]:
     found = {}
     for path in sorted(scenarios_dir().glob("*.py")):
         if path.name.startswith("_"):
@@ -189,14 +233,15 @@ def all_scenarios() -> dict[str, Scenario]:
     return found
 
 
-def get_scenario(name: str) -> Scenario:
+def get_scenario(name: str) -> Scenario[Any]:
     known = all_scenarios()
     if name not in known:
         raise UsageError(f"no scenario {name!r}; known: {', '.join(sorted(known)) or 'none'}")
     return known[name]
 
 
-def parse_params(scenario: Scenario, pairs: list[str]) -> dict[str, Any]:
+def parse_params(scenario: Scenario[P], pairs: list[str]) -> P:
+    """``--param K=V`` texts, each parsed and checked, as the scenario's ``Params``."""
     values = {k: p.default for k, p in scenario.params.items()}
     for pair in pairs:
         key, sep, text = pair.partition("=")
@@ -209,10 +254,10 @@ def parse_params(scenario: Scenario, pairs: list[str]) -> dict[str, Any]:
             values[key] = scenario.params[key].parse(text)
         except ValueError as exc:
             raise UsageError(f"--param {key}: {exc}") from None
-    return values
+    return scenario.Params(**values)
 
 
-def check_params(scenario: Scenario, given: Mapping[str, object]) -> dict[str, Any]:
+def check_params(scenario: Scenario[P], given: Mapping[str, object]) -> P:
     """Typed values (from Python, e.g. ``LiveLab.run(..., interval=0.002)``) checked as
     ``--param`` text is: a known name, the default's type (an int where a float is
     due is taken), inside the choices or range; the defaults for the rest."""
@@ -234,6 +279,6 @@ def check_params(scenario: Scenario, given: Mapping[str, object]) -> dict[str, A
         except ValueError as exc:
             raise UsageError(f"{key}: {exc}") from None
         values[key] = value
-    return values
+    return scenario.Params(**values)
 
 

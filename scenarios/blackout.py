@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 
 from lablb.lab.kernel import InNetns, Nft
 from lablb.lab.probe import Prober
@@ -28,32 +29,35 @@ from lablb.lab.trials import IN_FLIGHT_S, lan_of
 from lablb.measure.outage import outage, summary
 from lablb.measure.result import Trial
 from lablb.measure.timeline import responders, runs
-from lablb.scenario import Bounds, Context, Param, Scenario
+from lablb.scenario import Bounds, Context, Scenario, param
 
 TABLE = "lablb_blackout"
 LEAD_S = 0.5  # probes answered before the drop: the "before" picture
 TAIL_S = 0.3  # and after it: recovery seen
 
 
-class Blackout(Scenario):
+@dataclass(frozen=True)
+class BlackoutParams:
+    ms: float = param(20.0, "length of the drop, milliseconds", low=1.0, high=10_000.0)
+    interval: float = param(0.001, "probe interval, seconds", low=0.0002, high=0.01)
+
+
+class Blackout(Scenario[BlackoutParams]):
     name = "blackout"
     quick = {"ms": "20"}  # noqa: RUF012
-    params = {  # noqa: RUF012
-        "ms": Param(20.0, "length of the drop, milliseconds", low=1.0, high=10_000.0),
-        "interval": Param(0.001, "probe interval, seconds", low=0.0002, high=0.01),
-    }
+    Params = BlackoutParams
 
-    def bounds(self, ctx: Context) -> Bounds:
-        r = float(ctx.params["interval"])
+    def bounds(self, ctx: Context[BlackoutParams]) -> Bounds:
+        r = ctx.params.interval
         # Nominal; each trial widens them by its own probe resolution and commit brackets.
         return {"error_s": (-r, r), "service_error_s": (-r, r)}
 
-    def trial(self, ctx: Context, index: int) -> Trial:
+    def trial(self, ctx: Context[BlackoutParams], index: int) -> Trial:
         c = ctx.cluster
         router = c.roles("router")[0]
         vips = sorted({str(c.cluster_vip())} | {str(v[0]) for v in [c.service_vip()] if v})
         out = c.workdir / f"probe-blackout-{index}.json"
-        interval = float(ctx.params["interval"])
+        interval = ctx.params.interval
         worker = InNetns(c.pid(router))
         prober = Prober(
             c.lab, c.roles("client")[0], c.cluster_vip(), c.service_vip(), interval, out
@@ -75,7 +79,7 @@ class Blackout(Scenario):
             time.sleep(LEAD_S)
             since = time.time() - LEAD_S + interval
             on = worker.call(lambda: nft.run(f"add element ip {TABLE} vips {elements}"))
-            time.sleep(max(0.0, on.after + float(ctx.params["ms"]) / 1000 - time.time()))
+            time.sleep(max(0.0, on.after + ctx.params.ms / 1000 - time.time()))
             off = worker.call(lambda: nft.run(f"delete element ip {TABLE} vips {elements}"))
             time.sleep(TAIL_S)
             until = time.time()

@@ -37,20 +37,20 @@ import time
 import typing
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lablb.checker.daemon import TICK
 from lablb.checker.dns import DNS_PORT
 from lablb.checker.logic import Timing, detection_bound, recovery_bound
 from lablb.config import model as m
 from lablb.config.diagnostics import NOWHERE
-from lablb.config.edit import Variant, checker_timings, map_real_servers
+from lablb.config.edit import Variant, checker_timings, map_real_servers, variant
 from lablb.config.sets import derive
 from lablb.config.track_files import track_files
 from lablb.errors import LabError, UsageError
 from lablb.lab.trials import RequestLoop, slack_of
 from lablb.measure.result import Trial
-from lablb.scenario import Bounds, Context, Param, Scenario
+from lablb.scenario import Bounds, Context, Scenario, param
 
 if TYPE_CHECKING:
     from lablb.lab.cluster import Cluster
@@ -91,7 +91,8 @@ def only_checker(kind: m.CheckerKind, track_dir: Path) -> Variant:
     """Every real server checked by one ``kind`` checker, on its first checker's timings.
     A FILE_CHECK tracks a file of its own under ``track_dir`` (0 at start: up)."""
 
-    def variant(config: m.KeepalivedConfig) -> m.KeepalivedConfig:
+    @variant(f"{kind} only")
+    def only(config: m.KeepalivedConfig) -> m.KeepalivedConfig:
         def one(rs: m.RealServer) -> m.RealServer:
             if not rs.checkers:
                 return rs
@@ -139,62 +140,61 @@ def only_checker(kind: m.CheckerKind, track_dir: Path) -> Variant:
         )
         return dataclasses.replace(config, unsupported=(*config.unsupported, *blocks))
 
-    variant.__name__ = f"{kind} only"
-    return variant
+    return only
 
 
 # checks=fast: every checker on these timings, so a run takes seconds.
 fast = checker_timings(delay_loop=2.0, connect_timeout=1.0, retry=1, delay_before_retry=1.0)
-fast.__name__ = "fast checks"
 
 
-class Healthcheck(Scenario):
+@dataclasses.dataclass(frozen=True)
+class HealthcheckParams:
+    failure: str = param("drop", "how the web node fails", choices=FAILURES)
+    target: str = param("web01", "the web node that fails (a host of role web)")
+    checks: str = param(
+        "seed", "the config's own check timings, or fast ones", choices=("seed", "fast")
+    )
+    checker: str = param(
+        "config", "the config's checkers, or one of this kind on each server", choices=CHECKERS
+    )
+
+
+class Healthcheck(Scenario[HealthcheckParams]):
     name = "healthcheck"
     quick = {"checks": "fast", "failure": "stop"}  # noqa: RUF012
-    params = {  # noqa: RUF012
-        "failure": Param("drop", "how the web node fails", choices=FAILURES),
-        "target": Param("web01", "the web node that fails (a host of role web)"),
-        "checks": Param(
-            "seed", "the config's own check timings, or fast ones", choices=("seed", "fast")
-        ),
-        "checker": Param(
-            "config", "the config's checkers, or one of this kind on each server", choices=CHECKERS
-        ),
-    }
+    Params = HealthcheckParams
 
-    def check(self, params: dict[str, Any], hosts: dict[str, str]) -> None:
-        if params["failure"] not in FAILS[params["checker"]]:
+    def check(self, params: HealthcheckParams, hosts: dict[str, str]) -> None:
+        if params.failure not in FAILS[params.checker]:
             raise UsageError(
-                f"--param failure={params['failure']} cannot fail a {params['checker']}: "
-                f"use {' or '.join(FAILS[params['checker']])}"
+                f"--param failure={params.failure} cannot fail a {params.checker}: "
+                f"use {' or '.join(FAILS[params.checker])}"
             )
         webs = sorted(h for h, role in hosts.items() if role == "web")
-        if params["target"] not in webs:
-            raise UsageError(
-                f"--param target: {params['target']!r} is not one of {', '.join(webs)}"
-            )
+        if params.target not in webs:
+            raise UsageError(f"--param target: {params.target!r} is not one of {', '.join(webs)}")
 
-    def configure(self, configs: Path, params: dict[str, Any], out: Path) -> Path:
-        variants = [fast] if params["checks"] == "fast" else []
-        kind = params["checker"]
+    def configure(self, configs: Path, params: HealthcheckParams, out: Path) -> Path:
+        variants = [fast] if params.checks == "fast" else []
+        kind = params.checker
         if kind != "config":
             assert kind in typing.get_args(m.CheckerKind)  # Param choices: a checker kind
             track_dir = (out / "track").resolve()
             track_dir.mkdir(parents=True, exist_ok=True)
-            variants.append(only_checker(kind, track_dir))
+            variants.append(only_checker(typing.cast(m.CheckerKind, kind), track_dir))
         return derive(configs, out, *variants) if variants else configs
 
-    def _timing(self, ctx: Context) -> Timing:
+    def _timing(self, ctx: Context[HealthcheckParams]) -> Timing:
         """The target's first checker's timings, as the balancers' config says them."""
         c = ctx.cluster
-        addr = c.address(ctx.params["target"])
+        addr = c.address(ctx.params.target)
         for vs in c.config(c.balancers[0]).virtual_servers:
             for rs in vs.real_servers:
                 if rs.address == addr and rs.checkers:
                     return Timing.of(rs.checkers[0])
-        raise UsageError(f"--param target: {ctx.params['target']} ({addr}) has no checker")
+        raise UsageError(f"--param target: {ctx.params.target} ({addr}) has no checker")
 
-    def bounds(self, ctx: Context) -> Bounds:
+    def bounds(self, ctx: Context[HealthcheckParams]) -> Bounds:
         """The checker's timings, widened by what lies between them and the log: each
         attempt starts up to one loop tick after it falls due and its result is seen up
         to one tick after it ends (the next attempt is timed from then), plus a
@@ -203,7 +203,7 @@ class Healthcheck(Scenario):
         than one started after. Each trial adds the fault's own duration (an ``nft``
         process, nginx stopping), measured."""
         t = self._timing(ctx)
-        refused = ctx.params["failure"] != "drop"
+        refused = ctx.params.failure != "drop"
         low, high = detection_bound(t, refused=refused)
         loop = loop_slack(ctx.cluster)
         attempts = t.retry + 1
@@ -218,8 +218,8 @@ class Healthcheck(Scenario):
             "recovery_s": (0.0, recovery_bound(t) + loop),
         }
 
-    def trial(self, ctx: Context, index: int) -> Trial:
-        c, target, failure = ctx.cluster, ctx.params["target"], ctx.params["failure"]
+    def trial(self, ctx: Context[HealthcheckParams], index: int) -> Trial:
+        c, target, failure = ctx.cluster, ctx.params.target, ctx.params.failure
         service = c.service_vip()
         if service is None:
             return Trial.failed("the configs have no virtual_server to check")

@@ -44,10 +44,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lablb.config import model as m
-from lablb.config.edit import map_instances
+from lablb.config.edit import map_instances, variant
 from lablb.config.sets import derive
 from lablb.errors import UsageError
 from lablb.lab.kernel import InNetns, Nft
@@ -55,7 +55,7 @@ from lablb.lab.probe import Prober
 from lablb.lab.trials import IN_FLIGHT_S, PROBE_LEAD_S, slack_of
 from lablb.measure.outage import outage, summary
 from lablb.measure.result import Trial
-from lablb.scenario import Bounds, Context, Param, Scenario
+from lablb.scenario import Bounds, Context, Scenario, param
 
 if TYPE_CHECKING:
     from lablb.lab.cluster import Cluster
@@ -75,33 +75,34 @@ ATTACKER_START_S = 5.0  # the attacker's first advert is out within this, or it 
 TABLE = "lablb_vrrp_peers"
 
 
+@variant("auth_type AH")
 def _ah(config: m.KeepalivedConfig) -> m.KeepalivedConfig:
     return map_instances(
         config, lambda i: dataclasses.replace(i, authentication=m.Authentication("AH", AH_KEY))
     )
 
 
+@variant("check_unicast_src")
 def _check_source(config: m.KeepalivedConfig) -> m.KeepalivedConfig:
     return map_instances(config, lambda i: dataclasses.replace(i, check_unicast_src=True))
 
 
-_ah.__name__ = "auth_type AH"
-_check_source.__name__ = "check_unicast_src"
+@dataclasses.dataclass(frozen=True)
+class HijackParams:
+    attack: str = param("password", "what the attacker knows, what defends", choices=ATTACKS)
+    attacker: str = param("mx01", "the attacking host (on the server LAN, not a balancer)")
+    hold: float = param(3.0, "seconds the attack lasts", low=0.5, high=120.0)
+    interval: float = param(0.001, "probe interval, seconds", low=0.0002, high=0.01)
+    garp: bool = param(False, "the attacker also sends gratuitous ARP for the VIPs")
 
 
-class Hijack(Scenario):
+class Hijack(Scenario[HijackParams]):
     name = "hijack"
     quick = {"attack": "wrong-password", "hold": "1"}  # noqa: RUF012
-    params = {  # noqa: RUF012
-        "attack": Param("password", "what the attacker knows, what defends", choices=ATTACKS),
-        "attacker": Param("mx01", "the attacking host (on the server LAN, not a balancer)"),
-        "hold": Param(3.0, "seconds the attack lasts", low=0.5, high=120.0),
-        "interval": Param(0.001, "probe interval, seconds", low=0.0002, high=0.01),
-        "garp": Param(False, "the attacker also sends gratuitous ARP for the VIPs"),
-    }
+    Params = HijackParams
 
-    def check(self, params: dict[str, Any], hosts: dict[str, str]) -> None:
-        who = params["attacker"]
+    def check(self, params: HijackParams, hosts: dict[str, str]) -> None:
+        who = params.attacker
         if who not in hosts or hosts[who] in ("balancer", "client", "router"):
             fit = sorted(h for h, r in hosts.items() if r not in ("balancer", "client", "router"))
             raise UsageError(
@@ -109,29 +110,29 @@ class Hijack(Scenario):
                 f"(one of {', '.join(fit)})"
             )
 
-    def configure(self, configs: Path, params: dict[str, Any], out: Path) -> Path:
-        if params["attack"] == "ah":
+    def configure(self, configs: Path, params: HijackParams, out: Path) -> Path:
+        if params.attack == "ah":
             return derive(configs, out, _ah)
-        if params["attack"] == "unicast":
+        if params.attack == "unicast":
             return derive(configs, out, _check_source)
         return configs
 
-    def bounds(self, ctx: Context) -> Bounds:
+    def bounds(self, ctx: Context[HijackParams]) -> Bounds:
         c = ctx.cluster
         slack = slack_of(c)
         ctx.notes.append(slack.explain())
         ctx.slack = slack.as_json()
-        if ctx.params["attack"] != "password":
+        if ctx.params.attack != "password":
             # ARP spoofing is another attack, which no VRRP defence stops: with it, the
             # outage is r1's neighbour timers', not bounded here.
-            return {} if ctx.params["garp"] else {"outage_s": (0.0, 0.0)}
+            return {} if ctx.params.garp else {"outage_s": (0.0, 0.0)}
         t = c.timers(c.preferred())
         # Widened per trial by the probe's resolution (its own bounds).
         return {"recover_s": (t.master_down - slack.epsilon, t.master_down + slack.epsilon
                               + slack.quantum)}  # fmt: skip
 
-    def trial(self, ctx: Context, index: int) -> Trial:
-        c, attack = ctx.cluster, ctx.params["attack"]
+    def trial(self, ctx: Context[HijackParams], index: int) -> Trial:
+        c, attack = ctx.cluster, ctx.params.attack
         master = c.settle()
         inst = c.instance(master)
         if attack == "unicast" and not inst.unicast_peer:
@@ -146,18 +147,18 @@ class Hijack(Scenario):
         argv = [
             sys.executable, "-m", "lablb.lab.attacker", "--vrid", str(inst.virtual_router_id),
             "--interval", f"{inst.advert_int:g}", "--version", str(version),
-            "--auth", auth, "--for", str(float(ctx.params["hold"])),
+            "--auth", auth, "--for", str(ctx.params.hold),
             *(a for v in inst.vips for a in ("--vip", str(v))),
-            *([] if ctx.params["garp"] else ["--no-garp"]),
+            *([] if ctx.params.garp else ["--no-garp"]),
         ]  # fmt: skip
         workers: list[tuple[InNetns, Nft]] = []
         if attack == "nft":
             workers = self._peer_filter(c)
         rejects_before = {n: len(c.nodes[n].events("reject")) for n in c.balancers}
-        interval = float(ctx.params["interval"])
+        interval = ctx.params.interval
         out = c.workdir / f"hijack-probe-{index}.json"
         prober = Prober(c.lab, c.roles("client")[0], vip, None, interval, out).start()
-        attacker = ctx.params["attacker"]
+        attacker = ctx.params.attacker
         try:
             time.sleep(PROBE_LEAD_S)
             since = time.time() - PROBE_LEAD_S
@@ -169,10 +170,10 @@ class Hijack(Scenario):
             if line.strip() != "sending":
                 proc.kill()
                 return Trial.failed(f"the attacker did not start: {proc.communicate()[1][-300:]}")
-            time.sleep(float(ctx.params["hold"]) / 2)
+            time.sleep(ctx.params.hold / 2)
             during = c.holders(vip)
             try:
-                proc.wait(timeout=float(ctx.params["hold"]) + ATTACKER_START_S)
+                proc.wait(timeout=ctx.params.hold + ATTACKER_START_S)
             except subprocess.TimeoutExpired:
                 proc.send_signal(signal.SIGTERM)
                 proc.wait(timeout=5)
@@ -217,7 +218,7 @@ class Hijack(Scenario):
             trial.require(last is not None, "the capture saw none of the attacker's adverts")
         else:
             seen = round(o.seconds, 6) if o.seconds is not None else None
-            if ctx.params["garp"]:
+            if ctx.params.garp:
                 trial.keep(outage_s=seen)
             else:
                 trial.measured["outage_s"] = seen

@@ -20,41 +20,46 @@ r1's timers so a run takes seconds; the bound follows from whatever r1 uses.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from lablb.config.edit import no_garp
 from lablb.config.sets import derive
 from lablb.lab.trials import fault_under_probe, lan_of, slack_of
 from lablb.measure.failover import judge
 from lablb.measure.result import Trial
-from lablb.scenario import Bounds, Context, Param, Scenario
+from lablb.scenario import Bounds, Context, Scenario, param
 
 
-class NoGarp(Scenario):
+@dataclass(frozen=True)
+class NoGarpParams:
+    base_reachable_time_ms: int = param(
+        0, "r1's neighbour base_reachable_time (0: kernel's)", low=0, high=3_600_000
+    )
+    delay_first_probe_time: int = param(
+        0, "r1's delay_first_probe_time, s (0: kernel's)", low=0, high=3600
+    )
+
+
+class NoGarp(Scenario[NoGarpParams]):
     name = "nogarp"
     quick = {"base_reachable_time_ms": "2000", "delay_first_probe_time": "1"}  # noqa: RUF012
-    params = {  # noqa: RUF012
-        "base_reachable_time_ms": Param(
-            0, "r1's neighbour base_reachable_time (0: kernel's)", low=0, high=3_600_000
-        ),
-        "delay_first_probe_time": Param(
-            0, "r1's delay_first_probe_time, s (0: kernel's)", low=0, high=3600
-        ),
-    }
+    Params = NoGarpParams
 
-    def configure(self, configs: Path, params: dict[str, Any], out: Path) -> Path:
+    def configure(self, configs: Path, params: NoGarpParams, out: Path) -> Path:
         return derive(configs, out, no_garp)
 
-    def _router(self, ctx: Context) -> tuple[str, str]:
+    def _router(self, ctx: Context[NoGarpParams]) -> tuple[str, str]:
         return ctx.cluster.roles("router")[0], "eth0"
 
-    def _neigh(self, ctx: Context) -> dict[str, float]:
+    def _neigh(self, ctx: Context[NoGarpParams]) -> dict[str, float]:
         router, iface = self._router(ctx)
         base = f"net.ipv4.neigh.{iface}"
-        for key in ("base_reachable_time_ms", "delay_first_probe_time"):
-            if ctx.params[key]:
-                ctx.cluster.run(router, ["sysctl", "-w", f"{base}.{key}={ctx.params[key]}"])
+        p = ctx.params
+        for key, value in (("base_reachable_time_ms", p.base_reachable_time_ms),
+                           ("delay_first_probe_time", p.delay_first_probe_time)):  # fmt: skip
+            if value:
+                ctx.cluster.run(router, ["sysctl", "-w", f"{base}.{key}={value}"])
         values = {}
         for key in (
             "base_reachable_time_ms",
@@ -66,7 +71,7 @@ class NoGarp(Scenario):
             values[key] = float(out.strip() or 0)
         return values
 
-    def bounds(self, ctx: Context) -> Bounds:
+    def bounds(self, ctx: Context[NoGarpParams]) -> Bounds:
         c = ctx.cluster
         t = c.timers(c.successor(c.preferred()))
         n = self._neigh(ctx)
@@ -83,7 +88,7 @@ class NoGarp(Scenario):
         high = t.master_down + stale + slack.epsilon + slack.quantum
         return {"outage_s": (low, high), "service_outage_s": (low, high + slack.quantum)}
 
-    def trial(self, ctx: Context, index: int) -> Trial:
+    def trial(self, ctx: Context[NoGarpParams], index: int) -> Trial:
         c = ctx.cluster
         master = c.settle()
         backup = c.successor(master)

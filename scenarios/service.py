@@ -35,8 +35,8 @@ from __future__ import annotations
 
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from lablb.config.edit import fronting_haproxy
 from lablb.config.local_service import tracked_weight
@@ -52,28 +52,31 @@ from lablb.lab.trials import (
 )
 from lablb.measure import tracked as T
 from lablb.measure.result import Trial
-from lablb.scenario import Bounds, Context, Param, Scenario
+from lablb.scenario import Bounds, Context, Scenario, param
 
 OBSERVE_AFTER_S = 0.3  # probes go on this long past the failover's upper bound
 
 
-class Service(Scenario):
+@dataclass(frozen=True)
+class ServiceParams:
+    variant: str = param(
+        "config",
+        "the config's own tracked script, or the HAProxy VIP derived from any config",
+        choices=("config", "haproxy"),
+    )
+    interval: float = param(0.001, "probe interval, seconds", low=0.0002, high=0.01)
+    seed: int = param(1, "seeds where in the script's cycle each kill falls", low=0)
+
+
+class Service(Scenario[ServiceParams]):
     name = "service"
     quick = {"variant": "haproxy"}  # noqa: RUF012
-    params = {  # noqa: RUF012
-        "variant": Param(
-            "config",
-            "the config's own tracked script, or the HAProxy VIP derived from any config",
-            choices=("config", "haproxy"),
-        ),
-        "interval": Param(0.001, "probe interval, seconds", low=0.0002, high=0.01),
-        "seed": Param(1, "seeds where in the script's cycle each kill falls", low=0),
-    }
+    Params = ServiceParams
 
-    def configure(self, configs: Path, params: dict[str, Any], out: Path) -> Path:
-        return derive(configs, out, fronting_haproxy) if params["variant"] == "haproxy" else configs
+    def configure(self, configs: Path, params: ServiceParams, out: Path) -> Path:
+        return derive(configs, out, fronting_haproxy) if params.variant == "haproxy" else configs
 
-    def _model(self, ctx: Context) -> tuple[str, str, T.ScriptTiming, T.Arithmetic]:
+    def _model(self, ctx: Context[ServiceParams]) -> tuple[str, str, T.ScriptTiming, T.Arithmetic]:
         """(master, backup, the script's timing, the priority arithmetic)."""
         c = ctx.cluster
         watched = c.local_service()
@@ -99,14 +102,14 @@ class Service(Scenario):
             raise LabError(f"killing {watched.process} does not move the VIP: {arith.explain()}")
         return master, backup, T.ScriptTiming.of(weight.script), arith
 
-    def bounds(self, ctx: Context) -> Bounds:
+    def bounds(self, ctx: Context[ServiceParams]) -> Bounds:
         c = ctx.cluster
         master, backup, script, arith = self._model(ctx)
         slack = slack_of(c)
         watched = c.local_service()
         ctx.notes += [slack.explain(), f"{watched.how if watched else ''}; {arith.explain()}"]
         ctx.slack = slack.as_json()
-        tb, probe = c.timers(backup), float(ctx.params["interval"])
+        tb, probe = c.timers(backup), ctx.params.interval
         return {
             "takeover_s": T.takeover(arith, tb, slack),
             "failover_s": T.failover(script, arith, tb, slack),
@@ -115,7 +118,7 @@ class Service(Scenario):
             "restore_s": T.restore(script, arith, c.timers(master), slack),
         }
 
-    def trial(self, ctx: Context, index: int) -> Trial:
+    def trial(self, ctx: Context[ServiceParams], index: int) -> Trial:
         c = ctx.cluster
         master, backup, script, arith = self._model(ctx)
         if c.settle() != master:
@@ -123,11 +126,11 @@ class Service(Scenario):
         tb = c.timers(backup)
         slack = slack_of(c)
         # The kill falls at a seeded point of the script's cycle: trials cover the range.
-        rng = random.Random(int(ctx.params["seed"]) * 1000 + index)
+        rng = random.Random(ctx.params.seed * 1000 + index)
         time.sleep(script.interval * rng.random())
         fault = ctx.faults.add(ServiceKill(c.nodes[master], service=c.local[master]))
         settle = T.failover(script, arith, tb, slack)[1] + OBSERVE_AFTER_S
-        m = fault_under_probe(c, ctx.capture, fault, settle, float(ctx.params["interval"]))
+        m = fault_under_probe(c, ctx.capture, fault, settle, ctx.params.interval)
         lan = lan_of(c)
         w = T.Kill(m.instant.before, m.instant.after, m.since, m.until, m.probes, m.frames)
         trial = T.judge_kill(w, master, lan, script, arith, tb, slack)

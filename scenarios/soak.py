@@ -28,15 +28,19 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lablb.lab.trials import TrafficLoop, slack_of
 from lablb.lab.web import video
 from lablb.measure.failover import failover_bounds
 from lablb.measure.masters import Advert, overlaps
 from lablb.measure.result import Trial
-from lablb.scenario import Bounds, Context, Param, Scenario, scenario_class
+from lablb.scenario import Bounds, Context, Scenario, param, scenario_class
+
+if TYPE_CHECKING:
+    from lablb.lab.cluster import Cluster
 
 FAILOVER = scenario_class("failover")()  # each cycle is a failover trial of its fault
 
@@ -67,43 +71,58 @@ def slope(ys: list[float]) -> float:
     return sum((i - mx) * (y - my) for i, y in enumerate(ys)) / sum((i - mx) ** 2 for i in range(n))
 
 
-class Soak(Scenario):
+@dataclass(frozen=True)
+class SoakParams:
+    cycles: int = param(6, "fault cycles (crash, graceful, ifdown in turn)", low=1, high=500)
+    video_mb: int = param(
+        8, "size of the MP4 the first client downloads again and again", low=1, high=512
+    )
+    interval: float = param(0.001, "probe interval, seconds", low=0.0002, high=0.01)
+    seed: int = param(1, "seeds where in the advert cycle each fault falls", low=0)
+    stream: bool = param(True, "cl01 streams the MP4 through the VIP for the whole soak")
+
+
+class Soak(Scenario[SoakParams]):
     name = "soak"
     # The suite's short run checks the machinery; the stream's load is the long run's.
     quick = {"cycles": "3", "stream": "no"}  # noqa: RUF012
-    trials_param = "cycles"
-    video_mb_param = "video_mb"
-    params = {  # noqa: RUF012
-        "cycles": Param(6, "fault cycles (crash, graceful, ifdown in turn)", low=1, high=500),
-        "video_mb": Param(
-            8, "size of the MP4 the first client downloads again and again", low=1, high=512
-        ),
-        "interval": Param(0.001, "probe interval, seconds", low=0.0002, high=0.01),
-        "seed": Param(1, "seeds where in the advert cycle each fault falls", low=0),
-        "stream": Param(True, "cl01 streams the MP4 through the VIP for the whole soak"),
-    }
+    Params = SoakParams
 
-    def bounds(self, ctx: Context) -> Bounds:
-        ctx.params.update(fault="crash", preempt=True)  # Failover's knobs, per cycle below
-        out = FAILOVER.bounds(ctx)
+    def trials_per_repeat(self, params: SoakParams) -> int:
+        return params.cycles
+
+    def video_mb(self, params: SoakParams) -> int | None:
+        return params.video_mb
+
+    @staticmethod
+    def _failover(ctx: Context[SoakParams], fault: str) -> Context[Any]:
+        """A cycle as the failover trial it is: its fault, with pre-emption."""
+        p = ctx.params
+        knobs = FAILOVER.Params(fault=fault, interval=p.interval, preempt=True, seed=p.seed)
+        return Context(ctx.cluster, ctx.capture, ctx.faults, knobs, ctx.out, ctx.progress,
+                       ctx.notes, ctx.bounds, ctx.slack)  # fmt: skip
+
+    def bounds(self, ctx: Context[SoakParams]) -> Bounds:
+        crash = self._failover(ctx, "crash")  # the run's bounds: a crash's
+        out = FAILOVER.bounds(crash)
+        ctx.slack = crash.slack
         c = ctx.cluster
         t = c.timers(c.preferred())
         out["two_masters_s"] = (0.0, t.advert_int + slack_of(c).epsilon)
         self._samples: dict[str, list[tuple[int, int, tuple[int, ...]]]] = {}
         return out
 
-    def trial(self, ctx: Context, index: int) -> Trial:
+    def trial(self, ctx: Context[SoakParams], index: int) -> Trial:
         c = ctx.cluster
         fault = FAULTS[index % len(FAULTS)]
-        ctx.params["fault"] = fault
         if index == 0:
             # Each cycle takes well under a minute: the loops outlive the soak.
-            span = MAX_CYCLE_S * int(ctx.params["cycles"])
-            name = video(int(ctx.params["video_mb"])).name
-            stream = name if ctx.params["stream"] else None
+            span = MAX_CYCLE_S * ctx.params.cycles
+            name = video(ctx.params.video_mb).name
+            stream = name if ctx.params.stream else None
             self._load = TrafficLoop(c, span, video=stream).start()
         since = time.time()
-        trial = FAILOVER.trial(ctx, index)
+        trial = FAILOVER.trial(self._failover(ctx, fault), index)
         # This cycle's own bounds: its fault's (the run's are the crash's).
         backup = c.successor(c.preferred())
         slack = slack_of(c)
@@ -122,11 +141,11 @@ class Soak(Scenario):
         trial.measured["two_masters_s"] = round(max((o.seconds for o in both), default=0.0), 6)
         trial.keep(cycle_fault=fault, two_master_periods=len(both))
         self._sample(c, trial)
-        if index + 1 == int(ctx.params["cycles"]):
+        if index + 1 == ctx.params.cycles:
             self._finish(ctx, trial)
         return trial
 
-    def _sample(self, c: Any, trial: Trial) -> None:
+    def _sample(self, c: Cluster, trial: Trial) -> None:
         sample = {}
         for node in c.balancers:
             pids = sorted(c.nodes[node].all_pids())
@@ -135,7 +154,7 @@ class Soak(Scenario):
             sample[node] = {"rss_kb": rss, "fds": fds, "pids": pids}
         trial.keep(resources=sample)
 
-    def _finish(self, ctx: Context, trial: Trial) -> None:
+    def _finish(self, ctx: Context[SoakParams], trial: Trial) -> None:
         traffic = self._load.stop()
         summary: dict[str, object] = {
             f"{kind}_failed_of": list(counts) for kind, counts in traffic.items()

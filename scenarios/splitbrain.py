@@ -22,23 +22,27 @@ Reported: the time with two masters and the clients' failed requests.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from lablb.lab.kernel import InNetns, Nft
 from lablb.lab.trials import RequestLoop, slack_of
 from lablb.measure.result import Trial
-from lablb.scenario import Bounds, Context, Param, Scenario
+from lablb.scenario import Bounds, Context, Scenario, param
 
 TABLE = "lablb_split"
 
 
-class Splitbrain(Scenario):
+@dataclass(frozen=True)
+class SplitbrainParams:
+    hold: float = param(3.0, "seconds the two masters coexist before the heal", low=0.1, high=600.0)
+
+
+class Splitbrain(Scenario[SplitbrainParams]):
     name = "splitbrain"
     quick = {"hold": "1"}  # noqa: RUF012
-    params = {  # noqa: RUF012
-        "hold": Param(3.0, "seconds the two masters coexist before the heal", low=0.1, high=600.0)
-    }
+    Params = SplitbrainParams
 
-    def bounds(self, ctx: Context) -> Bounds:
+    def bounds(self, ctx: Context[SplitbrainParams]) -> Bounds:
         c = ctx.cluster
         t = c.timers(c.successor(c.preferred()))
         slack = slack_of(c)
@@ -49,7 +53,7 @@ class Splitbrain(Scenario):
             "heal_s": (0.0, t.advert_int + slack.epsilon),
         }
 
-    def trial(self, ctx: Context, index: int) -> Trial:
+    def trial(self, ctx: Context[SplitbrainParams], index: int) -> Trial:
         c = ctx.cluster
         master = c.settle()
         backup = c.successor(master)
@@ -68,7 +72,7 @@ class Splitbrain(Scenario):
             cut = worker.call(lambda: nft.run(rule))
             time.sleep(t.master_down + 0.5)
             both = sorted(c.holders(c.cluster_vip()))
-            time.sleep(float(ctx.params["hold"]))
+            time.sleep(ctx.params.hold)
             heal = worker.call(lambda: nft.run(f"delete table ip {TABLE}"))
             time.sleep(t.advert_int + 0.5)
             worker.call(nft.close)

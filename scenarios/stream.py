@@ -29,8 +29,8 @@ import json
 import math
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from lablb.config.edit import with_sync_daemon
 from lablb.config.sets import derive
@@ -40,31 +40,36 @@ from lablb.lab.web import VIDEO_BITRATE, sha256, video
 from lablb.measure.bounds import service_outage
 from lablb.measure.playback import play
 from lablb.measure.result import Trial
-from lablb.scenario import Bounds, Context, Param, Scenario
+from lablb.scenario import Bounds, Context, Scenario, param
 
 RTO_MIN = 0.2  # Linux TCP's minimum retransmission timeout, seconds
 
 
-class Stream(Scenario):
+@dataclass(frozen=True)
+class StreamParams:
+    video_mb: int = param(150, "size of the MP4, MB", low=1, high=4096)
+    speed: float = param(1.0, "fetch pace, x the video bitrate (1: real time)", low=0.1, high=100.0)
+    crash_at: float = param(
+        5.0, "seconds into the streams the master crashes (0: no crash)", low=0.0, high=3600.0
+    )
+    sync: bool = param(True, "connection sync between the balancers (lvs_sync_daemon)")
+    stall_timeout: float = param(
+        15.0, "a client gives up after this long without data", low=1.0, high=600.0
+    )
+
+
+class Stream(Scenario[StreamParams]):
     name = "stream"
-    video_mb_param = "video_mb"
     quick = {"video_mb": "20", "speed": "4", "crash_at": "1.5"}  # noqa: RUF012
-    params = {  # noqa: RUF012
-        "video_mb": Param(150, "size of the MP4, MB", low=1, high=4096),
-        "speed": Param(1.0, "fetch pace, x the video bitrate (1: real time)", low=0.1, high=100.0),
-        "crash_at": Param(
-            5.0, "seconds into the streams the master crashes (0: no crash)", low=0.0, high=3600.0
-        ),
-        "sync": Param(True, "connection sync between the balancers (lvs_sync_daemon)"),
-        "stall_timeout": Param(
-            15.0, "a client gives up after this long without data", low=1.0, high=600.0
-        ),
-    }
+    Params = StreamParams
 
-    def configure(self, configs: Path, params: dict[str, Any], out: Path) -> Path:
-        return derive(configs, out, with_sync_daemon) if params["sync"] else configs
+    def video_mb(self, params: StreamParams) -> int | None:
+        return params.video_mb
 
-    def bounds(self, ctx: Context) -> Bounds:
+    def configure(self, configs: Path, params: StreamParams, out: Path) -> Path:
+        return derive(configs, out, with_sync_daemon) if params.sync else configs
+
+    def bounds(self, ctx: Context[StreamParams]) -> Bounds:
         # The web node's TCP retries its unacknowledged data at doubling intervals (RTO
         # backoff), so it resends within twice the outage (+ RTO_MIN) once lb02 forwards.
         c = ctx.cluster
@@ -75,16 +80,16 @@ class Stream(Scenario):
         outage = service_outage("crash", t, slack, 0.0)[1]
         return {"stall_s": (0.0, 2 * outage + RTO_MIN)}
 
-    def trial(self, ctx: Context, index: int) -> Trial:
+    def trial(self, ctx: Context[StreamParams], index: int) -> Trial:
         c, p = ctx.cluster, ctx.params
-        path = video(int(p["video_mb"]))
+        path = video(p.video_mb)
         want = sha256(path)
         service = c.service_vip()
         if service is None:
             return Trial.failed("the configs have no virtual_server to stream from")
         vip, port = service
         url = f"http://{vip}:{port}/video/{path.name}"
-        rate = VIDEO_BITRATE / 8 * float(p["speed"])
+        rate = VIDEO_BITRATE / 8 * p.speed
         master = c.settle()
         hosts = [*c.balancers, *sorted(c.web), *c.roles("client")]
         # The balancers' own traffic (adverts, checks, sync) over one checker period
@@ -120,19 +125,19 @@ class Stream(Scenario):
                         "--rate",
                         str(rate),
                         "--timeout",
-                        str(p["stall_timeout"]),
+                        str(p.stall_timeout),
                     ],
                 ),
                 out,
                 log,
             )
-        if p["crash_at"] > 0:
-            time.sleep(float(p["crash_at"]))
+        if p.crash_at > 0:
+            time.sleep(p.crash_at)
             ctx.progress(f"stream: crashing {master}")
             ctx.faults.new("crash", c.nodes[master]).inject()  # the runner undoes it
         duration = path.stat().st_size / rate
         for proc, _out, _log in procs.values():
-            proc.wait(timeout=duration * 3 + float(p["stall_timeout"]) + 60)
+            proc.wait(timeout=duration * 3 + p.stall_timeout + 60)
         trial = Trial()
         clients: dict[str, object] = {}
         stall = 0.0
@@ -183,7 +188,7 @@ class Stream(Scenario):
         carried_in = sum(delta[b][0] for b in c.balancers)
         carried_out = sum(delta[b][1] for b in c.balancers)
         carried = carried_in + carried_out
-        outage = ctx.bounds["stall_s"][1] if p["crash_at"] > 0 else 0.0
+        outage = ctx.bounds["stall_s"][1] if p.crash_at > 0 else 0.0
         floor = upstream * max(0.0, 1 - outage / max(duration, 1e-3))
         up_packets = sum(after_pk[h] - before_pk[h] for h in c.roles("client"))
         tunnel = IPIP_OVERHEAD * up_packets if method == "TUN" else 0

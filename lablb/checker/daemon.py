@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import signal
 import socket
 import time
 from collections.abc import Callable
@@ -41,6 +40,7 @@ from lablb.config.programs import resolve, shlex_words
 from lablb.config.track_files import TrackFile, track_files
 from lablb.errors import ConfigError, LablbError
 from lablb.eventlog import EventLog, child_main
+from lablb.loop import Loop, write_status
 from lablb.mail import send_alert
 
 TICK = 0.05
@@ -256,20 +256,16 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
     cfg = load_lenient(config_path)
     run_dir.mkdir(parents=True, exist_ok=True)
     d = CheckerDaemon(cfg, run_dir, log)
-    stop = {"now": False, "reload": False}
-    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
-    signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
-    signal.signal(signal.SIGHUP, lambda *_: stop.update(reload=True))
+    loop = Loop()
     log("checker-start", checkers=len(d.jobs))
     start = last_status = time.monotonic()
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         try:
-            while not stop["now"]:
+            while not loop.stopping:
                 now = time.monotonic()
                 if run_for is not None and now - start >= run_for:
                     break
-                if stop["reload"]:
-                    stop["reload"] = False
+                if loop.take_reload():
                     try:
                         d.reload(load_lenient(config_path))
                     except LablbError as exc:  # the running config stays
@@ -277,14 +273,15 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
                 d.step(now, pool)
                 d.flush()
                 if now - last_status >= STATUS_EVERY:
-                    tmp = run_dir / "checker.json.tmp"
-                    tmp.write_text(json.dumps(d.status()))
-                    tmp.replace(run_dir / "checker.json")
+                    write_status(run_dir / "checker.json", d.status())
                     last_status = now
-                time.sleep(TICK)
+                # Checks start on the tick (the checkers' timers are delay_loop apart,
+                # seconds); a signal ends the wait at once.
+                loop.wait([], TICK)
         finally:
             d.mailer.shutdown(wait=False, cancel_futures=True)
             d.ctl.close()
+            loop.close()
             log("checker-stop")
     return 0
 

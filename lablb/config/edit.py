@@ -1,20 +1,38 @@
-"""Config variants as functions from the model to the model.
+"""Config variants: named functions from the model to the model.
 
 Pure. A scenario that runs a variant of the user's configs (faster checks, no GARP,
-connection sync) says so as a ``Variant``; ``derive`` in the lab layer applies it to
-every file of the set and renders the result (``lablb.config.render``). Each variant
-works on any config lablb can run, not on text shaped like the seed's.
+connection sync) says so as a ``Variant``, a function with a name (``@variant("no
+GARP")``); ``derive`` in the lab layer applies it to every file of the set and renders
+the result (``lablb.config.render``), the names in its header. Each variant works on any
+config lablb can run, not on text shaped like the seed's.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 from lablb.config import model as m
 
-Variant = Callable[[m.KeepalivedConfig], m.KeepalivedConfig]
+Change = Callable[[m.KeepalivedConfig], m.KeepalivedConfig]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A change of a config, named for the header of the files it renders."""
+
+    name: str
+    change: Change
+
+    def __call__(self, config: m.KeepalivedConfig) -> m.KeepalivedConfig:
+        return self.change(config)
+
+
+def variant(name: str) -> Callable[[Change], Variant]:
+    """``@variant("no GARP")`` over a function of the model makes it a ``Variant``."""
+    return lambda change: Variant(name, change)
 
 
 def map_instances(
@@ -45,7 +63,11 @@ def checker_timings(
 ) -> Variant:
     """Every checker on these timings (the ``healthcheck`` scenario's ``checks=fast``)."""
 
-    def variant(config: m.KeepalivedConfig) -> m.KeepalivedConfig:
+    @variant(
+        f"checkers every {delay_loop:g} s (connect_timeout {connect_timeout:g} s, retry "
+        f"{retry}, delay_before_retry {delay_before_retry:g} s)"
+    )
+    def timings(config: m.KeepalivedConfig) -> m.KeepalivedConfig:
         return map_checkers(
             config,
             lambda c: dataclasses.replace(
@@ -57,9 +79,10 @@ def checker_timings(
             ),
         )
 
-    return variant
+    return timings
 
 
+@variant("no GARP")
 def no_garp(config: m.KeepalivedConfig) -> m.KeepalivedConfig:
     """No gratuitous ARP, ever: none on becoming master (repeat 0, delay 0), none
     refreshed; per-instance settings removed so that the global ones apply."""
@@ -91,6 +114,7 @@ def service_instance(config: m.KeepalivedConfig) -> m.VrrpInstance | None:
     return config.vrrp_instances[0]
 
 
+@variant("lvs_sync_daemon")
 def with_sync_daemon(config: m.KeepalivedConfig) -> m.KeepalivedConfig:
     """Connection sync between the balancers (``lvs_sync_daemon``) on the interface of
     the instance that carries the service; a config that already syncs is kept as is."""
@@ -108,6 +132,7 @@ DEMO_SCRIPT = m.VrrpScript(
 )
 
 
+@variant("VRRP only, in front of HAProxy")
 def fronting_haproxy(config: m.KeepalivedConfig) -> m.KeepalivedConfig:
     """The config as the most common keepalived deployment has it: VRRP only, the VIP in
     front of HAProxy on the balancers themselves, watched by ``killall -0 haproxy``

@@ -25,7 +25,7 @@ def derive(configs: Path, out: Path, *variants: Variant) -> Path:
         config = load_lenient(str(conf))
         for variant in variants:
             config = variant(config)
-        names = ", ".join(getattr(v, "__name__", "variant") for v in variants)
+        names = ", ".join(v.name for v in variants)
         text = render(config, header=f"{conf} with {names} (rendered by lablb)")
         (dest / conf.name).write_text(text)
         load(str(dest / conf.name))

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import select
-import signal
 import socket
 import struct
 import subprocess
@@ -39,7 +37,7 @@ from pathlib import Path
 from lablb.bpf import attach
 from lablb.checker.logic import Pool, SetWeight, control_address
 from lablb.config.load import load_lenient
-from lablb.config.model import KeepalivedConfig, VirtualServer, v4
+from lablb.config.model import KeepalivedConfig, SyncDaemon, VirtualServer, v4
 from lablb.errors import ConfigError, PacketError
 from lablb.eventlog import EventLog, child_main
 from lablb.ipvs.frame import (
@@ -57,6 +55,7 @@ from lablb.ipvs.frame import (
 )
 from lablb.ipvs.route import Route, next_hop, routes_of
 from lablb.ipvs.service import TCP, UDP, Conn, Service
+from lablb.loop import Loop, write_status
 from lablb.vrrp.io import mac_of
 from lablb.vrrp.sched import SHORT_SLICE_NS, short_slice
 
@@ -482,24 +481,107 @@ def _sync_socket(cfg: KeepalivedConfig) -> socket.socket | None:
 
 
 def _write_status(run_dir: Path, status: dict[str, object]) -> None:
-    tmp = run_dir / "forwarder.json.tmp"
-    tmp.write_text(json.dumps(status))
-    tmp.replace(run_dir / "forwarder.json")
+    write_status(run_dir / "forwarder.json", status)
+
+
+def _ask_macs(fwd: Forwarder) -> None:
+    """Ask for the real servers' MACs now; the answers are read when the first packet
+    for each needs them (a miss re-reads the ARP table), not waited for here: VRRP
+    starts once this process is ready, and a restarted master's start is a race."""
+    for d in fwd.services:
+        for rs in d.vs.real_servers:
+            nudge_arp(v4(rs.address))
+    if any(d.method == "NAT" for d in fwd.services):  # the clients' next hops
+        for gw in {r.gateway for r in fwd.routes if r.gateway is not None}:
+            nudge_arp(gw)
+    fwd.macs.update(neighbours())
+
+
+def _drain(sock: socket.socket) -> None:
+    """Whatever is queued on ``sock``, read and dropped."""
+    with contextlib.suppress(BlockingIOError):
+        while sock.recv(65536):
+            pass
+
+
+def _on_control(ctl: socket.socket, fwd: Forwarder, log: EventLog) -> None:
+    """The checker's changes to the real servers, as they are queued."""
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            data = ctl.recv(65536)
+            try:
+                fwd.control(json.loads(data))
+            except (ValueError, KeyError, TypeError) as exc:
+                log("control-error", error=str(exc))
+
+
+def _adopt_synced(sync: socket.socket, sd: SyncDaemon, fwd: Forwarder, now: float) -> None:
+    """The master's connections, as its sync daemon sent them: each adopted by its
+    service (a datagram that does not decode is dropped)."""
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            data = sync.recv(65536)
+            try:
+                conns = decode_sync(data, sd.sync_id)
+            except PacketError:
+                continue
+            for c in conns:
+                for d in fwd.services:
+                    if d.vs.address == c.flow.vip and d.vs.port == c.flow.vport:
+                        d.service.adopt(now, c.flow, c.dest, c.state, c.timeout)
+
+
+def _send_sync(
+    sync: socket.socket, sd: SyncDaemon, fwd: Forwarder, now: float, full: bool
+) -> None:
+    """The new connections to the backups (``full``: every connection, the periodic
+    refresh), 40 to a datagram."""
+    send = (
+        [c for d in fwd.services for c in d.service.conns.values()]
+        if full
+        else list(fwd.new_conns)
+    )
+    fwd.new_conns.clear()
+    for i in range(0, len(send), 40):
+        batch = [
+            SyncConn(c.flow, c.dest, c.state, max(0.0, c.expires - now))
+            for c in send[i : i + 40]
+        ]
+        with contextlib.suppress(OSError):
+            sync.sendto(encode_sync(sd.sync_id, batch), (str(sd.group), sd.port))
+
+
+def _sync_turn(
+    sync: socket.socket | None,
+    sd: SyncDaemon | None,
+    fwd: Forwarder,
+    now: float,
+    heard: bool,
+    master: bool,
+    last_sync: float,
+) -> float:
+    """One turn of connection sync: a backup adopts what the master sent (``heard``:
+    something is queued); the master sends its new connections, and all of them every
+    ``SYNC_REFRESH``. Returns when the last full refresh went."""
+    if sync is None or sd is None:
+        fwd.new_conns.clear()
+        return last_sync
+    if heard and not master:
+        _adopt_synced(sync, sd, fwd, now)
+    elif heard:
+        _drain(sync)
+    if master and (fwd.new_conns or now - last_sync >= SYNC_REFRESH):
+        full = now - last_sync >= SYNC_REFRESH
+        _send_sync(sync, sd, fwd, now, full)
+        if full:
+            return now
+    return last_sync
 
 
 def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = None) -> int:
     cfg = load_lenient(config_path)
     fwd = Forwarder(cfg, run_dir, log)
-    stop = {"now": False}
-    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
-    signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
-    # SIGHUP reloads VRRP and the checkers; the forwarder keeps its services (restart it
-    # to change them) and hears the real servers' changes from the checker.
-    signal.signal(
-        signal.SIGHUP,
-        lambda *_: log("reload-skipped", why="services are fixed at start; real servers "
-                       "change through the checker"),
-    )  # fmt: skip
+    loop = Loop()
     run_dir.mkdir(parents=True, exist_ok=True)
     # IPVS forwards in softirq context, ahead of every task; its stand-in here is a
     # timesharing process, so it asks for the short slice: a frame's wake-up preempts
@@ -517,16 +599,7 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
     sd = cfg.global_defs.lvs_sync_daemon
     fwd.setup()
     try:
-        # Ask for the real servers' MACs now; the answers are read when the first packet
-        # for each needs them (a miss re-reads the ARP table), not waited for here: VRRP
-        # starts once this process is ready, and a restarted master's start is a race.
-        for d in fwd.services:
-            for rs in d.vs.real_servers:
-                nudge_arp(v4(rs.address))
-        if any(d.method == "NAT" for d in fwd.services):  # the clients' next hops
-            for gw in {r.gateway for r in fwd.routes if r.gateway is not None}:
-                nudge_arp(gw)
-        fwd.macs.update(neighbours())
+        _ask_macs(fwd)
         forwarding = _forwarding(fwd.services)
         master = any(forwarding)
         sync_master = _sync_master(cfg, forwarding)
@@ -535,14 +608,20 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
         start = last_status = last_sync = time.monotonic()
         by_fd = {d.sock.fileno(): d for d in fwd.services}
         replies = {d.reply.fileno(): d for d in fwd.services if d.reply is not None}
-        while not stop["now"]:
+        while not loop.stopping:
             now = time.monotonic()
             if run_for is not None and now - start >= run_for:
                 break
             fds = [*by_fd, *replies, ctl.fileno(), addr_watch.fileno()]
             fds += [sync.fileno()] if sync else []
-            readable, _, _ = select.select(fds, [], [], STATUS_EVERY / 2)
+            readable = loop.wait(fds, STATUS_EVERY / 2)
             now = time.monotonic()
+            if loop.take_reload():
+                # SIGHUP reloads VRRP and the checkers; the forwarder keeps its services
+                # (restart it to change them) and hears the real servers' changes from
+                # the checker.
+                log("reload-skipped", why="services are fixed at start; real servers "
+                    "change through the checker")  # fmt: skip
             # Addresses first: a frame read after the VIP left is not forwarded, even if
             # it was queued before (a frame's arrival cannot be ordered against the
             # address change here). Forwarding queued frames under the old addresses
@@ -550,9 +629,7 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
             # after the VIP had gone (a SYN answered 1.2 s late in the soak), which a
             # balancer without the VIP must never do.
             if addr_watch.fileno() in readable:
-                with contextlib.suppress(BlockingIOError):
-                    while addr_watch.recv(65536):
-                        pass
+                _drain(addr_watch)
                 was, forwarding = forwarding, _forwarding(fwd.services)
                 master, sync_master = any(forwarding), _sync_master(cfg, forwarding)
                 if was != forwarding:
@@ -565,49 +642,9 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
                     d = replies[fd]
                     fwd.on_replies(d, now, forwarding[fwd.services.index(d)])
             if ctl.fileno() in readable:
-                with contextlib.suppress(BlockingIOError):
-                    while True:
-                        data = ctl.recv(65536)
-                        try:
-                            fwd.control(json.loads(data))
-                        except (ValueError, KeyError, TypeError) as exc:
-                            log("control-error", error=str(exc))
-            if sync is not None and sd is not None:
-                if sync.fileno() in readable and not sync_master:
-                    with contextlib.suppress(BlockingIOError):
-                        while True:
-                            data = sync.recv(65536)
-                            try:
-                                conns = decode_sync(data, sd.sync_id)
-                            except PacketError:
-                                continue
-                            for c in conns:
-                                for d in fwd.services:
-                                    if d.vs.address == c.flow.vip and d.vs.port == c.flow.vport:
-                                        d.service.adopt(now, c.flow, c.dest, c.state, c.timeout)
-                elif sync.fileno() in readable:
-                    with contextlib.suppress(BlockingIOError):
-                        while sync.recv(65536):
-                            pass
-                if sync_master and (fwd.new_conns or now - last_sync >= SYNC_REFRESH):
-                    full = now - last_sync >= SYNC_REFRESH
-                    send = (
-                        [c for d in fwd.services for c in d.service.conns.values()]
-                        if full
-                        else list(fwd.new_conns)
-                    )
-                    fwd.new_conns.clear()
-                    for i in range(0, len(send), 40):
-                        batch = [
-                            SyncConn(c.flow, c.dest, c.state, max(0.0, c.expires - now))
-                            for c in send[i : i + 40]
-                        ]
-                        with contextlib.suppress(OSError):
-                            sync.sendto(encode_sync(sd.sync_id, batch), (str(sd.group), sd.port))
-                    if full:
-                        last_sync = now
-            else:
-                fwd.new_conns.clear()
+                _on_control(ctl, fwd, log)
+            heard = sync is not None and sync.fileno() in readable
+            last_sync = _sync_turn(sync, sd, fwd, now, heard, sync_master, last_sync)
             if now - last_status >= STATUS_EVERY:
                 for d in fwd.services:
                     d.service.expire(now)
@@ -620,6 +657,7 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
         addr_watch.close()
         if sync is not None:
             sync.close()
+        loop.close()
         log("forwarder-stop")
     return 0
 

@@ -17,13 +17,14 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 
 from lablb.errors import LabError
 from lablb.lab import procs
-from lablb.lab.engines import ENGINES, Engine
+from lablb.lab.engines import ENGINES, Engine, engine
 from lablb.lab.kernel import Instant
 from lablb.lab.net import Lab
 from lablb.logs import lablb_events
@@ -324,14 +325,17 @@ def check_config(configs: Path, host: str, engine: Engine) -> Path:
     return conf
 
 
-def start_vrrp(lab: Lab, configs: Path, engines: dict[str, Engine]) -> dict[str, VrrpNode]:
-    """Start each balancer's engine on ``configs/NODE.conf``; they stop gracefully at
-    teardown."""
+def start_vrrp(
+    lab: Lab, configs: Path, engines: Mapping[str, Engine | str]
+) -> dict[str, VrrpNode]:
+    """Start each balancer's engine (an ``Engine`` or its name) on
+    ``configs/NODE.conf``; they stop gracefully at teardown."""
     nodes: dict[str, VrrpNode] = {}
     lab.on_teardown(lambda: stop_all(list(nodes.values())))  # those started, at teardown
-    for host, engine in engines.items():
-        conf = check_config(configs, host, engine)
-        node = VrrpNode(lab, host, engine, conf)
+    for host, chosen in engines.items():
+        kind = chosen if isinstance(chosen, Engine) else engine(chosen)
+        conf = check_config(configs, host, kind)
+        node = VrrpNode(lab, host, kind, conf)
         node.start()
         nodes[host] = node
     return nodes

@@ -105,29 +105,143 @@ def render_text(name: str, views: list[HostView], switches: list[str]) -> str:
     return "\n".join(lines)
 
 
-def draw_png(name: str, topo: Any, path: str) -> None:
-    """Draw the topology with matplotlib (Agg: no display needed)."""
+# The picture's grid: hosts in rows by hop from the clients, then by role, at most
+# ROW_MAX to a row; each cell is CELL_W x CELL_H inches, room for a node and the
+# addresses under it (ADDRESS_LINES at most, the rest counted). A switch with BUS_MIN
+# hosts or more below it draws them on a bus, as a LAN is drawn: a trunk down from the
+# switch, a bar above each row (BUS_RISE rows up) and a drop to each host; the trunk's
+# column stays free in those rows, so no line passes behind a host it does not reach.
+ROLE_RANK = {"client": 0, "switch": 1, "router": 2, "balancer": 3, "mail": 4, "web": 5}
+ROW_MAX = 8
+CELL_W, CELL_H = 1.5, 1.3
+ADDRESS_LINES = 3
+NODE_PT = 40.0  # a host's marker, in points across (a switch's: half)
+BUS_MIN = 3
+BUS_RISE = 0.3
+Point = tuple[float, float]
+Segment = tuple[Point, Point]
+
+
+def _natural(name: str) -> tuple[str, int]:
+    head = name.rstrip("0123456789")
+    tail = name[len(head) :]
+    return head, int(tail) if tail else -1
+
+
+def _below(g: nx.Graph, switch: str) -> list[str]:
+    """The hosts a switch serves further from the clients than itself."""
+    layer = g.nodes[switch]["layer"]
+    return [n for n in g[switch] if g.nodes[n]["layer"] < layer and g.nodes[n]["role"] != "switch"]
+
+
+def _xs(n: int, gap: bool) -> list[float]:
+    """``n`` places centred on 0; with ``gap``, 0 itself left free (for a bus trunk)."""
+    xs = [i - (n - 1) / 2 for i in range(n)]
+    if gap and n % 2:  # an odd row has a host at 0: the right half a cell out, recentred
+        xs = [(x + 1 if x >= 0 else x) - 0.5 for x in xs]
+    return xs
+
+
+def layout(g: nx.Graph) -> dict[str, Point]:
+    """Each node's place on the picture's grid (x in cells, y in rows, 0 at the top):
+    a row per hop from the clients and role, wrapped at ``ROW_MAX``; rows on a bus
+    keep the trunk's column (x = 0) free."""
+    on_bus = {n for sw in g.nodes if g.nodes[sw]["role"] == "switch"
+              if len(hosts := _below(g, sw)) >= BUS_MIN for n in hosts}  # fmt: skip
+    groups: dict[tuple[int, int], list[str]] = {}
+    for n, d in g.nodes(data=True):
+        key = (-int(d["layer"]), ROLE_RANK.get(str(d["role"]), len(ROLE_RANK)))
+        groups.setdefault(key, []).append(str(n))
+    pos: dict[str, Point] = {}
+    row = 0
+    for key in sorted(groups):
+        names = sorted(groups[key], key=_natural)
+        for k in range(0, len(names), ROW_MAX):
+            chunk = names[k : k + ROW_MAX]
+            xs = _xs(len(chunk), gap=any(n in on_bus for n in chunk))
+            for x, n in zip(xs, chunk, strict=True):
+                pos[n] = (x, -float(row))
+            row += 1
+    return pos
+
+
+def lines(g: nx.Graph, pos: dict[str, Point]) -> list[Segment]:
+    """The picture's links: a bus for a switch with ``BUS_MIN`` hosts or more below it
+    (``layout``), a straight line for every other link."""
+    out: list[Segment] = []
+    drawn: set[frozenset[str]] = set()
+    for sw in g.nodes:
+        hosts = _below(g, sw) if g.nodes[sw]["role"] == "switch" else []
+        if len(hosts) < BUS_MIN:
+            continue
+        sx, sy = pos[sw]
+        rows: dict[float, list[str]] = {}
+        for n in hosts:
+            rows.setdefault(pos[n][1], []).append(n)
+        out.append(((sx, sy), (sx, min(rows) + BUS_RISE)))
+        for y, members in rows.items():
+            xs = [pos[n][0] for n in members]
+            out.append(((min(*xs, sx), y + BUS_RISE), (max(*xs, sx), y + BUS_RISE)))
+            out += [((pos[n][0], y + BUS_RISE), pos[n]) for n in members]
+            drawn |= {frozenset((sw, n)) for n in members}
+    out += [(pos[a], pos[b]) for a, b in g.edges if frozenset((a, b)) not in drawn]
+    return out
+
+
+def _addresses(addresses: list[str]) -> str:
+    shown = addresses[:ADDRESS_LINES]
+    more = len(addresses) - len(shown)
+    return "\n".join([*shown, *([f"+{more} more"] if more else [])])
+
+
+def figure(name: str, topo: Any) -> Any:
+    """The topology as a matplotlib figure (Agg: no display needed): hosts in rows by
+    role (``layout``), LANs as buses (``lines``), each host named in its node with its
+    addresses under it, the roles' legend below."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.collections import LineCollection
 
     g = to_graph(topo)
-    pos = nx.multipartite_layout(g, subset_key="layer", align="horizontal", scale=2.0)
-    fig, ax = plt.subplots(figsize=(10, 7))
-    colours = [ROLE_COLOURS.get(g.nodes[n]["role"], "#cccccc") for n in g.nodes]
-    sizes = [600 if g.nodes[n]["role"] == "switch" else 1400 for n in g.nodes]
-    nx.draw_networkx_edges(g, pos, ax=ax, width=1.5, edge_color="#555555")
-    nx.draw_networkx_nodes(
-        g, pos, ax=ax, node_color=colours, node_size=sizes, node_shape="o", edgecolors="black"
-    )
-    labels = {n: "\n".join([n, *g.nodes[n]["addresses"]]) for n in g.nodes}
-    nx.draw_networkx_labels(g, pos, labels=labels, ax=ax, font_size=7)
+    pos = layout(g)
+    xs = [x for x, _ in pos.values()]
+    rows = 1 - min(y for _, y in pos.values())
+    width = max(xs) - min(xs) + 1.4
+    fig, ax = plt.subplots(figsize=(max(6.0, width * CELL_W), (rows + 0.6) * CELL_H))
+    ax.set_xlim(min(xs) - 0.7, max(xs) + 0.7)
+    ax.set_ylim(-rows + 0.3, 0.6)
+    ax.add_collection(LineCollection(lines(g, pos), colors="#888888", linewidths=1.0, zorder=1))
     for role, colour in ROLE_COLOURS.items():
-        ax.scatter([], [], c=colour, label=role, s=80, edgecolors="black")
-    ax.legend(loc="upper left", fontsize=8, frameon=False)
+        nodes = [n for n in g.nodes if g.nodes[n]["role"] == role]
+        if not nodes:
+            continue
+        size = (NODE_PT / 2 if role == "switch" else NODE_PT) ** 2
+        drawn = nx.draw_networkx_nodes(g, pos, nodelist=nodes, ax=ax, node_color=colour,
+                                       node_size=size, edgecolors="black", label=role)  # fmt: skip
+        drawn.set_zorder(2)
+    for n, (x, y) in pos.items():
+        ax.text(x, y, n, ha="center", va="center", fontsize=7, zorder=3, gid=f"name:{n}")
+        text = _addresses(list(g.nodes[n]["addresses"]))
+        if text:
+            ax.annotate(text, (x, y), xytext=(0, -NODE_PT / 2 - 3), textcoords="offset points",
+                        ha="center", va="top", fontsize=6.5, zorder=3,
+                        gid=f"addresses:{n}")  # fmt: skip
+    roles = sum(1 for r in ROLE_COLOURS if any(d["role"] == r for _, d in g.nodes(data=True)))
+    fig.legend(loc="lower center", ncol=roles, fontsize=8, frameon=False, markerscale=0.5)
     ax.set_title(f"lablb topology {name}")
     ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    fig.tight_layout(rect=(0.0, 0.3 / ((rows + 0.6) * CELL_H), 1.0, 1.0))
+    return fig
+
+
+def draw_png(name: str, topo: Any, path: str) -> None:
+    """Draw the topology to a PNG file."""
+    import matplotlib.pyplot as plt
+
+    fig = figure(name, topo)
+    try:
+        fig.savefig(path, dpi=120)
+    finally:
+        plt.close(fig)

@@ -22,11 +22,8 @@ namespace: probes are for lab hosts.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import secrets
-import select
-import signal
 import socket
 import struct
 import sys
@@ -35,6 +32,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from pathlib import Path
 
+from lablb.loop import Loop, write_status
 from lablb.mail import in_own_netns
 from lablb.probe.packets import (
     SynProbe,
@@ -106,15 +104,67 @@ def _ephemeral_low() -> int:
     return low if low > 2048 else 32768
 
 
+def _send(
+    kind: str,
+    s: socket.socket,
+    rec: Record,
+    number: int,
+    ident: int,
+    icmp: IPv4Address | IPv6Address | None,
+    syn: SynProbe | None,
+) -> None:
+    """Probe ``number`` of its kind, its send instant recorded (a failed send: an error,
+    e.g. no route while a link is down, and a lost probe)."""
+    # Read before the send: on veth the answer can be stamped by the kernel before
+    # sendto even returns.
+    t = time.time_ns()
+    try:
+        if kind == "icmp" and isinstance(icmp, IPv6Address):
+            s.sendto(echo_request6(ident, number), (str(icmp), 0, 0, 0))
+        elif kind == "icmp" and icmp is not None:
+            s.sendto(echo_request(ident, number), (str(icmp), 0))
+        elif syn is not None:
+            s.sendto(syn.syn(number), (str(syn.target), 0))
+        rec.sent[number] = t
+    except OSError:
+        rec.errors += 1
+
+
+def _receive(
+    kind: str,
+    s: socket.socket,
+    rec: Record,
+    last: int,
+    ident: int,
+    icmp: IPv4Address | IPv6Address | None,
+    syn: SynProbe | None,
+) -> None:
+    """Every answer queued on ``s``, each stamped by the kernel at its arrival (``last``:
+    the newest probe sent)."""
+    while True:
+        try:
+            data, anc, _flags, addr = s.recvmsg(2048, 64)
+        except BlockingIOError:
+            return
+        t = _kernel_time(anc) or time.time_ns()
+        if kind == "icmp" and isinstance(icmp, IPv6Address):
+            source = ip_address(addr[0].split("%")[0])
+            n = echo6_reply_number(data, ident) if source == icmp else None
+        elif kind == "icmp" and isinstance(icmp, IPv4Address):
+            n = echo_reply_number(data, ident, icmp)
+        else:
+            n = syn.answered(data, last) if syn is not None else None
+        if n is not None and n in rec.sent and n not in rec.answered:
+            rec.answered[n] = t
+
+
 def run(
     interval: float,
     icmp: IPv4Address | IPv6Address | None,
     tcp: tuple[IPv4Address, int] | None,
     seconds: float,
 ) -> dict[str, object]:
-    stop = {"now": False}
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.update(now=True))
+    loop = Loop()
     ident = os.getpid() & 0xFFFF
     socks: dict[int, tuple[str, socket.socket]] = {}
     records: dict[str, Record] = {}
@@ -137,53 +187,26 @@ def run(
     started = time.monotonic()
     end = started + min(seconds, MAX_SECONDS)
     next_send, number = started, 0
-    while not stop["now"]:
+    while not loop.stopping:
         now = time.monotonic()
         if now >= end:
             break
         if now >= next_send:
             for kind, s in socks.values():
-                rec = records[kind]
-                # Read before the send: on veth the answer can be stamped by the kernel
-                # before sendto even returns.
-                t = time.time_ns()
-                try:
-                    if kind == "icmp" and six:
-                        s.sendto(echo_request6(ident, number), (str(icmp), 0, 0, 0))
-                    elif kind == "icmp" and icmp is not None:
-                        s.sendto(echo_request(ident, number), (str(icmp), 0))
-                    elif syn is not None:
-                        s.sendto(syn.syn(number), (str(syn.target), 0))
-                    rec.sent[number] = t
-                except OSError:
-                    rec.errors += 1  # e.g. no route while a link is down: a lost probe
+                _send(kind, s, records[kind], number, ident, icmp, syn)
             number += 1
             # Never a burst to catch up: a late tick is a late probe, recorded as such.
             next_send = max(next_send + interval, now + interval / 2)
-        readable, _, _ = select.select(list(socks), [], [], max(0.0, next_send - time.monotonic()))
+        readable = loop.wait(list(socks), next_send - time.monotonic())
         for fd in readable:
             kind, s = socks[fd]
-            rec = records[kind]
-            while True:
-                try:
-                    data, anc, _flags, addr = s.recvmsg(2048, 64)
-                except BlockingIOError:
-                    break
-                t = _kernel_time(anc) or time.time_ns()
-                if kind == "icmp" and six:
-                    source = ip_address(addr[0].split("%")[0])
-                    n = echo6_reply_number(data, ident) if source == icmp else None
-                elif kind == "icmp" and isinstance(icmp, IPv4Address):
-                    n = echo_reply_number(data, ident, icmp)
-                else:
-                    n = syn.answered(data, number - 1) if syn is not None else None
-                if n is not None and n in rec.sent and n not in rec.answered:
-                    rec.answered[n] = t
+            _receive(kind, s, records[kind], number - 1, ident, icmp, syn)
         if not ready and records and all(r.answered for r in records.values()):
             ready = True
             print("ready", flush=True)
     for _kind, s in socks.values():
         s.close()
+    loop.close()
     return {
         "clock": "CLOCK_REALTIME",
         "interval": interval,
@@ -220,10 +243,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"lablb-probe: --realtime: {exc.strerror}", file=sys.stderr)
             return 2
     result = run(args.interval, args.icmp, args.tcp, args.seconds)
-    tmp = f"{args.out}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(result, f)
-    os.replace(tmp, args.out)
+    write_status(Path(args.out), result)
     return 0
 
 

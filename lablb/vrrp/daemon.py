@@ -16,9 +16,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import select
-import signal
-import socket
 import sys
 import threading
 import time
@@ -37,6 +34,7 @@ from lablb.config.model import (
 )
 from lablb.errors import LablbError, PacketError
 from lablb.eventlog import EventLog
+from lablb.loop import Loop
 from lablb.mail import send_alert
 from lablb.vrrp import ah, io, sched, scripts
 from lablb.vrrp.engine import Engine, Out, adopt, family_of
@@ -83,8 +81,6 @@ class Daemon:
     links: dict[str, bool] = field(default_factory=dict)
     scripts: list[ScriptTracker] = field(default_factory=list)
     children: Children = field(init=False)
-    stopping: bool = False
-    reloading: bool = False
     late: float | None = None  # how late the timer being expired woke (logged with a move)
     wake_late: float | None = None  # of which the select's return (the rest: work before)
     undecodable: dict[str, int] = field(default_factory=dict)  # reason -> count
@@ -374,16 +370,9 @@ class Daemon:
 
     # -- the loop -----------------------------------------------------------------------
     def run(self, run_for: float | None = None) -> int:
-        wake_r, wake_w = socket.socketpair()
-        wake_r.setblocking(False)
-        wake_w.setblocking(False)
-        signal.set_wakeup_fd(wake_w.fileno())
-        signal.signal(signal.SIGTERM, self._on_stop)
-        signal.signal(signal.SIGINT, self._on_stop)
-        signal.signal(signal.SIGHUP, self._on_reload)
-        # A script's exit wakes the loop (the wakeup fd), as keepalived reaps on SIGCHLD:
-        # its verdict counts when it ends, not at the loop's next turn.
-        signal.signal(signal.SIGCHLD, lambda _sig, _frame: None)
+        # A script's exit wakes the loop (SIGCHLD), as keepalived reaps on it: its verdict
+        # counts when it ends, not at the loop's next turn.
+        loop = Loop(children=True)
         links = io.LinkWatch()
         start = time.monotonic()
         self.execute(self.configure(start, ready=self._schedule))
@@ -391,7 +380,7 @@ class Daemon:
         self.log("start", config=self.config_path, states=self._states())
         by_fd = {fd: name for name, s in self.sockets.items() for fd in s.fds()}
         try:
-            while not self.stopping:
+            while not loop.stopping:
                 now = time.monotonic()
                 if run_for is not None and now - start >= run_for:
                     break
@@ -401,19 +390,15 @@ class Daemon:
                         if t is not None]  # fmt: skip
                 deadline = min(dues, default=None)
                 wait = MAX_WAIT if deadline is None else wait_towards(deadline - now, MAX_WAIT)
-                fds = [*by_fd, links.fileno(), wake_r.fileno()]
-                readable, _, _ = select.select(fds, [], [], wait)
+                readable = loop.wait([*by_fd, links.fileno()], wait)
                 now = time.monotonic()  # the wake-up, GIL included, before any work
                 for fd in readable:
                     if fd == links.fileno():
                         links.drain()
                         self.on_links(now)
-                    elif fd == wake_r.fileno():
-                        wake_r.recv(4096)
                     else:
                         self.on_packet(by_fd[fd], now)
-                if self.reloading:
-                    self.reloading = False
+                if loop.take_reload():
                     self._reload(now)
                     by_fd = {fd: name for name, s in self.sockets.items() for fd in s.fds()}
                 woke = time.monotonic()
@@ -432,7 +417,7 @@ class Daemon:
             # within its skew_time (< advert_int) of the goodbye, and closing them (a
             # multicast leave, an AF_PACKET release) takes kernel locks that a backup in
             # the same kernel (a lab) needs for its addresses at that very moment.
-            if self.config is not None and self.stopping:
+            if self.config is not None and loop.stopping:
                 ints = [i.advert_int for i in self.config.vrrp_instances]
                 time.sleep(min(LINGER_MAX, max(ints, default=0.0)))
             for s in self.sockets.values():
@@ -442,7 +427,7 @@ class Daemon:
             for n in self.na.values():
                 n.close()
             links.close()
-            signal.set_wakeup_fd(-1)
+            loop.close()
         return 0
 
     def _schedule(self) -> None:
@@ -465,11 +450,6 @@ class Daemon:
     def _states(self) -> dict[str, str]:
         return {n: s.value for n, s in self.engine.states().items()} if self.engine else {}
 
-    def _on_stop(self, _signum: int, _frame: object) -> None:
-        self.stopping = True
-
-    def _on_reload(self, _signum: int, _frame: object) -> None:
-        self.reloading = True
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ipaddress import IPv4Address
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ HOSTS = {"lb01": "balancer", "lb02": "balancer", "web01": "web", "mx01": "mail",
          "cl01": "client", "r1": "router"}  # fmt: skip
 
 
-def params(*pairs: str) -> dict[str, object]:
+def params(*pairs: str) -> Any:
     return parse_params(get_scenario("hijack"), list(pairs))
 
 

@@ -160,7 +160,11 @@ def test_every_scenario_has_a_timeline_and_defaults() -> None:
 
 def test_parameters_are_typed_and_checked() -> None:
     sc = get_scenario("failover")
-    assert parse_params(sc, ["fault=graceful", "preempt=no"])["preempt"] is False
+    parsed = parse_params(sc, ["fault=graceful", "preempt=no"])
+    assert parsed.preempt is False and parsed.fault == "graceful" and parsed.interval == 0.001
+    assert sc.values(parsed) == {"fault": "graceful", "interval": 0.001, "preempt": False,
+                                 "seed": 1}  # fmt: skip
+    assert list(sc.params) == ["fault", "interval", "preempt", "seed"]  # declared order
     with pytest.raises(LablbError, match="failover takes fault="):
         parse_params(sc, ["colour=blue"])
     with pytest.raises(LablbError, match="not yes/no"):
@@ -172,7 +176,7 @@ def test_parameters_are_typed_and_checked() -> None:
 def test_typed_parameters_from_python_are_checked_without_text() -> None:
     sc = get_scenario("failover")
     values = check_params(sc, {"interval": 0.002, "preempt": False, "seed": 3})
-    assert values["interval"] == 0.002 and values["preempt"] is False and values["seed"] == 3
+    assert values.interval == 0.002 and values.preempt is False and values.seed == 3
     with pytest.raises(LablbError, match="interval: 'fast' is not a float"):
         check_params(sc, {"interval": "fast"})
     with pytest.raises(LablbError, match="preempt: 1 is not a yes/no"):
