@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from lablb.config import model as m
-from lablb.config.edit import map_instances
+from lablb.config.edit import map_instances, variant
 from lablb.config.load import load
 from lablb.config.sets import derive
 from lablb.lab.balancer import engines_for, start_vrrp
@@ -37,6 +37,7 @@ def ah_configs(out: Path, password: str = "1111", only: str | None = None) -> Pa
     for node in ("lb01", "lb02"):
         key = password if only in (None, node) else "1111"
 
+        @variant(f"auth_type AH, key {key}")
         def ah(config: m.KeepalivedConfig, key: str = key) -> m.KeepalivedConfig:
             return map_instances(
                 config,
