@@ -100,9 +100,9 @@ class VrrpNode:
     def companion_argv(self) -> list[str] | None:
         """keepalived runs VRRP only here (no IPVS in this kernel): lablb's forwarder and
         checkers run beside it (``lablb daemon -C``), as keepalived's own would."""
-        return self.engine.companion_argv(self, self._has_virtual_servers())
+        return self.engine.companion_argv(self)
 
-    def _has_virtual_servers(self) -> bool:
+    def has_virtual_servers(self) -> bool:
         from lablb.config.load import load_lenient
 
         return bool(load_lenient(str(self.config)).virtual_servers)
@@ -291,7 +291,7 @@ class VrrpNode:
     def started(self) -> bool:
         """Is every subsystem of the engine's last start up? (keepalived's companion is
         awaited before keepalived starts: ``start``.)"""
-        return self.engine.started(self, self._has_virtual_servers())
+        return self.engine.started(self)
 
     def events(self, kind: str) -> list[dict[str, object]]:
         """The engine's JSON events of one kind (keepalived has none: [])."""

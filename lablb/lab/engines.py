@@ -50,6 +50,7 @@ class Node(Protocol):
     def companion_pidfile(self) -> Path: ...
     @property
     def log(self) -> Path: ...
+    def has_virtual_servers(self) -> bool: ...
 
 
 class Engine:
@@ -75,7 +76,7 @@ class Engine:
         """The engine's parent process, started in the node's host."""
         raise NotImplementedError
 
-    def companion_argv(self, node: Node, virtual_servers: bool) -> list[str] | None:
+    def companion_argv(self, node: Node) -> list[str] | None:
         """What runs beside the engine for the file's virtual servers (None: nothing)."""
         return None
 
@@ -91,7 +92,7 @@ class Engine:
         """Its JSON events of one kind (an engine that logs none: [])."""
         return []
 
-    def started(self, node: Node, virtual_servers: bool) -> bool:
+    def started(self, node: Node) -> bool:
         """Is every subsystem of its last start up?"""
         return True
 
@@ -129,7 +130,7 @@ class Lablb(Engine):
     def events(self, log: Path, kind: str) -> list[dict[str, object]]:
         return lablb_events(log, kind)
 
-    def started(self, node: Node, virtual_servers: bool) -> bool:
+    def started(self, node: Node) -> bool:
         """lablb starts its forwarder and checkers (Python processes, a CPU each for a
         while) beside VRRP: until they have logged their start, they compete with the
         timers a trial measures. Each life of the daemon logs one of each (a crash logs
@@ -137,7 +138,7 @@ class Lablb(Engine):
         counts = Counter(str(e.get("event")) for e in lablb_events(node.log, None))
         if not counts["start"]:
             return False
-        if not virtual_servers:
+        if not node.has_virtual_servers():
             return True
         return counts["forwarder-start"] >= counts["start"] <= counts["checker-start"]
 
@@ -205,8 +206,8 @@ class Keepalived(Engine):
         threading.Thread(target=copy, daemon=True, name=f"log-{node.host}").start()
         return proc
 
-    def companion_argv(self, node: Node, virtual_servers: bool) -> list[str] | None:
-        if not virtual_servers:
+    def companion_argv(self, node: Node) -> list[str] | None:
+        if not node.has_virtual_servers():
             return None
         return [sys.executable, "-m", "lablb", "daemon", "-C", "-f", str(node.config),
                 "-p", str(node.companion_pidfile), "--log", str(node.dir / "lablb-check.log"),

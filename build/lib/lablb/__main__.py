@@ -1,0 +1,7 @@
+"""``python -m lablb``."""
+
+import sys
+
+from lablb.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Measurement maths: pure functions over what the probes recorded."""

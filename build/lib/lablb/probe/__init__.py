@@ -1,0 +1,1 @@
+"""The client-side prober: packets (pure) and the probe process (edge)."""
