@@ -509,7 +509,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
             f"bounds give {result.verdict!r}"
         )
     if Path(args.dir).is_dir():
-        made = plots(Path(args.dir), result)
+        try:
+            made = plots(Path(args.dir), result)
+        except OSError as exc:
+            raise UsageError(
+                f"report: cannot write the plots in {args.dir}: {exc.strerror or exc}"
+            ) from None
         print("plots: " + ", ".join(str(p) for p in made))
     return 0 if result.passed else 1
 

@@ -20,9 +20,24 @@ SWITCH_BRIDGE = re.compile(r"^s\d+$")
 SWITCH_PORT = re.compile(r"^s\d+-eth\d+$")
 
 
-def _lab_states() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(live, dead) labs from their state files; a dead lab's file is removed, its
-    content returned so its namespaces can still be swept."""
+def _alive(pid: int) -> bool:
+    """Is the lab's process running? Its namespace says so (a reused pid has another);
+    a process this user may not look into (a root lab, seen by another user) is taken
+    as running: nothing is decided about it."""
+    if procs.netns_of(pid) is not None:
+        return True
+    try:
+        os.kill(pid, 0)
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def _lab_states(remove: bool = True) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(live, dead) labs from their state files; with ``remove`` (``clean``), a dead
+    lab's file is removed, its content returned so its namespaces can still be swept."""
     live: list[dict[str, Any]] = []
     dead: list[dict[str, Any]] = []
     if not procs.STATE_DIR.is_dir():
@@ -31,19 +46,22 @@ def _lab_states() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         try:
             state = json.loads(path.read_text())
         except (OSError, ValueError):
-            path.unlink(missing_ok=True)
+            if remove:
+                path.unlink(missing_ok=True)
             continue
         pid = int(state.get("pid", 0))
-        if pid and pid != os.getpid() and procs.netns_of(pid) is not None:
+        if pid and pid != os.getpid() and _alive(pid):
             live.append(state)
         else:
             dead.append(state)
-            path.unlink(missing_ok=True)
+            if remove:
+                path.unlink(missing_ok=True)
     return live, dead
 
 
 def live_labs() -> list[dict[str, Any]]:
-    return _lab_states()[0]
+    """The running labs, read only: asking (``lablb status``) removes nothing."""
+    return _lab_states(remove=False)[0]
 
 
 def _named_netns_id(name: str) -> str | None:

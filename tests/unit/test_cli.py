@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -208,3 +209,35 @@ def test_topo_make_keeps_files_it_would_overwrite(tmp_path) -> None:  # type: ig
     assert "# my edit" in edited.read_text()
     assert main(["topo", "make", "webfarm", "2", str(out), "--force"]) == 0
     assert "# my edit" not in edited.read_text()
+
+
+def test_a_report_that_cannot_write_its_plots_is_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    data = Path(__file__).resolve().parents[2] / "notebooks" / "data" / "failover-result.json"
+    (tmp_path / "result.json").write_text(data.read_text())
+    # Root writes in any folder: a folder where the picture goes makes the write fail.
+    (tmp_path / "timeline.png").mkdir()
+    _one_line(run("report", str(tmp_path)), 2, f"cannot write the plots in {tmp_path}")
+
+
+def test_asking_which_labs_run_removes_nothing(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+
+    from lablb.lab import clean, procs
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    monkeypatch.setattr(procs, "STATE_DIR", tmp_path)
+    dead = tmp_path / "lab-1.json"
+    dead.write_text(json.dumps({"pid": gone.pid, "topology": "seed"}))
+    broken = tmp_path / "lab-2.json"
+    broken.write_text("{")
+    assert clean.live_labs() == [] and dead.exists() and broken.exists()
+    # A root lab seen by another user (``lablb status`` without sudo): its namespace
+    # cannot be read, its process cannot be signalled; it runs, as far as anyone knows.
+    def refused(pid: int, sig: int) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(procs, "netns_of", lambda pid: None)
+    monkeypatch.setattr(os, "kill", refused)
+    assert [s["pid"] for s in clean.live_labs()] == [gone.pid] and dead.exists()
