@@ -49,6 +49,7 @@ def summary(result: RunResult, verdict: bool = True) -> str:
         lines.append(f"config: {len(ignored)} line(s) keepalived ignores and runs without "
                      f"(as the lab did), first: {ignored[0]}")  # fmt: skip
     lines += [f"stand-in: {s}" for s in result.stand_ins]
+    lines += remeasured_lines(result)
     extra = _extras(result)
     if extra:
         lines += ["", *extra]
@@ -58,6 +59,20 @@ def summary(result: RunResult, verdict: bool = True) -> str:
 
 
 MAX_FAILURES_SHOWN = 8
+
+
+def remeasured_lines(result: RunResult) -> list[str]:
+    """A line per attempt the runner measured again: what failed and what the machine
+    did meanwhile (``lablb.measure.disturbance``)."""
+    lines = []
+    for t in result.remeasured:
+        why = t.judge(result.bounds)
+        lines.append(
+            f"trial {t.get('trial')} measured again: its first attempt failed"
+            f" ({why[0] if why else '?'}) while {t.disturbed[0]}"
+            + (f" (and {len(t.disturbed) - 1} more)" if len(t.disturbed) > 1 else "")
+        )
+    return lines
 
 
 def verdict_lines(result: RunResult) -> list[str]:

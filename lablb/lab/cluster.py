@@ -36,6 +36,7 @@ from lablb.lab.web import (
     start_web,
 )
 from lablb.measure.bounds import Timing
+from lablb.measure.disturbance import cpu_waits
 from lablb.vrrp.timers import master_down_interval, skew_time
 
 SETTLE_S = 5.0  # beyond master_down: a restarted daemon's start, before it is judged stuck
@@ -325,6 +326,15 @@ class Cluster:
                     raise LabError("the service VIP does not answer")
                 time.sleep(0.1)
 
+    def cpu_waits(self, since: float, until: float, allowed: float) -> list[str]:
+        """Each wake-up of a balancer's VRRP timer between ``since`` and ``until``
+        (CLOCK_REALTIME) that waited longer than ``allowed`` for a CPU, as its engine
+        logged it (``lablb.measure.disturbance``)."""
+        found = []
+        for name in self.balancers:
+            found += cpu_waits(name, self.nodes[name].events("state"), since, until, allowed)
+        return found
+
     def wait_master(self, node: str, timeout: float) -> float:
         """Seconds until ``node`` alone holds the cluster VIP; LabError after ``timeout``."""
         vip, t0 = self.cluster_vip(), time.monotonic()
@@ -373,7 +383,14 @@ def start_cluster(
     local = start_local_services(lab, entry.balancers, watched) if watched else {}
     nodes = start_vrrp(lab, configs, engines_for(engine, entry.balancers))
     cluster = Cluster(
-        lab, entry, configs, nodes, web, mail, local=local, tunnels=tunnels,
+        lab,
+        entry,
+        configs,
+        nodes,
+        web,
+        mail,
+        local=local,
+        tunnels=tunnels,
         _configs={entry.balancers[0]: first},
     )
     for port in udp:

@@ -23,7 +23,9 @@ being false; read as /3 with each such flag a problem)::
      "verdict": str, anything the trial kept}], "run_failures": [str],
      "stats": {name: {"min", "median", "p95", "max"}}, "failures": [str],
      "tools": {...}, "started": epoch seconds, "lab_up_s": float, "duration_s": float,
-     "baseline_findings": [str] (with --baseline)}
+     "baseline_findings": [str] (with --baseline),
+     "remeasured": [trial] (attempts the machine disturbed, each with "disturbed": [str],
+     measured again: see ``lablb.runner.REMEASURE``)}
 
 A trial is one flat object: its bounded quantities beside what it kept; which keys are
 quantities is said by the bounds (the run's and the trial's own).
@@ -40,7 +42,7 @@ from lablb.measure.stats import STATS, stats_of
 SCHEMA = "lablb.result/3"
 SCHEMA_2 = "lablb.result/2"
 Bounds = dict[str, tuple[float, float]]
-_TRIAL_KEYS = ("bounds", "problems", "verdict")
+_TRIAL_KEYS = ("bounds", "problems", "verdict", "disturbed")
 
 
 def _bounds(raw: object) -> Bounds:
@@ -68,13 +70,18 @@ class Trial:
     fails the trial); ``bounds``: the trial's own, where they depend on what it saw
     (e.g. the probe's resolution), over the run's; ``problems``: anything else that
     fails it, in words; ``data``: what is worth keeping and is not judged;
-    ``verdict``: "pass" or "fail" once judged, "" before."""
+    ``verdict``: "pass" or "fail" once judged, "" before; ``disturbed``: evidence, in
+    words, that the machine broke a condition the bounds rest on while it ran (a
+    timer's wake-up waited for a CPU longer than they allow: ``lablb.measure.
+    disturbance``). It does not change the verdict; the runner measures such a failed
+    trial again."""
 
     measured: dict[str, float | None] = field(default_factory=dict)
     bounds: Bounds = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     data: dict[str, object] = field(default_factory=dict)
     verdict: str = ""
+    disturbed: list[str] = field(default_factory=list)
 
     @classmethod
     def failed(cls, why: str) -> Trial:
@@ -119,6 +126,8 @@ class Trial:
         out["problems"] = list(self.problems)
         if self.verdict:
             out["verdict"] = self.verdict
+        if self.disturbed:
+            out["disturbed"] = list(self.disturbed)
         return out
 
     @classmethod
@@ -137,6 +146,7 @@ class Trial:
             data={k: v for k, v in flat.items()
                   if k not in names and k not in _TRIAL_KEYS and k != "error"},
             verdict=str(flat.get("verdict") or ""),
+            disturbed=_strings(flat.get("disturbed")),
         )  # fmt: skip
 
 
@@ -145,8 +155,10 @@ class RunResult:
     """A whole run: what ran, its bounds and how their slack was derived, its trials,
     and (once ``finish`` judged it) the verdict and what failed. ``run_failures``: the
     run's own (the lab did not come up), kept apart from the trials' so that judging
-    again never counts one twice. ``extra``: keys of the file this version does not
-    know, kept as read; ``path``: the run's folder, when it has one."""
+    again never counts one twice; ``remeasured``: failed attempts the machine disturbed,
+    each measured again (the trial that counts is in ``trials``). ``extra``: keys of the
+    file this version does not know, kept as read; ``path``: the run's folder, when it
+    has one."""
 
     scenario: str
     parameters: dict[str, object] = field(default_factory=dict)
@@ -170,6 +182,7 @@ class RunResult:
     lab_up_s: float | None = None
     duration_s: float | None = None
     baseline_findings: list[str] = field(default_factory=list)
+    remeasured: list[Trial] = field(default_factory=list)  # disturbed attempts, judged
     extra: dict[str, object] = field(default_factory=dict)
     path: Path | None = None
 
@@ -218,6 +231,8 @@ class RunResult:
         }
         if self.baseline_findings:
             out["baseline_findings"] = list(self.baseline_findings)
+        if self.remeasured:
+            out["remeasured"] = [t.as_json() for t in self.remeasured]
         return {**self.extra, **out}
 
     @classmethod
@@ -230,6 +245,9 @@ class RunResult:
         raw_trials = data.get("trials")
         trials = [Trial.from_json(t, bounds) for t in raw_trials if isinstance(t, Mapping)] \
             if isinstance(raw_trials, list) else []  # fmt: skip
+        raw_again = data.get("remeasured")
+        again = [Trial.from_json(t, bounds) for t in raw_again if isinstance(t, Mapping)] \
+            if isinstance(raw_again, list) else []  # fmt: skip
         stats = data.get("stats")
         slack = data.get("slack")
         known = {f for f in cls.__dataclass_fields__ if f not in ("extra", "path")}
@@ -248,8 +266,10 @@ class RunResult:
             slack=_numbers(slack),
             trials=trials,
             run_failures=_strings(data.get("run_failures")),
-            stats={str(k): {s: n for s, n in _numbers(v).items() if s in STATS}
-                   for k, v in _mapping(stats).items()},
+            stats={
+                str(k): {s: n for s, n in _numbers(v).items() if s in STATS}
+                for k, v in _mapping(stats).items()
+            },
             failures=_strings(data.get("failures")),
             verdict=str(data.get("verdict") or "fail"),
             tools={str(k): str(v) for k, v in _mapping(data.get("tools")).items()},
@@ -257,6 +277,7 @@ class RunResult:
             lab_up_s=_number(data.get("lab_up_s")),
             duration_s=_number(data.get("duration_s")),
             baseline_findings=_strings(data.get("baseline_findings")),
+            remeasured=again,
             extra={k: v for k, v in data.items() if k not in known and k != "schema"},
             path=path,
         )

@@ -34,7 +34,7 @@ from lablb.config.model import (
 )
 from lablb.errors import LablbError, PacketError
 from lablb.eventlog import EventLog
-from lablb.loop import Loop
+from lablb.loop import Loop, RunDelay
 from lablb.mail import send_alert
 from lablb.vrrp import ah, io, sched, scripts
 from lablb.vrrp.engine import Engine, Out, adopt, family_of
@@ -83,6 +83,7 @@ class Daemon:
     children: Children = field(init=False)
     late: float | None = None  # how late the timer being expired woke (logged with a move)
     wake_late: float | None = None  # of which the select's return (the rest: work before)
+    queued: float | None = None  # of which waiting for a CPU (the rest: the timer's IRQ)
     undecodable: dict[str, int] = field(default_factory=dict)  # reason -> count
     # instance -> the address lines it added, by address: what it removes later
     held: dict[str, dict[str, VirtualAddress]] = field(default_factory=dict)
@@ -206,6 +207,7 @@ class Daemon:
                     priority=action.priority,
                     **({} if self.late is None else {"timer_late_s": round(self.late, 6)}),
                     **({} if self.wake_late is None else {"wake_late_s": round(self.wake_late, 6)}),
+                    **({} if self.queued is None else {"queued_s": round(self.queued, 6)}),
                 )
                 if inst is not None:
                     later.append((instance, action))
@@ -374,6 +376,7 @@ class Daemon:
         # counts when it ends, not at the loop's next turn.
         loop = Loop(children=True)
         links = io.LinkWatch()
+        run_delay = RunDelay()
         start = time.monotonic()
         self.execute(self.configure(start, ready=self._schedule))
         assert self.engine is not None
@@ -390,8 +393,10 @@ class Daemon:
                         if t is not None]  # fmt: skip
                 deadline = min(dues, default=None)
                 wait = MAX_WAIT if deadline is None else wait_towards(deadline - now, MAX_WAIT)
+                slept = run_delay.read()
                 readable = loop.wait([*by_fd, links.fileno()], wait)
                 now = time.monotonic()  # the wake-up, GIL included, before any work
+                queued = run_delay.read()
                 for fd in readable:
                     if fd == links.fileno():
                         links.drain()
@@ -406,6 +411,10 @@ class Daemon:
                 self.late = None if due is None or woke < due else woke - due
                 # Of which the wake-up itself (the rest: this turn's packets and links).
                 self.wake_late = None if due is None or self.late is None else max(0.0, now - due)
+                self.queued = (
+                    None if self.wake_late is None or slept is None or queued is None
+                    else round(queued - slept, 6)
+                )  # fmt: skip
                 self.execute(self.engine.expire(woke))
                 self.late = None
                 self.on_scripts(woke)
@@ -449,7 +458,6 @@ class Daemon:
 
     def _states(self) -> dict[str, str]:
         return {n: s.value for n, s in self.engine.states().items()} if self.engine else {}
-
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lablb.loop import Loop, write_status
+from lablb.loop import Loop, RunDelay, write_status
 
 
 @pytest.fixture
@@ -56,3 +56,16 @@ def test_a_status_file_is_replaced_whole(tmp_path: Path) -> None:
     write_status(path, {"forwarding": False})
     assert json.loads(path.read_text()) == {"forwarding": False}
     assert [p.name for p in tmp_path.iterdir()] == ["forwarder.json"]
+
+
+
+def test_run_delay_is_the_second_schedstat_field_in_seconds(tmp_path: Path) -> None:
+    stat = tmp_path / "schedstat"
+    stat.write_text("987654321 2300000 41\n")  # on-CPU ns, runnable-waiting ns, slices
+    assert RunDelay(str(stat)).read() == 0.0023
+    assert RunDelay(str(tmp_path / "none")).read() is None  # no schedstats: no evidence
+    live = RunDelay()
+    first = live.read()
+    time.sleep(0.01)
+    second = live.read()
+    assert first is not None and second is not None and 0.0 <= first <= second

@@ -1,0 +1,137 @@
+"""A failed trial the machine disturbed (a VRRP timer's wake-up kept waiting for a CPU
+longer than the bounds allow, as lablb's engine logs it) is measured again, once, and
+says so; a failure without that evidence, or a second one, stands. No lab: a scenario
+and a cluster stand-in."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from lablb.measure.disturbance import cpu_waits
+from lablb.measure.result import RunResult, Trial
+from lablb.report import summary
+from lablb.runner import REMEASURE, run_trials
+from lablb.scenario import Context, Scenario
+
+QUANTUM = 0.0015
+
+
+def event(
+    wall: float, queued: float | None, reason: str = "master down timer expired"
+) -> dict[str, object]:
+    e: dict[str, object] = {"event": "state", "wall": wall, "reason": reason, "to": "MASTER"}
+    if queued is not None:
+        e["queued_s"] = queued
+    return e
+
+
+def test_only_a_wake_up_in_the_window_that_queued_beyond_the_allowance_is_evidence() -> None:
+    events = [
+        event(10.0, 0.0023),  # in the window, 2.3 ms: evidence
+        event(11.0, 0.0015),  # exactly the allowance: not beyond it
+        event(12.0, 0.0002),
+        event(13.0, None),  # a move no timer caused (keepalived logs none at all)
+        event(30.0, 0.004),  # after the window
+    ]
+    found = cpu_waits("lb01", events, since=9.0, until=20.0, allowed=QUANTUM)
+    assert found == [
+        "lb01: the wake-up of its timer (master down timer expired) waited 2.30 ms for a"
+        " CPU, the bounds allow 1.50 ms"
+    ]
+    assert cpu_waits("lb01", events, since=14.0, until=20.0, allowed=QUANTUM) == []
+
+
+@dataclass
+class Node:
+    events_: list[dict[str, object]] = field(default_factory=list)
+
+    def events(self, kind: str) -> list[dict[str, object]]:
+        return [e for e in self.events_ if e["event"] == kind]
+
+
+class Faults:
+    def undo_all(self) -> list[str]:
+        return []
+
+
+class Engine:
+    """A cluster's balancer that logs what each attempt's scripted wake-up was."""
+
+    def __init__(self, waits: list[float]) -> None:
+        self.waits = waits
+        self.node = Node()
+
+    def wake(self, clock: list[float]) -> None:
+        clock[0] += 1.0
+        queued = self.waits.pop(0)
+        self.node.events_.append(event(clock[0], queued))
+
+
+class Flaky(Scenario[Any]):
+    """Each attempt: the balancer's timer waits the next scripted time for a CPU, and
+    the trial measures the next scripted outage (bound: [1, 2] s)."""
+
+    name = "flaky"
+
+    def __init__(self, engine: Engine, outages: list[float], clock: list[float]) -> None:
+        self.engine, self.outages, self.clock = engine, outages, clock
+
+    def bounds(self, ctx: Context[Any]) -> dict[str, tuple[float, float]]:
+        ctx.slack = {"quantum_s": QUANTUM}
+        return {"outage_s": (1.0, 2.0)}
+
+    def trial(self, ctx: Context[Any], index: int) -> Trial:
+        self.engine.wake(self.clock)
+        return Trial(measured={"outage_s": self.outages.pop(0)})
+
+
+def run(waits: list[float], outages: list[float], trials: int = 1) -> RunResult:
+    clock = [0.0]
+    engine = Engine(waits)
+
+    class Cluster:
+        def cpu_waits(self, since: float, until: float, allowed: float) -> list[str]:
+            return cpu_waits("lb01", engine.node.events("state"), 0.0, clock[0], allowed)
+
+    ctx = Context[Any](
+        cluster=cast(Any, Cluster()), capture=cast(Any, None), faults=cast(Any, Faults()),
+        params=None, out=Path("."), progress=lambda _line: None,
+    )  # fmt: skip
+    result = RunResult(scenario="flaky")
+    run_trials(Flaky(engine, outages, clock), ctx, trials, result)
+    return result.finish()
+
+
+def test_a_failure_the_machine_disturbed_is_measured_again_once_and_kept() -> None:
+    r = run(waits=[0.0023, 0.0001], outages=[2.0009, 1.5])
+    assert r.verdict == "pass" and len(r.trials) == 1 and r.trials[0].measured["outage_s"] == 1.5
+    [first] = r.remeasured
+    assert first.verdict == "fail" and first.get("trial") == 1
+    assert "waited 2.30 ms for a CPU" in first.disturbed[0]
+    back = RunResult.from_json(json.loads(json.dumps(r.to_json())))
+    assert back.remeasured[0].disturbed == first.disturbed
+    assert back.remeasured[0].measured == {"outage_s": 2.0009}
+    text = summary(r)
+    assert "trial 1 measured again: its first attempt failed (outage_s 2.0009 s not in" in text
+    assert "waited 2.30 ms for a CPU" in text
+
+
+def test_a_failure_without_evidence_stands() -> None:
+    r = run(waits=[0.0002, 0.0], outages=[2.0009, 1.5])
+    assert r.verdict == "fail" and r.remeasured == [] and r.trials[0].measured["outage_s"] == 2.0009
+
+
+def test_a_second_failure_stands_disturbed_or_not() -> None:
+    assert REMEASURE == 1
+    r = run(waits=[0.0023, 0.0031, 0.0], outages=[2.0009, 2.1, 1.5])
+    assert r.verdict == "fail" and len(r.remeasured) == 1
+    assert r.trials[0].measured["outage_s"] == 2.1 and r.trials[0].disturbed
+    assert "trial 1: outage_s 2.1000 s not in [1.0000, 2.0000]" in r.failures
+
+
+def test_a_disturbed_pass_is_not_measured_again() -> None:
+    r = run(waits=[0.0023, 0.0], outages=[1.5, 1.7], trials=2)
+    assert r.verdict == "pass" and r.remeasured == [] and len(r.trials) == 2
