@@ -154,30 +154,49 @@ class Cluster:
         """Wait until the cluster is where the protocol leads it, and return its master
         (seen in the kernels): with pre-emption on every member, the preferred member
         (a restarted one takes the VIP back once its start and master-down timer are
-        over); without, whoever holds the VIP."""
+        over); without, whoever holds the VIP.
+
+        Settled means the master has held the VIP alone for longer than any backup's
+        master-down interval, so every backup hears it: a backup that does not (a lost
+        or rejected advert stream) takes the VIP too, and a trial from a split brain
+        measures nothing. A backup that took it once (its daemon kept from its CPU
+        while the lab's daemons start, say) gives it back at the master's next advert:
+        the wait starts again, until ``timeout``; a split brain that lasts is a
+        LabError."""
         if timeout is None:
             timeout = max(self.timers(b).master_down for b in self.members()) + SETTLE_S
-        if any(
-            self.instance(b).nopreempt or self.instance(b).preempt_delay for b in self.members()
-        ):
-            master = self.master(timeout)
-        else:
-            master = self.preferred()
-            self.wait_master(master, timeout)
-        alone_since = time.monotonic()
-        self.wait_started(timeout)
-        # Alone for longer than any backup's master-down interval, so every backup hears
-        # the master: a backup that does not (a lost or rejected advert stream) would
-        # have taken the VIP too, and a trial from a split brain measures nothing.
-        hear = max(self.timers(b).master_down for b in self.members() if b != master)
-        time.sleep(max(0.0, alone_since + hear + SETTLE_POLL_S - time.monotonic()))
-        vip = self.cluster_vip()
-        if self.holders(vip) != [master]:
-            raise LabError(
-                f"{vip} held by {self.holders(vip)}, not by {master} alone, "
+        deadline = time.monotonic() + timeout
+        split = ""  # the last time a backup was seen beside the master
+        while True:
+            try:
+                master = self._settled_master(max(0.0, deadline - time.monotonic()))
+            except LabError:
+                if split:
+                    raise LabError(split) from None
+                raise
+            alone_since = time.monotonic()
+            self.wait_started(max(0.0, deadline - time.monotonic()))
+            hear = max(self.timers(b).master_down for b in self.members() if b != master)
+            time.sleep(max(0.0, alone_since + hear + SETTLE_POLL_S - time.monotonic()))
+            holders = self.holders(self.cluster_vip())
+            if holders == [master]:
+                return master
+            split = (
+                f"{self.cluster_vip()} held by {holders}, not by {master} alone, "
                 f"{hear:.3f} s (a backup's master-down interval) after {master} took it: "
                 "a backup does not hear the master's adverts"
             )
+            if time.monotonic() > deadline:
+                raise LabError(split)
+
+    def _settled_master(self, timeout: float) -> str:
+        """The master the protocol leads to, once it alone holds the VIP."""
+        if any(
+            self.instance(b).nopreempt or self.instance(b).preempt_delay for b in self.members()
+        ):
+            return self.master(timeout)
+        master = self.preferred()
+        self.wait_master(master, timeout)
         return master
 
     def wait_started(self, timeout: float) -> None:
