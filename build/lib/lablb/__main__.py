@@ -1,7 +1,0 @@
-"""``python -m lablb``."""
-
-import sys
-
-from lablb.cli import main
-
-sys.exit(main())

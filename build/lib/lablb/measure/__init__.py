@@ -1,1 +1,0 @@
-"""Measurement maths: pure functions over what the probes recorded."""

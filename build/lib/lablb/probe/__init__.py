@@ -1,1 +1,0 @@
-"""The client-side prober: packets (pure) and the probe process (edge)."""
