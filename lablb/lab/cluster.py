@@ -402,14 +402,7 @@ def start_cluster(
     local = start_local_services(lab, entry.balancers, watched) if watched else {}
     nodes = start_vrrp(lab, configs, engines_for(engine, entry.balancers))
     cluster = Cluster(
-        lab,
-        entry,
-        configs,
-        nodes,
-        web,
-        mail,
-        local=local,
-        tunnels=tunnels,
+        lab, entry, configs, nodes, web, mail, local=local, tunnels=tunnels,
         _configs={entry.balancers[0]: first},
     )
     for port in udp:

@@ -266,10 +266,8 @@ class RunResult:
             slack=_numbers(slack),
             trials=trials,
             run_failures=_strings(data.get("run_failures")),
-            stats={
-                str(k): {s: n for s, n in _numbers(v).items() if s in STATS}
-                for k, v in _mapping(stats).items()
-            },
+            stats={str(k): {s: n for s, n in _numbers(v).items() if s in STATS}
+                   for k, v in _mapping(stats).items()},
             failures=_strings(data.get("failures")),
             verdict=str(data.get("verdict") or "fail"),
             tools={str(k): str(v) for k, v in _mapping(data.get("tools")).items()},

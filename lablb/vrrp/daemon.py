@@ -413,10 +413,11 @@ class Daemon:
                 self.wake_late = None if due is None or self.late is None else max(0.0, now - due)
                 self.queued = (
                     None if self.wake_late is None or slept is None or queued is None
-                    else round(queued - slept, 6)
+                    else queued - slept
                 )  # fmt: skip
                 self.execute(self.engine.expire(woke))
-                self.late = None
+                # Only the moves this expiry made carry them, not a later packet's.
+                self.late = self.wake_late = self.queued = None
                 self.on_scripts(woke)
                 self.children.reap(now)
         finally:
