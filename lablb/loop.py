@@ -50,9 +50,7 @@ class Loop:
         wake = self._r.fileno()
         readable, _, _ = select.select([*fds, wake], [], [], max(0.0, timeout))
         if wake in readable:
-            with contextlib.suppress(BlockingIOError):
-                while self._r.recv(4096):
-                    pass
+            drain(self._r)
             readable.remove(wake)
         return readable
 
@@ -94,6 +92,13 @@ class RunDelay:
             return int(os.pread(self._fd, 128, 0).split()[1]) / 1e9
         except (OSError, IndexError, ValueError):
             return None
+
+
+def drain(sock: socket.socket) -> None:
+    """Whatever is queued on the non-blocking ``sock``, read and dropped."""
+    with contextlib.suppress(BlockingIOError):
+        while sock.recv(65536):
+            pass
 
 
 def write_status(path: Path, status: object) -> None:

@@ -55,7 +55,7 @@ from lablb.ipvs.frame import (
 )
 from lablb.ipvs.route import Route, next_hop, routes_of
 from lablb.ipvs.service import TCP, UDP, Conn, Service
-from lablb.loop import Loop, write_status
+from lablb.loop import Loop, drain, write_status
 from lablb.vrrp.io import mac_of
 from lablb.vrrp.sched import SHORT_SLICE_NS, short_slice
 
@@ -497,13 +497,6 @@ def _ask_macs(fwd: Forwarder) -> None:
     fwd.macs.update(neighbours())
 
 
-def _drain(sock: socket.socket) -> None:
-    """Whatever is queued on ``sock``, read and dropped."""
-    with contextlib.suppress(BlockingIOError):
-        while sock.recv(65536):
-            pass
-
-
 def _on_control(ctl: socket.socket, fwd: Forwarder, log: EventLog) -> None:
     """The checker's changes to the real servers, as they are queued."""
     with contextlib.suppress(BlockingIOError):
@@ -569,7 +562,7 @@ def _sync_turn(
     if heard and not master:
         _adopt_synced(sync, sd, fwd, now)
     elif heard:
-        _drain(sync)
+        drain(sync)
     if master and (fwd.new_conns or now - last_sync >= SYNC_REFRESH):
         full = now - last_sync >= SYNC_REFRESH
         _send_sync(sync, sd, fwd, now, full)
@@ -629,7 +622,7 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
             # after the VIP had gone (a SYN answered 1.2 s late in the soak), which a
             # balancer without the VIP must never do.
             if addr_watch.fileno() in readable:
-                _drain(addr_watch)
+                drain(addr_watch)
                 was, forwarding = forwarding, _forwarding(fwd.services)
                 master, sync_master = any(forwarding), _sync_master(cfg, forwarding)
                 if was != forwarding:

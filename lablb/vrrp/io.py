@@ -26,6 +26,7 @@ from pathlib import Path
 from lablb.bpf import attach
 from lablb.config.model import VirtualAddress
 from lablb.errors import LabError
+from lablb.loop import drain
 from lablb.vrrp import netlink
 from lablb.vrrp.ah import IPPROTO_AH
 from lablb.vrrp.garp import ETH_P_ARP, garp_frame
@@ -323,11 +324,7 @@ class LinkWatch:
         return self.sock.fileno()
 
     def drain(self) -> None:
-        try:
-            while self.sock.recv(65535):
-                pass
-        except (BlockingIOError, InterruptedError):
-            return
+        drain(self.sock)
 
     def close(self) -> None:
         self.sock.close()
