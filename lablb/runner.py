@@ -89,9 +89,10 @@ def new_result(
 
 
 #: How often one trial is measured again when it failed while the machine kept a VRRP
-#: timer waiting for a CPU longer than the bounds allow (``lablb.measure.disturbance``):
-#: once. The attempt stays in the result (``remeasured``) with its evidence; a second
-#: failure stands, disturbed or not.
+#: timer waiting for a CPU longer than the bounds allow, or the forwarder holding the
+#: client's requests when the fault fell (``lablb.measure.disturbance``): once. The
+#: attempt stays in the result (``remeasured``) with its evidence; a second failure
+#: stands, disturbed or not.
 REMEASURE = 1
 
 
@@ -117,7 +118,7 @@ def run_trials(scenario: Scenario[Any], ctx: Context[Any], trials: int, result: 
 
 def _one_trial(scenario: Scenario[Any], ctx: Context[Any], i: int, trials: int) -> Trial:
     """Trial ``i``, its faults undone, judged; when it failed, what the machine did to
-    the timers it rests on (``Trial.disturbed``)."""
+    the timers and the forwarder it rests on (``Trial.disturbed``)."""
     ctx.progress(f"{scenario.name}: trial {i + 1}/{trials}")
     since = time.time()
     try:
@@ -134,7 +135,8 @@ def _one_trial(scenario: Scenario[Any], ctx: Context[Any], i: int, trials: int) 
     why = trial.judge(ctx.bounds)
     quantum = ctx.slack.get("quantum_s")
     if why and quantum:
-        trial.disturbed = ctx.cluster.cpu_waits(since, time.time(), quantum)
+        # The trial's own evidence (its judge read the capture) and the daemons' logs.
+        trial.disturbed += ctx.cluster.cpu_waits(since, time.time(), quantum)
     ctx.progress(
         f"{scenario.name}: trial {i + 1}: {trial.verdict}" + (f" ({'; '.join(why)})" if why else "")
     )

@@ -11,7 +11,10 @@ Unicast VRRP (``unicast_peer``) is not flooded: the switch carries lb01's advert
 lb02's port alone, and the router never sees them. So each balancer's switch port is
 captured too (root namespace, frames the balancer sends, VRRP that is not multicast:
 nothing at all for a multicast pair), into ``capture-NODE-unicast.pcap``, and
-``frames`` merges them in time order.
+``frames`` merges them in time order. That capture also keeps the SYNs the balancer
+sends (a client's, forwarded to a real server, and its checkers' own): set beside the
+router's, they show when the balancer's forwarder last passed one on
+(``lablb.measure.disturbance.forwarder_held``).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ BUFFER_KIB = 8192  # probe traffic at 1 ms is ~5000 frames/s: room for a slow mo
 FLUSH_S = 0.2  # tcpdump -U writes each frame as it is captured; give the last ones time
 FILTER = "vrrp or arp or (tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0) or icmp"
 UNICAST_VRRP = "(ip proto 112 and not ip multicast) or (ip6 proto 112 and not ip6 multicast)"
+SENT_SYN = "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn"
 
 
 def tcpdump_argv(iface: str, path: Path, bpf: str, inbound: bool = False) -> list[str]:
@@ -100,7 +104,8 @@ class Capture:
         return self
 
     def _unicast_ports(self) -> None:
-        """A capture of the unicast VRRP each balancer sends, on its switch port."""
+        """A capture of the unicast VRRP and the SYNs each balancer sends, on its
+        switch port."""
         for host in self.lab.hosts:
             if getattr(host, "role", "") != "balancer":
                 continue
@@ -113,7 +118,7 @@ class Capture:
                 log = open(path.with_suffix(".log"), "ab")  # noqa: SIM115 - the child's
                 try:
                     proc = subprocess.Popen(  # the switch side: the root namespace
-                        tcpdump_argv(port, path, UNICAST_VRRP, inbound=True),
+                        tcpdump_argv(port, path, f"{UNICAST_VRRP} or ({SENT_SYN})", inbound=True),
                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                     )  # fmt: skip
                 finally:

@@ -11,13 +11,23 @@ wake-up was runnable without a CPU (``run_delay`` in /proc/thread-self/schedstat
 before and after the wait). keepalived logs nothing of the kind, so no trial of it is
 ever found disturbed.
 
+lablb's forwarder stands in for IPVS, which forwards in softirq context, ahead of every
+task; the stand-in is a task, and it can be kept from its CPU too. When it is, right
+before a crash, the client's requests wait in it and die with it: the service's outage
+begins before the fault could have begun it (``lablb.measure.outage``: ``began_early``).
+The capture says whether that happened (``forwarder_held``): the router's capture holds
+every client SYN it delivered to the LAN, the balancer's switch port every SYN the
+balancer sent on.
+
 A disturbed trial that failed is measured again by the runner (``lablb.runner``); its
 verdict stays as judged, and the attempt is kept in the result with its evidence.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
+
+from lablb.measure.pcap import Frame
 
 
 def cpu_waits(
@@ -41,3 +51,36 @@ def cpu_waits(
                 f" {queued * 1000:.2f} ms for a CPU, the bounds allow {allowed * 1000:.2f} ms"
             )
     return out
+
+
+def forwarder_held(
+    node: str,
+    frames: Sequence[Frame],
+    node_macs: Collection[str],
+    lan_macs: Collection[str],
+    balancer_ips: Collection[str],
+    before: float,
+    allowed: float,
+) -> list[str]:
+    """The client SYNs ``node``'s forwarder still held when the fault began at
+    ``before``, held longer than ``allowed`` seconds, said in words. ``frames`` in time
+    order: a SYN from a MAC that is no balancer's or web node's (``lan_macs``) is the
+    router delivering a client's; one from ``node_macs`` whose source is no balancer
+    (``balancer_ips``: not a checker's) is the forwarder passing one on. The SYNs
+    delivered after the last it passed on were still in it: the first of them waited
+    from its delivery to the fault. Nothing passed on at all (no capture of it, or no
+    service): no evidence."""
+    syns = [f for f in frames if f.kind == "syn" and f.t < before]
+    passed = [
+        f.t for f in syns if f.src_mac in node_macs and f.src_ip.split(":")[0] not in balancer_ips
+    ]
+    if not passed:
+        return []
+    waiting = [f.t for f in syns if f.src_mac not in lan_macs and f.t > passed[-1]]
+    if not waiting or before - waiting[0] <= allowed:
+        return []
+    return [
+        f"{node}: its forwarder passed on no client SYN in the"
+        f" {(before - waiting[0]) * 1000:.2f} ms before the fault ({len(waiting)} delivered"
+        f" to it), the bounds allow a wake-up {allowed * 1000:.2f} ms"
+    ]

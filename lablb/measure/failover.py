@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from lablb.measure import bounds as B
+from lablb.measure.disturbance import forwarder_held
 from lablb.measure.outage import Outage, ProbeLog, outage, summary
 from lablb.measure.pcap import Frame
 from lablb.measure.result import Trial
@@ -171,6 +172,11 @@ def judge(
             )
     trial.bounds["takeover_s"] = B.takeover(w.fault, backup, slack)
     trial.problems += problems
+    if outages.get("tcp") is not None and outages["tcp"].began_early > 0:
+        # The requests were lost before the fault: did the forwarder hold them?
+        trial.disturbed += forwarder_held(
+            node, w.frames, my_macs, lan.macs, set(lan.ips.values()), w.before, slack.quantum
+        )
     return trial
 
 

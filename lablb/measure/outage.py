@@ -126,6 +126,9 @@ class Outage:
     judged: Gap | None  # the gap the fault explains; None: no probe was lost
     unexplained: tuple[Gap, ...]  # every other gap: a failure
     max_send_gap: float = 0.0  # the prober's longest pause between sends: the lab's CPU
+    # The judged gap's first lost probe was sent this long before the fault could have
+    # held it (``outage``): its loss began before the fault, a failure. 0: it did not.
+    began_early: float = 0.0
 
     @property
     def seconds(self) -> float | None:
@@ -171,6 +174,13 @@ class Outage:
                 f"{self.kind} probe of {self.target}: a gap of {g.lost} probes "
                 f"({(g.seconds or 0) * 1000:.1f} ms) the fault does not explain"
             )
+        if self.judged is not None and self.began_early > 0:
+            out.append(
+                f"{self.kind} probe of {self.target}: its loss began "
+                f"{self.began_early * 1000:.2f} ms before the fault could have caused it "
+                f"(the gap of {self.judged.lost} probes, "
+                f"{(self.judged.seconds or 0) * 1000:.1f} ms, is longer than the fault's)"
+            )
         return out
 
 
@@ -188,7 +198,12 @@ def outage(
     the call began (default ``fault_at``). The judged gap is the first one that starts
     at or after ``fault_from`` (or whose first lost probe was still in flight then: sent
     within one interval plus the slowest answer before it) and no later than ``fault_at
-    + latest_start`` (what the fault can explain); every other gap is unexplained."""
+    + latest_start`` (what the fault can explain); every other gap is unexplained.
+
+    A gap that began earlier and lasted into the fault is still the fault's gap (its
+    probes were lost up to the fault and past it: a client saw one outage), judged as
+    seen, never read as none; but the fault does not explain its start, so
+    ``began_early`` says by how much, and the probe's view fails."""
     gaps = find_gaps(log, since, until)
     start = fault_at if fault_from is None else min(fault_from, fault_at)
     # A probe sent shortly before the fault may still have been on its way (through a
@@ -198,15 +213,16 @@ def outage(
         (log.answered[n] - t for n, t in log.sent if since <= t < start and n in log.answered),
         default=0.0,
     )
+    edge = start - log.interval - in_flight  # the earliest send the fault can hold
     judged = next(
         (
             g
             for g in gaps
-            if _send_of(log, g.first_lost) >= start - log.interval - in_flight
-            and g.start <= fault_at + latest_start
+            if _send_of(log, g.last_lost) >= edge and g.start <= fault_at + latest_start
         ),
         None,
     )
+    early = 0.0 if judged is None else max(0.0, edge - _send_of(log, judged.first_lost))
     sends = [t for _n, t in log.sent if since <= t <= until]
     answered_before = sum(1 for n, t in log.sent if since <= t < fault_at and n in log.answered)
     return Outage(
@@ -220,6 +236,7 @@ def outage(
         judged=judged,
         unexplained=tuple(g for g in gaps if g is not judged),
         max_send_gap=max((b - a for a, b in itertools.pairwise(sends)), default=0.0),
+        began_early=early,
     )
 
 
@@ -259,6 +276,7 @@ def summary(o: Outage, origin: float) -> dict[str, object]:
         "never_recovered": o.never_recovered,
         "gaps": [gap(g) for g in o.gaps],
         "judged": None if o.judged is None else o.gaps.index(o.judged),
+        **({"began_early_s": round(o.began_early, 6)} if o.began_early > 0 else {}),
     }
 
 

@@ -14,6 +14,7 @@ kind           what is kept
                32-bit probe number (from the echo data)
 ``syn-ack``    TCP SYN-ACK: source IP and port, destination port, and the
                probe number it answers (acknowledgment number minus one)
+``syn``        TCP SYN (no ACK): source IP and port, destination port
 ``other``      anything else: only its time and source MAC
 =============  =============================================================
 
@@ -45,7 +46,7 @@ class Frame:
     vrid: int | None = None  # adverts
     ident: int | None = None  # echo replies
     number: int | None = None  # echo replies and SYN-ACKs: the probe they answer
-    port: int | None = None  # SYN-ACKs: the destination (prober's) port
+    port: int | None = None  # SYN-ACKs: the destination (prober's) port; SYNs: the service's
 
 
 def _mac(b: bytes) -> str:
@@ -84,6 +85,8 @@ def parse_frame(t: float, data: bytes) -> Frame:
             return Frame(
                 t, src, "syn-ack", f"{src_ip}:{sport}", number=(ack - 1) & 0xFFFFFFFF, port=dport
             )
+        if payload[13] & 0x12 == 0x02:
+            return Frame(t, src, "syn", f"{src_ip}:{sport}", port=dport)
     return Frame(t, src, "other", src_ip)
 
 

@@ -1,7 +1,8 @@
 """A failed trial the machine disturbed (a VRRP timer's wake-up kept waiting for a CPU
-longer than the bounds allow, as lablb's engine logs it) is measured again, once, and
-says so; a failure without that evidence, or a second one, stands. No lab: a scenario
-and a cluster stand-in."""
+longer than the bounds allow, as lablb's engine logs it; the forwarder holding the
+client's SYNs when the fault fell, as the capture shows it) is measured again, once,
+and says so; a failure without that evidence, or a second one, stands. No lab: a
+scenario and a cluster stand-in."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from lablb.measure.disturbance import cpu_waits
+from lablb.measure.disturbance import cpu_waits, forwarder_held
+from lablb.measure.pcap import Frame
 from lablb.measure.result import RunResult, Trial
 from lablb.report import summary
 from lablb.runner import REMEASURE, run_trials
@@ -135,3 +137,46 @@ def test_a_second_failure_stands_disturbed_or_not() -> None:
 def test_a_disturbed_pass_is_not_measured_again() -> None:
     r = run(waits=[0.0023, 0.0], outages=[1.5, 1.7], trials=2)
     assert r.verdict == "pass" and r.remeasured == [] and len(r.trials) == 2
+
+
+ROUTER, LB01 = "02:00:00:00:00:01", "02:00:00:00:01:01"
+LB02, WEB = "02:00:00:00:01:02", "02:00:00:00:02:01"
+LAN_MACS = {LB01, LB02, WEB}
+BALANCERS = {"172.30.0.20", "172.30.0.21"}
+
+
+def syns(delivered: list[float], passed: list[float]) -> list[Frame]:
+    """Client SYNs the router delivered, and those lb01 passed on (0.1 ms later)."""
+    out = [Frame(t, ROUTER, "syn", f"172.16.0.10:{2000 + i}") for i, t in enumerate(delivered)]
+    out += [Frame(t, LB01, "syn", f"172.16.0.10:{2000 + i}") for i, t in enumerate(passed)]
+    return sorted(out, key=lambda f: f.t)
+
+
+def held(frames: list[Frame], before: float = 10.0) -> list[str]:
+    return forwarder_held("lb01", frames, {LB01}, LAN_MACS, BALANCERS, before, QUANTUM)
+
+
+def test_a_forwarder_that_held_the_syns_when_the_fault_fell_is_evidence() -> None:
+    # Every 1 ms up to the fault at 10.0; lb01 passed on those up to 9.9950 and none after.
+    delivered = [9.980 + i * 0.001 for i in range(20)]
+    frames = syns(delivered, [t + 0.0001 for t in delivered if t < 9.9945])
+    # A checker's SYN from lb01 itself later on is not the forwarder passing one on.
+    frames.append(Frame(9.999, LB01, "syn", "172.30.0.20:40000", port=80))
+    assert held(sorted(frames, key=lambda f: f.t)) == [
+        "lb01: its forwarder passed on no client SYN in the 5.00 ms before the fault"
+        " (5 delivered to it), the bounds allow a wake-up 1.50 ms"
+    ]
+
+
+def test_a_forwarder_that_kept_pace_is_no_evidence() -> None:
+    delivered = [9.980 + i * 0.001 for i in range(20)]
+    # The last SYN (9.999) was still on its way when the fault fell: 1 ms, allowed.
+    assert held(syns(delivered, [t + 0.0001 for t in delivered if t < 9.9985])) == []
+    # Nothing passed on at all: no capture of it (or no service), so nothing is known.
+    assert held(syns(delivered, [])) == []
+    # One SYN delivered 1.4 ms before the fault and not passed on yet: within a wake-up.
+    assert held(syns([9.9970, 9.9986], [9.9971])) == []
+    assert held(syns([9.9970, 9.9984], [9.9971])) == [
+        "lb01: its forwarder passed on no client SYN in the 1.60 ms before the fault"
+        " (1 delivered to it), the bounds allow a wake-up 1.50 ms"
+    ]

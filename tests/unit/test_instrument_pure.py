@@ -18,8 +18,8 @@ from scapy.utils import wrpcap
 from lablb.config.model import VirtualAddress
 from lablb.measure import bounds as B
 from lablb.measure.failover import Lan, Window, judge
-from lablb.measure.outage import ProbeLog, find_gaps, outage
-from lablb.measure.pcap import read_frames
+from lablb.measure.outage import ProbeLog, find_gaps, outage, summary
+from lablb.measure.pcap import Frame, read_frames
 from lablb.measure.timeline import confirmation, responders, runs, takeover
 from lablb.probe.packets import (
     SynProbe,
@@ -220,9 +220,16 @@ def test_pcap_frames_keep_what_the_timeline_needs(tmp_path: Path) -> None:
         / TCP(sport=80, dport=20003, flags="SA", ack=70004)
     )
     synack.time = 4.0
-    frames = frames_of(tmp_path, [advert(LB01, "172.30.0.20", 100, 1.0), garp, echo, synack])
+    syn = Ether(src=LB01) / IP(src=str(CLIENT), dst="172.16.55.100") / TCP(sport=20004, dport=80)
+    syn.time = 5.0
+    frames = frames_of(
+        tmp_path, [advert(LB01, "172.30.0.20", 100, 1.0), garp, echo, synack, syn]
+    )
     kinds = [(f.kind, f.src_mac) for f in frames]
-    assert kinds == [("advert", LB01), ("garp", LB02), ("echo-reply", LB01), ("syn-ack", WEB01)]
+    assert kinds == [
+        ("advert", LB01), ("garp", LB02), ("echo-reply", LB01), ("syn-ack", WEB01), ("syn", LB01)
+    ]  # fmt: skip
+    assert frames[4].src_ip == f"{CLIENT}:20004" and frames[4].port == 80
     assert frames[0].priority == 100 and frames[0].vrid == 51 and frames[0].t == 1.0
     assert frames[2].number == 70003 and frames[2].ident == 7
     assert frames[3].number == 70003 and frames[3].port == 20003
@@ -369,6 +376,25 @@ def test_a_crash_trial_judged_end_to_end(tmp_path: Path) -> None:
     assert alone.problems == [] and "service_outage_s" not in alone.measured
     missing = judge(icmp_only, "lb01", lan, t, B.Slack(1e-6, 1.5e-3))
     assert missing.problems == ["no tcp probe ran"]
+    # CI's notebook: the TCP probes were lost from 4 ms before the crash; the capture
+    # shows the router delivering those SYNs to lb01 and lb01 passing none of them on.
+    tcp_lost = set(range(46, 87))
+    held = ProbeLog("tcp", "x", 0.001, sent, {i: t + 1e-4 for i, t in sent if i not in tcp_lost})
+    syns = [Frame(t + 5e-5, "02:00:00:00:00:fe", "syn", f"{CLIENT}:{i}") for i, t in sent[:51]]
+    syns += [Frame(t + 8e-5, LB01, "syn", f"{CLIENT}:{i}") for i, t in sent[:46]]
+    early = dataclasses.replace(
+        window,
+        probes={"icmp": window.probes["icmp"], "tcp": held},
+        frames=sorted([*frames, *syns], key=lambda f: f.t),
+    )
+    trial = judge(early, "lb01", lan, t, B.Slack(1e-6, 1.5e-3))
+    assert trial.measured["service_outage_s"] == pytest.approx(0.041, abs=1e-6)
+    assert len(trial.problems) == 1 and "its loss began 2.80 ms before" in trial.problems[0]
+    assert trial.disturbed == [
+        "lb01: its forwarder passed on no client SYN in the 3.85 ms before the fault"
+        " (4 delivered to it), the bounds allow a wake-up 1.50 ms"
+    ]
+    assert judge(window, "lb01", lan, t, B.Slack(1e-6, 1.5e-3)).disturbed == []
 
 
 # -- rtnetlink for the VIPs -----------------------------------------------------------------
@@ -400,14 +426,16 @@ def test_a_probe_in_flight_when_the_fault_hit_belongs_to_its_gap() -> None:
 def test_a_fault_acts_anywhere_in_its_kernel_call() -> None:
     # The port-down ioctl ran from 100.0475 to 100.0500 (an RCU grace period): traffic
     # stopped at its start. That gap is the fault's; judged from ``after`` alone it
-    # would be unexplained (2.5 ms early) and the outage read as none.
+    # would have begun before the fault could cause it (0.9 ms beyond the one interval
+    # and 0.1 ms in flight allowed) and failed.
     sent = tuple((i, 100.0 + i * 0.001) for i in range(100))
     lost = set(range(48, 80))
     answered = {i: t + 1e-4 for i, t in sent if i not in lost}
     log = ProbeLog("icmp", "x", 0.001, sent, answered)
-    assert outage(log, 100.0500, 100.0, 100.1, 0.05).judged is None
+    assert outage(log, 100.0500, 100.0, 100.1, 0.05).began_early == pytest.approx(0.0009)
     o = outage(log, 100.0500, 100.0, 100.1, 0.05, fault_from=100.0475)
     assert o.judged is not None and o.judged.first_lost == 48 and not o.unexplained
+    assert o.began_early == 0.0 and o.problems() == []
 
 
 def test_a_link_counts_as_running_only_when_the_kernel_says_so() -> None:
@@ -427,3 +455,30 @@ def test_a_link_counts_as_running_only_when_the_kernel_says_so() -> None:
     assert running_links(up_no_carrier + running + deleted) == {5}
     assert running_links(up_no_carrier) == set()
     assert running_links(running[:20]) == set()  # cut short: not read as running
+
+
+def test_a_gap_that_began_before_the_fault_is_judged_as_seen_and_fails() -> None:
+    # CI's notebook: the TCP probes stopped being answered 4 ms before the crash (its
+    # answers took 0.1 ms) and stayed lost until the backup took over: one gap of 32
+    # probes that the fault's window did not admit, so the outage read as none ("0.0000
+    # s") beside "a gap ... the fault does not explain". It is the fault's gap, seen.
+    sent = tuple((i, 100.0 + i * 0.001) for i in range(100))
+    lost = set(range(46, 78))
+    answered = {i: t + 1e-4 for i, t in sent if i not in lost}
+    o = outage(ProbeLog("tcp", "x", 0.001, sent, answered), 100.050, 100.0, 100.1, 0.05)
+    assert o.judged is not None and o.judged.first_lost == 46 and not o.unexplained
+    assert o.seconds == pytest.approx(0.032)
+    # The fault can hold what was sent from 100.0489 on (one interval, 0.1 ms in flight).
+    assert o.began_early == pytest.approx(0.0029)
+    (problem,) = o.problems()
+    assert "loss began 2.90 ms before the fault could have caused it" in problem
+    assert summary(o, 100.050)["began_early_s"] == pytest.approx(0.0029)
+    # A probe in flight is not early; nor is a gap that began at the fault.
+    on_time = outage(log(range(50, 80)), 100.050, 100.0, 100.1, 0.05)
+    assert on_time.began_early == 0.0 and "began_early_s" not in summary(on_time, 100.050)
+
+
+def test_a_gap_over_before_the_fault_could_act_is_not_the_faults() -> None:
+    # Lost and answered again before the fault: unexplained, whatever follows.
+    o = outage(log(range(40, 45)), 100.050, 100.0, 100.1, 0.05)
+    assert o.judged is None and len(o.unexplained) == 1 and o.began_early == 0.0
