@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lablb.errors import LabError, LablbError, UsageError
+from lablb.measure.disturbance import stolen
 from lablb.measure.result import RunResult, Trial
 from lablb.scenario import Context, Scenario, get_scenario, parse_params
 
@@ -89,10 +90,10 @@ def new_result(
 
 
 #: How often one trial is measured again when it failed while the machine kept a VRRP
-#: timer waiting for a CPU longer than the bounds allow, or the forwarder holding the
-#: client's requests when the fault fell (``lablb.measure.disturbance``): once. The
-#: attempt stays in the result (``remeasured``) with its evidence; a second failure
-#: stands, disturbed or not.
+#: timer waiting for a CPU longer than the bounds allow, the forwarder holding the
+#: client's requests when the fault fell, or the hypervisor taking a CPU away for longer
+#: (``lablb.measure.disturbance``): once. The attempt stays in the result
+#: (``remeasured``) with its evidence; a second failure stands, disturbed or not.
 REMEASURE = 1
 
 
@@ -120,7 +121,7 @@ def _one_trial(scenario: Scenario[Any], ctx: Context[Any], i: int, trials: int) 
     """Trial ``i``, its faults undone, judged; when it failed, what the machine did to
     the timers and the forwarder it rests on (``Trial.disturbed``)."""
     ctx.progress(f"{scenario.name}: trial {i + 1}/{trials}")
-    since = time.time()
+    since, steal = time.time(), ctx.cluster.cpu_steal()
     try:
         trial = scenario.trial(ctx, i)
     except LablbError as exc:
@@ -135,8 +136,10 @@ def _one_trial(scenario: Scenario[Any], ctx: Context[Any], i: int, trials: int) 
     why = trial.judge(ctx.bounds)
     quantum = ctx.slack.get("quantum_s")
     if why and quantum:
-        # The trial's own evidence (its judge read the capture) and the daemons' logs.
+        # The trial's own evidence (its judge read the capture), the daemons' logs, and
+        # the hypervisor's account.
         trial.disturbed += ctx.cluster.cpu_waits(since, time.time(), quantum)
+        trial.disturbed += stolen(ctx.cluster.cpu_steal() - steal, quantum)
     ctx.progress(
         f"{scenario.name}: trial {i + 1}: {trial.verdict}" + (f" ({'; '.join(why)})" if why else "")
     )

@@ -21,6 +21,7 @@ from lablb.config.local_service import Watched, tracked_weight
 from lablb.config.model import KeepalivedConfig, VrrpInstance, v4
 from lablb.errors import LabError
 from lablb.lab.balancer import VrrpNode, engines_for, start_vrrp
+from lablb.lab.kernel import cpu_steal
 from lablb.lab.local import LocalService, fronted, start_local_services
 from lablb.lab.net import Lab
 from lablb.lab.registry import TopoEntry
@@ -353,6 +354,11 @@ class Cluster:
         for name in self.balancers:
             found += cpu_waits(name, self.nodes[name].events("state"), since, until, allowed)
         return found
+
+    def cpu_steal(self) -> float:
+        """Seconds of CPU the hypervisor has taken from the machine so far (all CPUs;
+        0 on bare metal): a trial's share is the difference of two readings."""
+        return cpu_steal()
 
     def wait_master(self, node: str, timeout: float) -> float:
         """Seconds until ``node`` alone holds the cluster VIP; LabError after ``timeout``."""

@@ -32,6 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from lablb.errors import LabError
@@ -211,3 +212,15 @@ class Nft:
         if self.ctx:
             self.lib.nft_ctx_free(self.ctx)
             self.ctx = None
+
+
+def cpu_steal() -> float:
+    """Seconds of CPU the hypervisor has taken from this machine so far, all CPUs
+    (/proc/stat "steal", in USER_HZ ticks of 10 ms; 0 on bare metal). A trial records
+    how much of it fell in its window: a vCPU stolen for milliseconds stalls daemons and
+    prober alike, and a reader of a failed trial should know."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+        return int(fields[8]) / (os.sysconf("SC_CLK_TCK") or 100)
+    except (OSError, ValueError, IndexError):
+        return 0.0

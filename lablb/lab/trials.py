@@ -7,12 +7,11 @@ import os
 import subprocess
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from lablb.lab.capture import Capture
 from lablb.lab.cluster import Cluster
 from lablb.lab.faults import Fault
-from lablb.lab.kernel import Instant
+from lablb.lab.kernel import Instant, cpu_steal
 from lablb.lab.probe import Prober
 from lablb.measure.bounds import Slack, preempt
 from lablb.measure.failover import Lan, Window
@@ -29,18 +28,6 @@ IN_FLIGHT_S = 0.05  # probes go on this long after the window: a later answer is
 def slack_of(cluster: Cluster) -> Slack:
     """The derived slack for this cluster's engines on this machine."""
     return Slack.of([n.engine.name for n in cluster.nodes.values()], os.cpu_count() or 1)
-
-
-def cpu_steal() -> float:
-    """Seconds of CPU the hypervisor has taken from this machine so far, all CPUs
-    (/proc/stat "steal", in USER_HZ ticks of 10 ms; 0 on bare metal). A trial records
-    how much of it fell in its window: a vCPU stolen for milliseconds stalls daemons and
-    prober alike, and a reader of a failed trial should know."""
-    try:
-        fields = Path("/proc/stat").read_text().splitlines()[0].split()
-        return int(fields[8]) / (os.sysconf("SC_CLK_TCK") or 100)
-    except (OSError, ValueError, IndexError):
-        return 0.0
 
 
 @dataclass

@@ -19,6 +19,9 @@ The capture says whether that happened (``forwarder_held``): the router's captur
 every client SYN it delivered to the LAN, the balancer's switch port every SYN the
 balancer sent on.
 
+A hypervisor disturbs it whole: time it takes a vCPU away (/proc/stat ``steal``, on a
+virtual machine) stalls daemons, forwarder and prober alike (``stolen``).
+
 A disturbed trial that failed is measured again by the runner (``lablb.runner``); its
 verdict stays as judged, and the attempt is kept in the result with its evidence.
 """
@@ -51,6 +54,17 @@ def cpu_waits(
                 f" {queued * 1000:.2f} ms for a CPU, the bounds allow {allowed * 1000:.2f} ms"
             )
     return out
+
+
+def stolen(seconds: float, allowed: float) -> list[str]:
+    """The CPU time the hypervisor took from the machine during a trial (``steal``, all
+    CPUs: counted in 10 ms ticks), when more than ``allowed`` seconds, said in words."""
+    if seconds <= allowed:
+        return []
+    return [
+        f"the hypervisor took {seconds * 1000:.0f} ms of CPU from the machine during the"
+        f" trial (steal), the bounds allow a wake-up {allowed * 1000:.2f} ms"
+    ]
 
 
 def forwarder_held(
