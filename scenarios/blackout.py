@@ -15,6 +15,11 @@ the middle of the other), and the probes' reading of it (``measured_s`` for the 
 ``service_measured_s`` for the service probe) must agree with it: the error may not
 exceed the probe's own resolution for the gap (about one interval) plus half of the two
 commits' brackets. This is how lablb shows that its instrument resolves what it reports.
+
+A trial whose prober lost its pace at the gap's edges cannot show that: its resolution
+is coarser than one interval plus half a scheduling quantum (the most a timer's wake-up
+may lose at one edge, ``lablb.measure.bounds``), which fails it whatever its error, and
+is the machine's doing (the prober kept from its CPU): the runner measures it again.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from dataclasses import dataclass
 
 from lablb.lab.kernel import InNetns, Nft
 from lablb.lab.probe import Prober
-from lablb.lab.trials import IN_FLIGHT_S, lan_of
+from lablb.lab.trials import IN_FLIGHT_S, lan_of, slack_of
 from lablb.measure.outage import outage, summary
 from lablb.measure.result import Trial
 from lablb.measure.timeline import responders, runs
@@ -96,6 +101,9 @@ class Blackout(Scenario[BlackoutParams]):
         injected = end - start
         trial = Trial()
         probes: dict[str, object] = {}
+        # A prober on pace brackets each edge by one interval; one wake-up may lose a
+        # quantum at one edge.
+        coarse = interval + slack_of(c).quantum / 2
         for kind, name in (("icmp", ""), ("tcp", "service_")):
             o = outage(logs[kind], start, since, until, latest_start=interval * 2)
             probes[kind] = summary(o, start)
@@ -108,6 +116,16 @@ class Blackout(Scenario[BlackoutParams]):
             trial.require(
                 got != 0.0, f"{kind} probe: the {injected * 1000:.1f} ms drop went unseen"
             )
+            if o.judged is not None and o.resolution > coarse:
+                trial.problems.append(
+                    f"{kind} probe: resolution {o.resolution * 1000:.2f} ms, coarser than its"
+                    f" interval and half a quantum ({coarse * 1000:.2f} ms): it cannot calibrate"
+                )
+                trial.disturbed.append(
+                    f"the prober's sends around the {kind} gap came late (resolution"
+                    f" {o.resolution * 1000:.2f} ms, its pace and a wake-up allow"
+                    f" {coarse * 1000:.2f} ms)"
+                )
         trial.keep(
             injected_s=round(injected, 6),
             injection_bracket_s=round(bracket, 6),
