@@ -119,7 +119,8 @@ def run_trials(scenario: Scenario[Any], ctx: Context[Any], trials: int, result: 
 
 def _one_trial(scenario: Scenario[Any], ctx: Context[Any], i: int, trials: int) -> Trial:
     """Trial ``i``, its faults undone, judged; when it failed, what the machine did to
-    the timers and the forwarder it rests on (``Trial.disturbed``)."""
+    the timers and the forwarder it rests on, and what the hypervisor took from it
+    (``Trial.disturbed``)."""
     ctx.progress(f"{scenario.name}: trial {i + 1}/{trials}")
     since, steal = time.time(), ctx.cluster.cpu_steal()
     try:
