@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import signal
 import sys
@@ -243,6 +244,7 @@ def _ping_all(lab: object) -> int:
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
+    _dataplane(args)
     pair_dir = Path(tempfile.mkdtemp(prefix="lablb-pair-"))
     try:
         given = _pair_set(args, pair_dir)
@@ -342,6 +344,10 @@ def _cmd_daemon(args: argparse.Namespace) -> int:
     from lablb.daemon import Options, run
 
     only = "vrrp" if args.vrrp else "check" if args.check else None
+    if args.dataplane:
+        from lablb.ipvs.kernel import DATAPLANE_ENV
+
+        os.environ[DATAPLANE_ENV] = args.dataplane
     return run(
         Options(
             args.config, args.pidfile, args.vrrp_pidfile, args.log, args.run_for, args.run_dir, only
@@ -424,6 +430,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from lablb.report import load_result, plots, summary, verdict_lines
     from lablb.runner import run
 
+    _dataplane(args)
     preflight()
     quiet = args.json
 
@@ -633,6 +640,28 @@ def _add_topo(sub: Commands) -> None:
     p.set_defaults(func=_cmd_topo_make)
 
 
+def _add_dataplane(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--dataplane",
+        choices=("kernel", "python"),
+        help="how lablb's forwarder moves a DR service's established connections: in the "
+        "kernel (tc-BPF, the default where it loads) or in Python (AF_PACKET)",
+    )
+
+
+def _dataplane(args: argparse.Namespace) -> None:
+    """The forwarders this command starts inherit the choice (``LABLB_DATAPLANE``); a
+    kernel data plane that cannot load is said once, here."""
+    from lablb.ipvs.kernel import DATAPLANE_ENV, object_state
+
+    if args.dataplane:
+        os.environ[DATAPLANE_ENV] = args.dataplane
+    if os.environ.get(DATAPLANE_ENV, "kernel") == "kernel":
+        why = object_state()
+        if why is not None:
+            print(f"lablb: DR services forward in Python: {why}", file=sys.stderr)
+
+
 def _add_up(sub: Commands) -> None:
     """``up``: a lab held up until Ctrl-C."""
     p = sub.add_parser("up", help="bring a lab up and keep it until Ctrl-C")
@@ -657,6 +686,7 @@ def _add_up(sub: Commands) -> None:
     )
     p.add_argument("--configs", metavar="DIR", help="keepalived.conf per balancer (DIR/NODE.conf)")
     _add_pair_args(p)
+    _add_dataplane(p)
     p.add_argument(
         "--video",
         type=int,
@@ -693,6 +723,7 @@ def _add_daemon(sub: Commands) -> None:
         action="store_true",
         help="run the forwarder and checkers only (beside another VRRP)",
     )
+    _add_dataplane(p)
     p.set_defaults(func=_cmd_daemon)
 
 
@@ -710,6 +741,7 @@ def _add_runs(sub: Commands) -> None:
     p.add_argument("--configs", metavar="DIR", help="config set (default: the topology's)")
     _add_pair_args(p)
     p.add_argument("--engine", default="lablb", help="lablb, keepalived, mixed, NODE=ENGINE,...")
+    _add_dataplane(p)
     p.add_argument("--repeat", type=int, default=1, metavar="N", help="trials (default 1)")
     p.add_argument("--out", default="lablb-runs", metavar="DIR", help="results go under DIR")
     p.add_argument("--json", action="store_true", help="print result.json on stdout")

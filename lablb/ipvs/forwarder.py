@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import struct
 import subprocess
@@ -53,8 +54,16 @@ from lablb.ipvs.frame import (
     parse,
     rewrite,
 )
+from lablb.ipvs.kernel import (
+    DATAPLANE_ENV,
+    DATAPLANES,
+    DataplaneError,
+    KernelPath,
+    monotonic_ns_offset,
+)
+from lablb.ipvs.kmaps import KernelConn
 from lablb.ipvs.route import Route, next_hop, routes_of
-from lablb.ipvs.service import TCP, UDP, Conn, Service
+from lablb.ipvs.service import TCP, TIMEOUTS, UDP, Conn, ConnState, Flow, Service
 from lablb.loop import Loop, drain, write_status
 from lablb.vrrp.io import mac_of
 from lablb.vrrp.sched import SHORT_SLICE_NS, short_slice
@@ -67,6 +76,7 @@ RTMGRP_IPV4_IFADDR = 0x10
 STATUS_EVERY = 0.5
 SYNC_REFRESH = 1.0
 NFT_TABLE = "lablb_dr"
+KERNEL_STATES = (ConnState.ESTABLISHED, ConnState.FIN_WAIT, ConnState.CLOSE, ConnState.UDP)
 
 
 def local_address(ip: IPv4Address) -> bool:
@@ -121,6 +131,11 @@ class ServicePath:
     forwarded: int = 0
     replied: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
+    kernel: bool = False  # its established connections are the kernel's to forward
+    installed: set[Flow] = field(default_factory=set)  # ... these, in the kernel's table
+    kernel_forwarded: int = 0  # packets the kernel forwarded (as of the last refresh)
+    kernel_retired: int = 0  # ... of connections since gone from its table
+    out_ifindex: int = 0
 
     @property
     def method(self) -> str:
@@ -187,9 +202,12 @@ class Forwarder:
     routes: list[Route] = field(default_factory=list)
     tun_src: dict[str, IPv4Address] = field(default_factory=dict)  # interface -> address
     ident: int = 0  # the outer IPv4 header's identification, LVS-TUN
+    kernel: KernelPath | None = None  # the kernel data plane, for DR services
+    ns_offset: float = field(default_factory=monotonic_ns_offset)  # bpf_ktime -> monotonic
 
     def setup(self) -> None:
         rules, forward = [], []
+        hooked: set[str] = set()
         self.routes = read_routes()
         for vs in self.config.virtual_servers:
             if vs.address is None or vs.port is None:
@@ -215,6 +233,13 @@ class Forwarder:
             in_if = out_if if vs.lvs_method == "DR" else vip_interface(self.config, vip) or out_if
             sock = _packet_socket(in_if, bpf_program(vip, vs.port, proto))
             out = sock if out_if == in_if else _packet_socket(out_if, NOTHING)
+            in_kernel = self.kernel is not None and vs.lvs_method == "DR"
+            if in_kernel:
+                assert self.kernel is not None
+                self.kernel.tap(sock)
+                if in_if not in hooked:
+                    self.kernel.attach(in_if)
+                    hooked.add(in_if)
             reply = None
             if vs.lvs_method == "NAT":
                 # One port: ``lablb.config.runnable`` refuses NAT to real servers on two.
@@ -231,9 +256,9 @@ class Forwarder:
                         f"virtual_server {vs.label}: {out_if} has no address to tunnel from"
                     )
                 self.tun_src[out_if] = addr
-            self.services.append(
-                ServicePath(vs, svc, in_if, sock, _mac(in_if), out_if, out, _mac(out_if), reply)
-            )
+            path = ServicePath(vs, svc, in_if, sock, _mac(in_if), out_if, out, _mac(out_if), reply)
+            path.kernel, path.out_ifindex = in_kernel, socket.if_nametoindex(out_if)
+            self.services.append(path)
             rules.append(f"ip daddr {vs.address} {vs.protocol.lower()} dport {vs.port} drop")
         self._seed_pools()
         # The balancer's own stack must not answer what it forwards (it would RST), nor
@@ -268,6 +293,8 @@ class Forwarder:
 
     def teardown(self) -> None:
         nft(f"delete table ip {NFT_TABLE}\n")
+        if self.kernel is not None:
+            self.kernel.close()
         for d in self.services:
             for s in {d.sock, d.out, d.reply} - {None}:
                 assert s is not None
@@ -332,15 +359,19 @@ class Forwarder:
         """Requests for VIP:port: to the real server the service picks, by the virtual
         server's method (DR: new MACs; NAT: new destination; TUN: inside IPIP)."""
         for vnet, frame in self._read(d, d.sock):
-            if not master:
-                self._drop(d, "not master")
-                continue
             try:
                 p = parse(frame)
             except PacketError as exc:
-                self._drop(d, str(exc.reason))
+                self._drop(d, str(exc.reason) if master else "not master")
+                continue
+            if d.kernel and not d.service.serves(p.flow):
+                continue  # another DR service's, on the same interface: its socket has it
+            if not master:
+                self._drop(d, "not master")
                 continue
             decision = d.service.packet(now, p.flow, p.flags, p.length)
+            if decision.new and p.flow in d.installed:
+                self._uninstall(d, p.flow)  # the same ports again: a new connection
             if decision.dest is None:
                 self._drop(d, decision.reason)
                 continue
@@ -369,6 +400,8 @@ class Forwarder:
             # A tunnelled frame leaves complete (``ipip``): no offload left to do.
             if self._send(d, d.out, Vnet() if d.method == "TUN" else vnet, out):
                 d.forwarded += 1
+                if d.kernel and p.flow not in d.installed:
+                    self._install(d, p.flow, mac)
             if decision.new:
                 self.new_conns.append(d.service.conns[p.flow])
 
@@ -410,6 +443,66 @@ class Forwarder:
             if self._send(d, sock, vnet, out):
                 d.replied += 1
 
+    # -- the kernel data plane ------------------------------------------------------------
+    def _install(self, d: ServicePath, flow: Flow, mac: bytes) -> None:
+        """Hand an established connection (or a UDP flow) to the kernel, which forwards
+        its packets from now on; a connection still in its handshake stays here, so the
+        table sees it become established."""
+        conn = d.service.conns.get(flow)
+        if self.kernel is None or conn is None or conn.state not in KERNEL_STATES:
+            return
+        try:
+            self.kernel.install(flow, KernelConn(mac, d.out_mac, d.out_ifindex))
+        except DataplaneError as exc:
+            self._drop(d, f"kernel table: {exc}")  # forwarded here instead, as before
+            return
+        d.installed.add(flow)
+
+    def _uninstall(self, d: ServicePath, flow: Flow) -> None:
+        if self.kernel is not None:
+            k = self.kernel.lookup(flow)
+            d.kernel_retired += k.packets if k is not None else 0
+            self.kernel.remove(flow)
+        d.installed.discard(flow)
+
+    def adopted(self, d: ServicePath, flow: Flow) -> None:
+        """A connection the master synced: into the kernel's table too, when its real
+        server's MAC is known (else its first packet here installs it), so a takeover
+        forwards it without Python."""
+        if d.kernel:
+            conn = d.service.conns[flow]
+            mac = self.macs.get(conn.dest[0])
+            if mac is not None:
+                self._install(d, flow, mac)
+
+    def set_forwarding(self, forwarding: list[bool]) -> None:
+        """Which services the kernel forwards for: those whose VIP is here."""
+        for d, on in zip(self.services, forwarding, strict=True):
+            if d.kernel and self.kernel is not None:
+                s = d.service
+                self.kernel.set_service(s.vip, s.port, s.proto, on)
+
+    def refresh(self, d: ServicePath, now: float) -> None:
+        """Expire the table as IPVS does, counting the kernel's packets as seen: an
+        installed connection's timer runs from the last packet the kernel forwarded
+        for it. A connection the table forgets leaves the kernel's."""
+        if self.kernel is not None and d.kernel:
+            live = 0
+            for flow in list(d.installed):
+                k = self.kernel.lookup(flow)
+                conn = d.service.conns.get(flow)
+                if k is None:
+                    d.installed.discard(flow)
+                    continue
+                live += k.packets
+                if conn is not None and k.last_ns:
+                    seen = k.last_ns / 1e9 + self.ns_offset
+                    conn.expires = max(conn.expires, seen + TIMEOUTS[conn.state])
+            d.kernel_forwarded = d.kernel_retired + live
+        d.service.expire(now)
+        for flow in [f for f in d.installed if f not in d.service.conns]:
+            self._uninstall(d, flow)
+
     def _drop(self, d: ServicePath, reason: str) -> None:
         d.dropped[reason] = d.dropped.get(reason, 0) + 1
 
@@ -428,6 +521,8 @@ class Forwarder:
                     "replied": d.replied,
                     "persistence": d.service.persistence,
                     "forwarded": d.forwarded,
+                    "dataplane": "kernel" if d.kernel else "python",
+                    "kernel_forwarded": d.kernel_forwarded,
                     "dropped": d.dropped,
                     "conns": len(d.service.conns),
                     "dests": [
@@ -520,8 +615,9 @@ def _adopt_synced(sync: socket.socket, sd: SyncDaemon, fwd: Forwarder, now: floa
                 continue
             for c in conns:
                 for d in fwd.services:
-                    if d.vs.address == c.flow.vip and d.vs.port == c.flow.vport:
+                    if d.service.serves(c.flow):
                         d.service.adopt(now, c.flow, c.dest, c.state, c.timeout)
+                        fwd.adopted(d, c.flow)
 
 
 def _send_sync(
@@ -571,9 +667,43 @@ def _sync_turn(
     return last_sync
 
 
+def _kernel(cfg: KeepalivedConfig, log: EventLog) -> KernelPath | None:
+    """The kernel data plane, if the configuration has a DR service, ``LABLB_DATAPLANE``
+    does not say ``python``, and the program loads; else None, and the log says why."""
+    wanted = os.environ.get(DATAPLANE_ENV) or "kernel"
+    if wanted not in DATAPLANES:
+        raise ConfigError(f"{DATAPLANE_ENV}={wanted}: the data plane is one of "
+                          f"{', '.join(DATAPLANES)}")  # fmt: skip
+    if not any(vs.lvs_method == "DR" for vs in cfg.virtual_servers):
+        return None
+    if wanted == "python":
+        log("dataplane", path="python", why=f"{DATAPLANE_ENV}=python")
+        return None
+    try:
+        kernel = KernelPath.open()
+    except DataplaneError as exc:
+        log("dataplane", path="python", why=str(exc))
+        return None
+    log("dataplane", path="kernel")
+    return kernel
+
+
+def _set_up(cfg: KeepalivedConfig, run_dir: Path, log: EventLog) -> Forwarder:
+    """The forwarder's services, on the kernel data plane where it runs, else (or if it
+    will not attach) on the AF_PACKET path alone."""
+    fwd = Forwarder(cfg, run_dir, log, kernel=_kernel(cfg, log))
+    try:
+        fwd.setup()
+    except DataplaneError as exc:
+        fwd.teardown()
+        log("dataplane", path="python", why=str(exc))
+        fwd = Forwarder(cfg, run_dir, log)
+        fwd.setup()
+    return fwd
+
+
 def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = None) -> int:
     cfg = load_lenient(config_path)
-    fwd = Forwarder(cfg, run_dir, log)
     loop = Loop()
     run_dir.mkdir(parents=True, exist_ok=True)
     # IPVS forwards in softirq context, ahead of every task; its stand-in here is a
@@ -590,10 +720,11 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
     addr_watch.setblocking(False)
     sync = _sync_socket(cfg)
     sd = cfg.global_defs.lvs_sync_daemon
-    fwd.setup()
+    fwd = _set_up(cfg, run_dir, log)
     try:
         _ask_macs(fwd)
         forwarding = _forwarding(fwd.services)
+        fwd.set_forwarding(forwarding)
         master = any(forwarding)
         sync_master = _sync_master(cfg, forwarding)
         log("forwarding", on=master, services=forwarding)
@@ -626,6 +757,7 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
                 was, forwarding = forwarding, _forwarding(fwd.services)
                 master, sync_master = any(forwarding), _sync_master(cfg, forwarding)
                 if was != forwarding:
+                    fwd.set_forwarding(forwarding)
                     log("forwarding", on=master, services=forwarding)
             for fd in readable:
                 if fd in by_fd:
@@ -640,7 +772,7 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
             last_sync = _sync_turn(sync, sd, fwd, now, heard, sync_master, last_sync)
             if now - last_status >= STATUS_EVERY:
                 for d in fwd.services:
-                    d.service.expire(now)
+                    fwd.refresh(d, now)
                 _write_status(run_dir, fwd.status(master))
                 last_status = now
     finally:

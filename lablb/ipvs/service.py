@@ -121,6 +121,10 @@ class Service:
         if self.sched is None:
             self.sched = scheduler(self.sched_name, self.vip)
 
+    def serves(self, flow: Flow) -> bool:
+        """Is ``flow`` addressed to this service (VIP, port and protocol)?"""
+        return (flow.vip, flow.vport, flow.proto) == (self.vip, self.port, self.proto)
+
     # -- real servers (checkers and configuration drive these) -----------------------------
     def set_dest(self, addr: IPv4Address, port: int, weight: int) -> None:
         d = self.dests.get((addr, port))
