@@ -137,6 +137,7 @@ def goals_of(result: dict[str, Any]) -> list[summary.Goal]:
     return (summary.outage_goals(result.get("failover", []))
             + summary.start_goals(result.get("start", []))
             + summary.false_goals(result.get("false", []))
+            + summary.proxy_goals(result.get("proxy", []))
             + summary.capacity_goals(result.get("capacity")))  # fmt: skip
 
 

@@ -11,12 +11,19 @@ keepalived), where iperf3 listens. Two kinds of traffic from cl01 to VIP:5201:
 - ``acks``: an iperf3 download (``-R``, 1 Gbit/s, the links' rate): the data goes from
   web01 to the client directly, the client's ACKs cross the balancer.
 
-Each runs through lablb's forwarder (the cluster up, lb01 master), then through the
-kernel: no VRRP, lb01 an IP router (``ip_forward``, a route for the VIP to web01, r1's
-route for the VIP to lb01): the same frames, the same hop, the kernel's own forwarding
-as the ceiling. Counted over ``seconds`` after a warm-up: the packets the client sent
-and the packets lb01 sent on (its link's counters), the forwarder's own CPU time (so
-its CPU per packet, and what that makes on one core), and the box's CPU.
+Each runs through lablb's forwarder (the cluster up, lb01 master) on each data plane:
+Python's AF_PACKET path, then the kernel's (``dr.bpf.c``); then through the kernel's own
+forwarding: no VRRP, lb01 an IP router (``ip_forward``, a route for the VIP to web01,
+r1's route for the VIP to lb01): the same frames, the same hop, the ceiling; and with no
+hop at all (r1 routes the VIP to web01), the baseline. Counted over ``seconds`` after a
+warm-up: the packets the client sent and the packets lb01 sent on (its link's counters;
+web01's received, with no balancer), the forwarder's own CPU time, and the box's CPU.
+
+What the hop costs per packet is the box's CPU per packet on that path less the box's
+with no hop (the sender, the router, the bridge and the receiver do the same work in
+both): for the Python forwarder it agrees with its own CPU per packet (the check on the
+method); for the kernel's paths, which run in softirq, on no process's clock, it is the
+only measure. One core's packets per second is its inverse.
 """
 
 from __future__ import annotations
@@ -83,7 +90,11 @@ def start_iperf(lab: Lab) -> None:
         time.sleep(0.05)
 
 
-def one(lab: Lab, kind: str, seconds: float, forwarder_pid: int | None) -> dict[str, Any]:
+def one(lab: Lab, kind: str, seconds: float, forwarder_pid: int | None,
+        counted: str = BALANCER[0]) -> dict[str, Any]:  # fmt: skip
+    """One traffic kind for ``seconds``: the packets ``counted`` sent on (lb01; web01's
+    received, with no balancer), the forwarder's CPU, the box's."""
+    tx = "tx_packets" if counted == BALANCER[0] else "rx_packets"
     if kind == "small":
         lab.run(CLIENT, ["ethtool", "-K", "eth0", "tso", "off", "gso", "off"], timeout=5)
     runs_for = WARMUP_S + seconds + 1
@@ -94,14 +105,14 @@ def one(lab: Lab, kind: str, seconds: float, forwarder_pid: int | None) -> dict[
     try:
         time.sleep(WARMUP_S)
         sent0 = interface_counters(lab, CLIENT)["tx_packets"]
-        fwd0 = interface_counters(lab, BALANCER[0])["tx_packets"]
+        fwd0 = interface_counters(lab, counted)[tx]
         cpu0 = process_cpu_s(forwarder_pid) if forwarder_pid else (0.0, 0.0)
         box0 = cpu_times()
         t0 = time.monotonic()
         time.sleep(seconds)
         elapsed = time.monotonic() - t0
         sent = interface_counters(lab, CLIENT)["tx_packets"] - sent0
-        forwarded = interface_counters(lab, BALANCER[0])["tx_packets"] - fwd0
+        forwarded = interface_counters(lab, counted)[tx] - fwd0
         cpu1 = process_cpu_s(forwarder_pid) if forwarder_pid else cpu0
         user, system = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
         cpu = user + system if forwarder_pid else None
@@ -142,31 +153,70 @@ def forwarder_pid(pids: list[int]) -> int:
     return found[0]
 
 
-def capacity(seconds: float, work: Path, progress: Callable[[str], None]) -> dict[str, Any]:
-    entry = get("seed")
-    configs = configs_with_iperf(work)
-    rows: dict[str, list[dict[str, Any]]] = {"lablb": [], "kernel": []}
-    with Lab(LabSpec(entry)) as lab:
-        cluster = start_cluster(lab, entry, configs, "lablb")
-        start_iperf(lab)
-        pid = forwarder_pid(cluster.nodes[BALANCER[0]].all_pids())
-        for kind in TRAFFIC:
-            rows["lablb"].append(one(lab, kind, seconds, pid))
-            progress(f"  forwarder, {kind}: {rows['lablb'][-1]['forwarded_pps']} packets/s")
+def _lablb(entry: Any, configs: Path, dataplane: str, seconds: float,
+           progress: Callable[[str], None]) -> list[dict[str, Any]]:  # fmt: skip
+    """The cluster up (lb01 master) with its forwarders on ``dataplane``."""
+    from lablb.ipvs.kernel import DATAPLANE_ENV
+
+    was = os.environ.get(DATAPLANE_ENV)
+    os.environ[DATAPLANE_ENV] = dataplane
+    rows = []
+    try:
+        with Lab(LabSpec(entry)) as lab:
+            cluster = start_cluster(lab, entry, configs, "lablb")
+            start_iperf(lab)
+            pid = forwarder_pid(cluster.nodes[BALANCER[0]].all_pids())
+            status: list[dict[str, Any]] = cluster.forwarder(BALANCER[0])["services"]  # type: ignore[assignment]
+            if any(s.get("dataplane") != dataplane for s in status if s["method"] == "DR"):
+                raise RuntimeError(f"lb01's forwarder is not on the {dataplane} data plane")
+            for kind in TRAFFIC:
+                rows.append(one(lab, kind, seconds, pid))
+                progress(f"  forwarder ({dataplane}), {kind}: "
+                         f"{rows[-1]['forwarded_pps']} packets/s")  # fmt: skip
+    finally:
+        if was is None:
+            os.environ.pop(DATAPLANE_ENV, None)
+        else:
+            os.environ[DATAPLANE_ENV] = was
+    return rows
+
+
+def _routed(entry: Any, via_balancer: bool, seconds: float,
+            progress: Callable[[str], None]) -> list[dict[str, Any]]:  # fmt: skip
+    """No VRRP: r1 routes the VIP to lb01, an IP router with a route for it to web01
+    (``via_balancer``), or to web01 itself (no hop: the baseline the hop's cost is
+    measured against)."""
+    rows = []
     with Lab(LabSpec(entry)) as lab:
         start_web(lab, [WEB[0]], entry.docroot() or Path(), None)
         start_iperf(lab)
         lb = BALANCER[0]
-        for cmd in (
-            ["sysctl", "-qw", "net.ipv4.ip_forward=1"],
-            ["sysctl", "-qw", "net.ipv4.conf.all.send_redirects=0"],
-            ["sysctl", "-qw", "net.ipv4.conf.eth0.send_redirects=0"],
-            ["ip", "route", "replace", f"{VIP}/32", "via", WEB[1]],
-        ):
-            lab.run(lb, cmd, timeout=5).check_returncode()
-        lab.run("r1", ["ip", "route", "replace", f"{VIP}/32", "via", BALANCER[1]],
+        if via_balancer:
+            for cmd in (
+                ["sysctl", "-qw", "net.ipv4.ip_forward=1"],
+                ["sysctl", "-qw", "net.ipv4.conf.all.send_redirects=0"],
+                ["sysctl", "-qw", "net.ipv4.conf.eth0.send_redirects=0"],
+                ["ip", "route", "replace", f"{VIP}/32", "via", WEB[1]],
+            ):
+                lab.run(lb, cmd, timeout=5).check_returncode()
+        hop = BALANCER[1] if via_balancer else WEB[1]
+        lab.run("r1", ["ip", "route", "replace", f"{VIP}/32", "via", hop],
                 timeout=5).check_returncode()  # fmt: skip
         for kind in TRAFFIC:
-            rows["kernel"].append(one(lab, kind, seconds, None))
-            progress(f"  kernel, {kind}: {rows['kernel'][-1]['forwarded_pps']} packets/s")
-    return {"seconds": seconds, "mss": MIN_MSS, **rows}
+            rows.append(one(lab, kind, seconds, None, counted=lb if via_balancer else WEB[0]))
+            progress(f"  {'kernel' if via_balancer else 'no balancer'}, {kind}: "
+                     f"{rows[-1]['forwarded_pps']} packets/s")  # fmt: skip
+    return rows
+
+
+def capacity(seconds: float, work: Path, progress: Callable[[str], None]) -> dict[str, Any]:
+    entry = get("seed")
+    configs = configs_with_iperf(work)
+    return {
+        "seconds": seconds,
+        "mss": MIN_MSS,
+        "lablb": _lablb(entry, configs, "python", seconds, progress),
+        "lablb-kernel": _lablb(entry, configs, "kernel", seconds, progress),
+        "kernel": _routed(entry, True, seconds, progress),
+        "direct": _routed(entry, False, seconds, progress),
+    }

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.summary import Goal, compared, markdown, ms, ratio
+from bench.summary import PATHS, Goal, compared, hop_us, markdown, ms, ratio
 
 
 def _stat(row: Mapping[str, Any], key: str, field: str = "median") -> float | None:
@@ -133,24 +133,29 @@ def proxy_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 def capacity_table(result: Mapping[str, Any]) -> list[str]:
-    """Per traffic and forwarder: packets/s sent and forwarded, the forwarder's CPU,
-    its CPU per packet and what that makes on one core, and the box's CPU."""
+    """Per traffic and path: packets/s sent and forwarded, the forwarder's own CPU (a
+    process's: the Python forwarder's work, and how little of it the kernel data plane
+    leaves), the box's CPU per packet, and what the hop adds to it over no hop at all,
+    with what that makes on one core (``summary.hop_us``)."""
     header = ["traffic", "forwarded by", "sent pkt/s", "forwarded pkt/s",
-              "forwarder CPU (in Python)", "forwarder us per packet", "pkt/s per core",
-              "box CPU busy", "box us per packet"]  # fmt: skip
+              "forwarder process CPU (in Python)", "forwarder process us per packet",
+              "box CPU busy", "box us per packet", "hop us per packet",
+              "hop pkt/s per core"]  # fmt: skip
     names = {"small": f"TCP, {result['mss']}-byte MSS, no offload", "acks": "ACKs of a download"}
     out = []
-    for who, label in (("lablb", "lablb forwarder"), ("kernel", "kernel (ip_forward)")):
+    for who, label in PATHS.items():
         for r in result.get(who, []):
+            hop = hop_us(result, who, r["traffic"]) if who != "direct" else None
             out.append([
                 names.get(r["traffic"], r["traffic"]), label, f"{r['sent_pps']:,}",
                 f"{r['forwarded_pps']:,}",
                 f"{100 * r['forwarder_cpu']:.0f} % ({100 * r['forwarder_user_share']:.0f} %)"
                 if r.get("forwarder_user_share") is not None else "-",
                 f"{r['us_per_packet']:.1f}" if "us_per_packet" in r else "-",
-                f"{r['pps_per_core']:,}" if r.get("pps_per_core") else "-",
                 f"{100 * r['box_cpu_busy']:.0f} %",
                 f"{r['box_us_per_packet']:.1f}" if r.get("box_us_per_packet") else "-",
+                "-" if who == "direct" else "unresolved" if hop is None else f"{hop:.2f}",
+                f"{round(1e6 / hop):,}" if hop else "-",
             ])  # fmt: skip
     return markdown(header, out)
 
@@ -251,11 +256,13 @@ def _traffic_plot(result: Mapping[str, Any], path: Path) -> Path:
     left.legend(fontsize=8)
     cap = result.get("capacity") or {}
     kinds = [r["traffic"] for r in cap.get("lablb", [])]
-    for j, who in enumerate(("lablb", "kernel")):
+    paths = [p for p in PATHS if cap.get(p)]
+    width = 0.8 / max(1, len(paths))
+    for j, who in enumerate(paths):
         by = {r["traffic"]: r["forwarded_pps"] for r in cap.get(who, [])}
-        right.bar([i + (j - 0.5) * 0.4 for i in range(len(kinds))],
-                  [by.get(k, 0) / 1000 for k in kinds], width=0.4,
-                  label="lablb forwarder" if who == "lablb" else "kernel forwarding")  # fmt: skip
+        right.bar([i + (j - (len(paths) - 1) / 2) * width for i in range(len(kinds))],
+                  [by.get(k, 0) / 1000 for k in kinds], width=width,
+                  label=PATHS[who])  # fmt: skip
     right.set_xticks(range(len(kinds)), kinds)
     right.set_ylabel("thousand packets/s forwarded")
     right.set_title("Forwarder capacity, same traffic, same box")

@@ -60,6 +60,11 @@ def no_persistence(text: str) -> str:
     return text.replace("    persistence_timeout 50\n", "")
 
 
+def inhibit(text: str) -> str:
+    """A failing real server is kept with weight 0 (quiesced), not removed."""
+    return text.replace("    lvs_method DR\n", "    lvs_method DR\n    inhibit_on_failure\n")
+
+
 def with_sync(text: str) -> str:
     return text.replace("global_defs {", "global_defs {\n    lvs_sync_daemon eth0 VI_1", 1)
 
@@ -168,6 +173,42 @@ def test_checker_removes_and_restores_a_web_node(
     assert time.monotonic() - back <= recovery_bound(timing) + TOLERANCE
     assert {svc.whoami() for _ in range(4)} == {"web01", "web02"}
     wait_for("mail up", lambda: any("172.30.0.23:80 - UP" in m for m in svc.mail.messages()), 5.0)
+
+
+def test_a_quiesced_server_keeps_its_stream_and_gets_no_new_connection(
+    make_service: Callable[..., Cluster], tmp_path: Path
+) -> None:
+    """``inhibit_on_failure``: a web node whose check fails stays with weight 0, as in
+    IPVS: a download already going to it finishes intact, its packets forwarded by
+    lb01's kernel data plane, and every new connection goes to the other node."""
+    configs = variant(tmp_path, fast_checks, no_persistence, inhibit)
+    path = video(VIDEO_MB)
+    svc = make_service(configs, video_mb=VIDEO_MB)
+    first = svc.whoami()
+    other = next(w for w in WEB if w != first)  # rr: the next connection goes there
+
+    def lb01() -> dict[str, Any]:
+        return dict(svc.forwarder("lb01")["services"][0])  # type: ignore[index]
+
+    assert lb01()["dataplane"] == "kernel"
+    sent = svc.counter(other, "tx_bytes")
+    out = svc.lab.workdir / "download.mp4"
+    dl = svc.lab.host("cl01").popen(
+        ["curl", "-s", "-m", "60", "--limit-rate", "15M", "-o", str(out),
+         f"http://{VIP}/video/{path.name}"]
+    )  # fmt: skip
+    wait_for("the stream in lb01's kernel table", lambda: lb01()["kernel_forwarded"] > 0, 3.0)
+    page = svc.web[other].root / "testurl" / "test.jsp"
+    page.write_bytes(page.read_bytes() + b"<!-- changed -->\n")  # its digest check fails
+    _, high = detection_bound(_checker_timing(configs), refused=True)
+    wait_for(f"{other} quiesced", lambda: dests(svc).get(WEB[other]) == 0, high + TOLERANCE)
+    at_quiesce = lb01()["kernel_forwarded"]
+    assert dl.poll() is None, "the download ended before the server was quiesced"
+    assert {svc.whoami() for _ in range(4)} == {first}
+    assert dl.wait(timeout=70) == 0 and sha256(out) == sha256(path)
+    assert svc.counter(other, "tx_bytes") - sent >= path.stat().st_size
+    after = "the kernel's count after the quiesce"
+    wait_for(after, lambda: lb01()["kernel_forwarded"] > at_quiesce, 2.0)
 
 
 @pytest.mark.parametrize(

@@ -90,20 +90,46 @@ def test_proxy_and_capacity_tables_and_the_packet_rate_goal() -> None:
     small = {"traffic": "small", "sent_pps": 45000, "forwarded_pps": 43000, "box_cpu_busy": 0.6,
              "forwarder_cpu": 0.99, "forwarder_user_share": 0.5, "us_per_packet": 23.0,
              "pps_per_core": 43434, "box_us_per_packet": 27.9}  # fmt: skip
-    kernel = {"traffic": "small", "sent_pps": 170000, "forwarded_pps": 169000, "box_cpu_busy": 0.7}
-    cap = {"mss": 88, "lablb": [small], "kernel": [kernel]}
+    fast = {"traffic": "small", "sent_pps": 170000, "forwarded_pps": 160000, "box_cpu_busy": 0.7,
+            "forwarder_cpu": 0.0, "box_us_per_packet": 9.0}  # fmt: skip
+    kernel = {"traffic": "small", "sent_pps": 170000, "forwarded_pps": 169000, "box_cpu_busy": 0.7,
+              "box_us_per_packet": 8.5}  # fmt: skip
+    direct = {"traffic": "small", "sent_pps": 190000, "forwarded_pps": 190000, "box_cpu_busy": 0.7,
+              "box_us_per_packet": 7.0}  # fmt: skip
+    cap = {"mss": 88, "lablb": [small], "lablb-kernel": [fast], "kernel": [kernel],
+           "direct": [direct]}  # fmt: skip
     lines = report.capacity_table(cap)
-    assert "| TCP, 88-byte MSS, no offload | lablb forwarder | 45,000 | 43,000 | 99 % (50 %) " \
-           "| 23.0 | 43,434 | 60 % | 27.9 |" in lines  # fmt: skip
-    assert "| TCP, 88-byte MSS, no offload | kernel (ip_forward) | 170,000 | 169,000 | - | - " \
-           "| - | 70 % | - |" in lines  # fmt: skip
-    (goal,) = summary.capacity_goals(cap)
-    assert not goal.met and goal.detail.startswith("43k small packets per CPU-second")
-    (fast,) = summary.capacity_goals({**cap, "lablb": [{**small, "pps_per_core": 150_000}]})
-    assert fast.met
-    (none,) = summary.capacity_goals({**cap, "lablb": []})
-    assert not none.met and none.detail == "not measured"
+    # The hop's cost is the box's per packet less the no-hop path's: 27.9 - 7.0 us for
+    # the Python forwarder (its own clock said 23.0), 2.0 us for the kernel data plane.
+    assert "| TCP, 88-byte MSS, no offload | lablb forwarder, Python (AF_PACKET) | 45,000 " \
+           "| 43,000 | 99 % (50 %) | 23.0 | 60 % | 27.9 | 20.90 | 47,847 |" in lines  # fmt: skip
+    assert "| TCP, 88-byte MSS, no offload | lablb forwarder, kernel data plane (tc-BPF) " \
+           "| 170,000 | 160,000 | - | - | 70 % | 9.0 | 2.00 | 500,000 |" in lines  # fmt: skip
+    assert "| TCP, 88-byte MSS, no offload | no balancer (r1 to web01) | 190,000 | 190,000 " \
+           "| - | - | 70 % | 7.0 | - | - |" in lines  # fmt: skip
+    per_core, share = summary.capacity_goals(cap)
+    assert per_core.met and per_core.detail.startswith("500k small packets per CPU-second")
+    assert share.met and share.detail.startswith("0.95 x the kernel's packets/s")
+    slow = {**cap, "lablb-kernel": [{**fast, "box_us_per_packet": 17.0, "forwarded_pps": 120000}]}
+    per_core, share = summary.capacity_goals(slow)
+    assert not per_core.met and per_core.detail.startswith("100k")
+    assert not share.met and share.detail.startswith("0.71 x")
+    # A hop that costs no more than no hop at all was not resolved: never a pass.
+    noise = {**cap, "lablb-kernel": [{**fast, "box_us_per_packet": 6.9}]}
+    assert "| unresolved | - |" in report.capacity_table(noise)[-3]
+    per_core, _ = summary.capacity_goals(noise)
+    assert not per_core.met and per_core.detail.startswith("not resolved")
+    per_core, share = summary.capacity_goals({**cap, "lablb-kernel": []})
+    assert not per_core.met and not share.met and share.detail == "not measured"
     assert summary.capacity_goals(None) == []
+
+
+def test_the_dr_proxy_goal_at_four_web_nodes() -> None:
+    (met,) = summary.proxy_goals([{"webs": 2, "ratio": 1.9}, {"webs": 4, "ratio": 3.7}])
+    assert met.met and met.detail == "3.70 (goal >= 3.6)"
+    (missed,) = summary.proxy_goals([{"webs": 4, "ratio": 2.89}])
+    assert not missed.met
+    assert summary.proxy_goals([{"webs": 2, "ratio": 1.9}]) == []
 
 
 def test_a_silent_fault_is_also_counted_from_the_last_advert_and_the_goal_uses_that() -> None:
