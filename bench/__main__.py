@@ -112,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
                 save()
         if "capacity" in steps:
             progress(f"forwarder capacity: {traffic_s:.0f} s per traffic and forwarder")
-            result["capacity"] = capacity.capacity(traffic_s, work, progress)
+            kinds = ("small",) if args.smoke else tuple(capacity.TRAFFIC)
+            result["capacity"] = capacity.capacity(traffic_s, work, progress, kinds)
             save()
         if "scale" in steps:
             rows = []

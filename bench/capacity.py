@@ -32,7 +32,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +153,7 @@ def forwarder_pid(pids: list[int]) -> int:
     return found[0]
 
 
-def _lablb(entry: Any, configs: Path, dataplane: str, seconds: float,
+def _lablb(entry: Any, configs: Path, dataplane: str, seconds: float, kinds: Sequence[str],
            progress: Callable[[str], None]) -> list[dict[str, Any]]:  # fmt: skip
     """The cluster up (lb01 master) with its forwarders on ``dataplane``."""
     from lablb.ipvs.kernel import DATAPLANE_ENV
@@ -169,7 +169,7 @@ def _lablb(entry: Any, configs: Path, dataplane: str, seconds: float,
             status: list[dict[str, Any]] = cluster.forwarder(BALANCER[0])["services"]  # type: ignore[assignment]
             if any(s.get("dataplane") != dataplane for s in status if s["method"] == "DR"):
                 raise RuntimeError(f"lb01's forwarder is not on the {dataplane} data plane")
-            for kind in TRAFFIC:
+            for kind in kinds:
                 rows.append(one(lab, kind, seconds, pid))
                 progress(f"  forwarder ({dataplane}), {kind}: "
                          f"{rows[-1]['forwarded_pps']} packets/s")  # fmt: skip
@@ -181,7 +181,7 @@ def _lablb(entry: Any, configs: Path, dataplane: str, seconds: float,
     return rows
 
 
-def _routed(entry: Any, via_balancer: bool, seconds: float,
+def _routed(entry: Any, via_balancer: bool, seconds: float, kinds: Sequence[str],
             progress: Callable[[str], None]) -> list[dict[str, Any]]:  # fmt: skip
     """No VRRP: r1 routes the VIP to lb01, an IP router with a route for it to web01
     (``via_balancer``), or to web01 itself (no hop: the baseline the hop's cost is
@@ -202,21 +202,23 @@ def _routed(entry: Any, via_balancer: bool, seconds: float,
         hop = BALANCER[1] if via_balancer else WEB[1]
         lab.run("r1", ["ip", "route", "replace", f"{VIP}/32", "via", hop],
                 timeout=5).check_returncode()  # fmt: skip
-        for kind in TRAFFIC:
+        for kind in kinds:
             rows.append(one(lab, kind, seconds, None, counted=lb if via_balancer else WEB[0]))
             progress(f"  {'kernel' if via_balancer else 'no balancer'}, {kind}: "
                      f"{rows[-1]['forwarded_pps']} packets/s")  # fmt: skip
     return rows
 
 
-def capacity(seconds: float, work: Path, progress: Callable[[str], None]) -> dict[str, Any]:
+def capacity(seconds: float, work: Path, progress: Callable[[str], None],
+             kinds: Sequence[str] = tuple(TRAFFIC)) -> dict[str, Any]:  # fmt: skip
+    """Each traffic of ``kinds`` on each path (``bench.summary.PATHS``)."""
     entry = get("seed")
     configs = configs_with_iperf(work)
     return {
         "seconds": seconds,
         "mss": MIN_MSS,
-        "lablb": _lablb(entry, configs, "python", seconds, progress),
-        "lablb-kernel": _lablb(entry, configs, "kernel", seconds, progress),
-        "kernel": _routed(entry, True, seconds, progress),
-        "direct": _routed(entry, False, seconds, progress),
+        "lablb": _lablb(entry, configs, "python", seconds, kinds, progress),
+        "lablb-kernel": _lablb(entry, configs, "kernel", seconds, kinds, progress),
+        "kernel": _routed(entry, True, seconds, kinds, progress),
+        "direct": _routed(entry, False, seconds, kinds, progress),
     }
