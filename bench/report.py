@@ -253,7 +253,8 @@ def _traffic_plot(result: Mapping[str, Any], path: Path) -> Path:
     left.set_xticks(list(xs), [f"{n} web nodes" for n in ns])
     left.set_ylabel("Gbit/s delivered to the clients")
     left.set_title("Balancer link 1 Gbit/s: DR vs reverse proxy")
-    left.legend(fontsize=8)
+    left.set_ylim(0, max(ns, default=1) * 1.4)  # the legend above the bars, not on them
+    left.legend(fontsize=8, loc="upper left")
     cap = result.get("capacity") or {}
     kinds = [r["traffic"] for r in cap.get("lablb", [])]
     paths = [p for p in PATHS if cap.get(p)]
@@ -266,7 +267,9 @@ def _traffic_plot(result: Mapping[str, Any], path: Path) -> Path:
     right.set_xticks(range(len(kinds)), kinds)
     right.set_ylabel("thousand packets/s forwarded")
     right.set_title("Forwarder capacity, same traffic, same box")
-    right.legend(fontsize=8)
+    top = max((r["forwarded_pps"] for p in paths for r in cap.get(p, [])), default=1)
+    right.set_ylim(0, top / 1000 * 1.45)
+    right.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

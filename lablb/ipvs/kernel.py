@@ -17,7 +17,6 @@ Nothing outlives the node's interfaces: the tc hook (a ``clsact`` qdisc) is remo
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import os
 import socket
@@ -65,7 +64,7 @@ class _TcOpts(ctypes.Structure):
 
 
 def _libbpf() -> ctypes.CDLL:
-    name = ctypes.util.find_library("bpf") or "libbpf.so.1"
+    name = "libbpf.so.1"  # (ctypes.util.find_library would spawn ldconfig: 20+ ms)
     try:
         lib = ctypes.CDLL(name, use_errno=True)
     except OSError as exc:
