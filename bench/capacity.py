@@ -181,31 +181,30 @@ def _lablb(entry: Any, configs: Path, dataplane: str, seconds: float, kinds: Seq
     return rows
 
 
-def _routed(entry: Any, via_balancer: bool, seconds: float, kinds: Sequence[str],
-            progress: Callable[[str], None]) -> list[dict[str, Any]]:  # fmt: skip
-    """No VRRP: r1 routes the VIP to lb01, an IP router with a route for it to web01
-    (``via_balancer``), or to web01 itself (no hop: the baseline the hop's cost is
-    measured against)."""
-    rows = []
+def _routed(entry: Any, seconds: float, kinds: Sequence[str],
+            progress: Callable[[str], None]) -> dict[str, list[dict[str, Any]]]:  # fmt: skip
+    """No VRRP, one lab: r1 routes the VIP to lb01, an IP router with a route for it to
+    web01 (``kernel``); then to web01 itself (``direct``: no hop, the baseline the hop's
+    cost is measured against)."""
+    rows: dict[str, list[dict[str, Any]]] = {"kernel": [], "direct": []}
     with Lab(LabSpec(entry)) as lab:
         start_web(lab, [WEB[0]], entry.docroot() or Path(), None)
         start_iperf(lab)
         lb = BALANCER[0]
-        if via_balancer:
-            for cmd in (
-                ["sysctl", "-qw", "net.ipv4.ip_forward=1"],
-                ["sysctl", "-qw", "net.ipv4.conf.all.send_redirects=0"],
-                ["sysctl", "-qw", "net.ipv4.conf.eth0.send_redirects=0"],
-                ["ip", "route", "replace", f"{VIP}/32", "via", WEB[1]],
-            ):
-                lab.run(lb, cmd, timeout=5).check_returncode()
-        hop = BALANCER[1] if via_balancer else WEB[1]
-        lab.run("r1", ["ip", "route", "replace", f"{VIP}/32", "via", hop],
-                timeout=5).check_returncode()  # fmt: skip
-        for kind in kinds:
-            rows.append(one(lab, kind, seconds, None, counted=lb if via_balancer else WEB[0]))
-            progress(f"  {'kernel' if via_balancer else 'no balancer'}, {kind}: "
-                     f"{rows[-1]['forwarded_pps']} packets/s")  # fmt: skip
+        for cmd in (
+            ["sysctl", "-qw", "net.ipv4.ip_forward=1"],
+            ["sysctl", "-qw", "net.ipv4.conf.all.send_redirects=0"],
+            ["sysctl", "-qw", "net.ipv4.conf.eth0.send_redirects=0"],
+            ["ip", "route", "replace", f"{VIP}/32", "via", WEB[1]],
+        ):
+            lab.run(lb, cmd, timeout=5).check_returncode()
+        for path, hop, counted in (("kernel", BALANCER[1], lb), ("direct", WEB[1], WEB[0])):
+            lab.run("r1", ["ip", "route", "replace", f"{VIP}/32", "via", hop],
+                    timeout=5).check_returncode()  # fmt: skip
+            for kind in kinds:
+                rows[path].append(one(lab, kind, seconds, None, counted=counted))
+                progress(f"  {'kernel' if path == 'kernel' else 'no balancer'}, {kind}: "
+                         f"{rows[path][-1]['forwarded_pps']} packets/s")  # fmt: skip
     return rows
 
 
@@ -219,6 +218,5 @@ def capacity(seconds: float, work: Path, progress: Callable[[str], None],
         "mss": MIN_MSS,
         "lablb": _lablb(entry, configs, "python", seconds, kinds, progress),
         "lablb-kernel": _lablb(entry, configs, "kernel", seconds, kinds, progress),
-        "kernel": _routed(entry, True, seconds, kinds, progress),
-        "direct": _routed(entry, False, seconds, kinds, progress),
+        **_routed(entry, seconds, kinds, progress),
     }

@@ -50,7 +50,11 @@ def render(nodes: list[NodeStatus]) -> str:
                 health[(vs["vs"], rs["rs"])] = rs["up"]
         for svc in fwd.get("services", []):
             persist = f" persistent {svc['persistence']:g}" if svc.get("persistence") else ""
-            lines.append(f"  TCP  {svc['vs']} {svc['scheduler']}{persist}  ({svc['conns']} conns)")
+            path = (f"; kernel data plane, {svc.get('kernel_forwarded', 0):,} packets"
+                    if svc.get("dataplane") == "kernel" else "")  # fmt: skip
+            lines.append(
+                f"  TCP  {svc['vs']} {svc['scheduler']}{persist}  ({svc['conns']} conns{path})"
+            )
             lines.append(
                 f"    {'-> RemoteAddress:Port':<26}{'Forward':<9}{'Weight':>6}"
                 f"{'ActiveConn':>12}{'InActConn':>11}  Health"

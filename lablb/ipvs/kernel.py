@@ -90,6 +90,7 @@ def _libbpf() -> ctypes.CDLL:
     lib.bpf_tc_hook_create.argtypes = [ctypes.POINTER(_TcHook)]
     lib.bpf_tc_hook_destroy.argtypes = [ctypes.POINTER(_TcHook)]
     lib.bpf_tc_attach.argtypes = [ctypes.POINTER(_TcHook), ctypes.POINTER(_TcOpts)]
+    lib.bpf_tc_detach.argtypes = [ctypes.POINTER(_TcHook), ctypes.POINTER(_TcOpts)]
     lib.libbpf_set_print(None)  # its warnings are ours to word, once
     return lib
 
@@ -125,7 +126,7 @@ class KernelPath:
     def __init__(self, lib: ctypes.CDLL, obj: int) -> None:
         self._lib = lib
         self._obj: int | None = obj
-        self._hooked: list[int] = []
+        self._hooked: dict[int, bool] = {}  # ifindex -> the clsact qdisc is ours (we made it)
         self.tap_fd = self._prog_fd("dr_tap")
         self.tc_fd = self._prog_fd("dr_tc")
         self.services_fd = lib.bpf_object__find_map_fd_by_name(obj, b"services")
@@ -162,18 +163,18 @@ class KernelPath:
     # -- attaching ----------------------------------------------------------------------
     def attach(self, interface: str) -> None:
         """The tc program at ``interface``'s ingress (replacing one a killed forwarder
-        left there)."""
+        left there, same handle and priority)."""
         ifindex = socket.if_nametoindex(interface)
         hook = _hook(ifindex, BPF_TC_INGRESS)
         rc = self._lib.bpf_tc_hook_create(ctypes.byref(hook))
         if rc < 0 and -rc != errno.EEXIST:
             raise DataplaneError(f"{interface}: no clsact qdisc: {_why(rc)}")
+        self._hooked[ifindex] = rc == 0
         opts = _TcOpts(ctypes.sizeof(_TcOpts), self.tc_fd, BPF_TC_F_REPLACE, 0, TC_HANDLE,
                        TC_PRIORITY)  # fmt: skip
         rc = self._lib.bpf_tc_attach(ctypes.byref(hook), ctypes.byref(opts))
         if rc < 0:
             raise DataplaneError(f"{interface}: tc program not attached: {_why(rc)}")
-        self._hooked.append(ifindex)
 
     def tap(self, sock: socket.socket) -> None:
         """The socket filter on the forwarder's packet socket: it then reads only what
@@ -181,9 +182,15 @@ class KernelPath:
         sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_BPF, self.tap_fd)
 
     def close(self) -> None:
-        for ifindex in self._hooked:
-            hook = _hook(ifindex, BPF_TC_INGRESS | BPF_TC_EGRESS)
-            self._lib.bpf_tc_hook_destroy(ctypes.byref(hook))  # gone with its interface
+        """Our filter off each interface, and the clsact qdisc too where we made it (a
+        qdisc that was there before, with someone else's filters, stays)."""
+        for ifindex, ours in self._hooked.items():
+            hook = _hook(ifindex, BPF_TC_INGRESS)
+            opts = _TcOpts(ctypes.sizeof(_TcOpts), 0, 0, 0, TC_HANDLE, TC_PRIORITY)
+            self._lib.bpf_tc_detach(ctypes.byref(hook), ctypes.byref(opts))
+            if ours:
+                hook = _hook(ifindex, BPF_TC_INGRESS | BPF_TC_EGRESS)
+                self._lib.bpf_tc_hook_destroy(ctypes.byref(hook))
         self._hooked.clear()
         if self._obj is not None:
             self._lib.bpf_object__close(self._obj)

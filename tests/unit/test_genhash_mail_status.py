@@ -117,6 +117,8 @@ def test_status_renders_like_ipvsadm(tmp_path: Path) -> None:
                         "scheduler": "rr",
                         "persistence": 50,
                         "conns": 3,
+                        "dataplane": "kernel",
+                        "kernel_forwarded": 12345,
                         "dests": [
                             {
                                 "addr": "172.30.0.24",
@@ -148,6 +150,6 @@ def test_status_renders_like_ipvsadm(tmp_path: Path) -> None:
     )
     text = render([read_node(tmp_path, "lb01")])
     assert "lb01  [lablb]  VI_1 MASTER  (forwarding)" in text
-    assert "rr persistent 50" in text
+    assert "rr persistent 50  (3 conns; kernel data plane, 12,345 packets)" in text
     assert "-> 172.30.0.24:80         Route         1           2          1  UP" in text
     assert "(removed) 172.30.0.23:80" in text and "DOWN" in text
