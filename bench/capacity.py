@@ -78,8 +78,9 @@ def configs_with_iperf(work: Path) -> Path:
     ``vrrp_rlimit_rttime`` (``RTTIME_US``). The flood's softirq work runs in whichever
     task enables bottom halves on its CPU, the real-time VRRP process's too, and counts
     against its RLIMIT_RTTIME: at 150k packets/s the 10 ms default killed lb01's VRRP
-    (SIGKILL, 1 run in 4 here; keepalived's users meet the same, acassen/keepalived
-    #2312). This step measures the forwarder, not that limit."""
+    (``the vrrp process exited with status -9`` in its log; 4 of 12 runs on the kernel
+    data plane failed here so, none of 5 since; keepalived's users meet the same,
+    acassen/keepalived#2312). This step measures the forwarder, not that limit."""
     dst = work / "capacity-configs"
     if dst.exists():
         shutil.rmtree(dst)
