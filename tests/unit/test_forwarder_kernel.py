@@ -14,7 +14,7 @@ from lablb.config.load import load_lenient
 from lablb.eventlog import EventLog
 from lablb.ipvs.forwarder import Forwarder, ServicePath
 from lablb.ipvs.kmaps import KernelConn
-from lablb.ipvs.service import ACK, SYN, TCP, TIMEOUTS, ConnState, Flow, Service
+from lablb.ipvs.service import ACK, RST, SYN, TCP, TIMEOUTS, ConnState, Flow, Service
 from tests.conftest import SEED
 
 VIP, RIP = IPv4Address("172.16.55.100"), IPv4Address("172.30.0.23")
@@ -106,3 +106,14 @@ def test_the_kernel_forwards_for_the_services_whose_vip_is_here(tmp_path: Path) 
     assert kernel.services == {(VIP, 80, TCP): True}
     fwd.set_forwarding([False])
     assert kernel.services == {(VIP, 80, TCP): False}
+
+
+def test_a_probe_that_never_carries_data_stays_out_of_the_kernel(tmp_path: Path) -> None:
+    """A SYN prober's connection (SYN, then the client's RST) never reaches the kernel's
+    table: a thousand a second would fill it, and each status turn reads it back."""
+    fwd, d, kernel = forwarder(tmp_path)
+    d.service.packet(0.0, FLOW, SYN)
+    d.service.packet(0.001, FLOW, RST)
+    fwd._install(d, FLOW, MAC)
+    assert d.service.conns[FLOW].state is ConnState.CLOSE
+    assert kernel.conns == {} and d.installed == set()
