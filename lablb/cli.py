@@ -645,7 +645,7 @@ def _add_dataplane(p: argparse.ArgumentParser) -> None:
         "--dataplane",
         choices=("kernel", "python"),
         help="how lablb's forwarder moves a DR service's established connections: in the "
-        "kernel (tc-BPF, the default where it loads) or in Python (AF_PACKET)",
+        "kernel (tc-BPF) or in Python (AF_PACKET, the default)",
     )
 
 
@@ -656,7 +656,7 @@ def _dataplane(args: argparse.Namespace) -> None:
 
     if args.dataplane:
         os.environ[DATAPLANE_ENV] = args.dataplane
-    if os.environ.get(DATAPLANE_ENV, "kernel") == "kernel":
+    if os.environ.get(DATAPLANE_ENV) == "kernel":
         why = object_state()
         if why is not None:
             print(f"lablb: DR services forward in Python: {why}", file=sys.stderr)

@@ -673,8 +673,10 @@ def _sync_turn(
 
 def _kernel(cfg: KeepalivedConfig, log: EventLog) -> KernelPath | None:
     """The kernel data plane, if the configuration has a DR service, ``LABLB_DATAPLANE``
-    does not say ``python``, and the program loads; else None, and the log says why."""
-    wanted = os.environ.get(DATAPLANE_ENV) or "kernel"
+    says ``kernel`` (opt-in for now: the suite's CI runs with it as the default failed
+    twice in ways not yet understood), and the program loads; else None, and the log
+    says why."""
+    wanted = os.environ.get(DATAPLANE_ENV) or "python"
     if wanted not in DATAPLANES:
         raise ConfigError(f"{DATAPLANE_ENV}={wanted}: the data plane is one of "
                           f"{', '.join(DATAPLANES)}")  # fmt: skip

@@ -176,11 +176,12 @@ def test_checker_removes_and_restores_a_web_node(
 
 
 def test_a_quiesced_server_keeps_its_stream_and_gets_no_new_connection(
-    make_service: Callable[..., Cluster], tmp_path: Path
+    make_service: Callable[..., Cluster], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``inhibit_on_failure``: a web node whose check fails stays with weight 0, as in
     IPVS: a download already going to it finishes intact, its packets forwarded by
     lb01's kernel data plane, and every new connection goes to the other node."""
+    monkeypatch.setenv(DATAPLANE_ENV, "kernel")
     configs = variant(tmp_path, fast_checks, no_persistence, inhibit)
     path = video(VIDEO_MB)
     svc = make_service(configs, video_mb=VIDEO_MB)
