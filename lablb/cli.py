@@ -344,10 +344,7 @@ def _cmd_daemon(args: argparse.Namespace) -> int:
     from lablb.daemon import Options, run
 
     only = "vrrp" if args.vrrp else "check" if args.check else None
-    if args.dataplane:
-        from lablb.ipvs.kernel import DATAPLANE_ENV
-
-        os.environ[DATAPLANE_ENV] = args.dataplane
+    _dataplane(args)
     return run(
         Options(
             args.config, args.pidfile, args.vrrp_pidfile, args.log, args.run_for, args.run_dir, only

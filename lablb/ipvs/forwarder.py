@@ -462,10 +462,13 @@ class Forwarder:
             return
         d.installed.add(flow)
 
-    def _uninstall(self, d: ServicePath, flow: Flow) -> None:
+    def _uninstall(self, d: ServicePath, flow: Flow, packets: int | None = None) -> None:
+        """Out of the kernel's table, its packets counted (``packets``: as just read)."""
         if self.kernel is not None:
-            k = self.kernel.lookup(flow)
-            d.kernel_retired += k.packets if k is not None else 0
+            if packets is None:
+                k = self.kernel.lookup(flow)
+                packets = k.packets if k is not None else 0
+            d.kernel_retired += packets
             self.kernel.remove(flow)
         d.installed.discard(flow)
 
@@ -490,22 +493,22 @@ class Forwarder:
         """Expire the table as IPVS does, counting the kernel's packets as seen: an
         installed connection's timer runs from the last packet the kernel forwarded
         for it. A connection the table forgets leaves the kernel's."""
+        packets: dict[Flow, int] = {}  # per installed connection, read once
         if self.kernel is not None and d.kernel:
-            live = 0
             for flow in list(d.installed):
                 k = self.kernel.lookup(flow)
                 conn = d.service.conns.get(flow)
                 if k is None:
                     d.installed.discard(flow)
                     continue
-                live += k.packets
+                packets[flow] = k.packets
                 if conn is not None and k.last_ns:
                     seen = k.last_ns / 1e9 + self.ns_offset
                     conn.expires = max(conn.expires, seen + TIMEOUTS[conn.state])
-            d.kernel_forwarded = d.kernel_retired + live
+            d.kernel_forwarded = d.kernel_retired + sum(packets.values())
         d.service.expire(now)
         for flow in [f for f in d.installed if f not in d.service.conns]:
-            self._uninstall(d, flow)
+            self._uninstall(d, flow, packets.get(flow))
 
     def _drop(self, d: ServicePath, reason: str) -> None:
         d.dropped[reason] = d.dropped.get(reason, 0) + 1

@@ -10,8 +10,9 @@ before. ``KernelPath.open`` raises ``DataplaneError`` with one line of why when 
 object is missing or will not load or attach (the forwarder then runs on its AF_PACKET
 path and says so once).
 
-Nothing outlives the node's interfaces: the tc hook (a ``clsact`` qdisc) is removed at
-``close``, and a forwarder killed before it could is replaced at its restart.
+Nothing outlives the node's interfaces: ``close`` takes the filter off (and the
+``clsact`` qdisc, where it made it), and a forwarder killed before it could is replaced
+at its restart (the same handle and priority).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import errno
 import os
 import socket
 import time
-from collections.abc import Iterator
 from ipaddress import IPv4Address
 from pathlib import Path
 
@@ -30,7 +30,6 @@ from lablb.ipvs.kmaps import (
     CONN_VALUE_LEN,
     KernelConn,
     flow_key,
-    flow_of,
     service_key,
     service_value,
 )
@@ -45,7 +44,6 @@ BPF_TC_INGRESS = 1
 BPF_TC_EGRESS = 2
 BPF_TC_F_REPLACE = 1
 TC_HANDLE = TC_PRIORITY = 1
-FLOW_KEY_LEN = 16
 
 
 class DataplaneError(LablbError):
@@ -79,14 +77,12 @@ def _libbpf() -> ctypes.CDLL:
     lib.bpf_object__find_map_fd_by_name.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
     lib.libbpf_set_print.restype = ctypes.c_void_p
     lib.libbpf_set_print.argtypes = [ctypes.c_void_p]
-    for f in ("bpf_map_update_elem", "bpf_map_lookup_elem", "bpf_map_delete_elem",
-              "bpf_map_get_next_key"):  # fmt: skip
+    for f in ("bpf_map_update_elem", "bpf_map_lookup_elem", "bpf_map_delete_elem"):
         getattr(lib, f).restype = ctypes.c_int
     lib.bpf_map_update_elem.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p,
                                         ctypes.c_uint64]  # fmt: skip
     lib.bpf_map_lookup_elem.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p]
     lib.bpf_map_delete_elem.argtypes = [ctypes.c_int, ctypes.c_char_p]
-    lib.bpf_map_get_next_key.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p]
     lib.bpf_tc_hook_create.argtypes = [ctypes.POINTER(_TcHook)]
     lib.bpf_tc_hook_destroy.argtypes = [ctypes.POINTER(_TcHook)]
     lib.bpf_tc_attach.argtypes = [ctypes.POINTER(_TcHook), ctypes.POINTER(_TcOpts)]
@@ -217,18 +213,3 @@ class KernelPath:
         if self._lib.bpf_map_lookup_elem(self.conns_fd, flow_key(flow), buf) < 0:
             return None
         return KernelConn.decode(buf.raw)
-
-    def conns(self) -> Iterator[tuple[Flow, KernelConn]]:
-        """Every connection in the kernel's table (a walk: the table may change under
-        it; a key deleted meanwhile is skipped)."""
-        key = ctypes.create_string_buffer(FLOW_KEY_LEN)
-        prev: bytes | None = None
-        for _ in range(1 << 17):  # bounded: the map holds 65536
-            if self._lib.bpf_map_get_next_key(self.conns_fd, prev, key) < 0:
-                return
-            prev = key.raw
-            flow = flow_of(prev)
-            conn = self.lookup(flow)
-            if conn is not None:
-                yield flow, conn
-
