@@ -642,7 +642,7 @@ def _add_dataplane(p: argparse.ArgumentParser) -> None:
         "--dataplane",
         choices=("kernel", "python"),
         help="how lablb's forwarder moves a DR service's established connections: in the "
-        "kernel (tc-BPF) or in Python (AF_PACKET, the default)",
+        "kernel (tc-BPF, the default where it loads) or in Python (AF_PACKET)",
     )
 
 
@@ -653,7 +653,7 @@ def _dataplane(args: argparse.Namespace) -> None:
 
     if args.dataplane:
         os.environ[DATAPLANE_ENV] = args.dataplane
-    if os.environ.get(DATAPLANE_ENV) == "kernel":
+    if os.environ.get(DATAPLANE_ENV, "kernel") == "kernel":
         why = object_state()
         if why is not None:
             print(f"lablb: DR services forward in Python: {why}", file=sys.stderr)

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import atexit
 import itertools
+import os
 import shutil
 import signal
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +38,8 @@ from lablb.measure.pcap import Frame
 from lablb.measure.result import RunResult
 from lablb.runner import new_result, run_on
 from lablb.scenario import Context, check_params, get_scenario
+
+LIVE_DIR_ENV = "LABLB_LIVE_DIR"
 
 
 @dataclass
@@ -63,8 +67,13 @@ class LiveLab:
         """The lab up and serving. ``configs``: a folder or a set's name (default: the
         topology's own); ``engine`` as ``lablb up --engine``; ``video_mb``: the web
         nodes serve an MP4 of that size; ``workdir``: where pid files, logs and the
-        capture (``capture.pcap``) go, kept afterwards (default: a temporary folder,
-        removed)."""
+        capture (``capture.pcap``) go, kept afterwards (default: a new folder under
+        ``$LABLB_LIVE_DIR``, kept, if that is set, as the notebook tests set it to keep a
+        failed notebook's logs; else a temporary folder, removed)."""
+        if workdir is None and os.environ.get(LIVE_DIR_ENV):
+            parent = Path(os.environ[LIVE_DIR_ENV])
+            parent.mkdir(parents=True, exist_ok=True)
+            workdir = Path(tempfile.mkdtemp(prefix="live-", dir=parent))
         entry = topology if isinstance(topology, TopoEntry) else get(topology)
         source = entry.config_dir(None if configs is None else str(configs)).resolve()
         # A kernel's interrupt (SIGINT) stops the running cell and leaves the lab up.

@@ -66,6 +66,7 @@ from lablb.ipvs.route import Route, next_hop, routes_of
 from lablb.ipvs.service import TCP, TIMEOUTS, UDP, Conn, ConnState, Flow, Service
 from lablb.loop import Loop, drain, write_status
 from lablb.vrrp.io import mac_of
+from lablb.vrrp.netlink import address_events
 from lablb.vrrp.sched import SHORT_SLICE_NS, short_slice
 
 SOL_PACKET = 263
@@ -91,6 +92,47 @@ def local_address(ip: IPv4Address) -> bool:
         except OSError:
             return False
     return True
+
+
+class AddressWatch:
+    """Which IPv4 addresses are this node's, as rtnetlink's address events tell it.
+
+    The kernel sends RTM_NEWADDR *before* it adds the address's local route (devinet.c,
+    ``__inet_insert_ifa``: "Send message first, then call notifier"), and RTM_DELADDR
+    before it removes it, so a ``bind`` right after the event can still fail for an
+    address just added, or succeed for one just removed: a forwarder woken by keepalived's
+    "setting VIPs" once stayed a backup for good (no answer through the VIP in CI). The
+    event's own word is taken; ``local_address`` only for an address no event has named
+    yet, or after the socket lost events (ENOBUFS)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+        self.sock.bind((0, RTMGRP_IPV4_IFADDR))
+        self.sock.setblocking(False)
+        self._said: dict[IPv4Address, bool] = {}
+
+    def read(self) -> None:
+        """Every queued event taken in, in order."""
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except BlockingIOError:
+                return
+            except OSError:  # ENOBUFS: events were lost, so bind() decides again
+                self._said.clear()
+                continue
+            if not data:
+                return
+            for added, ip in address_events(data):
+                if isinstance(ip, IPv4Address):
+                    self._said[ip] = added
+
+    def here(self, ip: IPv4Address) -> bool:
+        said = self._said.get(ip)
+        return local_address(ip) if said is None else said
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 def neighbours() -> dict[IPv4Address, bytes]:
@@ -548,13 +590,13 @@ class Forwarder:
         }
 
 
-def _forwarding(services: list[ServicePath]) -> list[bool]:
+def _forwarding(services: list[ServicePath], addrs: AddressWatch) -> list[bool]:
     """Per service: is its VIP on this node (the node is its VRRP master)? Each service
     forwards on its own: in an active-active pair a node masters one VIP, not both."""
-    return [d.vs.address is not None and local_address(v4(d.vs.address)) for d in services]
+    return [d.vs.address is not None and addrs.here(v4(d.vs.address)) for d in services]
 
 
-def _sync_master(cfg: KeepalivedConfig, forwarding: list[bool]) -> bool:
+def _sync_master(cfg: KeepalivedConfig, forwarding: list[bool], addrs: AddressWatch) -> bool:
     """The connection-sync role follows the VRRP instance ``lvs_sync_daemon`` names, as
     keepalived's does: master while that instance's VIPs are here, else backup (which
     receives). Without such an instance: master while any service forwards."""
@@ -562,7 +604,7 @@ def _sync_master(cfg: KeepalivedConfig, forwarding: list[bool]) -> bool:
     inst = cfg.instance(sd.instance) if sd is not None else None
     if inst is None or not inst.vips:
         return any(forwarding)
-    return any(local_address(v4(v)) for v in inst.vips)
+    return any(addrs.here(v4(v)) for v in inst.vips)
 
 
 def _sync_socket(cfg: KeepalivedConfig) -> socket.socket | None:
@@ -676,10 +718,8 @@ def _sync_turn(
 
 def _kernel(cfg: KeepalivedConfig, log: EventLog) -> KernelPath | None:
     """The kernel data plane, if the configuration has a DR service, ``LABLB_DATAPLANE``
-    says ``kernel`` (opt-in for now: the suite's CI runs with it as the default failed
-    twice in ways not yet understood), and the program loads; else None, and the log
-    says why."""
-    wanted = os.environ.get(DATAPLANE_ENV) or "python"
+    does not say ``python``, and the program loads; else None, and the log says why."""
+    wanted = os.environ.get(DATAPLANE_ENV) or "kernel"
     if wanted not in DATAPLANES:
         raise ConfigError(f"{DATAPLANE_ENV}={wanted}: the data plane is one of "
                           f"{', '.join(DATAPLANES)}")  # fmt: skip
@@ -724,18 +764,16 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
     ctl = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     ctl.bind(control_address(str(run_dir.resolve())))
     ctl.setblocking(False)
-    addr_watch = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
-    addr_watch.bind((0, RTMGRP_IPV4_IFADDR))
-    addr_watch.setblocking(False)
+    addrs = AddressWatch()
     sync = _sync_socket(cfg)
     sd = cfg.global_defs.lvs_sync_daemon
     fwd = _set_up(cfg, run_dir, log)
     try:
         _ask_macs(fwd)
-        forwarding = _forwarding(fwd.services)
+        forwarding = _forwarding(fwd.services, addrs)
         fwd.set_forwarding(forwarding)
         master = any(forwarding)
-        sync_master = _sync_master(cfg, forwarding)
+        sync_master = _sync_master(cfg, forwarding, addrs)
         log("forwarding", on=master, services=forwarding)
         _write_status(run_dir, fwd.status(master))  # also "ready" to ``lablb daemon``
         start = last_status = last_sync = time.monotonic()
@@ -745,7 +783,7 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
             now = time.monotonic()
             if run_for is not None and now - start >= run_for:
                 break
-            fds = [*by_fd, *replies, ctl.fileno(), addr_watch.fileno()]
+            fds = [*by_fd, *replies, ctl.fileno(), addrs.sock.fileno()]
             fds += [sync.fileno()] if sync else []
             readable = loop.wait(fds, STATUS_EVERY / 2)
             now = time.monotonic()
@@ -761,10 +799,10 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
             # was tried: a forwarder that ran late then forwarded requests that came
             # after the VIP had gone (a SYN answered 1.2 s late in the soak), which a
             # balancer without the VIP must never do.
-            if addr_watch.fileno() in readable:
-                drain(addr_watch)
-                was, forwarding = forwarding, _forwarding(fwd.services)
-                master, sync_master = any(forwarding), _sync_master(cfg, forwarding)
+            if addrs.sock.fileno() in readable:
+                addrs.read()
+                was, forwarding = forwarding, _forwarding(fwd.services, addrs)
+                master, sync_master = any(forwarding), _sync_master(cfg, forwarding, addrs)
                 if was != forwarding:
                     fwd.set_forwarding(forwarding)
                     log("forwarding", on=master, services=forwarding)
@@ -788,7 +826,7 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
         _write_status(run_dir, fwd.status(False))
         fwd.teardown()
         ctl.close()
-        addr_watch.close()
+        addrs.close()
         if sync is not None:
             sync.close()
         loop.close()

@@ -37,7 +37,7 @@ from lablb.ipvs.service import Flow
 
 SOURCE = Path(__file__).with_name("dr.bpf.c")
 OBJECT = Path(__file__).with_name("dr.bpf.o")
-DATAPLANE_ENV = "LABLB_DATAPLANE"  # kernel or python (the default, for now)
+DATAPLANE_ENV = "LABLB_DATAPLANE"  # kernel (the default, where it loads) or python
 DATAPLANES = ("kernel", "python")
 SO_ATTACH_BPF = 50
 BPF_TC_INGRESS = 1

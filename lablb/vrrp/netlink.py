@@ -14,11 +14,15 @@ sets both), and optionally IFA_BROADCAST and IFA_LABEL. An IPv6 address is added
 IFA_F_NODAD, as keepalived adds its virtual addresses: duplicate address detection would
 hold it tentative (unusable) for a second after the takeover. The kernel answers every
 request with NLMSG_ERROR, whose error is 0 for success or a negative errno.
+
+The same messages come to a subscriber of RTMGRP_IPV4_IFADDR when any address changes
+(``address_events`` reads them): the forwarder follows its VIPs by them.
 """
 
 from __future__ import annotations
 
 import struct
+from ipaddress import IPv4Address, IPv6Address, ip_address
 
 from lablb.config.model import VirtualAddress
 from lablb.errors import PacketError
@@ -79,3 +83,31 @@ def ack_errno(reply: bytes, seq: int) -> int | None:
             return -int(struct.unpack("=i", reply[pos + 16 : pos + 20])[0])
         pos += (length + 3) & ~3
     return None
+
+
+def address_events(data: bytes) -> list[tuple[bool, IPv4Address | IPv6Address]]:
+    """What the RTM_NEWADDR (True: added) and RTM_DELADDR (False: removed) messages in one
+    datagram of an address subscription say, in order: the address of each (IFA_LOCAL,
+    else IFA_ADDRESS). Other messages, and a truncated tail, are skipped."""
+    out: list[tuple[bool, IPv4Address | IPv6Address]] = []
+    pos = 0
+    while pos + 16 <= len(data):
+        length, kind = struct.unpack("=IH", data[pos : pos + 6])
+        if length < 16 or pos + length > len(data):
+            break
+        if kind in (RTM_NEWADDR, RTM_DELADDR) and length >= 24:
+            family = data[pos + 16]
+            size = {AF_INET: 4, AF_INET6: 16}.get(family)
+            attrs: dict[int, bytes] = {}
+            at = pos + 24
+            while size is not None and at + 4 <= pos + length:
+                alen, akind = struct.unpack("=HH", data[at : at + 4])
+                if alen < 4 or at + alen > pos + length:
+                    break
+                attrs.setdefault(akind, data[at + 4 : at + alen])
+                at += (alen + 3) & ~3
+            raw = attrs.get(IFA_LOCAL, attrs.get(IFA_ADDRESS))
+            if raw is not None and len(raw) == size:
+                out.append((kind == RTM_NEWADDR, ip_address(raw)))
+        pos += (length + 3) & ~3
+    return out

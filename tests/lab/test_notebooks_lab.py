@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from lablb.live import LIVE_DIR_ENV
 from lablb.notebooks import execute, notebooks
 from tests.lab.leftovers import Snapshot, snapshot
 
@@ -40,7 +41,10 @@ NOTEBOOK_TIMEOUT_S = 300.0  # "a few minutes each"
 
 
 @pytest.mark.parametrize("name", sorted(SHOWS))
-def test_notebook_runs_in_a_kernel(name: str, tmp_path: Path, before: Snapshot) -> None:
+def test_notebook_runs_in_a_kernel(
+    name: str, tmp_path: Path, before: Snapshot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(LIVE_DIR_ENV, str(tmp_path / "labs"))  # a failure's logs kept
     run = execute(notebooks([name])[0], tmp_path, timeout=NOTEBOOK_TIMEOUT_S)
     assert run.error is None, run.error
     point, figures = SHOWS[name]

@@ -1,20 +1,23 @@
 """The forwarder's side of the kernel data plane, against a stand-in for the kernel's
 maps: which connections it hands over (past their handshake only), how the kernel's
 last packet keeps a connection alive, how a forgotten connection leaves the kernel, and
-what a backup puts there from connection sync. No BPF, no root."""
+what a backup puts there from connection sync; and how it follows its VIPs (rtnetlink's
+address events, fed here through a socket pair). No BPF, no root."""
 
 from __future__ import annotations
 
 import io
 import socket
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Interface
 from pathlib import Path
 
 from lablb.config.load import load_lenient
+from lablb.config.model import VirtualAddress
 from lablb.eventlog import EventLog
-from lablb.ipvs.forwarder import Forwarder, ServicePath
+from lablb.ipvs.forwarder import AddressWatch, Forwarder, ServicePath
 from lablb.ipvs.kmaps import KernelConn
 from lablb.ipvs.service import ACK, RST, SYN, TCP, TIMEOUTS, ConnState, Flow, Service
+from lablb.vrrp import netlink
 from tests.conftest import SEED
 
 VIP, RIP = IPv4Address("172.16.55.100"), IPv4Address("172.30.0.23")
@@ -117,3 +120,27 @@ def test_a_probe_that_never_carries_data_stays_out_of_the_kernel(tmp_path: Path)
     fwd._install(d, FLOW, MAC)
     assert d.service.conns[FLOW].state is ConnState.CLOSE
     assert kernel.conns == {} and d.installed == set()
+
+
+def test_the_forwarder_takes_an_address_event_at_its_word() -> None:
+    # The kernel announces a new address before its local route exists (a bind() right
+    # after can fail) and a removed one before the route goes: the event decides, bind()
+    # only for an address no event has named. 192.0.2.77 is on no interface here, and
+    # 127.0.0.1 on lo in every namespace.
+    watch = AddressWatch()
+    watch.sock.close()
+    watch.sock, kernel = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    watch.sock.setblocking(False)
+    vip = VirtualAddress(IPv4Interface("192.0.2.77/24"), dev="eth0")
+    lo = IPv4Address("127.0.0.1")
+    assert not watch.here(vip.interface.ip) and watch.here(lo)
+    kernel.send(netlink.address_message(vip, 2, add=True, seq=0))
+    watch.read()
+    assert watch.here(vip.interface.ip)
+    kernel.send(netlink.address_message(vip, 2, add=False, seq=0))
+    kernel.send(netlink.address_message(VirtualAddress(IPv4Interface("127.0.0.1/8")), 1,
+                                        add=False, seq=0))  # fmt: skip
+    watch.read()
+    assert not watch.here(vip.interface.ip) and not watch.here(lo)
+    watch.close()
+    kernel.close()

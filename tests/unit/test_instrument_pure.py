@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import struct
-from ipaddress import IPv4Address, IPv4Interface
+from ipaddress import IPv4Address, IPv4Interface, ip_interface
 from pathlib import Path
 
 import pytest
@@ -411,6 +411,21 @@ def test_address_message_is_what_ip_addr_would_send() -> None:
     assert struct.unpack("=H", gone[4:6])[0] == netlink.RTM_DELADDR and b"eth0:0" not in gone
     ack = struct.pack("=IHHII", 36, netlink.NLMSG_ERROR, 0, 9, 0) + struct.pack("=i", -17)
     assert netlink.ack_errno(ack + bytes(16), 9) == 17 and netlink.ack_errno(ack, 8) is None
+
+
+def test_address_events_read_what_the_kernel_announces() -> None:
+    # The kernel's announcements have the requests' layout; a link message between them,
+    # an IPv6 address and a truncated tail are read past.
+    v4 = VirtualAddress(IPv4Interface("10.20.0.200/24"), dev="eth0")
+    v6 = VirtualAddress(ip_interface("fd00::200/64"), dev="eth0")
+    link = struct.pack("=IHHII", 20, 16, 0, 0, 0) + bytes(4)
+    data = (netlink.address_message(v4, 2, add=True, seq=0) + link
+            + netlink.address_message(v6, 2, add=True, seq=0)
+            + netlink.address_message(v4, 2, add=False, seq=0))  # fmt: skip
+    events = [(True, v4.ip), (True, v6.ip), (False, v4.ip)]
+    assert netlink.address_events(data) == events
+    assert netlink.address_events(data + data[:30]) == events
+    assert netlink.address_events(b"") == [] and netlink.address_events(link) == []
 
 
 def test_a_probe_in_flight_when_the_fault_hit_belongs_to_its_gap() -> None:
