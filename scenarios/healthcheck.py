@@ -284,8 +284,10 @@ class Healthcheck(Scenario[HealthcheckParams]):
         mails = [m for m in (c.mail.messages() if c.mail else []) if key in m]
         trial = Trial(
             measured={
-                "detection_s": round(detection, 3) if detection is not None else None,
-                "recovery_s": round(recovery, 3) if recovery is not None else None,
+                # to the microsecond, as the bounds: rounded to the millisecond, a value
+                # within a bound can read up to 0.5 ms past it
+                "detection_s": round(detection, 6) if detection is not None else None,
+                "recovery_s": round(recovery, 6) if recovery is not None else None,
             }
         )
         lo, hi = ctx.bounds["detection_s"]

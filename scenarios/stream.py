@@ -195,7 +195,7 @@ class Stream(Scenario[StreamParams]):
         # Own traffic: one quiet window's worth per window of the run, plus one more
         # (the run may hold a round of checks more than its length suggests).
         ceiling = 2 * upstream + tunnel + idle_bytes * (math.ceil(duration / quiet_s) + 1)
-        trial.measured["stall_s"] = round(stall, 3)
+        trial.measured["stall_s"] = round(stall, 6)  # to the microsecond, as its bound
         trial.data["method"] = method
         trial.data["dr"] = {  # the byte accounting (named when DR was the only method)
             "balancers_bytes": carried,

@@ -258,7 +258,7 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
     d = CheckerDaemon(cfg, run_dir, log)
     loop = Loop()
     log("checker-start", checkers=len(d.jobs))
-    start = last_status = time.monotonic()
+    start = last_status = tick = time.monotonic()
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         try:
             while not loop.stopping:
@@ -276,8 +276,12 @@ def run(config_path: str, run_dir: Path, log: EventLog, run_for: float | None = 
                     write_status(run_dir / "checker.json", d.status())
                     last_status = now
                 # Checks start on the tick (the checkers' timers are delay_loop apart,
-                # seconds); a signal ends the wait at once.
-                loop.wait([], TICK)
+                # seconds); ticks fall on a fixed grid, TICK apart whatever the turn's
+                # own work took (the bounds allow one tick, not a tick and the work: a
+                # FILE_CHECK's detection came 0.3 ms past them in CI, waiting a whole
+                # TICK after a turn); a signal ends the wait at once.
+                tick = max(tick + TICK, time.monotonic())
+                loop.wait([], tick - time.monotonic())
         finally:
             d.mailer.shutdown(wait=False, cancel_futures=True)
             d.ctl.close()

@@ -87,6 +87,7 @@ def _libbpf() -> ctypes.CDLL:
     lib.bpf_tc_hook_destroy.argtypes = [ctypes.POINTER(_TcHook)]
     lib.bpf_tc_attach.argtypes = [ctypes.POINTER(_TcHook), ctypes.POINTER(_TcOpts)]
     lib.bpf_tc_detach.argtypes = [ctypes.POINTER(_TcHook), ctypes.POINTER(_TcOpts)]
+    lib.bpf_tc_query.argtypes = [ctypes.POINTER(_TcHook), ctypes.POINTER(_TcOpts)]
     lib.libbpf_set_print(None)  # its warnings are ours to word, once
     return lib
 
@@ -122,7 +123,8 @@ class KernelPath:
     def __init__(self, lib: ctypes.CDLL, obj: int) -> None:
         self._lib = lib
         self._obj: int | None = obj
-        self._hooked: dict[int, bool] = {}  # ifindex -> the clsact qdisc is ours (we made it)
+        # ifindex -> (the clsact qdisc is ours: we made it, the id of the program we put there)
+        self._hooked: dict[int, tuple[bool, int]] = {}
         self.tap_fd = self._prog_fd("dr_tap")
         self.tc_fd = self._prog_fd("dr_tc")
         self.services_fd = lib.bpf_object__find_map_fd_by_name(obj, b"services")
@@ -165,12 +167,13 @@ class KernelPath:
         rc = self._lib.bpf_tc_hook_create(ctypes.byref(hook))
         if rc < 0 and -rc != errno.EEXIST:
             raise DataplaneError(f"{interface}: no clsact qdisc: {_why(rc)}")
-        self._hooked[ifindex] = rc == 0
+        made = rc == 0
         opts = _TcOpts(ctypes.sizeof(_TcOpts), self.tc_fd, BPF_TC_F_REPLACE, 0, TC_HANDLE,
                        TC_PRIORITY)  # fmt: skip
         rc = self._lib.bpf_tc_attach(ctypes.byref(hook), ctypes.byref(opts))
         if rc < 0:
             raise DataplaneError(f"{interface}: tc program not attached: {_why(rc)}")
+        self._hooked[ifindex] = (made, opts.prog_id)  # libbpf fills in the id
 
     def tap(self, sock: socket.socket) -> None:
         """The socket filter on the forwarder's packet socket: it then reads only what
@@ -179,12 +182,19 @@ class KernelPath:
 
     def close(self) -> None:
         """Our filter off each interface, and the clsact qdisc too where we made it (a
-        qdisc that was there before, with someone else's filters, stays)."""
-        for ifindex, ours in self._hooked.items():
+        qdisc that was there before, with someone else's filters, stays); both only if
+        our program is still the one at our handle: a forwarder started while this one
+        was stopping has put its own there, and keeps it."""
+        for ifindex, (made, prog_id) in self._hooked.items():
             hook = _hook(ifindex, BPF_TC_INGRESS)
             opts = _TcOpts(ctypes.sizeof(_TcOpts), 0, 0, 0, TC_HANDLE, TC_PRIORITY)
+            if self._lib.bpf_tc_query(ctypes.byref(hook), ctypes.byref(opts)) < 0:
+                continue  # gone already (the interface, or the qdisc)
+            if opts.prog_id != prog_id:
+                continue
+            opts = _TcOpts(ctypes.sizeof(_TcOpts), 0, 0, 0, TC_HANDLE, TC_PRIORITY)
             self._lib.bpf_tc_detach(ctypes.byref(hook), ctypes.byref(opts))
-            if ours:
+            if made:
                 hook = _hook(ifindex, BPF_TC_INGRESS | BPF_TC_EGRESS)
                 self._lib.bpf_tc_hook_destroy(ctypes.byref(hook))
         self._hooked.clear()
