@@ -128,11 +128,21 @@ def _cmd_topo_show(args: argparse.Namespace) -> int:
     from lablb.lab import graph
     from lablb.lab.registry import get
 
+    if args.placement and not args.servers:
+        raise UsageError("--placement places hosts on --servers: give those too")
     entry = get(args.name)
     topo = entry.cls()
     print(graph.render_text(entry.name, graph.describe(topo), topo.switches(sort=True)))
     if entry.balancers:
         print(f"\nbalancers: {', '.join(entry.balancers)}; configs: {entry.config_dir()}")
+    if args.servers:
+        from pathlib import Path
+
+        from lablb.lab import spread as sp
+
+        placement = sp.read_placement(Path(args.placement)) if args.placement else None
+        servers = sp.parse_servers(args.servers)
+        print("\n" + sp.render_spread(sp.spread(graph.describe(topo), servers, placement)))
     if args.png:
         _draw(graph, entry.name, topo, args.png)
         print(f"picture: {args.png}")
@@ -615,6 +625,11 @@ def _add_topo(sub: Commands) -> None:
     p = topo.add_parser("show", help="hosts, roles and addresses of a topology")
     p.add_argument("name")
     p.add_argument("--png", metavar="FILE", help="also draw it to a PNG file")
+    p.add_argument("--servers", metavar="H1,H2,...",
+                   help="plan it spread over these servers: where each host runs, and the "
+                   "VXLAN segments between them (the plan only: labs run on one server)")
+    p.add_argument("--placement", metavar="FILE",
+                   help="with --servers: 'ROLE-OR-HOST SERVER' lines overriding the default split")
     p.set_defaults(func=_cmd_topo_show)
     p = topo.add_parser(
         "derive", help="the topology a config set implies (what lablb run --configs DIR uses)"

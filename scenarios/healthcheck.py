@@ -24,7 +24,9 @@ delay_loop + the same], attempt = connect_timeout for ``drop``, ~0 otherwise (fo
 ``drop`` one attempt sooner at the earliest: one may be under way when it starts);
 recovery within max(delay_loop, delay_before_retry) + connect_timeout. Widened only by
 derived slack: two ticks of the checker's loop and a scheduling quantum per attempt
-(``loop_slack``), and per trial the fault's own measured duration. ``checks=fast`` derives a
+(``loop_slack``), one tick more where a timer runs between checks (the verdict before
+the change can be read a tick after it, and the next check is timed from that read),
+and per trial the fault's own measured duration. ``checks=fast`` derives a
 config with short timings (delay_loop 2, connect_timeout 1, retry 1,
 delay_before_retry 1) so a run takes seconds; the bounds follow from it.
 """
@@ -200,22 +202,30 @@ class Healthcheck(Scenario[HealthcheckParams]):
         to one tick after it ends (the next attempt is timed from then), plus a
         scheduling quantum; detection takes retry + 1 attempts; for ``drop``, an attempt
         already under way when the packets start to drop fails up to one attempt sooner
-        than one started after. Each trial adds the fault's own duration (an ``nft``
-        process, nginx stopping), measured."""
+        than one started after. The last verdict before the failure (or the undo) is
+        read on a tick, up to one tick after it, and a delay_loop or delay_before_retry
+        timer runs from that read: one tick more at the top (none for a FILE_CHECK,
+        whose next read follows at once). Each trial adds the fault's own duration (an
+        ``nft`` process, nginx stopping), measured."""
         t = self._timing(ctx)
         refused = ctx.params.failure != "drop"
         low, high = detection_bound(t, refused=refused)
         loop = loop_slack(ctx.cluster)
         attempts = t.retry + 1
+        timed = max(t.delay_loop, t.delay_before_retry) > 0
+        read = TICK if timed else 0.0
         ctx.notes.append(
             f"checker slack {loop * 1000:.1f} ms per attempt = 2 x the checker's "
             f"{TICK * 1000:.0f} ms tick + one scheduling quantum ({attempts} attempts to "
-            "detect, 1 to recover); each trial adds its fault's duration"
-        )
+            "detect, 1 to recover)"
+            + (f", and {read * 1000:.0f} ms for the verdict before the change, read on a "
+               "tick that the next check is timed from" if timed else "")
+            + "; each trial adds its fault's duration"
+        )  # fmt: skip
         in_flight = 0.0 if refused else t.connect_timeout
         return {
-            "detection_s": (max(0.0, low - in_flight), high + attempts * loop),
-            "recovery_s": (0.0, recovery_bound(t) + loop),
+            "detection_s": (max(0.0, low - in_flight), high + attempts * loop + read),
+            "recovery_s": (0.0, recovery_bound(t) + loop + read),
         }
 
     def trial(self, ctx: Context[HealthcheckParams], index: int) -> Trial:

@@ -78,6 +78,15 @@ def test_topo_list_and_show(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_topo_show_plans_a_spread_over_servers(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["topo", "show", "seed", "--servers", "srv1,srv2"]) == 0
+    out = capsys.readouterr().out
+    assert "srv2: web01, web02" in out and "switch s1: VXLAN VNI 4200" in out
+    assert main(["topo", "show", "seed", "--placement", "p.txt"]) == 2
+    err = capsys.readouterr()
+    assert err.err.startswith("lablb: --placement places hosts on --servers") and not err.out
+
+
 def _result(tmp_path: object, outages: list[float], **extra: object) -> dict[str, object]:
     from lablb.measure.result import SCHEMA, RunResult
 
