@@ -132,7 +132,8 @@ def _cmd_topo_show(args: argparse.Namespace) -> int:
         raise UsageError("--placement places hosts on --servers: give those too")
     entry = get(args.name)
     topo = entry.cls()
-    print(graph.render_text(entry.name, graph.describe(topo), topo.switches(sort=True)))
+    views = graph.describe(topo)
+    print(graph.render_text(entry.name, views, topo.switches(sort=True)))
     if entry.balancers:
         print(f"\nbalancers: {', '.join(entry.balancers)}; configs: {entry.config_dir()}")
     if args.servers:
@@ -142,7 +143,7 @@ def _cmd_topo_show(args: argparse.Namespace) -> int:
 
         placement = sp.read_placement(Path(args.placement)) if args.placement else None
         servers = sp.parse_servers(args.servers)
-        print("\n" + sp.render_spread(sp.spread(graph.describe(topo), servers, placement)))
+        print("\n" + sp.render_spread(sp.spread(views, servers, placement)))
     if args.png:
         _draw(graph, entry.name, topo, args.png)
         print(f"picture: {args.png}")

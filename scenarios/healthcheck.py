@@ -23,10 +23,10 @@ delay_before_retry): detection within [(retry+1) x attempt + retry x delay_befor
 delay_loop + the same], attempt = connect_timeout for ``drop``, ~0 otherwise (for
 ``drop`` one attempt sooner at the earliest: one may be under way when it starts);
 recovery within max(delay_loop, delay_before_retry) + connect_timeout. Widened only by
-derived slack: two ticks of the checker's loop and a scheduling quantum per attempt
-(``loop_slack``), one tick more where a timer runs between checks (the verdict before
-the change can be read a tick after it, and the next check is timed from that read),
-and per trial the fault's own measured duration. ``checks=fast`` derives a
+derived slack (``lablb.lab.trials.checker_slack``): two ticks of the checker's loop and
+a scheduling quantum per attempt, one tick more where a timer runs between checks (the
+verdict before the change can be read a tick after it, and the next check is timed from
+that read), and per trial the fault's own measured duration. ``checks=fast`` derives a
 config with short timings (delay_loop 2, connect_timeout 1, retry 1,
 delay_before_retry 1) so a run takes seconds; the bounds follow from it.
 """
@@ -41,7 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lablb.checker.daemon import TICK
+from lablb.checker.daemon import TICK, read_lag
 from lablb.checker.dns import DNS_PORT
 from lablb.checker.logic import Timing, detection_bound, recovery_bound
 from lablb.config import model as m
@@ -50,7 +50,7 @@ from lablb.config.edit import Variant, checker_timings, map_real_servers, varian
 from lablb.config.sets import derive
 from lablb.config.track_files import track_files
 from lablb.errors import LabError, UsageError
-from lablb.lab.trials import RequestLoop, slack_of
+from lablb.lab.trials import RequestLoop, attempt_slack, checker_slack
 from lablb.measure.result import Trial
 from lablb.scenario import Bounds, Context, Scenario, param
 
@@ -207,25 +207,23 @@ class Healthcheck(Scenario[HealthcheckParams]):
         timer runs from that read: one tick more at the top (none for a FILE_CHECK,
         whose next read follows at once). Each trial adds the fault's own duration (an
         ``nft`` process, nginx stopping), measured."""
-        t = self._timing(ctx)
+        t, c = self._timing(ctx), ctx.cluster
         refused = ctx.params.failure != "drop"
         low, high = detection_bound(t, refused=refused)
-        loop = loop_slack(ctx.cluster)
+        loop, read = attempt_slack(c), read_lag(t)
         attempts = t.retry + 1
-        timed = max(t.delay_loop, t.delay_before_retry) > 0
-        read = TICK if timed else 0.0
         ctx.notes.append(
             f"checker slack {loop * 1000:.1f} ms per attempt = 2 x the checker's "
             f"{TICK * 1000:.0f} ms tick + one scheduling quantum ({attempts} attempts to "
             "detect, 1 to recover)"
             + (f", and {read * 1000:.0f} ms for the verdict before the change, read on a "
-               "tick that the next check is timed from" if timed else "")
+               "tick that the next check is timed from" if read else "")
             + "; each trial adds its fault's duration"
         )  # fmt: skip
         in_flight = 0.0 if refused else t.connect_timeout
         return {
-            "detection_s": (max(0.0, low - in_flight), high + attempts * loop + read),
-            "recovery_s": (0.0, recovery_bound(t) + loop + read),
+            "detection_s": (max(0.0, low - in_flight), high + checker_slack(c, t, attempts)),
+            "recovery_s": (0.0, recovery_bound(t) + checker_slack(c, t, 1)),
         }
 
     def trial(self, ctx: Context[HealthcheckParams], index: int) -> Trial:
@@ -257,7 +255,7 @@ class Healthcheck(Scenario[HealthcheckParams]):
                 for ck in rs["checkers"]
             )
 
-        deadline = time.monotonic() + t.delay_loop + t.connect_timeout + 2 * loop_slack(c)
+        deadline = time.monotonic() + t.delay_loop + t.connect_timeout + 2 * attempt_slack(c)
         while not (health() and all(health().values())):
             if time.monotonic() > deadline:
                 return Trial.failed(f"before the fault, real servers are down: {reasons()}")
@@ -312,12 +310,6 @@ class Healthcheck(Scenario[HealthcheckParams]):
                 any("DOWN" in m for m in mails), f"no DOWN mail about {key} reached the SMTP sink"
             )
         return trial
-
-
-def loop_slack(c: Cluster) -> float:
-    """Between a checker's timing and its log line: a tick before the attempt starts, a
-    tick before its result is read, one scheduling quantum."""
-    return 2 * TICK + slack_of(c).quantum
 
 
 def _ts(event: dict[str, object]) -> float:

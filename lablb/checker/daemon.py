@@ -48,6 +48,14 @@ WORKERS = 64  # attempts in flight at once; each is bounded by its connect_timeo
 STATUS_EVERY = 0.5
 
 
+def read_lag(t: Timing) -> float:
+    """How late the verdict before a change can be read, where that matters: it is read
+    on a tick, up to one tick after the change, and a delay_loop or delay_before_retry
+    timer runs from that read. A FILE_CHECK has no timer (its next read follows in the
+    same turn): nothing."""
+    return TICK if max(t.delay_loop, t.delay_before_retry) > 0 else 0.0
+
+
 Probe = Callable[[], Result]
 
 

@@ -25,6 +25,7 @@ writes its state to ``forwarder.json`` in the run directory for ``lablb status``
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import socket
@@ -118,8 +119,10 @@ class AddressWatch:
                 data = self.sock.recv(65536)
             except BlockingIOError:
                 return
-            except OSError:  # ENOBUFS: events were lost, so bind() decides again
-                self._said.clear()
+            except OSError as exc:  # ENOBUFS (reported once): events were lost
+                if exc.errno != errno.ENOBUFS:
+                    raise
+                self._said.clear()  # so bind() decides again
                 continue
             if not data:
                 return

@@ -96,6 +96,12 @@ def _hook(ifindex: int, points: int) -> _TcHook:
     return _TcHook(ctypes.sizeof(_TcHook), ifindex, points, 0)
 
 
+def _our_handle() -> _TcOpts:
+    """Options naming our handle and priority alone, as bpf_tc_query and bpf_tc_detach
+    want them (a query fills in the program: a detach needs fresh ones)."""
+    return _TcOpts(ctypes.sizeof(_TcOpts), 0, 0, 0, TC_HANDLE, TC_PRIORITY)
+
+
 def _why(rc: int) -> str:
     return os.strerror(-rc if rc < 0 else ctypes.get_errno())
 
@@ -186,14 +192,12 @@ class KernelPath:
         our program is still the one at our handle: a forwarder started while this one
         was stopping has put its own there, and keeps it."""
         for ifindex, (made, prog_id) in self._hooked.items():
-            hook = _hook(ifindex, BPF_TC_INGRESS)
-            opts = _TcOpts(ctypes.sizeof(_TcOpts), 0, 0, 0, TC_HANDLE, TC_PRIORITY)
-            if self._lib.bpf_tc_query(ctypes.byref(hook), ctypes.byref(opts)) < 0:
+            hook, there = _hook(ifindex, BPF_TC_INGRESS), _our_handle()
+            if self._lib.bpf_tc_query(ctypes.byref(hook), ctypes.byref(there)) < 0:
                 continue  # gone already (the interface, or the qdisc)
-            if opts.prog_id != prog_id:
+            if there.prog_id != prog_id:
                 continue
-            opts = _TcOpts(ctypes.sizeof(_TcOpts), 0, 0, 0, TC_HANDLE, TC_PRIORITY)
-            self._lib.bpf_tc_detach(ctypes.byref(hook), ctypes.byref(opts))
+            self._lib.bpf_tc_detach(ctypes.byref(hook), ctypes.byref(_our_handle()))
             if made:
                 hook = _hook(ifindex, BPF_TC_INGRESS | BPF_TC_EGRESS)
                 self._lib.bpf_tc_hook_destroy(ctypes.byref(hook))

@@ -8,6 +8,8 @@ import subprocess
 import time
 from dataclasses import dataclass
 
+from lablb.checker.daemon import TICK, read_lag
+from lablb.checker.logic import Timing
 from lablb.lab.capture import Capture
 from lablb.lab.cluster import Cluster
 from lablb.lab.faults import Fault
@@ -28,6 +30,18 @@ IN_FLIGHT_S = 0.05  # probes go on this long after the window: a later answer is
 def slack_of(cluster: Cluster) -> Slack:
     """The derived slack for this cluster's engines on this machine."""
     return Slack.of([n.engine.name for n in cluster.nodes.values()], os.cpu_count() or 1)
+
+
+def attempt_slack(cluster: Cluster) -> float:
+    """Between one checker attempt's timing and its verdict: a tick before it starts, a
+    tick before its result is read, one scheduling quantum."""
+    return 2 * TICK + slack_of(cluster).quantum
+
+
+def checker_slack(cluster: Cluster, t: Timing, attempts: int) -> float:
+    """What lies between a checker's timings and its verdict over ``attempts`` attempts:
+    the last verdict's read (``read_lag``) and each attempt's ``attempt_slack``."""
+    return read_lag(t) + attempts * attempt_slack(cluster)
 
 
 @dataclass

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from lablb.checker.daemon import TICK
 from lablb.checker.logic import Timing, detection_bound, recovery_bound
 from lablb.config.load import load
 from lablb.ipvs.forwarder import STATUS_EVERY
@@ -21,7 +20,7 @@ from lablb.lab.cluster import Cluster, start_cluster
 from lablb.lab.faults import fault
 from lablb.lab.net import Lab, LabSpec
 from lablb.lab.registry import get
-from lablb.lab.trials import slack_of
+from lablb.lab.trials import checker_slack, slack_of
 from lablb.lab.web import sha256, video
 from tests.conftest import SEED, wait_for
 from tests.lab.leftovers import Snapshot, snapshot
@@ -30,15 +29,6 @@ VIP = "172.16.55.100"
 VIDEO_MB = 150  # the issue's large MP4
 WEB = {"web01": "172.30.0.23", "web02": "172.30.0.24"}
 DR_SHARE = 0.02  # the issue's bound on the balancer's share of the bytes
-
-
-def checker_slack(svc: Cluster, t: Timing, attempts: int) -> float:
-    """Between a checker's timings and its verdict, derived as the healthcheck scenario
-    derives it (whose bounds are the precise ones): the verdict before the change read up
-    to a tick late (the next check's timer runs from that read), then per attempt a tick
-    to start it, a tick to read its result and a scheduling quantum."""
-    read = TICK if max(t.delay_loop, t.delay_before_retry) > 0 else 0.0
-    return read + attempts * (2 * TICK + slack_of(svc).quantum)
 
 
 def dests(svc: Cluster, node: str = "lb01") -> dict[str, int]:
